@@ -1,0 +1,3 @@
+from dtbase.cli import app
+
+app(prog_name="dtbase")

@@ -1,0 +1,90 @@
+"""The FastAPI application: routers, error handlers and the start-up work."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from dtbase.backend import db
+from dtbase.backend.auth.routes import refresh_router
+from dtbase.backend.auth.routes import router as auth_router
+from dtbase.backend.auth.tokens import TokenConfig
+from dtbase.backend.docs import install_docs
+from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.users import store as users_store
+from dtbase.backend.users.routes import router as users_router
+from dtbase.core.settings import BackendSettings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+The dtbase API: users, locations, sensors and readings, digital-twin models and their runs,
+and services. Wire-compatible with the Alan Turing Institute's DTBase.
+
+Log in with `POST /auth/login`, then send `Authorization: Bearer <access_token>`.
+"""
+
+
+def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
+    engine = db.make_engine(database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        default_password = settings.default_user_pass
+        with app.state.session_factory.begin() as session:
+            users_store.ensure_default_user(
+                session,
+                password=default_password.get_secret_value() if default_password else None,
+            )
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="dtbase",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.session_factory = db.make_session_factory(engine)
+    app.state.token_config = TokenConfig(
+        secret=_jwt_secret(settings),
+        access_seconds=settings.jwt_access_token_expires_seconds,
+        refresh_grace_seconds=settings.jwt_refresh_token_grace_seconds,
+    )
+    install_error_handlers(app)
+    install_docs(app, settings.assets_dir / "swagger-ui-dist")
+    for router in (auth_router, refresh_router, users_router):
+        app.include_router(router)
+
+    @app.get("/health", tags=["health"])
+    def health(session: db.SessionDep) -> dict[str, str]:
+        """Liveness and database reachability, for load balancers and compose."""
+        session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app
+
+
+def _jwt_secret(settings: BackendSettings) -> str:
+    if settings.jwt_secret_key is not None and settings.jwt_secret_key.get_secret_value():
+        return settings.jwt_secret_key.get_secret_value()
+    # Only reachable in development: settings refuse a missing secret elsewhere.
+    logger.warning("DT_JWT_SECRET_KEY is unset: tokens will not survive a restart")
+    return secrets.token_urlsafe(48)
+
+
+def app_from_environment() -> FastAPI:
+    """Entry point for `uvicorn --factory` (containers): an external database is required."""
+    settings = BackendSettings()
+    url = settings.external_database_url()
+    if url is None:
+        raise RuntimeError("Set DT_DATABASE_URL or DT_SQL_HOST to the database to serve.")
+    return create_app(settings, database_url=url)

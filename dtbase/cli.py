@@ -1,0 +1,223 @@
+"""The `dtbase` command: run the platform, manage its database and its users."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings, DatabaseSettings
+from dtbase.schemas.users import Role
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from dtbase.devdb import EmbeddedPostgres
+
+T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
+
+app = typer.Typer(help="dtbase: a forkable platform for digital twins.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: URL, migrations, the embedded server.")
+user_app = typer.Typer(help="Users, straight in the database (no running backend needed).")
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="Backend host [DT_BACKEND_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Backend port [DT_BACKEND_PORT].")] = None,
+) -> None:
+    """Start the database, migrate, ensure the default user and serve the backend."""
+    import uvicorn
+
+    from dtbase.backend.app import create_app
+
+    settings = _development_settings()
+    host = host or settings.backend_host
+    port = port or settings.backend_port
+    with _database(settings) as url:
+        backend = create_app(settings, database_url=url)
+        password = settings.default_user_pass
+        base = f"http://{host}:{port}"
+        typer.echo(
+            f"\ndtbase is starting.\n"
+            f"  backend   {base}   (API docs: {base}/docs)\n"
+            f"  database  {_display_url(url)}\n"
+            f"  login     {DEFAULT_USER_EMAIL} / "
+            f"{password.get_secret_value() if password else '(default user disabled)'}\n"
+            f"Press Ctrl-C to stop.\n"
+        )
+        uvicorn.run(backend, host=host, port=port, log_level="info")
+    typer.echo("dtbase stopped.")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the SQLAlchemy URL of the database in use."""
+    settings = DatabaseSettings()
+    typer.echo(settings.external_database_url() or _embedded(settings).url)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations (starting the embedded database for the time it takes)."""
+    with _database(DatabaseSettings()):
+        pass
+    typer.echo(f"Database migrated to {revision}.")
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded database and leave it running (for psql, notebooks, tools)."""
+    settings = DatabaseSettings()
+    typer.echo(_embedded(settings).start())
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded database."""
+    _embedded(DatabaseSettings()).stop()
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    role: Role = Role.user,
+) -> None:
+    """Create a user."""
+    from dtbase.schemas.users import CreateUserRequest
+
+    request = _validated(CreateUserRequest, email=email, password=password, role=role)
+    _in_session(lambda s, store: store.create(s, **request.model_dump()))
+    typer.echo(f"Created {email} ({role}).")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users with their roles."""
+    users = _in_session(lambda s, store: [(u.email, u.role) for u in store.list_all(s)])
+    for email, role in users:
+        typer.echo(f"{email}\t{role}")
+
+
+@user_app.command("set-password")
+def user_set_password(
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    """Set a user's password."""
+    _in_session(lambda s, store: store.set_password(s, email=email, password=password))
+    typer.echo(f"Password of {email} changed.")
+
+
+@user_app.command("delete")
+def user_delete(email: str) -> None:
+    """Delete a user."""
+    _in_session(lambda s, store: store.delete(s, email=email))
+    typer.echo(f"Deleted {email}.")
+
+
+def _development_settings() -> BackendSettings:
+    """`up` is the developer's command: development mode unless DT_ENVIRONMENT says otherwise.
+
+    In development, the default user's password and the JWT secret are generated once and
+    kept in the data directory, so that logins and tokens survive restarts.
+    """
+    overrides: dict[str, Any] = {}
+    if "DT_ENVIRONMENT" not in os.environ:
+        overrides["environment"] = "development"
+    base = DatabaseSettings(**overrides)
+    if base.environment == "development":
+        base.data_dir.mkdir(parents=True, exist_ok=True)
+        if not os.environ.get("DT_DEFAULT_USER_PASS"):
+            overrides["default_user_pass"] = _kept_secret(
+                base.data_dir / "default_user_password", 12
+            )
+        if not os.environ.get("DT_JWT_SECRET_KEY"):
+            overrides["jwt_secret_key"] = _kept_secret(base.data_dir / "jwt_secret", 48)
+    try:
+        return BackendSettings(**overrides)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
+def _kept_secret(path: Path, length: int) -> str:
+    """A secret generated once and kept in the data directory, readable only by us."""
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(length)
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value
+
+
+def _embedded(settings: DatabaseSettings) -> EmbeddedPostgres:
+    from dtbase.devdb import EmbeddedPostgres
+
+    return EmbeddedPostgres(settings.data_dir.resolve() / "pgdata", settings.embedded_port)
+
+
+@contextmanager
+def _database(settings: DatabaseSettings) -> Iterator[str]:
+    """The database URL, migrated; an embedded server started here is stopped on exit."""
+    from dtbase.backend.migrate import upgrade
+
+    url = settings.external_database_url()
+    if url is not None:
+        upgrade(url)
+        yield url
+        return
+    server = _embedded(settings)
+    started_here = server.running_port() is None
+    url = server.start()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        if started_here:
+            server.stop()
+
+
+def _in_session(work: Callable[[Any, Any], T]) -> T:
+    """Run `work(session, users_store)` in one transaction on the migrated database."""
+    from dtbase.backend.db import make_engine, make_session_factory
+    from dtbase.backend.errors import DomainError
+    from dtbase.backend.users import store
+
+    with _database(DatabaseSettings()) as url:
+        engine = make_engine(url)
+        try:
+            with make_session_factory(engine).begin() as session:
+                return work(session, store)
+        except DomainError as error:
+            typer.echo(f"Error: {error.detail}", err=True)
+            raise typer.Exit(1) from error
+        finally:
+            engine.dispose()
+
+
+def _validated(model: type[M], **fields: Any) -> M:
+    from pydantic import ValidationError
+
+    try:
+        return model(**fields)
+    except ValidationError as error:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
+        raise typer.BadParameter(problems) from error
+
+
+def _display_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url

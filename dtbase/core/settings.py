@@ -1,0 +1,117 @@
+"""Settings for each deployable, read from `DT_`-prefixed environment variables.
+
+DTBase's variable names (`DT_SQL_*`, `DT_DEFAULT_USER_PASS`, `DT_JWT_SECRET_KEY`,
+`DT_BACKEND_URL`, `DT_FRONT_SECRET_KEY`) keep their meaning, so an existing DTBase
+environment file works unchanged. Nothing here reads the environment at import time:
+callers build settings once (`BackendSettings()`) and pass them on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "production"]
+
+# Secrets shorter than this are refused outside development: HS256 keys should carry at
+# least as many bits as the hash (RFC 7518, section 3.2), i.e. 32 bytes.
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = frozenset({"changethis", "secret", "password", "dev", "development"})
+
+DEFAULT_USER_EMAIL = "default_user@localhost"
+
+# `npm ci` at the top of a checkout installs the JavaScript and CSS that dtbase serves.
+CHECKOUT_ASSETS = Path(__file__).resolve().parents[2] / "node_modules"
+
+
+class DtSettings(BaseSettings):
+    """What every deployable shares: the environment and where local data lives."""
+
+    model_config = SettingsConfigDict(env_prefix="DT_", extra="ignore")
+
+    environment: Environment = "production"
+    data_dir: Path = Path(".dtbase")
+    assets_dir: Path = CHECKOUT_ASSETS
+
+
+class DatabaseSettings(DtSettings):
+    """Where the database is: a full URL, DTBase's parts, or else the embedded server."""
+
+    database_url: str | None = None
+    sql_host: str | None = None
+    sql_port: int = 5432
+    sql_user: str = "postgres"
+    sql_pass: SecretStr = SecretStr("")
+    sql_dbname: str = "dtbase"
+    embedded_port: int = Field(default=5433, ge=1, le=65535)
+
+    def external_database_url(self) -> str | None:
+        """The URL of a database that dtbase does not run itself, if one is configured."""
+        if self.database_url:
+            return _with_psycopg_driver(self.database_url)
+        if self.sql_host:
+            # Quoted once (DTBase quoted twice, breaking passwords with reserved characters).
+            password = quote(self.sql_pass.get_secret_value(), safe="")
+            user = quote(self.sql_user, safe="")
+            return (
+                f"postgresql+psycopg://{user}:{password}@{self.sql_host}:{self.sql_port}"
+                f"/{self.sql_dbname}"
+            )
+        return None
+
+
+class BackendSettings(DatabaseSettings):
+    """Settings of the FastAPI backend."""
+
+    jwt_secret_key: SecretStr | None = None
+    jwt_access_token_expires_seconds: int = Field(default=3600, gt=0)
+    jwt_refresh_token_grace_seconds: int = Field(default=3600, ge=0)
+    default_user_pass: SecretStr | None = None
+    backend_host: str = "127.0.0.1"
+    backend_port: int = Field(default=5000, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret_outside_development(self) -> Self:
+        if self.environment == "development":
+            return self
+        problem = secret_problem(self.jwt_secret_key)
+        if problem:
+            raise ValueError(
+                f"DT_JWT_SECRET_KEY {problem}. Outside development (DT_ENVIRONMENT="
+                f"{self.environment}) the backend needs a random secret of at least "
+                f"{MIN_SECRET_LENGTH} characters, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        return self
+
+
+class ClientSettings(BaseSettings):
+    """Where a client (frontend, services, scripts) finds the backend."""
+
+    model_config = SettingsConfigDict(env_prefix="DT_", extra="ignore")
+
+    backend_url: str = "http://localhost:5000"
+
+
+def secret_problem(secret: SecretStr | None) -> str | None:
+    """Why a secret is unfit for production, or None when it is fine."""
+    if secret is None or not secret.get_secret_value():
+        return "is not set"
+    value = secret.get_secret_value()
+    if value.lower() in PLACEHOLDER_SECRETS:
+        return "is a placeholder"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def _with_psycopg_driver(url: str) -> str:
+    """SQLAlchemy picks psycopg2 for a bare postgresql:// URL; dtbase uses psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url

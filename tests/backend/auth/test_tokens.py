@@ -1,0 +1,138 @@
+"""Presenting tokens: the checks of API.md 1.2, in their order."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import jwt
+import pytest
+
+from dtbase.core.settings import DEFAULT_USER_EMAIL
+from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
+
+
+def _token(secret: str = JWT_SECRET, algorithm: str = "HS256", **claims: object) -> str:
+    payload = {"sub": DEFAULT_USER_EMAIL, "token_type": "access", "exp": time.time() + 60}
+    payload.update(claims)
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm)
+
+
+def _get_users(client: httpx.Client, token: str | None, scheme: str = "Bearer") -> httpx.Response:
+    headers = {"Authorization": f"{scheme} {token}"} if token is not None else {}
+    return client.get("/user/list-users", headers=headers)
+
+
+def test_missing_token_is_not_authenticated(anonymous: httpx.Client) -> None:
+    response = _get_users(anonymous, None)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Not authenticated"}
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_non_bearer_scheme_is_not_authenticated(anonymous: httpx.Client) -> None:
+    response = _get_users(anonymous, _token(), scheme="Basic")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Not authenticated"}
+
+
+def test_bearer_scheme_is_case_insensitive(anonymous: httpx.Client) -> None:
+    assert _get_users(anonymous, _token(), scheme="bEaReR").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        "a.b.c",
+        _token(secret="another secret that is also quite long enough"),
+        _token(algorithm="HS512"),
+        _token(sub=None),
+        _token(exp=None),
+        _token(token_type=None),
+    ],
+    ids=["garbage", "three-parts", "bad-signature", "wrong-alg", "no-sub", "no-exp", "no-type"],
+)
+def test_invalid_tokens_cannot_be_validated(anonymous: httpx.Client, token: str) -> None:
+    response = _get_users(anonymous, token)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Could not validate credentials"}
+    assert "www-authenticate" not in response.headers
+
+
+def test_expired_token(anonymous: httpx.Client) -> None:
+    response = _get_users(anonymous, _token(exp=int(time.time()) - 10))
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Token has expired"}
+
+
+def test_token_of_deleted_user(anonymous: httpx.Client) -> None:
+    response = _get_users(anonymous, _token(sub="gone@example.com"))
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Could not validate credentials"}
+
+
+@pytest.mark.parametrize("token_type", ["refresh", "something"])
+def test_protected_route_needs_an_access_token(anonymous: httpx.Client, token_type: str) -> None:
+    response = _get_users(anonymous, _token(token_type=token_type))
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Token of wrong type"}
+
+
+def test_extra_claims_are_ignored(anonymous: httpx.Client) -> None:
+    assert _get_users(anonymous, _token(iat=int(time.time()), aud="x")).status_code == 200
+
+
+def test_unauthenticated_request_with_bad_body_gets_401_not_422(anonymous: httpx.Client) -> None:
+    no_body = anonymous.post("/user/create-user")
+    not_json = anonymous.post(
+        "/user/create-user", content=b"{{{", headers={"content-type": "application/json"}
+    )
+
+    assert (no_body.status_code, not_json.status_code) == (401, 401)
+
+
+def test_wrong_method_is_405_before_authentication(anonymous: httpx.Client) -> None:
+    response = anonymous.get("/user/create-user")
+
+    assert response.status_code == 405
+    assert response.json() == {"detail": "Method Not Allowed"}
+
+
+def test_refresh_gives_a_new_working_pair(anonymous: httpx.Client) -> None:
+    login = anonymous.post(
+        "/auth/login", json={"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+    ).json()
+
+    refreshed = anonymous.post(
+        "/auth/refresh", headers={"Authorization": f"Bearer {login['refresh_token']}"}
+    )
+
+    assert refreshed.status_code == 200
+    assert set(refreshed.json()) == {"access_token", "refresh_token"}
+    assert _get_users(anonymous, refreshed.json()["access_token"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("token", "detail"),
+    [
+        (None, "Not authenticated"),
+        (_token(), "Token of wrong type"),
+        (_token(token_type="refresh", exp=int(time.time()) - 1), "Token has expired"),
+        ("garbage", "Could not validate credentials"),
+    ],
+    ids=["none", "access-token", "expired", "garbage"],
+)
+def test_refresh_refuses(anonymous: httpx.Client, token: str | None, detail: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    response = anonymous.post("/auth/refresh", headers=headers)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": detail}

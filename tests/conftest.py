@@ -1,0 +1,144 @@
+"""Test fixtures: one real embedded PostgreSQL per test session, a real backend over HTTP.
+
+Each test starts from an empty database (tables truncated, sequences restarted, default
+user restored), because the backend runs in a server thread and commits for real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from pydantic import SecretStr
+from sqlalchemy import Engine, text
+
+from dtbase.backend import migrate
+from dtbase.backend.app import create_app
+from dtbase.backend.db import make_engine, make_session_factory
+from dtbase.backend.tables import Base
+from dtbase.backend.users import store as users_store
+from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from dtbase.devdb import FAST_UNSAFE_OPTIONS, EmbeddedPostgres, free_port
+from dtbase.schemas.users import Role
+
+DEFAULT_PASSWORD = "default-password-for-tests"
+JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = EmbeddedPostgres(
+        tmp_path_factory.mktemp("postgres") / "pgdata", free_port(), options=FAST_UNSAFE_OPTIONS
+    )
+    url = server.start()
+    migrate.upgrade(url)
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> BackendSettings:
+    return BackendSettings(
+        environment="production",
+        jwt_secret_key=SecretStr(JWT_SECRET),
+        default_user_pass=SecretStr(DEFAULT_PASSWORD),
+        data_dir=tmp_path_factory.mktemp("data"),
+    )
+
+
+@pytest.fixture(scope="session")
+def live_backend(settings: BackendSettings, database_url: str) -> Iterator[str]:
+    """The backend served by uvicorn on a free port, for the whole test session."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, database_url=database_url),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("The backend did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def clean_database(engine: Engine) -> Iterator[None]:
+    yield
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with make_session_factory(engine).begin() as session:
+        session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        users_store.ensure_default_user(session, password=DEFAULT_PASSWORD)
+
+
+@pytest.fixture
+def anonymous(live_backend: str, clean_database: None) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_backend, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(live_backend: str, clean_database: None) -> Iterator[httpx.Client]:
+    """A client logged in as the default user (an admin)."""
+    with httpx.Client(base_url=live_backend, timeout=30) as client:
+        yield _logged_in(client, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
+
+
+@pytest.fixture
+def user_factory(live_backend: str, admin: httpx.Client) -> Iterator[UserFactory]:
+    factory = UserFactory(live_backend, admin)
+    yield factory
+    factory.close()
+
+
+class UserFactory:
+    """Creates users of a given role and hands back clients logged in as them."""
+
+    def __init__(self, base_url: str, admin: httpx.Client) -> None:
+        self.base_url, self.admin, self.clients = base_url, admin, list[httpx.Client]()
+
+    def __call__(self, role: Role, email: str | None = None) -> httpx.Client:
+        email = email or f"{role}-{len(self.clients)}@example.com"
+        password = f"password-of-{email}"
+        response = self.admin.post(
+            "/user/create-user", json={"email": email, "password": password, "role": role}
+        )
+        assert response.status_code == 201, response.text
+        client = httpx.Client(base_url=self.base_url, timeout=30)
+        self.clients.append(client)
+        return _logged_in(client, email, password)
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+def _logged_in(client: httpx.Client, email: str, password: str) -> httpx.Client:
+    response = client.post("/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return client
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,156 @@
+"""The `dtbase` command as a newcomer uses it, in real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dtbase.devdb import EmbeddedPostgres, free_port
+
+LOGIN_LINE = re.compile(r"login\s+(\S+) / (\S+)")
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DT_")}
+    env.update(
+        DT_DATA_DIR=str(tmp_path / "data"),
+        DT_EMBEDDED_PORT=str(free_port()),
+        DT_BACKEND_PORT=str(free_port()),
+    )
+    return env
+
+
+def _dtbase(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "dtbase", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@contextmanager
+def _up(env: dict[str, str]) -> Iterator[tuple[str, str, str]]:
+    """Run `dtbase up`; yield (backend URL, email, password); stop it with Ctrl-C."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dtbase", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    printed = ""
+    deadline = time.monotonic() + 60
+    while "Application startup complete" not in printed:
+        line = process.stdout.readline()
+        assert line or process.poll() is None, printed
+        assert time.monotonic() < deadline, printed
+        printed += line
+    backend = re.search(r"backend\s+(http://\S+)", printed)
+    login = LOGIN_LINE.search(printed)
+    assert backend, printed
+    assert login, printed
+    try:
+        yield backend.group(1), login.group(1), login.group(2)
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, printed + rest
+    assert "dtbase stopped." in rest
+
+
+def test_up_serves_a_backend_that_keeps_its_users_across_restarts(
+    cli_env: dict[str, str],
+) -> None:
+    with _up(cli_env) as (url, email, password):
+        assert email == "default_user@localhost"
+        tokens = httpx.post(f"{url}/auth/login", json={"email": email, "password": password})
+        assert tokens.status_code == 200
+        auth = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+        created = httpx.post(
+            f"{url}/user/create-user",
+            json={"email": "kept@example.com", "password": "kept"},
+            headers=auth,
+        )
+        assert created.status_code == 201
+        assert httpx.get(f"{url}/docs").status_code == 200
+
+    pgdata = Path(cli_env["DT_DATA_DIR"]).resolve() / "pgdata"
+    assert EmbeddedPostgres(pgdata, int(cli_env["DT_EMBEDDED_PORT"])).running_port() is None
+
+    with _up(cli_env) as (url, _, second_password):
+        assert second_password == password
+        login = {"email": "kept@example.com", "password": "kept"}
+        assert httpx.post(f"{url}/auth/login", json=login).status_code == 200
+
+
+def test_user_and_db_commands(cli_env: dict[str, str]) -> None:
+    port = cli_env["DT_EMBEDDED_PORT"]
+    assert _dtbase(cli_env, "db", "url").strip() == (
+        f"postgresql+psycopg://postgres@127.0.0.1:{port}/dtbase"
+    )
+    _dtbase(cli_env, "db", "upgrade")
+
+    _dtbase(cli_env, "user", "create", "ana@example.com", "--role", "viewer", stdin="pw\npw\n")
+    _dtbase(cli_env, "user", "create", "bo@example.com", "--password", "pw")
+    _dtbase(cli_env, "user", "set-password", "bo@example.com", "--password", "new")
+    _dtbase(cli_env, "user", "delete", "ana@example.com")
+
+    assert _dtbase(cli_env, "user", "list").splitlines() == ["bo@example.com\tuser"]
+
+
+def test_cli_errors_are_clear(cli_env: dict[str, str]) -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "dtbase", "user", "delete", "ghost@example.com"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert "User doesn't exist" in bad.stderr
+
+    invalid = subprocess.run(
+        [sys.executable, "-m", "dtbase", "user", "create", "not-an-email", "--password", "p"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert invalid.returncode == 2
+    assert "not a valid email address" in invalid.stderr
+
+
+def test_production_backend_refuses_to_start_without_a_secret(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "DT_ENVIRONMENT": "production", "DT_JWT_SECRET_KEY": "short"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "dtbase", "up"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "DT_JWT_SECRET_KEY is shorter than 32 characters" in result.stderr
