@@ -22,6 +22,7 @@ from dtbase.backend.app import create_app
 from dtbase.backend.db import make_engine, make_session_factory
 from dtbase.backend.tables import Base
 from dtbase.backend.users import store as users_store
+from dtbase.client import Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.devdb import FAST_UNSAFE_OPTIONS, EmbeddedPostgres, free_port
 from dtbase.schemas.users import Role
@@ -101,6 +102,13 @@ def admin(live_backend: str, clean_database: None) -> Iterator[httpx.Client]:
     """A client logged in as the default user (an admin)."""
     with httpx.Client(base_url=live_backend, timeout=30) as client:
         yield _logged_in(client, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
+
+
+@pytest.fixture
+def client(live_backend: str, clean_database: None) -> Iterator[Client]:
+    """dtbase's own typed client, logged in as the default user (an admin)."""
+    with Client.logged_in(live_backend, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD) as client:
+        yield client
 
 
 @pytest.fixture

@@ -16,6 +16,10 @@ from dtbase.backend.auth.routes import router as auth_router
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.locations.routes import router as locations_router
+from dtbase.backend.models.routes import router as models_router
+from dtbase.backend.sensors.routes import router as sensors_router
+from dtbase.backend.services.routes import router as services_router
 from dtbase.backend.users import store as users_store
 from dtbase.backend.users.routes import router as users_router
 from dtbase.core.settings import BackendSettings
@@ -61,7 +65,15 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     )
     install_error_handlers(app)
     install_docs(app, settings.assets_dir / "swagger-ui-dist")
-    for router in (auth_router, refresh_router, users_router):
+    for router in (
+        auth_router,
+        refresh_router,
+        users_router,
+        locations_router,
+        sensors_router,
+        models_router,
+        services_router,
+    ):
         app.include_router(router)
 
     @app.get("/health", tags=["health"])

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, func
+from sqlalchemy import DateTime, Engine, ForeignKey, MetaData, create_engine, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 # Constraint names are explicit so that Alembic migrations can name what they drop.
@@ -57,3 +57,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def cascading(target: str) -> ForeignKey:
+    """A foreign key whose rows go with the row they point to (DTBase's CASCADE)."""
+    return ForeignKey(target, ondelete="CASCADE", onupdate="CASCADE")

@@ -1,6 +1,53 @@
 """Every domain's tables, imported so that `Base.metadata` describes the whole schema."""
 
 from dtbase.backend.db import Base
+from dtbase.backend.locations.tables import (
+    Location,
+    LocationIdentifier,
+    LocationSchema,
+    LocationSchemaIdentifier,
+    LocationValue,
+)
+from dtbase.backend.models.tables import (
+    Model,
+    ModelMeasure,
+    ModelProduct,
+    ModelRun,
+    ModelScenario,
+    ModelValue,
+)
+from dtbase.backend.sensors.tables import (
+    Sensor,
+    SensorLocation,
+    SensorMeasure,
+    SensorReading,
+    SensorType,
+    SensorTypeMeasure,
+)
+from dtbase.backend.services.tables import Service, ServiceParameterSet, ServiceRunLog
 from dtbase.backend.users.tables import User
 
-__all__ = ["Base", "User"]
+__all__ = [
+    "Base",
+    "Location",
+    "LocationIdentifier",
+    "LocationSchema",
+    "LocationSchemaIdentifier",
+    "LocationValue",
+    "Model",
+    "ModelMeasure",
+    "ModelProduct",
+    "ModelRun",
+    "ModelScenario",
+    "ModelValue",
+    "Sensor",
+    "SensorLocation",
+    "SensorMeasure",
+    "SensorReading",
+    "SensorType",
+    "SensorTypeMeasure",
+    "Service",
+    "ServiceParameterSet",
+    "ServiceRunLog",
+    "User",
+]

@@ -8,7 +8,8 @@ from sqlalchemy import create_engine, pool
 from dtbase.backend.tables import Base
 
 config = context.config
-target_metadata = Base.metadata
+# A caller may narrow the metadata, e.g. to generate one domain's migration at a time.
+target_metadata = config.attributes.get("target_metadata", Base.metadata)
 
 
 def run_migrations_offline() -> None:

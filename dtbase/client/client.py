@@ -1,0 +1,142 @@
+"""The HTTP client for the dtbase API, used by the frontend, the services, the CLI and
+users' scripts.
+
+It logs in, keeps the token pair, and when the backend says the access token has expired
+it refreshes it (or logs in again with the credentials it was given) and retries once.
+Pass `http=` to reuse an `httpx.Client`, e.g. one with a mounted transport in tests.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import TypeAdapter
+
+from dtbase.client.errors import ApiError
+from dtbase.client.locations import Locations
+from dtbase.client.models import Models
+from dtbase.client.sensors import Sensors
+from dtbase.client.services import Services
+from dtbase.client.users import Users
+from dtbase.core.settings import ClientSettings
+from dtbase.schemas.auth import LoginRequest, TokenPair
+
+T = TypeVar("T")
+
+EXPIRED = "Token has expired"
+
+
+class Client:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        http: httpx.Client | None = None,
+        timeout: float = 30.0,
+        tokens: TokenPair | None = None,
+    ) -> None:
+        self.http = http or httpx.Client(
+            base_url=base_url or ClientSettings().backend_url, timeout=timeout
+        )
+        self.tokens = tokens
+        self._credentials: LoginRequest | None = None
+        self.users = Users(self)
+        self.locations = Locations(self)
+        self.sensors = Sensors(self)
+        self.models = Models(self)
+        self.services = Services(self)
+
+    @classmethod
+    def logged_in(cls, base_url: str | None, email: str, password: str, **kwargs: Any) -> Self:
+        client = cls(base_url, **kwargs)
+        client.login(email, password)
+        return client
+
+    def login(self, email: str, password: str) -> TokenPair:
+        """Log in; the credentials are kept to log in again when the refresh token expires."""
+        credentials = LoginRequest(email=email, password=password)
+        response = self.http.post("/auth/login", json=credentials.model_dump())
+        self.tokens = TokenPair.model_validate(_checked(response))
+        self._credentials = credentials
+        return self.tokens
+
+    def refresh(self) -> TokenPair:
+        if self.tokens is None:
+            raise ApiError(401, "Not logged in", method="POST", path="/auth/refresh")
+        response = self.http.post(
+            "/auth/refresh", headers={"Authorization": f"Bearer {self.tokens.refresh_token}"}
+        )
+        self.tokens = TokenPair.model_validate(_checked(response))
+        return self.tokens
+
+    def request(self, method: str, path: str, json: Any = None) -> Any:
+        """Call the API and return the decoded JSON answer; raise ApiError on 4xx/5xx."""
+        response = self._send(method, path, json)
+        if response.status_code == 401 and _detail(response) == EXPIRED and self._renew():
+            response = self._send(method, path, json)
+        return _checked(response)
+
+    def get(self, path: str, result: type[T]) -> T:
+        """GET and validate the answer as `result` (a model, `list[Model]`, ...)."""
+        return TypeAdapter(result).validate_python(self.request("GET", path))
+
+    def post(self, path: str, body: Any, result: type[T]) -> T:
+        """POST `body` (None: no body) and validate the answer as `result`."""
+        return TypeAdapter(result).validate_python(self.request("POST", path, body))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, method: str, path: str, json: Any) -> httpx.Response:
+        headers = {}
+        if self.tokens is not None:
+            headers["Authorization"] = f"Bearer {self.tokens.access_token}"
+        if json is None:
+            return self.http.request(method, path, headers=headers)
+        return self.http.request(method, path, json=json, headers=headers)
+
+    def _renew(self) -> bool:
+        """Get a fresh access token: refresh, or log in again. True when it worked."""
+        try:
+            self.refresh()
+            return True
+        except ApiError:
+            if self._credentials is None:
+                return False
+        try:
+            self.login(self._credentials.email, self._credentials.password)
+        except ApiError:
+            return False
+        return True
+
+
+def _detail(response: httpx.Response) -> Any:
+    try:
+        return response.json().get("detail")
+    except (ValueError, AttributeError):
+        return None
+
+
+def _checked(response: httpx.Response) -> Any:
+    if response.is_success:
+        return response.json() if response.content else None
+    detail = _detail(response)
+    raise ApiError(
+        response.status_code,
+        detail if detail is not None else response.text,
+        method=response.request.method,
+        path=response.request.url.path,
+    )
