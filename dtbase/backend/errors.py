@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -56,9 +58,19 @@ class Conflict(DomainError):
 
 
 class Unprocessable(DomainError):
-    """A value's type or shape is wrong in a way the request schema cannot express (422)."""
+    """A value's type or shape is wrong in a way the request schema cannot express (422).
+
+    Rendered like FastAPI's own validation errors, so clients handle one 422 shape:
+    `{"detail": [{"type", "loc", "msg", "input"}]}`.
+    """
 
     status_code = 422
+
+    def __init__(
+        self, loc: Sequence[str | int], msg: str, value: Any = None, kind: str = "value_error"
+    ) -> None:
+        super().__init__(msg)
+        self.errors = [{"type": kind, "loc": ["body", *loc], "msg": msg, "input": value}]
 
 
 class UpstreamFailed(DomainError):
@@ -72,6 +84,8 @@ class UpstreamTimeout(DomainError):
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
+        if isinstance(error, Unprocessable):
+            return JSONResponse({"detail": error.errors}, error.status_code)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
         return JSONResponse({"detail": error.detail}, error.status_code, headers=headers)
 

@@ -71,6 +71,7 @@ class BackendSettings(DatabaseSettings):
     jwt_access_token_expires_seconds: int = Field(default=3600, gt=0)
     jwt_refresh_token_grace_seconds: int = Field(default=3600, ge=0)
     default_user_pass: SecretStr | None = None
+    service_timeout_seconds: float = Field(default=30.0, gt=0)
     backend_host: str = "127.0.0.1"
     backend_port: int = Field(default=5000, ge=1, le=65535)
 
