@@ -21,10 +21,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 M = TypeVar("M", bound="BaseModel")
+S = TypeVar("S", bound=DatabaseSettings)
 
 app = typer.Typer(help="dtbase: a forkable platform for digital twins.", no_args_is_help=True)
+serve_app = typer.Typer(help="Serve one part of dtbase (as containers do).")
 db_app = typer.Typer(help="The database: URL, migrations, the embedded server.")
 user_app = typer.Typer(help="Users, straight in the database (no running backend needed).")
+app.add_typer(serve_app, name="serve")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 
@@ -56,6 +59,24 @@ def up(
         )
         uvicorn.run(backend, host=host, port=port, log_level="info")
     typer.echo("dtbase stopped.")
+
+
+@serve_app.command("backend")
+def serve_backend(
+    host: Annotated[str | None, typer.Option(help="Host [DT_BACKEND_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [DT_BACKEND_PORT].")] = None,
+) -> None:
+    """Serve the backend against DT_DATABASE_URL / DT_SQL_HOST (migrate first: db upgrade)."""
+    import uvicorn
+
+    settings = _checked_settings(BackendSettings)
+    uvicorn.run(
+        "dtbase.backend.app:app_from_environment",
+        factory=True,
+        host=host or settings.backend_host,
+        port=port or settings.backend_port,
+        proxy_headers=True,
+    )
 
 
 @db_app.command("url")
@@ -147,6 +168,17 @@ def _development_settings() -> BackendSettings:
         return BackendSettings(**overrides)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
+
+
+def _checked_settings(kind: type[S]) -> S:
+    """Settings from the environment, or a clear message saying which variable is wrong."""
+    from pydantic import ValidationError
+
+    try:
+        return kind()
+    except ValidationError as error:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        raise typer.BadParameter(problems) from error
 
 
 def _kept_secret(path: Path, length: int) -> str:

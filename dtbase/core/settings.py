@@ -90,6 +90,27 @@ class BackendSettings(DatabaseSettings):
         return self
 
 
+class FrontendSettings(DtSettings):
+    """Settings of the Flask web app; it reaches the backend only over HTTP."""
+
+    backend_url: str = "http://localhost:5000"
+    front_secret_key: SecretStr | None = None
+    frontend_host: str = "127.0.0.1"
+    frontend_port: int = Field(default=8000, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret_outside_development(self) -> Self:
+        if self.environment == "development":
+            return self
+        problem = secret_problem(self.front_secret_key)
+        if problem:
+            raise ValueError(
+                f"DT_FRONT_SECRET_KEY {problem}. Outside development the frontend needs a "
+                f"random secret of at least {MIN_SECRET_LENGTH} characters to sign sessions."
+            )
+        return self
+
+
 class ClientSettings(BaseSettings):
     """Where a client (frontend, services, scripts) finds the backend."""
 
