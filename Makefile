@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install up test lint format clean
+.PHONY: install up test lint format clean chromium bench
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -26,8 +26,17 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+# Browser tests drive Debian's chromium (never a downloaded browser).
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: lint chromium
 	$(BIN)/pytest -n auto
+
+# Benchmarks print their figures beside a reference measured in the same run.
+bench: install
+	$(BIN)/python bench/fdb_export.py
+	$(BIN)/python bench/arima_quality.py
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -4,30 +4,43 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import httpx
 import typer
 
-from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings, DatabaseSettings
+from dtbase.core.settings import (
+    DEFAULT_USER_EMAIL,
+    BackendSettings,
+    DatabaseSettings,
+    DtSettings,
+    FrontendSettings,
+    ServicesHostSettings,
+)
 from dtbase.schemas.users import Role
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from dtbase.devdb import EmbeddedPostgres
+    from services.host import BackgroundHost
 
 T = TypeVar("T")
 M = TypeVar("M", bound="BaseModel")
-S = TypeVar("S", bound=DatabaseSettings)
+S = TypeVar("S", bound=DtSettings)
 
 app = typer.Typer(help="dtbase: a forkable platform for digital twins.", no_args_is_help=True)
+services_app = typer.Typer(help="The local services host (the Azure Functions app's handlers).")
 serve_app = typer.Typer(help="Serve one part of dtbase (as containers do).")
 db_app = typer.Typer(help="The database: URL, migrations, the embedded server.")
 user_app = typer.Typer(help="Users, straight in the database (no running backend needed).")
 app.add_typer(serve_app, name="serve")
+app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 
@@ -37,28 +50,50 @@ def up(
     host: Annotated[str | None, typer.Option(help="Backend host [DT_BACKEND_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Backend port [DT_BACKEND_PORT].")] = None,
 ) -> None:
-    """Start the database, migrate, ensure the default user and serve the backend."""
+    """Start the database, migrate, ensure the default user, serve backend and frontend."""
     import uvicorn
 
     from dtbase.backend.app import create_app
+    from frontend.server import start as start_frontend
 
     settings = _development_settings()
     host = host or settings.backend_host
     port = port or settings.backend_port
+    base = f"http://{host}:{port}"
+    front_settings = _frontend_settings(settings, backend_url=base)
     with _database(settings) as url:
         backend = create_app(settings, database_url=url)
+        frontend = start_frontend(front_settings)
         password = settings.default_user_pass
-        base = f"http://{host}:{port}"
+        services = _start_services(base, password.get_secret_value() if password else None)
         typer.echo(
             f"\ndtbase is starting.\n"
+            f"  frontend  {frontend.url}\n"
             f"  backend   {base}   (API docs: {base}/docs)\n"
+            f"  services  {services.url}/api/<name>\n"
             f"  database  {_display_url(url)}\n"
             f"  login     {DEFAULT_USER_EMAIL} / "
             f"{password.get_secret_value() if password else '(default user disabled)'}\n"
             f"Press Ctrl-C to stop.\n"
         )
-        uvicorn.run(backend, host=host, port=port, log_level="info")
+        try:
+            uvicorn.run(backend, host=host, port=port, log_level="info")
+        finally:
+            services.stop()
+            frontend.stop()
     typer.echo("dtbase stopped.")
+
+
+@services_app.command("serve")
+def services_serve(
+    host: Annotated[str | None, typer.Option(help="Host [DT_SERVICES_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [DT_SERVICES_PORT].")] = None,
+) -> None:
+    """Serve every service at /api/<name>, as the Azure Functions app does."""
+    from services.host import serve
+
+    settings = ServicesHostSettings()
+    serve(host=host or settings.services_host, port=port or settings.services_port)
 
 
 @serve_app.command("backend")
@@ -79,6 +114,19 @@ def serve_backend(
     )
 
 
+@serve_app.command("frontend")
+def serve_frontend(
+    host: Annotated[str | None, typer.Option(help="Host [DT_FRONTEND_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [DT_FRONTEND_PORT].")] = None,
+) -> None:
+    """Serve the web frontend; it reaches the backend at DT_BACKEND_URL."""
+    from frontend.server import serve
+
+    settings = _checked_settings(FrontendSettings)
+    overrides = {"frontend_host": host, "frontend_port": port}
+    serve(settings.model_copy(update={k: v for k, v in overrides.items() if v is not None}))
+
+
 @db_app.command("url")
 def db_url() -> None:
     """Print the SQLAlchemy URL of the database in use."""
@@ -92,6 +140,15 @@ def db_upgrade(revision: str = "head") -> None:
     with _database(DatabaseSettings()):
         pass
     typer.echo(f"Database migrated to {revision}.")
+
+
+@db_app.command("revision")
+def db_revision(message: str) -> None:
+    """Write a new migration from the difference between the ORM tables and the database."""
+    from dtbase.backend.migrate import revision
+
+    with _database(DatabaseSettings()) as url:
+        revision(url, message)
 
 
 @db_app.command("start")
@@ -179,6 +236,52 @@ def _checked_settings(kind: type[S]) -> S:
     except ValidationError as error:
         problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
         raise typer.BadParameter(problems) from error
+
+
+def _start_services(backend_url: str, password: str | None) -> BackgroundHost:
+    """The services host beside `up`'s backend, registered with it once the backend answers.
+
+    The services log in as the default user and find the backend through the environment,
+    read when a service runs, so this process's environment is where they are set.
+    """
+    from services.host import BackgroundHost
+
+    os.environ["DT_BACKEND_URL"] = backend_url
+    if password is not None:
+        os.environ["DT_DEFAULT_USER_PASS"] = password
+    settings = ServicesHostSettings()
+    host = BackgroundHost(settings.services_host, settings.services_port).start()
+    if password is not None:
+        threading.Thread(
+            target=_register_services, args=(backend_url, password, host.url), daemon=True
+        ).start()
+    return host
+
+
+def _register_services(backend_url: str, password: str, services_url: str) -> None:
+    from dtbase.client import ApiError, Client
+    from services.host import register
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with Client.logged_in(backend_url, DEFAULT_USER_EMAIL, password) as client:
+                register(client, services_url)
+                return
+        except (httpx.TransportError, ApiError):
+            time.sleep(0.2)
+    typer.echo("Could not register the services with the backend.", err=True)
+
+
+def _frontend_settings(backend: BackendSettings, *, backend_url: str) -> FrontendSettings:
+    """The frontend beside `up`'s backend, with a session secret kept in the data dir."""
+    overrides: dict[str, Any] = {"backend_url": backend_url, "environment": backend.environment}
+    if backend.environment == "development" and not os.environ.get("DT_FRONT_SECRET_KEY"):
+        overrides["front_secret_key"] = _kept_secret(backend.data_dir / "front_secret_key", 48)
+    try:
+        return FrontendSettings(**overrides)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
 
 
 def _kept_secret(path: Path, length: int) -> str:

@@ -27,6 +27,8 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         DT_DATA_DIR=str(tmp_path / "data"),
         DT_EMBEDDED_PORT=str(free_port()),
         DT_BACKEND_PORT=str(free_port()),
+        DT_FRONTEND_PORT=str(free_port()),
+        DT_SERVICES_PORT=str(free_port()),
     )
     return env
 
@@ -46,8 +48,8 @@ def _dtbase(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 @contextmanager
-def _up(env: dict[str, str]) -> Iterator[tuple[str, str, str]]:
-    """Run `dtbase up`; yield (backend URL, email, password); stop it with Ctrl-C."""
+def _up(env: dict[str, str]) -> Iterator[tuple[str, str, str, str]]:
+    """Run `dtbase up`; yield (backend URL, frontend URL, email, password); stop: Ctrl-C."""
     process = subprocess.Popen(
         [sys.executable, "-m", "dtbase", "up"],
         env=env,
@@ -64,11 +66,13 @@ def _up(env: dict[str, str]) -> Iterator[tuple[str, str, str]]:
         assert time.monotonic() < deadline, printed
         printed += line
     backend = re.search(r"backend\s+(http://\S+)", printed)
+    frontend = re.search(r"frontend\s+(http://\S+)", printed)
     login = LOGIN_LINE.search(printed)
     assert backend, printed
+    assert frontend, printed
     assert login, printed
     try:
-        yield backend.group(1), login.group(1), login.group(2)
+        yield backend.group(1), frontend.group(1), login.group(1), login.group(2)
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
@@ -79,8 +83,12 @@ def _up(env: dict[str, str]) -> Iterator[tuple[str, str, str]]:
 def test_up_serves_a_backend_that_keeps_its_users_across_restarts(
     cli_env: dict[str, str],
 ) -> None:
-    with _up(cli_env) as (url, email, password):
+    with _up(cli_env) as (url, frontend, email, password):
         assert email == "default_user@localhost"
+        assert frontend == f"http://127.0.0.1:{cli_env['DT_FRONTEND_PORT']}"
+        login_page = httpx.get(f"{frontend}/login")
+        assert login_page.status_code == 200
+        assert "csrf_token" in login_page.text
         tokens = httpx.post(f"{url}/auth/login", json={"email": email, "password": password})
         assert tokens.status_code == 200
         auth = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
@@ -91,14 +99,30 @@ def test_up_serves_a_backend_that_keeps_its_users_across_restarts(
         )
         assert created.status_code == 201
         assert httpx.get(f"{url}/docs").status_code == 200
+        services = _registered_services(url, auth)
+        assert services, "up registers the example services with the backend"
+        for service in services:
+            assert service["url"].startswith(f"http://127.0.0.1:{cli_env['DT_SERVICES_PORT']}/api/")
 
     pgdata = Path(cli_env["DT_DATA_DIR"]).resolve() / "pgdata"
     assert EmbeddedPostgres(pgdata, int(cli_env["DT_EMBEDDED_PORT"])).running_port() is None
 
-    with _up(cli_env) as (url, _, second_password):
+    with _up(cli_env) as (url, _, _, second_password):
         assert second_password == password
         login = {"email": "kept@example.com", "password": "kept"}
         assert httpx.post(f"{url}/auth/login", json=login).status_code == 200
+
+
+def _registered_services(url: str, auth: dict[str, str]) -> list[dict[str, str]]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        services: list[dict[str, str]] = httpx.get(
+            f"{url}/service/list-services", headers=auth
+        ).json()
+        if services:
+            return services
+        time.sleep(0.2)
+    return []
 
 
 def test_user_and_db_commands(cli_env: dict[str, str]) -> None:

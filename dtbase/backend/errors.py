@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +89,43 @@ class UpstreamTimeout(DomainError):
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # FastAPI answers a body that is not even UTF-8 with a bare 400; to a client it is
+        # just another body that is not JSON, so it gets the same 422 as one.
+        if isinstance(error.__cause__, UnicodeDecodeError):
+            problem = {
+                "type": "json_invalid",
+                "loc": ["body"],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": "the body is not UTF-8 text"},
+            }
+            return JSONResponse({"detail": [problem]}, 422)
+        return await http_exception_handler(request, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, 422)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, error: DataError) -> JSONResponse:
+        # Values valid as JSON that PostgreSQL cannot hold (a NUL character in a text, an
+        # integer beyond 64 bits): the request's transaction is already rolled back.
+        cause = error.orig
+        reason = cause.diag.message_primary if isinstance(cause, psycopg.Error) else None
+        problem = {
+            "type": "value_error",
+            "loc": ["body"],
+            "msg": f"A value cannot be stored: {reason or cause}",
+            "input": None,
+        }
+        return JSONResponse({"detail": [problem]}, 422)
+
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
         if isinstance(error, Unprocessable):
-            return JSONResponse({"detail": error.errors}, error.status_code)
+            return JSONResponse({"detail": _json_safe(error.errors)}, error.status_code)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
         return JSONResponse({"detail": error.detail}, error.status_code, headers=headers)
 
@@ -93,3 +133,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _server_fault(request: Request, _error: Exception) -> JSONResponse:
         logger.exception("Unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def _json_safe(value: Any) -> Any:
+    """Echoed input made writable as strict JSON: NaN, infinities and lone surrogates, which
+    Python's JSON reader accepts but no JSON writer may produce, become strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_json_safe(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value

@@ -28,3 +28,8 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def revision(database_url: str, message: str) -> None:
+    """Write a migration for what the ORM has and the (migrated) database lacks."""
+    command.revision(alembic_config(database_url), message=message, autogenerate=True)

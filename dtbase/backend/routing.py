@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
 
 from dtbase.backend.auth.deps import AuthenticatedRoute, current_user
 from dtbase.schemas.common import Msg
 
-AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+Responses = dict[int | str, dict[str, Any]]
+
+AUTH_ERRORS: Responses = {
     401: {"model": Msg, "description": "Missing, invalid or expired access token"},
     403: {"model": Msg, "description": "Your role does not allow this action"},
 }
@@ -21,3 +25,8 @@ def protected_router(*, prefix: str, tags: list[str]) -> APIRouter:
         dependencies=[Depends(current_user, scope="function")],
         responses=AUTH_ERRORS,
     )
+
+
+def documented(descriptions: dict[int, str]) -> Responses:
+    """OpenAPI entries for a route's `{"detail": "..."}` error answers, by status code."""
+    return {code: {"model": Msg, "description": text} for code, text in descriptions.items()}

@@ -1,7 +1,175 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
 from dtbase.client.resource import Resource
+from dtbase.schemas.common import Msg
+from dtbase.schemas.sensors import (
+    DeleteSensorTypeRequest,
+    EditSensorMeasureRequest,
+    EditSensorRequest,
+    EditSensorTypeRequest,
+    InsertSensorLocationRequest,
+    InsertSensorReadingsRequest,
+    InsertSensorRequest,
+    ListSensorsRequest,
+    MeasureRequest,
+    Reading,
+    Sensor,
+    SensorLocation,
+    SensorMeasure,
+    SensorReadingsRequest,
+    SensorRequest,
+    SensorType,
+)
+from dtbase.schemas.values import Scalar, ValueDatatype
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """The optional fields that were given: None means "leave the key out"."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 class Sensors(Resource):
     """The /sensor endpoints."""
+
+    def insert_sensor_type(
+        self, name: str, measures: Sequence[SensorMeasure], description: str | None = None
+    ) -> Msg:
+        body = SensorType(name=name, description=description, measures=list(measures))
+        return self._client.post("/sensor/insert-sensor-type", body.model_dump(mode="json"), Msg)
+
+    def insert_sensor(
+        self,
+        type_name: str,
+        unique_identifier: str,
+        name: str | None = None,
+        notes: str | None = None,
+    ) -> Msg:
+        body = InsertSensorRequest(
+            type_name=type_name, unique_identifier=unique_identifier, name=name, notes=notes
+        )
+        return self._client.post("/sensor/insert-sensor", body.model_dump(mode="json"), Msg)
+
+    def insert_sensor_location(
+        self,
+        unique_identifier: str,
+        schema_name: str,
+        coordinates: Mapping[str, Scalar],
+        installation_datetime: datetime | None = None,
+    ) -> Msg:
+        """Install the sensor at the first location matching `coordinates` (a subset of the
+        schema's identifiers), from `installation_datetime` (default: now)."""
+        body = InsertSensorLocationRequest(
+            unique_identifier=unique_identifier,
+            schema_name=schema_name,
+            coordinates=dict(coordinates),
+            **_given(installation_datetime=installation_datetime),
+        )
+        dumped = body.model_dump(mode="json", exclude_unset=True)
+        return self._client.post("/sensor/insert-sensor-location", dumped, Msg)
+
+    def list_sensor_locations(self, unique_identifier: str) -> list[SensorLocation]:
+        """The sensor's location history, newest first; `.coordinates` of each entry are
+        the location's identifier values."""
+        body = SensorRequest(unique_identifier=unique_identifier)
+        return self._client.post(
+            "/sensor/list-sensor-locations", body.model_dump(), list[SensorLocation]
+        )
+
+    def insert_sensor_readings(
+        self,
+        measure_name: str,
+        unique_identifier: str,
+        readings: Sequence[Scalar],
+        timestamps: Sequence[datetime],
+        measure_units: str | None = None,
+    ) -> Msg:
+        """Store `readings[i]` taken at `timestamps[i]`; `measure_units` picks the measure
+        when the sensor's type has several of that name."""
+        body = InsertSensorReadingsRequest(
+            measure_name=measure_name,
+            unique_identifier=unique_identifier,
+            readings=list(readings),
+            timestamps=list(timestamps),
+            **_given(measure_units=measure_units),
+        )
+        dumped = body.model_dump(mode="json", exclude_unset=True)
+        return self._client.post("/sensor/insert-sensor-readings", dumped, Msg)
+
+    def list_sensors(
+        self, type_name: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Sensor]:
+        body = ListSensorsRequest(type_name=type_name, limit=limit, offset=offset)
+        dumped = body.model_dump(mode="json", exclude_defaults=True)
+        return self._client.post("/sensor/list-sensors", dumped, list[Sensor])
+
+    def list_sensor_types(self) -> list[SensorType]:
+        return self._client.get("/sensor/list-sensor-types", list[SensorType])
+
+    def list_measures(self) -> list[SensorMeasure]:
+        return self._client.get("/sensor/list-measures", list[SensorMeasure])
+
+    def sensor_readings(
+        self,
+        measure_name: str,
+        unique_identifier: str,
+        dt_from: datetime,
+        dt_to: datetime,
+        measure_units: str | None = None,
+    ) -> list[Reading]:
+        """Readings from `dt_from` to `dt_to` inclusive, oldest first."""
+        body = SensorReadingsRequest(
+            measure_name=measure_name,
+            unique_identifier=unique_identifier,
+            dt_from=dt_from,
+            dt_to=dt_to,
+            **_given(measure_units=measure_units),
+        )
+        dumped = body.model_dump(mode="json", exclude_unset=True)
+        return self._client.post("/sensor/sensor-readings", dumped, list[Reading])
+
+    def delete_sensor(self, unique_identifier: str) -> Msg:
+        body = SensorRequest(unique_identifier=unique_identifier)
+        return self._client.post("/sensor/delete-sensor", body.model_dump(), Msg)
+
+    def delete_sensor_type(self, type_name: str) -> Msg:
+        body = DeleteSensorTypeRequest(type_name=type_name)
+        return self._client.post("/sensor/delete-sensor-type", body.model_dump(), Msg)
+
+    def edit_sensor(self, unique_identifier: str, name: str, notes: str) -> Msg:
+        body = EditSensorRequest(unique_identifier=unique_identifier, name=name, notes=notes)
+        return self._client.post("/sensor/edit-sensor", body.model_dump(), Msg)
+
+    def edit_sensor_type(
+        self, type_name: str, new_name: str | None = None, description: str | None = None
+    ) -> Msg:
+        """Rename a type and/or set its description; None leaves a field as it is."""
+        body = EditSensorTypeRequest(
+            type_name=type_name, **_given(new_name=new_name, description=description)
+        )
+        dumped = body.model_dump(mode="json", exclude_unset=True)
+        return self._client.post("/sensor/edit-sensor-type", dumped, Msg)
+
+    def edit_sensor_measure(
+        self,
+        name: str,
+        units: str | None,
+        new_name: str | None = None,
+        new_units: str | None = None,
+        new_datatype: ValueDatatype | None = None,
+    ) -> Msg:
+        """Change the measure (name, units); None leaves a field as it is."""
+        body = EditSensorMeasureRequest(
+            name=name,
+            units=units,
+            **_given(new_name=new_name, new_units=new_units, new_datatype=new_datatype),
+        )
+        dumped = body.model_dump(mode="json", exclude_unset=True)
+        return self._client.post("/sensor/edit-sensor-measure", dumped, Msg)
+
+    def delete_sensor_measure(self, name: str, units: str | None) -> Msg:
+        body = MeasureRequest(name=name, units=units)
+        return self._client.post("/sensor/delete-sensor-measure", body.model_dump(), Msg)

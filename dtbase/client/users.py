@@ -13,6 +13,9 @@ from dtbase.schemas.users import (
 
 
 class Users(Resource):
+    def me(self) -> UserDetails:
+        return self._client.get("/user/me", UserDetails)
+
     def list_users(self) -> list[str]:
         return self._client.get("/user/list-users", list[str])
 

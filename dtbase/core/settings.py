@@ -111,6 +111,13 @@ class FrontendSettings(DtSettings):
         return self
 
 
+class ServicesHostSettings(DtSettings):
+    """Where the local services host listens (Azure Functions' local port by default)."""
+
+    services_host: str = "127.0.0.1"
+    services_port: int = Field(default=7071, ge=1, le=65535)
+
+
 class ClientSettings(BaseSettings):
     """Where a client (frontend, services, scripts) finds the backend."""
 

@@ -16,7 +16,10 @@ def _as_utc(value: datetime) -> datetime:
     """Naive input is UTC (decision 6); aware input is converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("datetime is out of range once converted to UTC") from error
 
 
 # Every datetime on the wire: ISO 8601 (or Unix seconds) in, UTC with a `Z` out.

@@ -6,6 +6,7 @@ apart), and `check_value` enforces the declared datatype on every element of a l
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated
 
@@ -32,8 +33,22 @@ class ValueTypeError(ValueError):
     """A value whose JSON type does not match the declared datatype."""
 
 
+# PostgreSQL's bigint, the integer column's type.
+INT64 = range(-(2**63), 2**63)
+
+
 def check_value(datatype: ValueDatatype, value: Scalar) -> Scalar:
-    """The value as stored for `datatype`; `3` is a fine float, `true` is never a number."""
+    """The value as stored for `datatype`; `3` is a fine float, `true` is never a number.
+
+    NaN and infinities (which Python's JSON reader accepts), integers beyond 64 bits and
+    NUL characters are refused: they could not be stored, or not be written back as JSON.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueTypeError("floats must be finite")
+    if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+        raise ValueTypeError("integers must fit in 64 bits")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueTypeError("strings cannot contain NUL characters")
     match datatype:
         case ValueDatatype.boolean if isinstance(value, bool):
             return value
@@ -43,7 +58,8 @@ def check_value(datatype: ValueDatatype, value: Scalar) -> Scalar:
             return float(value)
         case ValueDatatype.string if isinstance(value, str):
             return value
-    raise ValueTypeError(f"expected a {datatype} value, got {_json_type(value)} {value!r}")
+    article = "an" if datatype == ValueDatatype.integer else "a"
+    raise ValueTypeError(f"expected {article} {datatype} value, got {_json_type(value)} {value!r}")
 
 
 def _json_type(value: object) -> str:

@@ -35,3 +35,24 @@ def test_openapi_documents_auth_and_user_operations(anonymous: httpx.Client) -> 
     } <= operations
     create_user = schema["paths"]["/user/create-user"]["post"]
     assert {"201", "401", "403", "409", "422"} <= set(create_user["responses"])
+
+
+def test_every_operation_documents_its_models_and_errors(anonymous: httpx.Client) -> None:
+    schema = anonymous.get("/openapi.json").json()
+    undocumented = []
+    for path, item in schema["paths"].items():
+        if path in {"/auth/login", "/health"}:
+            continue
+        for method, operation in item.items():
+            responses = operation["responses"]
+            success = next(code for code in responses if code.startswith("2"))
+            expected = {"401"} | ({"403"} if not path.startswith("/auth") else set())
+            if "requestBody" in operation:
+                expected.add("422")
+            if not expected <= set(responses) or "content" not in responses[success]:
+                undocumented.append((method, path, sorted(responses)))
+            for code, response in responses.items():
+                if code.startswith("4") and "content" not in response:
+                    undocumented.append((method, path, code))
+
+    assert undocumented == []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from sqlalchemy import text as sql_text
 
 from dtbase.backend.app import create_app
 from dtbase.backend.db import SessionDep, make_session_factory
@@ -26,6 +28,12 @@ def _app_with_probe(settings: BackendSettings, database_url: str) -> TestClient:
     def write_then_crash(session: SessionDep) -> None:
         store.create(session, email="crash@example.com", password="p")
         raise RuntimeError("a real server fault")
+
+    @router.post("/probe/store-text")
+    def store_text(session: SessionDep, text: str) -> None:
+        store.create(session, email="text@example.com", password="p")
+        session.execute(sql_text("CREATE TEMP TABLE probe (t text)"))
+        session.execute(sql_text("INSERT INTO probe VALUES (:t)"), {"t": text})
 
     @router.post("/probe/write")
     def write(session: SessionDep) -> None:
@@ -55,6 +63,17 @@ def test_failed_requests_roll_back_and_successful_ones_commit(
     assert _emails(engine) == {DEFAULT_USER_EMAIL, "whole@example.com"}
 
 
+def test_values_postgresql_cannot_store_are_a_422_and_roll_back(
+    settings: BackendSettings, database_url: str, engine: Engine, clean_database: None
+) -> None:
+    with _app_with_probe(settings, database_url) as client:
+        response = client.post("/probe/store-text", params={"text": "nul\x00byte"})
+
+    assert response.status_code == 422
+    assert "NUL" in response.json()["detail"][0]["msg"]
+    assert "text@example.com" not in _emails(engine)
+
+
 def test_default_user_follows_the_setting_at_start_up(
     settings: BackendSettings, database_url: str, engine: Engine, clean_database: None
 ) -> None:
@@ -69,3 +88,19 @@ def test_default_user_follows_the_setting_at_start_up(
     # Starting again with it unset and the user absent must not fail (DTBase crashed here).
     with TestClient(create_app(unset, database_url=database_url)):
         assert DEFAULT_USER_EMAIL not in _emails(engine)
+
+
+def test_invalid_input_that_json_cannot_echo_still_gets_a_422(
+    live_backend: str, clean_database: None
+) -> None:
+    login = {"email": DEFAULT_USER_EMAIL, "password": "default-password-for-tests"}
+    token = httpx.post(f"{live_backend}/auth/login", json=login).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    for body in (
+        b'{"email": NaN}',
+        b'{"email": Infinity, "password": -Infinity}',
+        b'{"email": "\\ud800", "password": 1}',
+    ):
+        response = httpx.post(f"{live_backend}/user/create-user", content=body, headers=headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"][:2] == ["body", "email"]

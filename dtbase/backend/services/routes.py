@@ -1,7 +1,219 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from dtbase.backend.routing import protected_router
+from fastapi import APIRouter, Body, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from dtbase.backend.auth.deps import Admin, Writer
+from dtbase.backend.db import SessionDep
+from dtbase.backend.routing import Responses, protected_router
+from dtbase.backend.services import caller, store
+from dtbase.core.settings import BackendSettings
+from dtbase.schemas.common import Msg, utc_now
+from dtbase.schemas.services import (
+    CallServiceRequest,
+    DeleteParameterSetRequest,
+    DeleteServiceRequest,
+    EditParameterSetRequest,
+    EditServiceRequest,
+    HttpMethod,
+    InsertParameterSetRequest,
+    InsertServiceRequest,
+    ListParameterSetsRequest,
+    ListRunsRequest,
+    ParameterSet,
+    ServiceDetails,
+    ServiceRun,
+    ServiceRunDetails,
+)
 
 router: APIRouter = protected_router(prefix="/service", tags=["service"])
+
+NO_SERVICE: Responses = {400: {"model": Msg, "description": "Service does not exist."}}
+NO_PARAMETER_SET: Responses = {400: {"model": Msg, "description": "Parameter set does not exist."}}
+SERVICE_EXISTS: Responses = {409: {"model": Msg, "description": "Service already exists."}}
+
+
+@router.post(
+    "/insert-service",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Msg,
+    responses=SERVICE_EXISTS,
+)
+def insert_service(body: InsertServiceRequest, session: SessionDep, _: Writer) -> Msg:
+    """Register a service: a name, the URL to call and the HTTP method to call it with."""
+    store.insert_service(session, name=body.name, url=body.url, http_method=body.http_method)
+    return Msg(detail="Service created successfully.")
+
+
+@router.get("/list-services", response_model=list[ServiceDetails])
+def list_services(session: SessionDep) -> list[ServiceDetails]:
+    """Every service, oldest first."""
+    return [
+        ServiceDetails(name=s.name, url=s.url, http_method=HttpMethod(s.http_method))
+        for s in store.list_services(session)
+    ]
+
+
+@router.post("/edit-service", response_model=Msg, responses={**NO_SERVICE, **SERVICE_EXISTS})
+def edit_service(body: EditServiceRequest, session: SessionDep, _: Writer) -> Msg:
+    """Rename a service or change its URL or method (dtbase only); omitted fields stay."""
+    store.edit_service(
+        session, name=body.name, new_name=body.new_name, url=body.url, http_method=body.http_method
+    )
+    return Msg(detail="Service edited successfully.")
+
+
+@router.post("/delete-service", response_model=Msg, responses=NO_SERVICE)
+def delete_service(body: DeleteServiceRequest, session: SessionDep, _: Admin) -> Msg:
+    """Delete a service with its parameter sets and run log (admins only)."""
+    store.delete_service(session, name=body.name)
+    return Msg(detail="Service deleted successfully.")
+
+
+@router.post(
+    "/insert-parameter-set",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Msg,
+    responses={
+        **NO_SERVICE,
+        409: {"model": Msg, "description": "Parameter set already exists."},
+    },
+)
+def insert_parameter_set(body: InsertParameterSetRequest, session: SessionDep, _: Writer) -> Msg:
+    """Store a named JSON object of parameters for a service."""
+    store.insert_parameter_set(
+        session, service_name=body.service_name, name=body.name, parameters=body.parameters
+    )
+    return Msg(detail="Parameter set created successfully.")
+
+
+@router.post("/delete-parameter-set", response_model=Msg, responses=NO_PARAMETER_SET)
+def delete_parameter_set(body: DeleteParameterSetRequest, session: SessionDep, _: Writer) -> Msg:
+    """Delete a parameter set and, as DTBase does, the runs that used it."""
+    store.delete_parameter_set(session, service_name=body.service_name, name=body.name)
+    return Msg(detail="Parameter set deleted successfully.")
+
+
+@router.post("/list-parameter-sets", response_model=list[ParameterSet])
+def list_parameter_sets(
+    session: SessionDep, body: Annotated[ListParameterSetsRequest | None, Body()] = None
+) -> list[ParameterSet]:
+    """Every parameter set, oldest first, optionally of one service. The body is optional."""
+    service_name = body.service_name if body is not None else None
+    return [
+        ParameterSet(service_name=name, name=s.name, parameters=s.parameters)
+        for name, s in store.list_parameter_sets(session, service_name=service_name)
+    ]
+
+
+@router.post("/edit-parameter-set", response_model=Msg, responses=NO_PARAMETER_SET)
+def edit_parameter_set(body: EditParameterSetRequest, session: SessionDep, _: Writer) -> Msg:
+    """Replace a parameter set's parameters completely."""
+    store.edit_parameter_set(
+        session, service_name=body.service_name, name=body.name, parameters=body.parameters
+    )
+    return Msg(detail="Parameter set edited successfully.")
+
+
+@router.post(
+    "/run-service",
+    response_model=Msg,
+    responses={
+        400: {"model": Msg, "description": "Service or parameter set does not exist."},
+        502: {"model": Msg, "description": "The service could not be reached (run logged)."},
+        504: {"model": Msg, "description": "The service did not answer in time (run logged)."},
+    },
+)
+def run_service(
+    body: CallServiceRequest, request: Request, session: SessionDep, _: Writer
+) -> Msg | JSONResponse:
+    """Call a service once and log the run.
+
+    The JSON body sent is `parameters` if given, else the named parameter set's; with both,
+    the explicit parameters win and the run is attributed to the set. The answer is 200
+    whatever the service replied; 502 or 504 if it could not be reached or timed out.
+    """
+    target = store.run_target(
+        session,
+        service_name=body.service_name,
+        parameter_set_name=body.parameter_set_name,
+        parameters=body.parameters,
+    )
+    # No transaction (nor connection) is held while the service works.
+    session.commit()
+    settings: BackendSettings = request.app.state.settings
+    timestamp = utc_now()
+    outcome = caller.call_service(
+        method=target.http_method,
+        url=target.url,
+        parameters=target.parameters,
+        timeout_seconds=settings.service_timeout_seconds,
+    )
+    store.log_run(
+        session,
+        target=target,
+        timestamp=timestamp,
+        response_status_code=outcome.status_code,
+        response_json=outcome.response_json,
+        error=outcome.error,
+        duration_seconds=outcome.duration_seconds,
+    )
+    # Committed here: a failed call is logged, although the answer is an error.
+    session.commit()
+    if outcome.error is not None:
+        return JSONResponse({"detail": outcome.detail}, status_code=outcome.status_code)
+    return Msg(detail=outcome.detail)
+
+
+OptionalRunFilters = Annotated[
+    ListRunsRequest | None,
+    Body(description="Optional; `parameter_set_name` only together with `service_name`."),
+]
+
+
+@router.post("/list-runs", response_model=list[ServiceRun])
+def list_runs(session: SessionDep, body: OptionalRunFilters = None) -> list[ServiceRun]:
+    """Runs ordered by time, optionally of one service and parameter set. Body optional."""
+    return [
+        ServiceRun(
+            service_name=row.service_name,
+            parameter_set_name=row.parameter_set_name,
+            parameters=row.run.parameters,
+            response_json=row.run.response_json,
+            response_status_code=row.run.response_status_code,
+            timestamp=row.run.timestamp,
+        )
+        for row in _runs(session, body)
+    ]
+
+
+@router.post("/list-runs-details", response_model=list[ServiceRunDetails])
+def list_runs_details(
+    session: SessionDep, body: OptionalRunFilters = None
+) -> list[ServiceRunDetails]:
+    """list-runs plus each run's id, error text and duration (dtbase only)."""
+    return [
+        ServiceRunDetails(
+            id=row.run.id,
+            service_name=row.service_name,
+            parameter_set_name=row.parameter_set_name,
+            parameters=row.run.parameters,
+            response_json=row.run.response_json,
+            response_status_code=row.run.response_status_code,
+            timestamp=row.run.timestamp,
+            error=row.run.error,
+            duration_seconds=row.run.duration_seconds,
+        )
+        for row in _runs(session, body)
+    ]
+
+
+def _runs(session: Session, body: ListRunsRequest | None) -> list[store.RunRow]:
+    if body is None:
+        return store.list_runs(session)
+    return store.list_runs(
+        session, service_name=body.service_name, parameter_set_name=body.parameter_set_name
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import DateTime, Float, Index, Text, UniqueConstraint
@@ -12,13 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dtbase.backend.db import Base, Timestamped, cascading
 from dtbase.backend.enums import pg_enum
-
-
-class HttpMethod(StrEnum):
-    GET = "GET"
-    POST = "POST"
-    PUT = "PUT"
-    DELETE = "DELETE"
+from dtbase.schemas.services import HttpMethod
 
 
 class Service(Timestamped, Base):

@@ -31,6 +31,12 @@ def list_users(session: SessionDep, _: Admin) -> list[str]:
     return [user.email for user in store.list_all(session)]
 
 
+@router.get("/me", response_model=UserDetails)
+def me(user: CurrentUser) -> UserDetails:
+    """Who the token belongs to: email and role."""
+    return UserDetails(email=user.email, role=user.role)
+
+
 @router.get("/list-users-details", response_model=list[UserDetails])
 def list_users_details(session: SessionDep, _: Admin) -> list[UserDetails]:
     """Every user's email and role, oldest account first."""

@@ -67,3 +67,12 @@ def test_non_json_login_gets_422(anonymous: httpx.Client) -> None:
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_body_that_is_not_utf8_gets_422(anonymous: httpx.Client) -> None:
+    response = anonymous.post(
+        "/auth/login", content=b"\xff\xfe\xfd", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"

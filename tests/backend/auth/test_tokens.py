@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 import jwt
@@ -43,20 +44,22 @@ def test_bearer_scheme_is_case_insensitive(anonymous: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "token",
+    "make_token",
     [
-        "garbage",
-        "a.b.c",
-        _token(secret="another secret that is also quite long enough"),
-        _token(algorithm="HS512"),
-        _token(sub=None),
-        _token(exp=None),
-        _token(token_type=None),
+        lambda: "garbage",
+        lambda: "a.b.c",
+        lambda: _token(secret="another secret that is also quite long enough"),
+        lambda: _token(algorithm="HS512"),
+        lambda: _token(sub=None),
+        lambda: _token(exp=None),
+        lambda: _token(token_type=None),
     ],
     ids=["garbage", "three-parts", "bad-signature", "wrong-alg", "no-sub", "no-exp", "no-type"],
 )
-def test_invalid_tokens_cannot_be_validated(anonymous: httpx.Client, token: str) -> None:
-    response = _get_users(anonymous, token)
+def test_invalid_tokens_cannot_be_validated(
+    anonymous: httpx.Client, make_token: Callable[[], str]
+) -> None:
+    response = _get_users(anonymous, make_token())
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Could not validate credentials"}
@@ -120,16 +123,20 @@ def test_refresh_gives_a_new_working_pair(anonymous: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("token", "detail"),
+    ("make_token", "detail"),
     [
-        (None, "Not authenticated"),
-        (_token(), "Token of wrong type"),
-        (_token(token_type="refresh", exp=int(time.time()) - 1), "Token has expired"),
-        ("garbage", "Could not validate credentials"),
+        (lambda: None, "Not authenticated"),
+        (lambda: _token(), "Token of wrong type"),
+        (lambda: _token(token_type="refresh", exp=int(time.time()) - 1), "Token has expired"),
+        (lambda: "garbage", "Could not validate credentials"),
     ],
     ids=["none", "access-token", "expired", "garbage"],
 )
-def test_refresh_refuses(anonymous: httpx.Client, token: str | None, detail: str) -> None:
+def test_refresh_refuses(
+    anonymous: httpx.Client, make_token: Callable[[], str | None], detail: str
+) -> None:
+    # Tokens are made when the test runs: made at collection, they could expire first.
+    token = make_token()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     response = anonymous.post("/auth/refresh", headers=headers)

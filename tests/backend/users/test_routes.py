@@ -179,3 +179,13 @@ def test_admin_cannot_demote_themself(admin: httpx.Client) -> None:
 
     assert response.status_code == 403
     assert admin.get("/user/list-users-details").json()[0]["role"] == "admin"
+
+
+@pytest.mark.parametrize("role", [Role.viewer, Role.user, Role.admin])
+def test_me_tells_who_the_token_belongs_to(user_factory: UserFactory, role: Role) -> None:
+    someone = user_factory(role, f"{role}@example.com")
+
+    response = someone.get("/user/me")
+
+    assert response.status_code == 200
+    assert response.json() == {"email": f"{role}@example.com", "role": role}

@@ -1,0 +1,498 @@
+"""Queries on sensors: measures, types, sensors, readings and location history.
+
+Functions flush, never commit: the request's session does that (and rolls back whatever a
+failed request wrote).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
+from dtbase.backend.locations import store as locations_store
+from dtbase.backend.models.tables import ModelRun
+from dtbase.backend.sensors.tables import (
+    Sensor,
+    SensorLocation,
+    SensorMeasure,
+    SensorReading,
+    SensorType,
+    SensorTypeMeasure,
+)
+from dtbase.backend.values import VALUE_COLUMNS
+from dtbase.schemas import sensors as schemas
+from dtbase.schemas.values import Scalar, ValueDatatype, ValueTypeError, check_value
+
+NO_SUCH_SENSOR = "Sensor does not exist"
+NO_SUCH_TYPE = "Sensor type does not exist"
+NO_SUCH_MEASURE = "Sensor measure does not exist"
+
+
+class Unset(Enum):
+    """Marks an optional argument that was not given (as opposed to given as None)."""
+
+    token = "unset"
+
+
+UNSET: Final = Unset.token
+
+
+# Measures
+
+
+def _same_units(units: str | None) -> ColumnElement[bool]:
+    """NULL units equal NULL units, as in the (name, units) unique constraint."""
+    return SensorMeasure.units.is_not_distinct_from(units)
+
+
+def find_measure(session: Session, *, name: str, units: str | None) -> SensorMeasure | None:
+    query = select(SensorMeasure).where(SensorMeasure.name == name, _same_units(units))
+    return session.scalars(query).one_or_none()
+
+
+def get_measure(session: Session, *, name: str, units: str | None) -> SensorMeasure:
+    measure = find_measure(session, name=name, units=units)
+    if measure is None:
+        raise InvalidInput(NO_SUCH_MEASURE)
+    return measure
+
+
+def list_measures(session: Session) -> Sequence[SensorMeasure]:
+    return session.scalars(select(SensorMeasure).order_by(SensorMeasure.id)).all()
+
+
+def ensure_measure(
+    session: Session, *, name: str, units: str | None, datatype: ValueDatatype
+) -> SensorMeasure:
+    """The measure (name, units), created with `datatype` unless it exists (then as is)."""
+    session.execute(
+        pg_insert(SensorMeasure)
+        .values(name=name, units=units, datatype=datatype)
+        .on_conflict_do_nothing()
+    )
+    return get_measure(session, name=name, units=units)
+
+
+def edit_measure(
+    session: Session,
+    *,
+    name: str,
+    units: str | None,
+    new_name: str | None = None,
+    new_units: str | Unset | None = UNSET,
+    new_datatype: ValueDatatype | None = None,
+) -> SensorMeasure:
+    measure = get_measure(session, name=name, units=units)
+    if new_datatype is not None and new_datatype != measure.datatype:
+        count = _count(session, SensorReading.measure_id, measure.id)
+        if count:
+            raise Conflict(
+                f"Sensor measure '{name}' has {_plural(count, 'reading')}:"
+                " its datatype cannot change"
+            )
+        measure.datatype = new_datatype
+    if new_name is not None:
+        measure.name = new_name
+    if not isinstance(new_units, Unset):
+        measure.units = new_units
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:
+        raise AlreadyExists("Sensor measure exists already") from error
+    return measure
+
+
+def delete_measure(session: Session, *, name: str, units: str | None) -> None:
+    """Delete a measure that no sensor type, reading or model run uses."""
+    measure = get_measure(session, name=name, units=units)
+    type_names = session.scalars(
+        select(SensorType.name)
+        .join(SensorTypeMeasure, SensorTypeMeasure.type_id == SensorType.id)
+        .where(SensorTypeMeasure.measure_id == measure.id)
+        .order_by(SensorType.id)
+    ).all()
+    if type_names:
+        names = ", ".join(f"'{type_name}'" for type_name in type_names)
+        noun = "sensor type" if len(type_names) == 1 else "sensor types"
+        raise Conflict(f"Sensor measure '{name}' is used by {noun} {names}")
+    readings = _count(session, SensorReading.measure_id, measure.id)
+    if readings:
+        raise Conflict(f"Sensor measure '{name}' has {_plural(readings, 'reading')}")
+    runs = _count(session, ModelRun.sensor_measure_id, measure.id)
+    if runs:
+        raise Conflict(f"Sensor measure '{name}' is used by {_plural(runs, 'model run')}")
+    session.delete(measure)
+    session.flush()
+
+
+def _count(session: Session, column: InstrumentedAttribute[Any], value: int) -> int:
+    return session.scalar(select(func.count()).where(column == value)) or 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _describe(name: str, units: str | None) -> str:
+    return f"'{name}' (" + ("no units" if units is None else f"units '{units}'") + ")"
+
+
+# Sensor types
+
+
+def find_type(session: Session, *, name: str) -> SensorType | None:
+    return session.scalars(select(SensorType).where(SensorType.name == name)).one_or_none()
+
+
+def get_type(session: Session, *, name: str) -> SensorType:
+    sensor_type = find_type(session, name=name)
+    if sensor_type is None:
+        raise InvalidInput(NO_SUCH_TYPE)
+    return sensor_type
+
+
+def insert_type(
+    session: Session,
+    *,
+    name: str,
+    description: str | None,
+    measures: Sequence[schemas.SensorMeasure],
+) -> SensorType:
+    """A type with its measures in the given order; existing measures are reused as they are
+    (their datatype is not changed), and a measure listed twice is linked once."""
+    sensor_type = SensorType(name=name, description=description)
+    try:
+        with session.begin_nested():
+            session.add(sensor_type)
+    except IntegrityError as error:
+        raise AlreadyExists("Sensor type exists already") from error
+    linked: set[int] = set()
+    for wanted in measures:
+        measure = ensure_measure(
+            session, name=wanted.name, units=wanted.units, datatype=wanted.datatype
+        )
+        if measure.id not in linked:
+            linked.add(measure.id)
+            session.add(SensorTypeMeasure(type_id=sensor_type.id, measure_id=measure.id))
+    session.flush()
+    return sensor_type
+
+
+def measures_of_type(session: Session, *, type_id: int) -> Sequence[SensorMeasure]:
+    """The type's measures in the order they were given."""
+    return session.scalars(
+        select(SensorMeasure)
+        .join(SensorTypeMeasure, SensorTypeMeasure.measure_id == SensorMeasure.id)
+        .where(SensorTypeMeasure.type_id == type_id)
+        .order_by(SensorTypeMeasure.id)
+    ).all()
+
+
+def list_types(session: Session) -> list[tuple[SensorType, list[SensorMeasure]]]:
+    """Every type (by id) with its measures (in the order they were given)."""
+    types = session.scalars(select(SensorType).order_by(SensorType.id)).all()
+    measures: dict[int, list[SensorMeasure]] = {sensor_type.id: [] for sensor_type in types}
+    links = session.execute(
+        select(SensorTypeMeasure.type_id, SensorMeasure)
+        .join(SensorMeasure, SensorTypeMeasure.measure_id == SensorMeasure.id)
+        .order_by(SensorTypeMeasure.id)
+    )
+    for type_id, measure in links:
+        measures.setdefault(type_id, []).append(measure)
+    return [(sensor_type, measures[sensor_type.id]) for sensor_type in types]
+
+
+def edit_type(
+    session: Session,
+    *,
+    name: str,
+    new_name: str | None = None,
+    description: str | Unset | None = UNSET,
+) -> SensorType:
+    sensor_type = get_type(session, name=name)
+    if new_name is not None:
+        sensor_type.name = new_name
+    if not isinstance(description, Unset):
+        sensor_type.description = description
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:
+        raise AlreadyExists("Sensor type exists already") from error
+    return sensor_type
+
+
+def delete_type(session: Session, *, name: str) -> None:
+    """Delete a type without sensors; its links to measures go, the measures stay."""
+    sensor_type = get_type(session, name=name)
+    sensors = _count(session, Sensor.type_id, sensor_type.id)
+    if sensors:
+        raise Conflict(f"Sensor type '{name}' still has {_plural(sensors, 'sensor')}")
+    session.delete(sensor_type)
+    session.flush()
+
+
+# Sensors
+
+
+def find_sensor(session: Session, *, unique_identifier: str) -> Sensor | None:
+    query = select(Sensor).where(Sensor.unique_identifier == unique_identifier)
+    return session.scalars(query).one_or_none()
+
+
+def get_sensor(session: Session, *, unique_identifier: str) -> Sensor:
+    sensor = find_sensor(session, unique_identifier=unique_identifier)
+    if sensor is None:
+        raise InvalidInput(NO_SUCH_SENSOR)
+    return sensor
+
+
+def insert_sensor(
+    session: Session,
+    *,
+    type_name: str,
+    unique_identifier: str,
+    name: str | None = None,
+    notes: str | None = None,
+) -> Sensor:
+    sensor_type = get_type(session, name=type_name)
+    sensor = Sensor(
+        type_id=sensor_type.id, unique_identifier=unique_identifier, name=name, notes=notes
+    )
+    try:
+        with session.begin_nested():
+            session.add(sensor)
+    except IntegrityError as error:
+        raise AlreadyExists("Sensor exists already") from error
+    return sensor
+
+
+def list_sensors(
+    session: Session, *, type_name: str | None = None, limit: int | None = None, offset: int = 0
+) -> Sequence[Sensor]:
+    """Sensors by id, of one type if given (an unknown type has none)."""
+    query = select(Sensor).order_by(Sensor.id).offset(offset).limit(limit)
+    if type_name is not None:
+        query = query.join(SensorType, Sensor.type_id == SensorType.id).where(
+            SensorType.name == type_name
+        )
+    return session.scalars(query).all()
+
+
+def edit_sensor(session: Session, *, unique_identifier: str, name: str, notes: str) -> Sensor:
+    sensor = get_sensor(session, unique_identifier=unique_identifier)
+    sensor.name, sensor.notes = name, notes
+    session.flush()
+    return sensor
+
+
+def delete_sensor(session: Session, *, unique_identifier: str) -> None:
+    """Delete a sensor with its readings and location history, unless model runs use it."""
+    sensor = get_sensor(session, unique_identifier=unique_identifier)
+    runs = _count(session, ModelRun.sensor_id, sensor.id)
+    if runs:
+        raise Conflict(f"Sensor '{unique_identifier}' is used by {_plural(runs, 'model run')}")
+    session.delete(sensor)
+    session.flush()
+
+
+# Readings
+
+
+def measure_of_sensor(
+    session: Session, *, sensor: Sensor, name: str, units: str | Unset | None = UNSET
+) -> SensorMeasure:
+    """The measure of the sensor's type with this name (and these units, if given)."""
+    measures = measures_of_type(session, type_id=sensor.type_id)
+    matches = _named(measures, name, units)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        choices = ", ".join(_describe(m.name, m.units) for m in matches)
+        raise InvalidInput(
+            f"The sensor's type has {len(matches)} measures named '{name}': {choices}; "
+            "pick one with measure_units"
+        )
+    sensor_type = session.get_one(SensorType, sensor.type_id)
+    wanted = f"'{name}'" if isinstance(units, Unset) else _describe(name, units)
+    known = ", ".join(_describe(m.name, m.units) for m in measures) or "none"
+    raise InvalidInput(
+        f"Sensor type '{sensor_type.name}' has no measure {wanted}; its measures are: {known}"
+    )
+
+
+def _named(
+    measures: Sequence[SensorMeasure], name: str, units: str | Unset | None
+) -> list[SensorMeasure]:
+    return [
+        measure
+        for measure in measures
+        if measure.name == name and (isinstance(units, Unset) or measure.units == units)
+    ]
+
+
+def insert_sensor_readings(
+    session: Session,
+    *,
+    unique_identifier: str,
+    measure_name: str,
+    measure_units: str | Unset | None = UNSET,
+    readings: Sequence[Scalar],
+    timestamps: Sequence[datetime],
+) -> None:
+    """insert-sensor-readings: find the sensor and its measure, then store the readings."""
+    sensor = get_sensor(session, unique_identifier=unique_identifier)
+    measure = measure_of_sensor(session, sensor=sensor, name=measure_name, units=measure_units)
+    insert_readings(
+        session, sensor_id=sensor.id, measure=measure, timestamps=timestamps, values=readings
+    )
+
+
+def insert_readings(
+    session: Session,
+    *,
+    sensor_id: int,
+    measure: SensorMeasure,
+    timestamps: Sequence[datetime],
+    values: Sequence[Scalar],
+) -> None:
+    """Store one sensor's readings of one measure in one set-based statement.
+
+    Every value must fit the measure's datatype (422 naming its index). Readings already
+    stored for the same (sensor, measure, timestamp), or repeated in `timestamps`, are
+    skipped: the first one stays.
+    """
+    if len(values) != len(timestamps):
+        raise Unprocessable(
+            ["readings"],
+            f"{len(values)} readings but {len(timestamps)} timestamps: "
+            "give one timestamp per reading",
+            len(values),
+        )
+    column = VALUE_COLUMNS[measure.datatype]
+    rows: list[dict[str, Any]] = []
+    for index, (timestamp, value) in enumerate(zip(timestamps, values, strict=True)):
+        try:
+            stored = check_value(measure.datatype, value)
+        except ValueTypeError as error:
+            raise Unprocessable(["readings", index], str(error), value) from error
+        rows.append(
+            {
+                "sensor_id": sensor_id,
+                "measure_id": measure.id,
+                "timestamp": timestamp,
+                column: stored,
+            }
+        )
+    if rows:
+        session.execute(pg_insert(SensorReading).on_conflict_do_nothing(), rows)
+
+
+def sensor_readings(
+    session: Session,
+    *,
+    unique_identifier: str,
+    measure_name: str,
+    measure_units: str | Unset | None = UNSET,
+    dt_from: datetime,
+    dt_to: datetime,
+) -> list[tuple[datetime, Scalar]]:
+    """sensor-readings: (timestamp, value) from dt_from to dt_to inclusive, oldest first.
+
+    As in DTBase, an unknown sensor, or a measure that exists but not for this sensor's
+    type, has no readings; a measure that does not exist at all is an error.
+    """
+    sensor = find_sensor(session, unique_identifier=unique_identifier)
+    if sensor is None:
+        return []
+    measures = measures_of_type(session, type_id=sensor.type_id)
+    if not _named(measures, measure_name, measure_units):
+        query = select(SensorMeasure.id).where(SensorMeasure.name == measure_name)
+        if not isinstance(measure_units, Unset):
+            query = query.where(_same_units(measure_units))
+        if session.scalars(query.limit(1)).first() is None:
+            raise InvalidInput(NO_SUCH_MEASURE)
+        return []
+    measure = measure_of_sensor(session, sensor=sensor, name=measure_name, units=measure_units)
+    return readings_of(session, sensor_id=sensor.id, measure=measure, dt_from=dt_from, dt_to=dt_to)
+
+
+def readings_of(
+    session: Session, *, sensor_id: int, measure: SensorMeasure, dt_from: datetime, dt_to: datetime
+) -> list[tuple[datetime, Scalar]]:
+    value = getattr(SensorReading, VALUE_COLUMNS[measure.datatype])
+    rows = session.execute(
+        select(SensorReading.timestamp, value)
+        .where(
+            SensorReading.sensor_id == sensor_id,
+            SensorReading.measure_id == measure.id,
+            SensorReading.timestamp >= dt_from,
+            SensorReading.timestamp <= dt_to,
+        )
+        .order_by(SensorReading.timestamp)
+    )
+    return [(timestamp, reading) for timestamp, reading in rows]
+
+
+# Location history
+
+
+def insert_sensor_location(
+    session: Session,
+    *,
+    unique_identifier: str,
+    schema_name: str,
+    coordinates: dict[str, Scalar],
+    installation_datetime: datetime,
+) -> SensorLocation:
+    """Install the sensor at the first location of the schema matching the coordinates."""
+    sensor = get_sensor(session, unique_identifier=unique_identifier)
+    location_ids = locations_store.match_location_ids(
+        session, schema_name=schema_name, coordinates=coordinates
+    )
+    if not location_ids:
+        raise InvalidInput("Location not found")
+    installation = SensorLocation(
+        sensor_id=sensor.id,
+        location_id=min(location_ids),
+        installation_datetime=installation_datetime,
+    )
+    try:
+        with session.begin_nested():
+            session.add(installation)
+    except IntegrityError as error:
+        raise AlreadyExists("Sensor location exists already") from error
+    return installation
+
+
+def sensor_locations(session: Session, *, unique_identifier: str) -> list[dict[str, Any]]:
+    """The sensor's location history, newest first: `{"id", <coordinates>...,
+    "installation_datetime"}` each. An unknown sensor has none."""
+    sensor = find_sensor(session, unique_identifier=unique_identifier)
+    if sensor is None:
+        return []
+    installations = session.scalars(
+        select(SensorLocation)
+        .where(SensorLocation.sensor_id == sensor.id)
+        .order_by(SensorLocation.installation_datetime.desc())
+    ).all()
+    coordinates = locations_store.coordinates_of(
+        session, location_ids=sorted({row.location_id for row in installations})
+    )
+    return [
+        {
+            "id": row.location_id,
+            **coordinates.get(row.location_id, {}),
+            "installation_datetime": row.installation_datetime,
+        }
+        for row in installations
+    ]

@@ -1,0 +1,163 @@
+"""Wire models of the /sensor endpoints (DTBase's field names), shared with the client."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from dtbase.schemas.common import UtcDatetime
+from dtbase.schemas.values import Scalar, ValueDatatype, ValueType
+
+MEASURE_UNITS_DESCRIPTION = (
+    "Additive: picks the measure when the sensor's type has several of this name "
+    "(null picks the one without units)."
+)
+
+
+class SensorMeasure(BaseModel):
+    """What a sensor measures. Measures are unique on (name, units)."""
+
+    name: str
+    units: str | None
+    datatype: ValueDatatype
+
+
+class SensorType(BaseModel):
+    """A kind of sensor and the measures each of its sensors reports."""
+
+    name: str
+    description: str | None = None
+    measures: list[SensorMeasure]
+
+
+class InsertSensorRequest(BaseModel):
+    type_name: str
+    unique_identifier: str
+    name: str | None = None
+    notes: str | None = None
+
+
+class Sensor(BaseModel):
+    unique_identifier: str
+    name: str | None
+    notes: str | None
+
+
+class ListSensorsRequest(BaseModel):
+    type_name: str | None = None
+    limit: int | None = Field(
+        default=None, ge=0, description="Additive: at most this many sensors (default: all)."
+    )
+    offset: int = Field(default=0, ge=0, description="Additive: skip this many sensors first.")
+
+
+class SensorRequest(BaseModel):
+    """Names one sensor."""
+
+    unique_identifier: str
+
+
+class EditSensorRequest(BaseModel):
+    unique_identifier: str
+    name: str
+    notes: str
+
+
+class DeleteSensorTypeRequest(BaseModel):
+    type_name: str
+
+
+class EditSensorTypeRequest(BaseModel):
+    """Additive. Fields left out keep their value; `description: null` clears it."""
+
+    type_name: str
+    new_name: str | None = None
+    description: str | None = None
+
+
+class MeasureRequest(BaseModel):
+    """Names one measure by its (name, units)."""
+
+    name: str
+    units: str | None
+
+
+class EditSensorMeasureRequest(BaseModel):
+    """Additive. Fields left out keep their value; `new_units: null` clears the units.
+
+    The datatype cannot change once the measure has readings.
+    """
+
+    name: str
+    units: str | None
+    new_name: str | None = None
+    new_units: str | None = None
+    new_datatype: ValueDatatype | None = None
+
+
+class InsertSensorLocationRequest(BaseModel):
+    unique_identifier: str
+    schema_name: str
+    coordinates: dict[str, ValueType] = Field(
+        description="A filter on the schema's identifiers; the first matching location is used."
+    )
+    installation_datetime: UtcDatetime | None = Field(default=None, description="Default: now.")
+
+
+class SensorLocation(BaseModel):
+    """One installation of a sensor: the location's id, its coordinates (one key per
+    identifier of its schema) and when the sensor was installed there."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    installation_datetime: UtcDatetime
+
+    @property
+    def coordinates(self) -> dict[str, Scalar]:
+        return dict(self.model_extra or {})
+
+    @model_serializer(mode="wrap")
+    def _coordinates_before_time(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data: dict[str, Any] = handler(self)
+        data["installation_datetime"] = data.pop("installation_datetime")
+        return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The serializer above only moves a key: document the fields, not its return type.
+        plain = {key: value for key, value in schema.items() if key != "serialization"}
+        return handler(cast(CoreSchema, plain))
+
+
+class InsertSensorReadingsRequest(BaseModel):
+    measure_name: str
+    unique_identifier: str
+    readings: list[ValueType]
+    timestamps: list[UtcDatetime]
+    measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
+
+
+class SensorReadingsRequest(BaseModel):
+    measure_name: str
+    unique_identifier: str
+    dt_from: UtcDatetime
+    dt_to: UtcDatetime
+    measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
+
+
+class Reading(BaseModel):
+    value: ValueType
+    timestamp: UtcDatetime

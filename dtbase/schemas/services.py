@@ -1,0 +1,172 @@
+"""Wire models of the /service endpoints: services, parameter sets and runs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
+
+from dtbase.schemas.common import UtcDatetime
+
+
+class HttpMethod(StrEnum):
+    """How the backend calls a service: exactly one of these, upper case."""
+
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    DELETE = "DELETE"
+
+
+def json_problem(value: Any, path: tuple[str | int, ...] = ()) -> JsonProblem | None:
+    """Where and why PostgreSQL could not store `value` as JSON, or None when it can.
+
+    Python's JSON parser accepts NaN, Infinity and numbers too large for a float (read as
+    infinity), and strings may hold NUL or lone surrogates; PostgreSQL refuses all of them.
+    Checked by the store rather than by a validator: FastAPI's 422 echoes the input, and
+    such values cannot be written back as JSON.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return JsonProblem(path, "NaN and Infinity are not JSON numbers")
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return JsonProblem(path, problem) if problem else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            # The path is sent back in the 422, so it must be writable as JSON itself.
+            where = (*path, key.encode("utf-8", "backslashreplace").decode("utf-8"))
+            found = json_problem(key, where) or json_problem(item, where)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = json_problem(item, (*path, index))
+            if found:
+                return found
+    return None
+
+
+@dataclass(frozen=True)
+class JsonProblem:
+    path: tuple[str | int, ...]
+    message: str
+
+
+def text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "text cannot contain the NUL character (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text cannot contain unpaired surrogates"
+    return None
+
+
+def _storable_text(text: str) -> str:
+    problem = text_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+# Text that PostgreSQL accepts: anything else is a 422, never a 500.
+Text = Annotated[str, AfterValidator(_storable_text)]
+
+
+class InsertServiceRequest(BaseModel):
+    name: Text
+    url: Text = Field(description="Called as is; put an Azure Function key in it (`?code=`).")
+    http_method: HttpMethod
+
+
+class EditServiceRequest(BaseModel):
+    """Change a service; the fields left out (or null) keep their value."""
+
+    name: Text = Field(description="The service to change.")
+    new_name: Text | None = None
+    url: Text | None = None
+    http_method: HttpMethod | None = None
+
+
+class DeleteServiceRequest(BaseModel):
+    name: Text
+
+
+class ServiceDetails(BaseModel):
+    name: str
+    url: str
+    http_method: HttpMethod
+
+
+class InsertParameterSetRequest(BaseModel):
+    service_name: Text
+    name: Text
+    parameters: dict[str, Any]
+
+
+class EditParameterSetRequest(BaseModel):
+    service_name: Text
+    name: Text
+    parameters: dict[str, Any] = Field(description="Replaces the stored parameters completely.")
+
+
+class DeleteParameterSetRequest(BaseModel):
+    service_name: Text
+    name: Text
+
+
+class ListParameterSetsRequest(BaseModel):
+    service_name: Text | None = None
+
+
+class ParameterSet(BaseModel):
+    service_name: str
+    name: str
+    parameters: dict[str, Any]
+
+
+class CallServiceRequest(BaseModel):
+    service_name: Text
+    parameter_set_name: Text | None = Field(
+        default=None, description="A stored parameter set; the run is attributed to it."
+    )
+    parameters: dict[str, Any] | list[Any] | None = Field(
+        default=None,
+        description="Sent as the JSON body; wins over the parameter set's when both are given.",
+    )
+
+
+class ListRunsRequest(BaseModel):
+    service_name: Text | None = None
+    parameter_set_name: Text | None = Field(
+        default=None, description="Only together with `service_name`."
+    )
+
+    @field_validator("parameter_set_name")
+    @classmethod
+    def _needs_service_name(cls, name: str | None, info: ValidationInfo) -> str | None:
+        if name is not None and info.data.get("service_name") is None:
+            raise ValueError("parameter_set_name can only be given with service_name")
+        return name
+
+
+class ServiceRun(BaseModel):
+    """One call of a service, as DTBase lists it."""
+
+    service_name: str
+    parameter_set_name: str | None
+    parameters: Any = Field(description="The JSON actually sent (object or array), or null.")
+    response_json: Any = Field(description="The service's reply if it was JSON, else null.")
+    response_status_code: int = Field(
+        description="The service's status; 502 if it could not be reached, 504 on timeout."
+    )
+    timestamp: UtcDatetime
+
+
+class ServiceRunDetails(ServiceRun):
+    id: int
+    error: str | None = Field(description="Why the service could not be called, if it was not.")
+    duration_seconds: float | None

@@ -1,0 +1,1 @@
+"""Error pages that say what happened and what to do next, for the whole app."""

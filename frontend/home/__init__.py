@@ -1,0 +1,1 @@
+"""The home page: who you are, what the twin holds, where to go next."""

@@ -1,0 +1,46 @@
+"""The home page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from dtbase.client import Client
+from frontend.auth import session as user_session
+from frontend.backend import backend
+
+bp = Blueprint("home", __name__, template_folder="templates")
+
+
+@dataclass(frozen=True)
+class Count:
+    label: str
+    value: int
+    endpoint: str  # the page listing them, once that area exists
+
+
+@bp.route("/")
+@user_session.login_required
+def root() -> ResponseReturnValue:
+    return redirect(url_for("home.index"))
+
+
+@bp.route("/home/index")
+@user_session.login_required
+def index() -> ResponseReturnValue:
+    return render_template(
+        "home/index.html", user=user_session.current(), counts=_counts(backend())
+    )
+
+
+def _counts(client: Client) -> list[Count]:
+    schemas = client.locations.list_location_schemas()
+    locations = sum(len(client.locations.list_locations(s.name)) for s in schemas)
+    return [
+        Count("Sensors", len(client.sensors.list_sensors()), "sensors.index"),
+        Count("Locations", locations, "locations.index"),
+        Count("Models", len(client.models.list_models()), "models.index"),
+        Count("Services", len(client.services.list_services()), "services.index"),
+    ]

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo
+
+from dtbase.schemas.users import Role
+from frontend.forms import Form, email_address
+
+# Plain values (WTForms 3.3 deprecates tuples); types-WTForms 3.2 predates them, hence Any.
+ROLE_CHOICES: Any = [role.value for role in Role]
+
+
+class CreateUserForm(Form):
+    email = StringField("Email", validators=[DataRequired(), email_address])
+    password = PasswordField("Password", validators=[DataRequired()])
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.user.value)
+
+
+class DeleteUserForm(Form):
+    email = HiddenField("Email", validators=[DataRequired()])
+
+
+class SetRoleForm(Form):
+    email = HiddenField("Email", validators=[DataRequired()])
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ChangePasswordForm(Form):
+    password = PasswordField("New password", validators=[DataRequired()])
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
+    )

@@ -1,0 +1,89 @@
+"""The users area. The backend decides who may do what; the page shows admins the admin
+tools, and reports the backend's answer to every action as a flash."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from dtbase.schemas.users import Role
+from frontend.auth import session as user_session
+from frontend.auth.roles import users_and_role
+from frontend.backend import backend, flashing_errors
+from frontend.forms import Form, error_messages
+from frontend.users.forms import ChangePasswordForm, CreateUserForm, DeleteUserForm, SetRoleForm
+
+bp = Blueprint("users", __name__, template_folder="templates")
+
+
+@bp.route("/users/index")
+@user_session.login_required
+def index() -> ResponseReturnValue:
+    email = user_session.current().email
+    # The session's role follows the backend's answer, so a user made admin (or no longer
+    # admin) sees the right page without logging in again.
+    users, role = users_and_role(backend())
+    user_session.set_role(role)
+    return render_template(
+        "users/index.html",
+        email=email,
+        role=role,
+        users=users,
+        create_form=CreateUserForm(),
+        password_form=ChangePasswordForm(),
+        roles=[choice.value for choice in Role],
+    )
+
+
+@bp.route("/users/create", methods=["POST"])
+@user_session.login_required
+def create() -> ResponseReturnValue:
+    form = CreateUserForm()
+    if _valid(form):
+        with flashing_errors():
+            role = Role(form.role.data)
+            backend().users.create_user(str(form.email.data).strip(), str(form.password.data), role)
+            flash(f"User {str(form.email.data).strip()} created ({role}).", "success")
+    return redirect(url_for("users.index"))
+
+
+@bp.route("/users/delete", methods=["POST"])
+@user_session.login_required
+def delete() -> ResponseReturnValue:
+    form = DeleteUserForm()
+    if _valid(form):
+        with flashing_errors():
+            backend().users.delete_user(str(form.email.data))
+            flash(f"User {form.email.data} deleted.", "success")
+    return redirect(url_for("users.index"))
+
+
+@bp.route("/users/set-role", methods=["POST"])
+@user_session.login_required
+def set_role() -> ResponseReturnValue:
+    form = SetRoleForm()
+    if _valid(form):
+        with flashing_errors():
+            role = Role(form.role.data)
+            backend().users.set_role(str(form.email.data), role)
+            flash(f"{form.email.data} is now {role}.", "success")
+    return redirect(url_for("users.index"))
+
+
+@bp.route("/users/change-password", methods=["POST"])
+@user_session.login_required
+def change_password() -> ResponseReturnValue:
+    form = ChangePasswordForm()
+    if _valid(form):
+        with flashing_errors():
+            backend().users.change_password(user_session.current().email, str(form.password.data))
+            flash("Your password is changed.", "success")
+    return redirect(url_for("users.index"))
+
+
+def _valid(form: Form) -> bool:
+    if form.validate_on_submit():
+        return True
+    for message in error_messages(form):
+        flash(message, "error")
+    return False

@@ -1,0 +1,1 @@
+"""Multi-seasonal ARIMA forecasting (statsmodels; the optional extra `arima`)."""

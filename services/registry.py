@@ -1,0 +1,17 @@
+"""The services this package serves, by name (the path is `/api/<name>`)."""
+
+from __future__ import annotations
+
+from services.arima import handler as arima
+from services.common import Handler
+from services.weather import handler as weather
+
+HANDLERS: dict[str, Handler] = {
+    weather.NAME: weather.handle,
+    arima.NAME: arima.handle,
+}
+
+
+def handlers() -> dict[str, Handler]:
+    """A copy of the registry: name -> handler."""
+    return dict(HANDLERS)

@@ -1,0 +1,218 @@
+"""Export, list and read back runs through a real FDB."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from dtbase.fdb import (
+    FdbError,
+    FdbRequestError,
+    FdbStore,
+    JsonCodeRegistry,
+    MeasureSeries,
+    ModelRun,
+    RunNotFound,
+    export_run,
+    list_fields,
+    list_runs,
+    missing_fields,
+    open_sink,
+    read_run,
+)
+from dtbase.fdb.mars import listing_request, retrieve_request, run_request
+from dtbase.fdb.registry import EXPERIMENTAL_PARAMS, STANDARD_PARAMS
+from tests.fdb.factories import LONDON, RUN_TIME, make_run
+
+
+def test_round_trip_is_exact_with_sub_hourly_steps(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    run = make_run(steps=96)
+
+    result = export_run(run, registry=registry, sink=open_sink(store))
+    back = read_run(store, registry, model="arima", scenario="baseline", run_time=RUN_TIME)
+
+    assert result.messages == 96 + 4
+    assert back == run.sorted()
+    steps = {
+        keys["step"]
+        for keys in list_fields(
+            store, registry, model="arima", scenario="baseline", run_time=RUN_TIME
+        )
+    }
+    assert {"0", "15m", "1m30s", "1h15m", "48", "23h45m"} <= steps
+
+
+def test_points_come_back_sorted_by_validity_time(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    shuffled = [(RUN_TIME + timedelta(minutes=m), float(m)) for m in (45, 0, 30, 15)]
+    run = ModelRun("arima", None, RUN_TIME, [MeasureSeries("level", "m", shuffled)])
+    export_run(run, registry=registry, sink=open_sink(store))
+
+    back = read_run(store, registry, model="arima", scenario=None, run_time=RUN_TIME)
+
+    assert back.measures[0].points == tuple(sorted(shuffled))
+
+
+def test_a_run_with_a_location_carries_its_coordinates(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    run = make_run(location=LONDON)
+    export_run(run, registry=registry, sink=open_sink(store))
+
+    back = read_run(store, registry, model="arima", scenario="baseline", run_time=RUN_TIME)
+
+    assert back.location == LONDON
+    assert back == run.sorted()
+
+
+def test_scenarios_and_runs_without_one_are_kept_apart(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    runs = [make_run(scenario=s) for s in ("baseline", "wet", None)]
+    runs.append(make_run(model="other", scenario="baseline"))
+    for run in runs:
+        export_run(run, registry=registry, sink=open_sink(store))
+
+    for run in runs:
+        back = read_run(store, registry, model=run.model, scenario=run.scenario, run_time=RUN_TIME)
+        assert back == run.sorted()
+
+
+def test_run_time_is_kept_to_the_minute(store: FdbStore, registry: JsonCodeRegistry) -> None:
+    late = RUN_TIME.replace(second=59, microsecond=999_999)
+    run = make_run(scenario=None)
+    shifted = [
+        MeasureSeries(m.name, m.units, [(t + timedelta(minutes=1), v) for t, v in m.points])
+        for m in run.measures
+    ]
+    run = ModelRun(run.model, None, late, shifted)
+    export_run(run, registry=registry, sink=open_sink(store))
+
+    back = read_run(store, registry, model="arima", scenario=None, run_time=late)
+
+    assert back.run_time == RUN_TIME
+    assert back.measures == run.sorted().measures
+
+
+def test_re_exporting_changes_nothing_that_list_shows(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    run = make_run(location=LONDON)
+    export_run(run, registry=registry, sink=open_sink(store))
+    before = store.list({"class": "rd"})
+    codes_before = registry.codes()
+
+    export_run(run, registry=registry, sink=open_sink(store))
+    export_run(run, registry=registry, sink=open_sink(store, "multio"))
+
+    assert store.list({"class": "rd"}) == before
+    assert registry.codes() == codes_before
+    assert read_run(store, registry, model="arima", scenario="baseline", run_time=RUN_TIME) == (
+        run.sorted()
+    )
+
+
+def test_missing_fields_follows_the_fdb_listing(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    run = make_run()
+    assert missing_fields(store, registry, run) == 16
+
+    export_run(run, registry=registry, sink=open_sink(store))
+    assert missing_fields(store, registry, run) == 0
+
+    longer = make_run(steps=14)
+    assert missing_fields(store, registry, longer) == 2
+    assert missing_fields(store, registry, make_run(scenario="new")) == 16
+
+
+def test_list_runs(store: FdbStore, registry: JsonCodeRegistry) -> None:
+    day = timedelta(days=1)
+    for run in (
+        make_run(),
+        make_run(scenario=None, run_time=RUN_TIME + day),
+        make_run(model="other", run_time=RUN_TIME + 2 * day),
+    ):
+        export_run(run, registry=registry, sink=open_sink(store))
+
+    every = list_runs(store, registry)
+    arima = list_runs(store, registry, model="arima")
+    later = list_runs(store, registry, date_from=date(2024, 3, 10))
+    window = list_runs(store, registry, date_from=date(2024, 3, 10), date_to=date(2024, 3, 10))
+
+    assert [(r.model, r.scenario, r.run_time) for r in every] == [
+        ("arima", "baseline", RUN_TIME),
+        ("arima", None, RUN_TIME + day),
+        ("other", "baseline", RUN_TIME + 2 * day),
+    ]
+    assert [r.run_time for r in arima] == [RUN_TIME, RUN_TIME + day]
+    assert [r.model for r in later] == ["arima", "other"]
+    assert [(r.model, r.scenario) for r in window] == [("arima", None)]
+    assert list_runs(store, registry, model="never exported") == []
+    first = every[0]
+    assert first.fields == 16
+    assert [(m.name, m.units, m.fields) for m in first.measures] == [
+        ("soil moisture", "m3 m-3", 4),
+        ("temperature", "K", 12),
+    ]
+    assert first.measures[0].last_time == RUN_TIME + timedelta(days=2)
+
+
+def test_unknown_runs_are_not_found(store: FdbStore, registry: JsonCodeRegistry) -> None:
+    export_run(make_run(), registry=registry, sink=open_sink(store))
+
+    with pytest.raises(RunNotFound, match="never exported"):
+        read_run(store, registry, model="nope", scenario=None, run_time=RUN_TIME)
+    with pytest.raises(RunNotFound, match="Scenario 'dry' of 'arima' was never exported"):
+        read_run(store, registry, model="arima", scenario="dry", run_time=RUN_TIME)
+    with pytest.raises(RunNotFound, match="holds no field"):
+        read_run(
+            store,
+            registry,
+            model="arima",
+            scenario="baseline",
+            run_time=RUN_TIME + timedelta(hours=1),
+        )
+
+
+def test_requests_pass_metkit_validation(store: FdbStore, registry: JsonCodeRegistry) -> None:
+    export_run(make_run(), registry=registry, sink=open_sink(store))
+    run = run_request(expver="zzzz", member=255, reference_time=RUN_TIME)
+    every_param = [str(p) for p in EXPERIMENTAL_PARAMS] + [str(s.param) for s in STANDARD_PARAMS]
+
+    # Each of these would raise FdbRequestError if metkit refused a key or a value.
+    assert store.list(listing_request()) != []
+    assert store.list(listing_request(expver="d001")) != []
+    assert store.list(listing_request(date_from=date(2024, 1, 1), date_to=date(2024, 12, 31)))
+    assert store.list(run) == []
+    assert store.list({**run, "param": every_param}) == []
+    assert store.retrieve(retrieve_request(run, params=every_param, steps=["0", "1h15m"])) == b""
+    assert store.list(run_request(expver="d001", member=None, reference_time=RUN_TIME)) == []
+
+    with pytest.raises(FdbRequestError, match="cannot expand 'nope'"):
+        store.list({"class": "rd", "stream": "nope"})
+    with pytest.raises(FdbRequestError, match="Cannot match"):
+        store.list({"class": "rd", "model_name": "arima"})
+
+
+def test_a_bad_code_in_the_registry_writes_nothing(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    registry.path.write_text(
+        json.dumps(
+            {
+                "models": {"arima": {"expver": "d001", "scenarios": {"baseline": 1}}},
+                "measures": [{"name": "soil moisture", "units": "m3 m-3", "param": 999999}],
+            }
+        )
+    )
+
+    with pytest.raises(FdbError, match="eccodes cannot encode"):
+        export_run(make_run(), registry=registry, sink=open_sink(store))
+
+    assert store.list({"class": "rd"}) == []
