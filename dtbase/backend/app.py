@@ -16,6 +16,7 @@ from dtbase.backend.auth.routes import router as auth_router
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.models.routes import router as models_router
 from dtbase.backend.sensors.routes import router as sensors_router
@@ -73,6 +74,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         sensors_router,
         models_router,
         services_router,
+        fdb_codes_router,
     ):
         app.include_router(router)
 
