@@ -35,6 +35,7 @@ test: lint chromium
 
 # Benchmarks print their figures beside a reference measured in the same run.
 bench: install
+	$(BIN)/python bench/readings.py
 	$(BIN)/python bench/fdb_export.py
 	$(BIN)/python bench/arima_quality.py
 

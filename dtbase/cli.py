@@ -22,6 +22,7 @@ from dtbase.core.settings import (
     FrontendSettings,
     ServicesHostSettings,
 )
+from dtbase.fdb.commands import fdb_app
 from dtbase.schemas.users import Role
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ db_app = typer.Typer(help="The database: URL, migrations, the embedded server.")
 user_app = typer.Typer(help="Users, straight in the database (no running backend needed).")
 app.add_typer(serve_app, name="serve")
 app.add_typer(services_app, name="services")
+app.add_typer(fdb_app, name="fdb")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 
@@ -49,6 +51,7 @@ app.add_typer(user_app, name="user")
 def up(
     host: Annotated[str | None, typer.Option(help="Backend host [DT_BACKEND_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Backend port [DT_BACKEND_PORT].")] = None,
+    demo: Annotated[bool, typer.Option(help="Load a small demo twin (idempotent).")] = False,
 ) -> None:
     """Start the database, migrate, ensure the default user, serve backend and frontend."""
     import uvicorn
@@ -65,7 +68,10 @@ def up(
         backend = create_app(settings, database_url=url)
         frontend = start_frontend(front_settings)
         password = settings.default_user_pass
-        services = _start_services(base, password.get_secret_value() if password else None)
+        secret = password.get_secret_value() if password else None
+        services = _start_services(base, secret)
+        if demo and secret is not None:
+            threading.Thread(target=_load_demo, args=(base, secret), daemon=True).start()
         typer.echo(
             f"\ndtbase is starting.\n"
             f"  frontend  {frontend.url}\n"
@@ -259,18 +265,32 @@ def _start_services(backend_url: str, password: str | None) -> BackgroundHost:
 
 
 def _register_services(backend_url: str, password: str, services_url: str) -> None:
-    from dtbase.client import ApiError, Client
     from services.host import register
+
+    if not _with_backend(backend_url, password, lambda client: register(client, services_url)):
+        typer.echo("Could not register the services with the backend.", err=True)
+
+
+def _load_demo(backend_url: str, password: str) -> None:
+    from dtbase import demo
+
+    if not _with_backend(backend_url, password, lambda client: typer.echo(demo.load(client))):
+        typer.echo("Could not load the demo data.", err=True)
+
+
+def _with_backend(backend_url: str, password: str, work: Callable[[Any], object]) -> bool:
+    """Run `work(client)` as the default user once the backend answers (within a minute)."""
+    from dtbase.client import ApiError, Client
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             with Client.logged_in(backend_url, DEFAULT_USER_EMAIL, password) as client:
-                register(client, services_url)
-                return
+                work(client)
+                return True
         except (httpx.TransportError, ApiError):
             time.sleep(0.2)
-    typer.echo("Could not register the services with the backend.", err=True)
+    return False
 
 
 def _frontend_settings(backend: BackendSettings, *, backend_url: str) -> FrontendSettings:

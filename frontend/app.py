@@ -18,6 +18,12 @@ from frontend.auth.routes import bp as auth_bp
 from frontend.errors.routes import bp as errors_bp
 from frontend.forms import csrf
 from frontend.home.routes import bp as home_bp
+from frontend.locations.routes import bp as locations_bp
+from frontend.models.routes import bp as models_bp
+from frontend.readings.routes import bp as readings_bp
+from frontend.sensors.routes import bp as sensors_bp
+from frontend.services.routes import bp as services_bp
+from frontend.timeseries.routes import bp as timeseries_bp
 from frontend.users.routes import bp as users_bp
 
 logger = logging.getLogger(__name__)
@@ -70,6 +76,10 @@ def create_app(settings: FrontendSettings) -> Flask:
     csrf.init_app(app)
     user_session.login_manager.init_app(app)
     for blueprint in (errors_bp, auth_bp, home_bp, users_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (sensors_bp, timeseries_bp, readings_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (locations_bp, models_bp, services_bp):
         app.register_blueprint(blueprint)
     _serve_vendor_files(app, settings.assets_dir)
     app.context_processor(_layout_context)

@@ -54,6 +54,11 @@ def arima(req: func.HttpRequest) -> func.HttpResponse:
     return _http("arima", req)
 
 
+def fdb_export(req: func.HttpRequest) -> func.HttpResponse:
+    """The model runs of a time window that the FDB does not hold yet, into the FDB."""
+    return _http("fdb_export", req)
+
+
 def run_scheduled(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """What a timer does: run the handler and log the summary (a timer has no caller)."""
     try:
@@ -95,5 +100,6 @@ def arima_timer(timer: func.TimerRequest) -> None:
 # Registration, kept apart so that the functions above stay plain, typed and callable.
 app.route(route="weather", methods=HTTP_METHODS)(weather)
 app.route(route="arima", methods=HTTP_METHODS)(arima)
+app.route(route="fdb_export", methods=HTTP_METHODS)(fdb_export)
 app.timer_trigger(arg_name="timer", schedule=WEATHER_SCHEDULE, use_monitor=True)(weather_timer)
 app.timer_trigger(arg_name="timer", schedule=ARIMA_SCHEDULE, use_monitor=True)(arima_timer)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from services.arima import handler as arima
 from services.common import Handler
+from services.fdb_export import handler as fdb_export
 from services.weather import handler as weather
 
 HANDLERS: dict[str, Handler] = {
     weather.NAME: weather.handle,
     arima.NAME: arima.handle,
+    fdb_export.NAME: fdb_export.handle,
 }
 
 

@@ -56,6 +56,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> BackendSettings:
         jwt_secret_key=SecretStr(JWT_SECRET),
         default_user_pass=SecretStr(DEFAULT_PASSWORD),
         data_dir=tmp_path_factory.mktemp("data"),
+        # Schedules fire on the real clock; the scheduler's own tests drive it themselves.
+        scheduler_enabled=False,
     )
 
 

@@ -8,9 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,10 +49,10 @@ def _dtbase(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 @contextmanager
-def _up(env: dict[str, str]) -> Iterator[tuple[str, str, str, str]]:
+def _up(env: dict[str, str], *options: str) -> Iterator[tuple[str, str, str, str]]:
     """Run `dtbase up`; yield (backend URL, frontend URL, email, password); stop: Ctrl-C."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "dtbase", "up"],
+        [sys.executable, "-m", "dtbase", "up", *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -107,22 +108,31 @@ def test_up_serves_a_backend_that_keeps_its_users_across_restarts(
     pgdata = Path(cli_env["DT_DATA_DIR"]).resolve() / "pgdata"
     assert EmbeddedPostgres(pgdata, int(cli_env["DT_EMBEDDED_PORT"])).running_port() is None
 
-    with _up(cli_env) as (url, _, _, second_password):
+    with _up(cli_env, "--demo") as (url, _, _, second_password):
         assert second_password == password
         login = {"email": "kept@example.com", "password": "kept"}
         assert httpx.post(f"{url}/auth/login", json=login).status_code == 200
+        assert _eventually(
+            lambda: httpx.post(f"{url}/sensor/list-sensors", json={}, headers=auth).json()
+        )
 
 
 def _registered_services(url: str, auth: dict[str, str]) -> list[dict[str, str]]:
-    deadline = time.monotonic() + 30
+    services: list[dict[str, str]] = _eventually(
+        lambda: httpx.get(f"{url}/service/list-services", headers=auth).json()
+    )
+    return services
+
+
+def _eventually(ask: Callable[[], Any], seconds: float = 60) -> Any:
+    """The first non-empty answer to `ask` within `seconds` (work done in the background)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        services: list[dict[str, str]] = httpx.get(
-            f"{url}/service/list-services", headers=auth
-        ).json()
-        if services:
-            return services
+        answer = ask()
+        if answer:
+            return answer
         time.sleep(0.2)
-    return []
+    return ask()
 
 
 def test_user_and_db_commands(cli_env: dict[str, str]) -> None:

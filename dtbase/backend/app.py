@@ -19,8 +19,10 @@ from dtbase.backend.errors import install_error_handlers
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.models.routes import router as models_router
+from dtbase.backend.scheduler import Scheduler
 from dtbase.backend.sensors.routes import router as sensors_router
 from dtbase.backend.services.routes import router as services_router
+from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.backend.users import store as users_store
 from dtbase.backend.users.routes import router as users_router
 from dtbase.core.settings import BackendSettings
@@ -46,7 +48,17 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
                 session,
                 password=default_password.get_secret_value() if default_password else None,
             )
+        scheduler = Scheduler(
+            app.state.session_factory,
+            app.state.background_runs,
+            interval_seconds=settings.scheduler_interval_seconds,
+        )
+        app.state.scheduler = scheduler
+        if settings.scheduler_enabled:
+            scheduler.start()
         yield
+        scheduler.stop()
+        app.state.background_runs.shutdown()
         engine.dispose()
 
     app = FastAPI(
@@ -59,6 +71,12 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     )
     app.state.settings = settings
     app.state.session_factory = db.make_session_factory(engine)
+    # Service calls that do not block a request: scheduled runs, run-service "wait": false.
+    app.state.background_runs = BackgroundRuns(
+        app.state.session_factory,
+        timeout_seconds=settings.service_timeout_seconds,
+        workers=settings.background_run_workers,
+    )
     app.state.token_config = TokenConfig(
         secret=_jwt_secret(settings),
         access_seconds=settings.jwt_access_token_expires_seconds,

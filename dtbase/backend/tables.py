@@ -1,6 +1,7 @@
 """Every domain's tables, imported so that `Base.metadata` describes the whole schema."""
 
 from dtbase.backend.db import Base
+from dtbase.backend.fdb_codes.tables import FdbMeasureCode, FdbModelCode, FdbScenarioCode
 from dtbase.backend.locations.tables import (
     Location,
     LocationIdentifier,
@@ -24,11 +25,19 @@ from dtbase.backend.sensors.tables import (
     SensorType,
     SensorTypeMeasure,
 )
-from dtbase.backend.services.tables import Service, ServiceParameterSet, ServiceRunLog
+from dtbase.backend.services.tables import (
+    Service,
+    ServiceParameterSet,
+    ServiceRunLog,
+    ServiceSchedule,
+)
 from dtbase.backend.users.tables import User
 
 __all__ = [
     "Base",
+    "FdbMeasureCode",
+    "FdbModelCode",
+    "FdbScenarioCode",
     "Location",
     "LocationIdentifier",
     "LocationSchema",
@@ -49,5 +58,6 @@ __all__ = [
     "Service",
     "ServiceParameterSet",
     "ServiceRunLog",
+    "ServiceSchedule",
     "User",
 ]

@@ -15,6 +15,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from dtbase.client.errors import ApiError
+from dtbase.client.fdb import Fdb
 from dtbase.client.locations import Locations
 from dtbase.client.models import Models
 from dtbase.client.sensors import Sensors
@@ -47,6 +48,7 @@ class Client:
         self.sensors = Sensors(self)
         self.models = Models(self)
         self.services = Services(self)
+        self.fdb = Fdb(self)
 
     @classmethod
     def logged_in(cls, base_url: str | None, email: str, password: str, **kwargs: Any) -> Self:

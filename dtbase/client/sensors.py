@@ -4,13 +4,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from dtbase.client.errors import ApiError
 from dtbase.client.resource import Resource
 from dtbase.schemas.common import Msg
 from dtbase.schemas.sensors import (
+    Aggregate,
     DeleteSensorTypeRequest,
+    DownsampledReading,
     EditSensorMeasureRequest,
     EditSensorRequest,
     EditSensorTypeRequest,
+    ExportFormat,
+    ExportSensorReadingsRequest,
+    InsertReadingsBulkRequest,
     InsertSensorLocationRequest,
     InsertSensorReadingsRequest,
     InsertSensorRequest,
@@ -23,6 +29,7 @@ from dtbase.schemas.sensors import (
     SensorReadingsRequest,
     SensorRequest,
     SensorType,
+    SeriesReadings,
 )
 from dtbase.schemas.values import Scalar, ValueDatatype
 
@@ -86,15 +93,17 @@ class Sensors(Resource):
         readings: Sequence[Scalar],
         timestamps: Sequence[datetime],
         measure_units: str | None = None,
+        overwrite: bool | None = None,
     ) -> Msg:
         """Store `readings[i]` taken at `timestamps[i]`; `measure_units` picks the measure
-        when the sensor's type has several of that name."""
+        when the sensor's type has several of that name. Readings already stored at a
+        timestamp stay, unless `overwrite`."""
         body = InsertSensorReadingsRequest(
             measure_name=measure_name,
             unique_identifier=unique_identifier,
             readings=list(readings),
             timestamps=list(timestamps),
-            **_given(measure_units=measure_units),
+            **_given(measure_units=measure_units, overwrite=overwrite),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/insert-sensor-readings", dumped, Msg)
@@ -130,6 +139,79 @@ class Sensors(Resource):
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/sensor-readings", dumped, list[Reading])
+
+    def sensor_readings_downsampled(
+        self,
+        measure_name: str,
+        unique_identifier: str,
+        dt_from: datetime,
+        dt_to: datetime,
+        max_points: int | None = None,
+        bucket_seconds: int | None = None,
+        aggregate: Aggregate | None = None,
+        measure_units: str | None = None,
+    ) -> list[DownsampledReading]:
+        """One bucket per item, oldest first: at most `max_points` buckets and/or buckets
+        `bucket_seconds` wide, each with its `aggregate` (default avg), min, max and count."""
+        body = SensorReadingsRequest(
+            measure_name=measure_name,
+            unique_identifier=unique_identifier,
+            dt_from=dt_from,
+            dt_to=dt_to,
+            **_given(
+                measure_units=measure_units,
+                max_points=max_points,
+                bucket_seconds=bucket_seconds,
+                aggregate=aggregate,
+            ),
+        )
+        dumped = body.model_dump(mode="json", exclude_unset=True)
+        return self._client.post("/sensor/sensor-readings", dumped, list[DownsampledReading])
+
+    def insert_readings_bulk(
+        self, series: Sequence[SeriesReadings], overwrite: bool | None = None
+    ) -> Msg:
+        """Store readings of many sensors and measures at once: all or nothing."""
+        body = InsertReadingsBulkRequest(series=list(series), **_given(overwrite=overwrite))
+        dumped = body.model_dump(mode="json", exclude_unset=True)
+        return self._client.post("/sensor/insert-readings-bulk", dumped, Msg)
+
+    def export_sensor_readings(
+        self,
+        measure_name: str,
+        unique_identifier: str,
+        dt_from: datetime,
+        dt_to: datetime,
+        format: ExportFormat = ExportFormat.csv,
+        measure_units: str | None = None,
+    ) -> bytes:
+        """The readings of the window as a CSV (`timestamp,value`) or NDJSON file."""
+        body = ExportSensorReadingsRequest(
+            measure_name=measure_name,
+            unique_identifier=unique_identifier,
+            dt_from=dt_from,
+            dt_to=dt_to,
+            format=format,
+            **_given(measure_units=measure_units),
+        )
+        dumped = body.model_dump(mode="json", exclude_unset=True)
+        tokens = self._client.tokens
+        headers = {"Authorization": f"Bearer {tokens.access_token}"} if tokens else {}
+        response = self._client.http.post(
+            "/sensor/export-sensor-readings", json=dumped, headers=headers
+        )
+        if not response.is_success:
+            try:
+                detail = response.json().get("detail")
+            except (ValueError, AttributeError):
+                detail = response.text
+            raise ApiError(
+                response.status_code,
+                detail,
+                method="POST",
+                path="/sensor/export-sensor-readings",
+            )
+        return response.content
 
     def delete_sensor(self, unique_identifier: str) -> Msg:
         body = SensorRequest(unique_identifier=unique_identifier)

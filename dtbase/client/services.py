@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -9,15 +10,21 @@ from dtbase.schemas.common import Msg
 from dtbase.schemas.services import (
     CallServiceRequest,
     DeleteParameterSetRequest,
+    DeleteScheduleRequest,
     DeleteServiceRequest,
     EditParameterSetRequest,
+    EditScheduleRequest,
     EditServiceRequest,
     HttpMethod,
     InsertParameterSetRequest,
+    InsertScheduleRequest,
     InsertServiceRequest,
     ListParameterSetsRequest,
     ListRunsRequest,
+    ListSchedulesRequest,
     ParameterSet,
+    RunStarted,
+    Schedule,
     ServiceDetails,
     ServiceRun,
     ServiceRunDetails,
@@ -80,6 +87,23 @@ class Services(Resource):
         )
         return self._client.post("/service/run-service", _dump(body), Msg)
 
+    def start_service_run(
+        self,
+        service_name: str,
+        *,
+        parameter_set_name: str | None = None,
+        parameters: dict[str, Any] | list[Any] | None = None,
+    ) -> RunStarted:
+        """run-service with `"wait": false`: returns at once with the id of the pending run;
+        follow it in `list_runs_details` (status pending, then succeeded or failed)."""
+        body = CallServiceRequest(
+            service_name=service_name,
+            parameter_set_name=parameter_set_name,
+            parameters=parameters,
+            wait=False,
+        )
+        return self._client.post("/service/run-service", _dump(body), RunStarted)
+
     def list_runs(
         self, service_name: str | None = None, parameter_set_name: str | None = None
     ) -> list[ServiceRun]:
@@ -91,6 +115,53 @@ class Services(Resource):
     ) -> list[ServiceRunDetails]:
         body = ListRunsRequest(service_name=service_name, parameter_set_name=parameter_set_name)
         return self._client.post("/service/list-runs-details", _dump(body), list[ServiceRunDetails])
+
+    def insert_schedule(
+        self,
+        service_name: str,
+        name: str,
+        *,
+        cron: str | None = None,
+        interval_seconds: int | None = None,
+        time_zone: str = "UTC",
+        parameter_set_name: str | None = None,
+        parameters: dict[str, Any] | list[Any] | None = None,
+        enabled: bool = True,
+        start_at: datetime | None = None,
+    ) -> Msg:
+        """Schedule a service: give `cron` (five fields, in `time_zone`) or `interval_seconds`."""
+        body = InsertScheduleRequest(
+            service_name=service_name,
+            name=name,
+            cron=cron,
+            interval_seconds=interval_seconds,
+            time_zone=time_zone,
+            parameter_set_name=parameter_set_name,
+            parameters=parameters,
+            enabled=enabled,
+            start_at=start_at,
+        )
+        return self._client.post("/service/insert-schedule", _dump(body), Msg)
+
+    def list_schedules(self, service_name: str | None = None) -> list[Schedule]:
+        body = ListSchedulesRequest(service_name=service_name)
+        return self._client.post("/service/list-schedules", _dump(body), list[Schedule])
+
+    def edit_schedule(self, service_name: str, name: str, **changes: Any) -> Msg:
+        """Change the fields given (`enabled=False` disables); None clears a field.
+
+        The fields: new_name, cron, interval_seconds, time_zone, parameter_set_name,
+        parameters, enabled, start_at.
+        """
+        body = EditScheduleRequest.model_validate(
+            {"service_name": service_name, "name": name, **changes}
+        )
+        fields = body.model_dump(mode="json", exclude_unset=True)
+        return self._client.post("/service/edit-schedule", fields, Msg)
+
+    def delete_schedule(self, service_name: str, name: str) -> Msg:
+        body = DeleteScheduleRequest(service_name=service_name, name=name)
+        return self._client.post("/service/delete-schedule", _dump(body), Msg)
 
 
 def _dump(body: BaseModel) -> Any:

@@ -72,6 +72,11 @@ class BackendSettings(DatabaseSettings):
     jwt_refresh_token_grace_seconds: int = Field(default=3600, ge=0)
     default_user_pass: SecretStr | None = None
     service_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The backend runs due service schedules (several backends on one database may).
+    scheduler_enabled: bool = True
+    scheduler_interval_seconds: float = Field(default=5.0, gt=0)
+    # Threads calling services for scheduled runs and run-service with "wait": false.
+    background_run_workers: int = Field(default=4, ge=1, le=64)
     backend_host: str = "127.0.0.1"
     backend_port: int = Field(default=5000, ge=1, le=65535)
 

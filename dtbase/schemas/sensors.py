@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from enum import StrEnum
+from typing import Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -21,6 +22,12 @@ from dtbase.schemas.values import Scalar, ValueDatatype, ValueType
 MEASURE_UNITS_DESCRIPTION = (
     "Additive: picks the measure when the sensor's type has several of this name "
     "(null picks the one without units)."
+)
+
+
+OVERWRITE_DESCRIPTION = (
+    "Additive: replace readings already stored at the same timestamps (by default they "
+    "stay and the new ones are skipped)."
 )
 
 
@@ -148,6 +155,11 @@ class InsertSensorReadingsRequest(BaseModel):
     readings: list[ValueType]
     timestamps: list[UtcDatetime]
     measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
+    overwrite: bool = Field(default=False, description=OVERWRITE_DESCRIPTION)
+
+
+# How a downsampled bucket's readings become its `value`.
+Aggregate = Literal["avg", "min", "max", "first", "last", "count"]
 
 
 class SensorReadingsRequest(BaseModel):
@@ -156,8 +168,69 @@ class SensorReadingsRequest(BaseModel):
     dt_from: UtcDatetime
     dt_to: UtcDatetime
     measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
+    max_points: int | None = Field(
+        default=None,
+        ge=2,
+        description="Additive: downsample to at most this many buckets (aligned on the Unix "
+        "epoch), each answered as a DownsampledReading.",
+    )
+    bucket_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        description="Additive: downsample into buckets of this width (aligned on the Unix "
+        "epoch; widened if `max_points` asks for fewer).",
+    )
+    aggregate: Aggregate | None = Field(
+        default=None,
+        description="Additive, with max_points or bucket_seconds: the bucket's value (default "
+        "avg). String and boolean measures allow first, last and count only.",
+    )
+
+    @property
+    def downsampled(self) -> bool:
+        return self.max_points is not None or self.bucket_seconds is not None
 
 
 class Reading(BaseModel):
     value: ValueType
     timestamp: UtcDatetime
+
+
+class DownsampledReading(BaseModel):
+    """One bucket of a downsampled read: where it starts, its aggregate, the envelope
+    (`min` and `max`, for numbers only) and how many readings it holds."""
+
+    timestamp: UtcDatetime
+    value: ValueType
+    min: int | float | None = None
+    max: int | float | None = None
+    count: int
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    ndjson = "ndjson"
+
+
+class ExportSensorReadingsRequest(BaseModel):
+    measure_name: str
+    unique_identifier: str
+    dt_from: UtcDatetime
+    dt_to: UtcDatetime
+    measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
+    format: ExportFormat = ExportFormat.csv
+
+
+class SeriesReadings(BaseModel):
+    """Readings of one measure of one sensor, in a bulk insert."""
+
+    unique_identifier: str
+    measure_name: str
+    readings: list[ValueType]
+    timestamps: list[UtcDatetime]
+    measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
+
+
+class InsertReadingsBulkRequest(BaseModel):
+    series: list[SeriesReadings]
+    overwrite: bool = Field(default=False, description=OVERWRITE_DESCRIPTION)

@@ -1,4 +1,4 @@
-"""Wire models of the /service endpoints: services, parameter sets and runs."""
+"""Wire models of the /service endpoints: services, parameter sets, schedules and runs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from dtbase.schemas.common import UtcDatetime
+
+
+class RunStatus(StrEnum):
+    """A run is pending until the service answers; it succeeded if it answered 2xx or 3xx."""
+
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
 
 
 class HttpMethod(StrEnum):
@@ -137,6 +145,18 @@ class CallServiceRequest(BaseModel):
         default=None,
         description="Sent as the JSON body; wins over the parameter set's when both are given.",
     )
+    wait: bool = Field(
+        default=True,
+        description="false: answer 202 at once with the run's id; the run is logged as "
+        "pending and completed when the service answers (dtbase only).",
+    )
+
+
+class RunStarted(BaseModel):
+    """The 202 answer of run-service with `"wait": false`."""
+
+    detail: str
+    run_id: int
 
 
 class ListRunsRequest(BaseModel):
@@ -160,8 +180,9 @@ class ServiceRun(BaseModel):
     parameter_set_name: str | None
     parameters: Any = Field(description="The JSON actually sent (object or array), or null.")
     response_json: Any = Field(description="The service's reply if it was JSON, else null.")
-    response_status_code: int = Field(
-        description="The service's status; 502 if it could not be reached, 504 on timeout."
+    response_status_code: int | None = Field(
+        description="The service's status; 502 if it could not be reached, 504 on timeout; "
+        "null while the run is pending."
     )
     timestamp: UtcDatetime
 
@@ -170,3 +191,91 @@ class ServiceRunDetails(ServiceRun):
     id: int
     error: str | None = Field(description="Why the service could not be called, if it was not.")
     duration_seconds: float | None
+    status: RunStatus = Field(
+        description="pending until the service answers; succeeded on a 2xx or 3xx answer; "
+        "failed otherwise."
+    )
+    schedule_name: str | None = Field(
+        default=None, description="The schedule that started the run, if one did."
+    )
+
+
+# --- schedules -----------------------------------------------------------------------
+
+CRON_DESCRIPTION = (
+    "Five fields (minute hour day-of-month month day-of-week), read in `time_zone`; "
+    "exactly one of `cron` and `interval_seconds`."
+)
+INTERVAL_DESCRIPTION = "Seconds between runs; exactly one of `cron` and `interval_seconds`."
+# A year and a day: longer intervals are almost certainly a mistake in the unit.
+MAX_INTERVAL_SECONDS = 366 * 24 * 3600
+
+
+class InsertScheduleRequest(BaseModel):
+    service_name: Text
+    name: Text
+    cron: Text | None = Field(default=None, description=CRON_DESCRIPTION)
+    interval_seconds: int | None = Field(
+        default=None, ge=1, le=MAX_INTERVAL_SECONDS, description=INTERVAL_DESCRIPTION
+    )
+    time_zone: Text = Field(default="UTC", description="An IANA name, e.g. `Europe/London`.")
+    parameter_set_name: Text | None = Field(
+        default=None, description="Run with this parameter set's parameters."
+    )
+    parameters: dict[str, Any] | list[Any] | None = Field(
+        default=None, description="Or explicit parameters; not both. Neither: no body."
+    )
+    enabled: bool = True
+    start_at: UtcDatetime | None = Field(
+        default=None,
+        description="Interval schedules only: the first run (default: one interval from now). "
+        "Later runs keep its phase.",
+    )
+
+
+class EditScheduleRequest(BaseModel):
+    """Change a schedule; fields left out keep their value.
+
+    Giving `cron` replaces `interval_seconds` and the reverse; giving `parameter_set_name`
+    replaces `parameters` and the reverse; an explicit null clears a field.
+    """
+
+    service_name: Text
+    name: Text = Field(description="The schedule to change.")
+    new_name: Text | None = None
+    cron: Text | None = Field(default=None, description=CRON_DESCRIPTION)
+    interval_seconds: int | None = Field(
+        default=None, ge=1, le=MAX_INTERVAL_SECONDS, description=INTERVAL_DESCRIPTION
+    )
+    time_zone: Text | None = None
+    parameter_set_name: Text | None = None
+    parameters: dict[str, Any] | list[Any] | None = None
+    enabled: bool | None = Field(default=None, description="false disables, true enables.")
+    start_at: UtcDatetime | None = Field(
+        default=None, description="Interval schedules only: the next run."
+    )
+
+
+class DeleteScheduleRequest(BaseModel):
+    service_name: Text
+    name: Text
+
+
+class ListSchedulesRequest(BaseModel):
+    service_name: Text | None = None
+
+
+class Schedule(BaseModel):
+    service_name: str
+    name: str
+    cron: str | None
+    interval_seconds: int | None
+    time_zone: str
+    parameter_set_name: str | None
+    parameters: Any = Field(description="Explicit parameters, or null.")
+    enabled: bool
+    next_run_at: UtcDatetime | None = Field(
+        description="When the scheduler runs it next; null while disabled or when it never "
+        "fires again."
+    )
+    last_run_at: UtcDatetime | None

@@ -1,4 +1,4 @@
-"""The home page."""
+"""The home page: counts, the latest readings of the sensors, the last runs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from flask.typing import ResponseReturnValue
 from dtbase.client import Client
 from frontend.auth import session as user_session
 from frontend.backend import backend
+from frontend.home.dashboard import (
+    STALE_AFTER,
+    age_text,
+    last_model_runs,
+    last_service_runs,
+    latest_readings,
+)
 
 bp = Blueprint("home", __name__, template_folder="templates")
 
@@ -30,8 +37,18 @@ def root() -> ResponseReturnValue:
 @bp.route("/home/index")
 @user_session.login_required
 def index() -> ResponseReturnValue:
+    client = backend()
+    latest, sensor_count = latest_readings(client)
     return render_template(
-        "home/index.html", user=user_session.current(), counts=_counts(backend())
+        "home/index.html",
+        user=user_session.current(),
+        counts=_counts(client),
+        latest=latest,
+        sensor_count=sensor_count,
+        stale_hours=int(STALE_AFTER.total_seconds() // 3600),
+        age_text=age_text,
+        model_runs=last_model_runs(client),
+        service_runs=last_service_runs(client),
     )
 
 

@@ -14,8 +14,8 @@ from dtbase.schemas.users import Role
 from tests.conftest import UserFactory
 
 PUBLIC = {("POST", "/auth/login"), ("GET", "/health")}
-WRITE_VERBS = {"insert", "create", "delete", "edit", "change", "set", "run"}
-READ_VERBS = {"list", "get", "sensor", "refresh", "me"}
+WRITE_VERBS = {"insert", "create", "delete", "edit", "change", "set", "run", "assign"}
+READ_VERBS = {"list", "get", "sensor", "refresh", "me", "export"}
 ADMIN_ONLY = {
     "/user/list-users",
     "/user/list-users-details",
@@ -23,6 +23,10 @@ ADMIN_ONLY = {
     "/user/delete-user",
     "/user/set-role",
     "/service/delete-service",
+    # Changing a code changes what data already in the FDB means.
+    "/fdb/edit-model-code",
+    "/fdb/edit-scenario-code",
+    "/fdb/edit-measure-code",
 }
 # Everyone may change their own password (admins anyone's): checked in the users tests.
 SELF_SERVICE = {"/user/change-password"}

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from flask import Flask
 from pydantic import ValidationError
+from werkzeug.routing import IntegerConverter
 
 from dtbase.devdb import free_port
 from frontend import app_from_environment, create_app
@@ -33,7 +34,10 @@ def _private_urls() -> list[tuple[str, str, str]]:
         for rule in app.url_map.iter_rules():
             if rule.endpoint in PUBLIC_ENDPOINTS:
                 continue
-            values: dict[str, Any] = {arg: "x" for arg in rule.arguments}
+            values: dict[str, Any] = {
+                arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "x"
+                for arg in rule.arguments
+            }
             url = app.url_for(rule.endpoint, **values)
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 found.append((rule.endpoint, method, url))

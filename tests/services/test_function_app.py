@@ -32,7 +32,7 @@ def _functions() -> dict[str, Any]:
 def test_one_http_trigger_per_service_and_two_timers() -> None:
     functions = _functions()
 
-    assert set(functions) == {"weather", "arima", "weather_timer", "arima_timer"}
+    assert set(functions) == {"weather", "arima", "fdb_export", "weather_timer", "arima_timer"}
     for name in registry.HANDLERS:
         trigger = functions[name].get_trigger()
         assert trigger.route == name

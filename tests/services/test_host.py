@@ -30,12 +30,12 @@ WEATHER = {
 def test_services_are_registered_once_and_repointed(backend_env: str, client: Client) -> None:
     base = "http://127.0.0.1:7071"
 
-    assert register(client, base) == {"weather": "registered", "arima": "registered"}
-    assert register(client, base) == {"weather": "unchanged", "arima": "unchanged"}
+    assert register(client, base) == dict.fromkeys(registry.HANDLERS, "registered")
+    assert register(client, base) == dict.fromkeys(registry.HANDLERS, "unchanged")
     assert register(client, "http://10.0.0.9:7071", ["arima"]) == {"arima": "updated"}
     services = {s.name: (s.url, str(s.http_method)) for s in client.services.list_services()}
     assert services == {
-        "weather": ("http://127.0.0.1:7071/api/weather", "POST"),
+        **{name: (f"http://127.0.0.1:7071/api/{name}", "POST") for name in registry.HANDLERS},
         "arima": ("http://10.0.0.9:7071/api/arima", "POST"),
     }
     assert service_urls("http://h:1/", ["x"]) == {"x": "http://h:1/api/x"}

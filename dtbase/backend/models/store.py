@@ -10,28 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     ColumnElement,
-    DateTime,
-    Double,
-    Integer,
     Row,
     Select,
-    Text,
-    bindparam,
     func,
-    literal,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.types import TypeEngine
 
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
 from dtbase.backend.models.tables import (
@@ -42,22 +31,14 @@ from dtbase.backend.models.tables import (
     ModelScenario,
     ModelValue,
 )
+from dtbase.backend.sensors import timeseries
 from dtbase.backend.sensors.tables import Sensor, SensorMeasure
-from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas import models as schemas
 from dtbase.schemas.common import utc_now
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueTypeError, check_value
 
 DEFAULT_RUN_WINDOW = timedelta(days=7)
 _INTEGER_MIN, _INTEGER_MAX = -(2**31), 2**31 - 1  # PostgreSQL integer (ids)
-
-# The SQL type of each value column, for the arrays that `insert_values` unnests.
-_VALUE_SQL_TYPES: dict[ValueDatatype, TypeEngine[Any]] = {
-    ValueDatatype.float: Double(),
-    ValueDatatype.integer: BigInteger(),
-    ValueDatatype.string: Text(),
-    ValueDatatype.boolean: Boolean(),
-}
 
 # The 422 error type for a value that does not fit a datatype, named as Pydantic does.
 _TYPE_ERRORS = {
@@ -370,33 +351,29 @@ def insert_values(
     measure: ModelMeasure,
     timestamps: Sequence[datetime],
     values: Sequence[Scalar],
+    overwrite: bool = False,
 ) -> None:
-    """Write one product's values in one statement; repeated timestamps are skipped.
+    """Write one product's values with COPY (see `sensors.timeseries`); repeated
+    timestamps are skipped (the first stays) unless `overwrite` (the last wins).
 
     The values must already be checked against the measure's datatype (`check_value`).
-    Two arrays are sent and unnested by PostgreSQL, so the statement has three
-    parameters however long the series is.
     """
     if len(timestamps) != len(values):
         raise ValueError("timestamps and values have different lengths")
-    column = VALUE_COLUMNS[measure.datatype]
-    rows = (
-        func.unnest(
-            bindparam("timestamps", list(timestamps), type_=ARRAY(DateTime(timezone=True))),
-            bindparam("values", list(values), type_=ARRAY(_VALUE_SQL_TYPES[measure.datatype])),
-        )
-        .table_valued("timestamp", "value")
-        .render_derived(name="series")
+    if not timestamps:
+        return
+    timeseries.copy_series(
+        session,
+        table="model_value",
+        keys=("product_id", "timestamp"),
+        key_types=("int4", "timestamptz"),
+        datatype=measure.datatype,
+        rows=[
+            (product_id, timestamp, value)
+            for timestamp, value in zip(timestamps, values, strict=True)
+        ],
+        overwrite=overwrite,
     )
-    statement = (
-        pg_insert(ModelValue)
-        .from_select(
-            ["product_id", "timestamp", column],
-            select(literal(product_id, Integer()), rows.c.timestamp, rows.c.value),
-        )
-        .on_conflict_do_nothing()
-    )
-    session.execute(statement)
 
 
 def list_runs(

@@ -3,22 +3,34 @@ measures. Reads need any logged-in user, writes the role `user` or `admin`."""
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, status
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
+from dtbase.backend.errors import Unprocessable
 from dtbase.backend.routing import documented, protected_router
-from dtbase.backend.sensors import store
+from dtbase.backend.sensors import store, timeseries
 from dtbase.backend.sensors.tables import SensorMeasure as SensorMeasureRow
 from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.sensors import (
+    Aggregate,
     DeleteSensorTypeRequest,
+    DownsampledReading,
     EditSensorMeasureRequest,
     EditSensorRequest,
     EditSensorTypeRequest,
+    ExportSensorReadingsRequest,
+    InsertReadingsBulkRequest,
     InsertSensorLocationRequest,
     InsertSensorReadingsRequest,
     InsertSensorRequest,
@@ -131,6 +143,7 @@ def insert_sensor_readings(
         measure_units=_given(body, "measure_units"),
         readings=body.readings,
         timestamps=body.timestamps,
+        overwrite=body.overwrite,
     )
     return Msg(detail="Sensor readings inserted")
 
@@ -166,21 +179,162 @@ def list_measures(session: SessionDep) -> list[SensorMeasure]:
 
 @router.post(
     "/sensor-readings",
-    response_model=list[Reading],
+    response_model=list[Reading] | list[DownsampledReading],
+    # A 422 (bad fields, or an aggregate the measure's datatype does not allow) has
+    # FastAPI's validation-error shape, which it documents by itself.
     responses=documented({400: "No measure of that name, or two for the sensor's type"}),
 )
-def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> list[Reading]:
+def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Response:
     """Readings from `dt_from` to `dt_to` inclusive, oldest first (`[]` for an unknown
-    sensor)."""
-    readings = store.sensor_readings(
+    sensor), streamed.
+
+    Additive: with `max_points` and/or `bucket_seconds` the answer is downsampled in the
+    database: one `{"timestamp": bucket start, "value": aggregate, "min", "max", "count"}`
+    per non-empty bucket (`min`/`max` for numeric measures only)."""
+    found = store.find_series(
         session,
         unique_identifier=body.unique_identifier,
         measure_name=body.measure_name,
         measure_units=_given(body, "measure_units"),
+    )
+    if not body.downsampled:
+        if body.aggregate is not None:
+            raise Unprocessable(
+                ["aggregate"], "aggregate needs max_points or bucket_seconds", body.aggregate
+            )
+        if found is None:
+            return Response(b"[]", media_type="application/json")
+        sensor, measure = found
+        chunks = timeseries.stream_readings_json(
+            _engine(session),
+            sensor_id=sensor.id,
+            measure_id=measure.id,
+            datatype=measure.datatype,
+            dt_from=body.dt_from,
+            dt_to=body.dt_to,
+        )
+        return StreamingResponse(chunks, media_type="application/json")
+    aggregate: Aggregate = body.aggregate or "avg"
+    if found is None:
+        return Response(b"[]", media_type="application/json")
+    sensor, measure = found
+    if measure.datatype not in timeseries.NUMERIC and aggregate not in timeseries.ORDERED_ONLY:
+        raise Unprocessable(
+            ["aggregate"],
+            f"Sensor measure '{measure.name}' holds {measure.datatype} values: "
+            "use first, last or count",
+            aggregate,
+        )
+    width = timeseries.bucket_width(
         dt_from=body.dt_from,
         dt_to=body.dt_to,
+        max_points=body.max_points,
+        bucket_seconds=body.bucket_seconds,
     )
-    return [Reading(value=value, timestamp=timestamp) for timestamp, value in readings]
+    items = timeseries.downsample(
+        session,
+        sensor_id=sensor.id,
+        measure_id=measure.id,
+        datatype=measure.datatype,
+        dt_from=body.dt_from,
+        dt_to=body.dt_to,
+        width=width,
+        aggregate=aggregate,
+    )
+    return Response(orjson.dumps(items, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
+@router.post(
+    "/export-sensor-readings",
+    response_class=StreamingResponse,
+    responses={
+        **documented({400: "No measure of that name, or two for the sensor's type"}),
+        200: {
+            "description": "The readings as a download: CSV (`timestamp,value`) or NDJSON",
+            "content": {"text/csv": {}, "application/x-ndjson": {}},
+        },
+    },
+)
+def export_sensor_readings(body: ExportSensorReadingsRequest, session: SessionDep) -> Response:
+    """Additive: the readings from `dt_from` to `dt_to` inclusive, oldest first, streamed
+    as a file to download (an unknown sensor gives an empty file)."""
+    found = store.find_series(
+        session,
+        unique_identifier=body.unique_identifier,
+        measure_name=body.measure_name,
+        measure_units=_given(body, "measure_units"),
+    )
+    filename = _safe_name(f"{body.unique_identifier}_{body.measure_name}") + f".{body.format}"
+    media_type = "text/csv" if body.format == "csv" else "application/x-ndjson"
+    chunks: Iterator[bytes] = iter(())
+    if found is not None:
+        sensor, measure = found
+        rows = timeseries.iter_readings(
+            _engine(session),
+            sensor_id=sensor.id,
+            measure_id=measure.id,
+            datatype=measure.datatype,
+            dt_from=body.dt_from,
+            dt_to=body.dt_to,
+        )
+        chunks = (
+            timeseries.ndjson_chunks(rows)
+            if body.format == "ndjson"
+            else timeseries.csv_chunks(rows)
+        )
+    if body.format == "csv":
+        chunks = itertools.chain([b"timestamp,value\r\n"], chunks)
+    return StreamingResponse(
+        chunks,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:100] or "readings"
+
+
+@router.post(
+    "/insert-readings-bulk",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Msg,
+    responses=documented(
+        {400: "Unknown sensor, or a measure its type does not have (or has twice)"}
+    ),
+)
+def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _: Writer) -> Msg:
+    """Additive: readings of many sensors and measures in one request, all stored or none.
+    Each series is as in insert-sensor-readings; a bad value is a 422 naming the series and
+    the reading."""
+    found: dict[tuple[str, str, Any], tuple[int, SensorMeasureRow]] = {}
+    series: list[store.Series] = []
+    for index, item in enumerate(body.series):
+        units = _given(item, "measure_units")
+        key = (item.unique_identifier, item.measure_name, units)
+        if key not in found:
+            sensor = store.get_sensor(session, unique_identifier=item.unique_identifier)
+            measure = store.measure_of_sensor(
+                session, sensor=sensor, name=item.measure_name, units=units
+            )
+            found[key] = (sensor.id, measure)
+        sensor_id, measure = found[key]
+        series.append(
+            store.Series(
+                sensor_id=sensor_id,
+                measure=measure,
+                timestamps=item.timestamps,
+                values=item.readings,
+                loc=("series", index, "readings"),
+            )
+        )
+    store.insert_series(session, series, overwrite=body.overwrite)
+    return Msg(detail="Sensor readings inserted")
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 @router.post(

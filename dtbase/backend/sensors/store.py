@@ -7,6 +7,7 @@ failed request wrote).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Final
@@ -19,6 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
 from dtbase.backend.locations import store as locations_store
 from dtbase.backend.models.tables import ModelRun
+from dtbase.backend.sensors import timeseries
 from dtbase.backend.sensors.tables import (
     Sensor,
     SensorLocation,
@@ -348,12 +350,18 @@ def insert_sensor_readings(
     measure_units: str | Unset | None = UNSET,
     readings: Sequence[Scalar],
     timestamps: Sequence[datetime],
+    overwrite: bool = False,
 ) -> None:
     """insert-sensor-readings: find the sensor and its measure, then store the readings."""
     sensor = get_sensor(session, unique_identifier=unique_identifier)
     measure = measure_of_sensor(session, sensor=sensor, name=measure_name, units=measure_units)
     insert_readings(
-        session, sensor_id=sensor.id, measure=measure, timestamps=timestamps, values=readings
+        session,
+        sensor_id=sensor.id,
+        measure=measure,
+        timestamps=timestamps,
+        values=readings,
+        overwrite=overwrite,
     )
 
 
@@ -364,37 +372,64 @@ def insert_readings(
     measure: SensorMeasure,
     timestamps: Sequence[datetime],
     values: Sequence[Scalar],
+    overwrite: bool = False,
 ) -> None:
-    """Store one sensor's readings of one measure in one set-based statement.
+    """Store one sensor's readings of one measure with COPY (see `timeseries`).
 
-    Every value must fit the measure's datatype (422 naming its index). Readings already
-    stored for the same (sensor, measure, timestamp), or repeated in `timestamps`, are
-    skipped: the first one stays.
+    Every value must fit the measure's datatype (422 naming its index), checked before
+    anything is written. Readings already stored for the same (sensor, measure,
+    timestamp), or repeated in `timestamps`, are skipped (the first one stays), unless
+    `overwrite`: then the last one given replaces the stored one.
     """
-    if len(values) != len(timestamps):
-        raise Unprocessable(
-            ["readings"],
-            f"{len(values)} readings but {len(timestamps)} timestamps: "
-            "give one timestamp per reading",
-            len(values),
-        )
-    column = VALUE_COLUMNS[measure.datatype]
-    rows: list[dict[str, Any]] = []
-    for index, (timestamp, value) in enumerate(zip(timestamps, values, strict=True)):
-        try:
-            stored = check_value(measure.datatype, value)
-        except ValueTypeError as error:
-            raise Unprocessable(["readings", index], str(error), value) from error
-        rows.append(
-            {
-                "sensor_id": sensor_id,
-                "measure_id": measure.id,
-                "timestamp": timestamp,
-                column: stored,
-            }
-        )
-    if rows:
-        session.execute(pg_insert(SensorReading).on_conflict_do_nothing(), rows)
+    insert_series(
+        session,
+        [Series(sensor_id=sensor_id, measure=measure, timestamps=timestamps, values=values)],
+        overwrite=overwrite,
+    )
+
+
+@dataclass(frozen=True)
+class Series:
+    """Readings of one sensor's measure, to store; `loc` names them in a 422."""
+
+    sensor_id: int
+    measure: SensorMeasure
+    timestamps: Sequence[datetime]
+    values: Sequence[Scalar]
+    loc: tuple[str | int, ...] = ("readings",)
+
+
+def insert_series(session: Session, series: Sequence[Series], *, overwrite: bool = False) -> None:
+    """Check every value of every series, then COPY them in one statement per datatype."""
+    by_datatype: dict[ValueDatatype, list[tuple[int, int, datetime, Scalar]]] = {}
+    for item in series:
+        if len(item.values) != len(item.timestamps):
+            raise Unprocessable(
+                list(item.loc),
+                f"{len(item.values)} readings but {len(item.timestamps)} timestamps: "
+                "give one timestamp per reading",
+                len(item.values),
+            )
+        datatype = item.measure.datatype
+        rows = by_datatype.setdefault(datatype, [])
+        sensor_id, measure_id = item.sensor_id, item.measure.id
+        for index, (timestamp, value) in enumerate(zip(item.timestamps, item.values, strict=True)):
+            try:
+                stored = check_value(datatype, value)
+            except ValueTypeError as error:
+                raise Unprocessable([*item.loc, index], str(error), value) from error
+            rows.append((sensor_id, measure_id, timestamp, stored))
+    for datatype, rows in by_datatype.items():
+        if rows:
+            timeseries.copy_series(
+                session,
+                table="sensor_reading",
+                keys=("sensor_id", "measure_id", "timestamp"),
+                key_types=("int4", "int4", "timestamptz"),
+                datatype=datatype,
+                rows=rows,
+                overwrite=overwrite,
+            )
 
 
 def sensor_readings(
@@ -411,9 +446,31 @@ def sensor_readings(
     As in DTBase, an unknown sensor, or a measure that exists but not for this sensor's
     type, has no readings; a measure that does not exist at all is an error.
     """
+    found = find_series(
+        session,
+        unique_identifier=unique_identifier,
+        measure_name=measure_name,
+        measure_units=measure_units,
+    )
+    if found is None:
+        return []
+    sensor, measure = found
+    return readings_of(session, sensor_id=sensor.id, measure=measure, dt_from=dt_from, dt_to=dt_to)
+
+
+def find_series(
+    session: Session,
+    *,
+    unique_identifier: str,
+    measure_name: str,
+    measure_units: str | Unset | None = UNSET,
+) -> tuple[Sensor, SensorMeasure] | None:
+    """The sensor and its measure to read, or None when there is nothing to read (unknown
+    sensor, or a measure that exists but not for this sensor's type); a measure that does
+    not exist at all, or is ambiguous, is an error."""
     sensor = find_sensor(session, unique_identifier=unique_identifier)
     if sensor is None:
-        return []
+        return None
     measures = measures_of_type(session, type_id=sensor.type_id)
     if not _named(measures, measure_name, measure_units):
         query = select(SensorMeasure.id).where(SensorMeasure.name == measure_name)
@@ -421,9 +478,9 @@ def sensor_readings(
             query = query.where(_same_units(measure_units))
         if session.scalars(query.limit(1)).first() is None:
             raise InvalidInput(NO_SUCH_MEASURE)
-        return []
+        return None
     measure = measure_of_sensor(session, sensor=sensor, name=measure_name, units=measure_units)
-    return readings_of(session, sensor_id=sensor.id, measure=measure, dt_from=dt_from, dt_to=dt_to)
+    return sensor, measure
 
 
 def readings_of(

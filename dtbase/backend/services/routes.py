@@ -8,22 +8,29 @@ from sqlalchemy.orm import Session
 
 from dtbase.backend.auth.deps import Admin, Writer
 from dtbase.backend.db import SessionDep
-from dtbase.backend.routing import Responses, protected_router
+from dtbase.backend.routing import Responses, documented, protected_router
 from dtbase.backend.services import caller, store
+from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.core.settings import BackendSettings
 from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.services import (
     CallServiceRequest,
     DeleteParameterSetRequest,
+    DeleteScheduleRequest,
     DeleteServiceRequest,
     EditParameterSetRequest,
+    EditScheduleRequest,
     EditServiceRequest,
     HttpMethod,
     InsertParameterSetRequest,
+    InsertScheduleRequest,
     InsertServiceRequest,
     ListParameterSetsRequest,
     ListRunsRequest,
+    ListSchedulesRequest,
     ParameterSet,
+    RunStarted,
+    Schedule,
     ServiceDetails,
     ServiceRun,
     ServiceRunDetails,
@@ -90,7 +97,11 @@ def insert_parameter_set(body: InsertParameterSetRequest, session: SessionDep, _
     return Msg(detail="Parameter set created successfully.")
 
 
-@router.post("/delete-parameter-set", response_model=Msg, responses=NO_PARAMETER_SET)
+@router.post(
+    "/delete-parameter-set",
+    response_model=Msg,
+    responses={**NO_PARAMETER_SET, **documented({409: "A schedule uses the parameter set."})},
+)
 def delete_parameter_set(body: DeleteParameterSetRequest, session: SessionDep, _: Writer) -> Msg:
     """Delete a parameter set and, as DTBase does, the runs that used it."""
     store.delete_parameter_set(session, service_name=body.service_name, name=body.name)
@@ -122,6 +133,7 @@ def edit_parameter_set(body: EditParameterSetRequest, session: SessionDep, _: Wr
     "/run-service",
     response_model=Msg,
     responses={
+        202: {"model": RunStarted, "description": 'With `"wait": false`: the run started.'},
         400: {"model": Msg, "description": "Service or parameter set does not exist."},
         502: {"model": Msg, "description": "The service could not be reached (run logged)."},
         504: {"model": Msg, "description": "The service did not answer in time (run logged)."},
@@ -135,6 +147,8 @@ def run_service(
     The JSON body sent is `parameters` if given, else the named parameter set's; with both,
     the explicit parameters win and the run is attributed to the set. The answer is 200
     whatever the service replied; 502 or 504 if it could not be reached or timed out.
+    With `"wait": false` the answer is 202 at once, with the id of the run, logged as
+    pending and completed when the service answers (see `list-runs-details`).
     """
     target = store.run_target(
         session,
@@ -142,6 +156,13 @@ def run_service(
         parameter_set_name=body.parameter_set_name,
         parameters=body.parameters,
     )
+    if not body.wait:
+        run = store.start_run(session, target=target, timestamp=utc_now())
+        session.commit()
+        runs: BackgroundRuns = request.app.state.background_runs
+        runs.submit(store.ClaimedRun(run_id=run.id, target=target))
+        started = RunStarted(detail="Service run started.", run_id=run.id)
+        return JSONResponse(started.model_dump(), status_code=status.HTTP_202_ACCEPTED)
     # No transaction (nor connection) is held while the service works.
     session.commit()
     settings: BackendSettings = request.app.state.settings
@@ -206,6 +227,8 @@ def list_runs_details(
             timestamp=row.run.timestamp,
             error=row.run.error,
             duration_seconds=row.run.duration_seconds,
+            status=row.run.status,
+            schedule_name=row.schedule_name,
         )
         for row in _runs(session, body)
     ]
@@ -217,3 +240,97 @@ def _runs(session: Session, body: ListRunsRequest | None) -> list[store.RunRow]:
     return store.list_runs(
         session, service_name=body.service_name, parameter_set_name=body.parameter_set_name
     )
+
+
+# --- schedules -----------------------------------------------------------------------
+
+NO_SCHEDULE_TARGET: Responses = documented(
+    {400: "Service or parameter set does not exist.", 409: "Schedule already exists."}
+)
+NO_SCHEDULE: Responses = documented({400: "Schedule does not exist."})
+
+
+@router.post(
+    "/insert-schedule",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Msg,
+    responses=NO_SCHEDULE_TARGET,
+)
+def insert_schedule(body: InsertScheduleRequest, session: SessionDep, _: Writer) -> Msg:
+    """Schedule a service: a cron expression (in a time zone) or an interval in seconds,
+    with a parameter set or explicit parameters (dtbase only).
+
+    A cron schedule first runs at the expression's next time; an interval schedule at
+    `start_at`, or one interval from now. Missed runs (the backend was down) are not
+    replayed: an overdue schedule runs once and then at its next future time.
+    """
+    store.insert_schedule(
+        session,
+        service_name=body.service_name,
+        name=body.name,
+        cron=body.cron,
+        interval_seconds=body.interval_seconds,
+        time_zone=body.time_zone,
+        parameter_set_name=body.parameter_set_name,
+        parameters=body.parameters,
+        enabled=body.enabled,
+        start_at=body.start_at,
+        now=utc_now(),
+    )
+    return Msg(detail="Schedule created successfully.")
+
+
+@router.post("/list-schedules", response_model=list[Schedule])
+def list_schedules(
+    session: SessionDep, body: Annotated[ListSchedulesRequest | None, Body()] = None
+) -> list[Schedule]:
+    """Every schedule, oldest first, optionally of one service. The body is optional."""
+    rows = store.list_schedules(session, service_name=body.service_name if body else None)
+    return [
+        Schedule(
+            service_name=row.service_name,
+            name=row.schedule.name,
+            cron=row.schedule.cron,
+            interval_seconds=row.schedule.interval_seconds,
+            time_zone=row.schedule.time_zone,
+            parameter_set_name=row.parameter_set_name,
+            parameters=row.schedule.parameters,
+            enabled=row.schedule.enabled,
+            next_run_at=row.schedule.next_run_at if row.schedule.enabled else None,
+            last_run_at=row.schedule.last_run_at,
+        )
+        for row in rows
+    ]
+
+
+@router.post(
+    "/edit-schedule",
+    response_model=Msg,
+    responses=documented(
+        {
+            400: "Schedule or parameter set does not exist.",
+            409: "A schedule of that name exists already.",
+        }
+    ),
+)
+def edit_schedule(body: EditScheduleRequest, session: SessionDep, _: Writer) -> Msg:
+    """Change, enable (`"enabled": true`) or disable (`false`) a schedule.
+
+    Fields left out keep their value; an explicit null clears one. Giving `cron` replaces
+    `interval_seconds` and the reverse; `parameter_set_name` replaces `parameters` and the
+    reverse. Changing the timing, or enabling, sets the next run from now.
+    """
+    changes = {
+        field: getattr(body, field) for field in body.model_fields_set - {"service_name", "name"}
+    }
+    store.edit_schedule(
+        session, service_name=body.service_name, name=body.name, changes=changes, now=utc_now()
+    )
+    return Msg(detail="Schedule edited successfully.")
+
+
+@router.post("/delete-schedule", response_model=Msg, responses=NO_SCHEDULE)
+def delete_schedule(body: DeleteScheduleRequest, session: SessionDep, _: Writer) -> Msg:
+    """Delete a schedule; the runs it made stay in the run log."""
+    store.delete_schedule(session, service_name=body.service_name, name=body.name)
+    return Msg(detail="Schedule deleted successfully.")

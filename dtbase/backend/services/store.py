@@ -1,23 +1,30 @@
-"""Queries on services, parameter sets and runs. Functions flush, never commit."""
+"""Queries on services, parameter sets, schedules and runs. Functions flush, never commit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
-from dtbase.backend.services.tables import Service, ServiceParameterSet, ServiceRunLog
-from dtbase.schemas.services import HttpMethod, json_problem
+from dtbase.backend.services import timing
+from dtbase.backend.services.tables import (
+    Service,
+    ServiceParameterSet,
+    ServiceRunLog,
+    ServiceSchedule,
+)
+from dtbase.schemas.services import HttpMethod, RunStatus, json_problem
 
 NO_SERVICE = "Service does not exist."
 NO_PARAMETER_SET = "Parameter set does not exist."
 NO_RUN_TARGET = "Service or parameter set does not exist."
+NO_SCHEDULE = "Schedule does not exist."
 
 
 def check_parameters(parameters: Any) -> None:
@@ -140,9 +147,24 @@ def edit_parameter_set(
 
 
 def delete_parameter_set(session: Session, *, service_name: str, name: str) -> None:
-    """Delete a parameter set and, as DTBase does, the runs that used it."""
-    session.delete(get_parameter_set(session, service_name=service_name, name=name))
-    session.flush()
+    """Delete a parameter set and, as DTBase does, the runs that used it.
+
+    A schedule that uses the set blocks the delete (409 naming the schedules).
+    """
+    parameter_set = get_parameter_set(session, service_name=service_name, name=name)
+    users = session.scalars(
+        select(ServiceSchedule.name)
+        .where(ServiceSchedule.parameter_set_id == parameter_set.id)
+        .order_by(ServiceSchedule.id)
+    ).all()
+    if users:
+        raise Conflict(f"Parameter set is used by schedules: {', '.join(users)}.")
+    try:
+        with session.begin_nested():
+            session.delete(parameter_set)
+    except IntegrityError as error:
+        # A schedule started using it since we looked.
+        raise Conflict("Parameter set is used by a schedule.") from error
 
 
 def list_parameter_sets(
@@ -204,6 +226,13 @@ def run_target(
     )
 
 
+def run_status(response_status_code: int, error: str | None) -> RunStatus:
+    """Succeeded when the service answered 2xx or 3xx; failed otherwise."""
+    if error is None and 200 <= response_status_code < 400:
+        return RunStatus.succeeded
+    return RunStatus.failed
+
+
 def log_run(
     session: Session,
     *,
@@ -214,6 +243,7 @@ def log_run(
     error: str | None,
     duration_seconds: float,
 ) -> ServiceRunLog:
+    """Log a finished run (run-service waiting for the answer)."""
     run = ServiceRunLog(
         service_id=target.service_id,
         parameter_set_id=target.parameter_set_id,
@@ -223,6 +253,7 @@ def log_run(
         error=error,
         duration_seconds=duration_seconds,
         timestamp=timestamp,
+        status=run_status(response_status_code, error),
     )
     try:
         with session.begin_nested():
@@ -235,11 +266,61 @@ def log_run(
     return run
 
 
+def start_run(
+    session: Session,
+    *,
+    target: RunTarget,
+    timestamp: datetime,
+    schedule_id: int | None = None,
+) -> ServiceRunLog:
+    """Log a run as pending before the call; `complete_run` fills in the answer."""
+    run = ServiceRunLog(
+        service_id=target.service_id,
+        parameter_set_id=target.parameter_set_id,
+        parameters=target.parameters,
+        response_status_code=None,
+        response_json=None,
+        error=None,
+        duration_seconds=None,
+        timestamp=timestamp,
+        status=RunStatus.pending,
+        schedule_id=schedule_id,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def complete_run(
+    session: Session,
+    *,
+    run_id: int,
+    response_status_code: int,
+    response_json: Any,
+    error: str | None,
+    duration_seconds: float,
+) -> bool:
+    """Record a pending run's answer; False if the run is gone (its service was deleted)."""
+    result = session.execute(
+        update(ServiceRunLog)
+        .where(ServiceRunLog.id == run_id, ServiceRunLog.status == RunStatus.pending)
+        .values(
+            response_status_code=response_status_code,
+            response_json=response_json,
+            error=error,
+            duration_seconds=duration_seconds,
+            status=run_status(response_status_code, error),
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 @dataclass(frozen=True)
 class RunRow:
     run: ServiceRunLog
     service_name: str
     parameter_set_name: str | None
+    schedule_name: str | None = None
 
 
 def list_runs(
@@ -252,9 +333,10 @@ def list_runs(
     if parameter_set_name is not None and service_name is None:
         raise InvalidInput("parameter_set_name can only be given with service_name")
     query = (
-        select(ServiceRunLog, Service.name, ServiceParameterSet.name)
+        select(ServiceRunLog, Service.name, ServiceParameterSet.name, ServiceSchedule.name)
         .join(Service, Service.id == ServiceRunLog.service_id)
         .outerjoin(ServiceParameterSet, ServiceParameterSet.id == ServiceRunLog.parameter_set_id)
+        .outerjoin(ServiceSchedule, ServiceSchedule.id == ServiceRunLog.schedule_id)
         .order_by(ServiceRunLog.timestamp, ServiceRunLog.id)
     )
     if service_name is not None:
@@ -262,6 +344,267 @@ def list_runs(
     if parameter_set_name is not None:
         query = query.where(ServiceParameterSet.name == parameter_set_name)
     return [
-        RunRow(run=row[0], service_name=row[1], parameter_set_name=row[2])
+        RunRow(run=row[0], service_name=row[1], parameter_set_name=row[2], schedule_name=row[3])
         for row in session.execute(query)
     ]
+
+
+# --- schedules -----------------------------------------------------------------------
+
+SCHEDULE_EXISTS = "Schedule already exists."
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    schedule: ServiceSchedule
+    service_name: str
+    parameter_set_name: str | None
+
+
+def _check_timing(cron: str | None, interval_seconds: int | None, time_zone: str) -> None:
+    if cron is not None and interval_seconds is not None:
+        raise Unprocessable(["cron"], "Give either cron or interval_seconds, not both", cron)
+    if cron is None and interval_seconds is None:
+        raise Unprocessable(["cron"], "Give either cron or interval_seconds")
+    timing.zone(time_zone)
+    if cron is not None:
+        timing.check_cron(cron)
+
+
+def _check_run_parameters(parameter_set_name: str | None, parameters: Any) -> None:
+    if parameter_set_name is not None and parameters is not None:
+        raise Unprocessable(
+            ["parameters"], "Give either parameter_set_name or parameters, not both"
+        )
+    check_parameters(parameters)
+
+
+def _first_run(
+    *,
+    cron: str | None,
+    interval_seconds: int | None,
+    time_zone: str,
+    start_at: datetime | None,
+    now: datetime,
+) -> datetime:
+    if cron is not None:
+        if start_at is not None:
+            raise Unprocessable(["start_at"], "start_at is for interval schedules only")
+        first = timing.next_cron(cron, time_zone, now)
+        if first is None:
+            raise Unprocessable(["cron"], "The cron expression never fires", cron)
+        return first
+    assert interval_seconds is not None
+    return start_at if start_at is not None else now + timedelta(seconds=interval_seconds)
+
+
+def _parameter_set_id(session: Session, *, service_name: str, name: str | None) -> int | None:
+    if name is None:
+        return None
+    return get_parameter_set(session, service_name=service_name, name=name).id
+
+
+def insert_schedule(
+    session: Session,
+    *,
+    service_name: str,
+    name: str,
+    cron: str | None,
+    interval_seconds: int | None,
+    time_zone: str,
+    parameter_set_name: str | None,
+    parameters: Any,
+    enabled: bool,
+    start_at: datetime | None,
+    now: datetime,
+) -> ServiceSchedule:
+    _check_timing(cron, interval_seconds, time_zone)
+    _check_run_parameters(parameter_set_name, parameters)
+    next_run_at = _first_run(
+        cron=cron,
+        interval_seconds=interval_seconds,
+        time_zone=time_zone,
+        start_at=start_at,
+        now=now,
+    )
+    service = get_service(session, name=service_name)
+    schedule = ServiceSchedule(
+        service_id=service.id,
+        name=name,
+        cron=cron,
+        interval_seconds=interval_seconds,
+        time_zone=time_zone,
+        parameter_set_id=_parameter_set_id(
+            session, service_name=service_name, name=parameter_set_name
+        ),
+        parameters=parameters,
+        enabled=enabled,
+        next_run_at=next_run_at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(schedule)
+    except IntegrityError as error:
+        if _constraint_of(error) == "uq_service_schedule_service_id_name":
+            raise AlreadyExists(SCHEDULE_EXISTS) from error
+        # The service or the parameter set was deleted by another request since we read it.
+        raise InvalidInput(NO_RUN_TARGET) from error
+    return schedule
+
+
+def get_schedule(session: Session, *, service_name: str, name: str) -> ServiceSchedule:
+    query = (
+        select(ServiceSchedule)
+        .join(Service, Service.id == ServiceSchedule.service_id)
+        .where(Service.name == service_name, ServiceSchedule.name == name)
+    )
+    schedule = session.scalars(query).one_or_none()
+    if schedule is None:
+        raise InvalidInput(NO_SCHEDULE)
+    return schedule
+
+
+def list_schedules(session: Session, *, service_name: str | None = None) -> list[ScheduleRow]:
+    """Schedules, oldest first, optionally of one service."""
+    query = (
+        select(ServiceSchedule, Service.name, ServiceParameterSet.name)
+        .join(Service, Service.id == ServiceSchedule.service_id)
+        .outerjoin(ServiceParameterSet, ServiceParameterSet.id == ServiceSchedule.parameter_set_id)
+        .order_by(ServiceSchedule.id)
+    )
+    if service_name is not None:
+        query = query.where(Service.name == service_name)
+    return [
+        ScheduleRow(schedule=row[0], service_name=row[1], parameter_set_name=row[2])
+        for row in session.execute(query)
+    ]
+
+
+def edit_schedule(
+    session: Session,
+    *,
+    service_name: str,
+    name: str,
+    changes: dict[str, Any],
+    now: datetime,
+) -> ServiceSchedule:
+    """Apply the fields given in `changes` (an explicit None clears a field).
+
+    Giving cron clears interval_seconds and the reverse; giving parameter_set_name clears
+    parameters and the reverse. A change of timing, or enabling a disabled schedule,
+    sets the next run from now (an interval keeps its phase when only re-enabled).
+    """
+    schedule = get_schedule(session, service_name=service_name, name=name)
+    cron, interval_seconds = schedule.cron, schedule.interval_seconds
+    if "cron" in changes:
+        cron = changes["cron"]
+        if cron is not None and "interval_seconds" not in changes:
+            interval_seconds = None
+    if "interval_seconds" in changes:
+        interval_seconds = changes["interval_seconds"]
+        if interval_seconds is not None and "cron" not in changes:
+            cron = None
+    time_zone = changes.get("time_zone") or schedule.time_zone
+    _check_timing(cron, interval_seconds, time_zone)
+
+    set_name = None
+    parameters = schedule.parameters
+    if "parameter_set_name" in changes:
+        set_name = changes["parameter_set_name"]
+        if set_name is not None and "parameters" not in changes:
+            parameters = None
+    if "parameters" in changes:
+        parameters = changes["parameters"]
+    _check_run_parameters(set_name, parameters)
+    if "parameter_set_name" in changes:
+        schedule.parameter_set_id = _parameter_set_id(
+            session, service_name=service_name, name=set_name
+        )
+    elif parameters is not None:
+        schedule.parameter_set_id = None
+    schedule.parameters = parameters
+
+    retimed = bool({"cron", "interval_seconds", "time_zone", "start_at"} & changes.keys())
+    start_at = changes.get("start_at")
+    if retimed:
+        schedule.next_run_at = _first_run(
+            cron=cron,
+            interval_seconds=interval_seconds,
+            time_zone=time_zone,
+            start_at=start_at,
+            now=now,
+        )
+    elif changes.get("enabled") and not schedule.enabled:
+        schedule.next_run_at = _following(schedule, now)
+    schedule.cron, schedule.interval_seconds, schedule.time_zone = cron, interval_seconds, time_zone
+    if changes.get("enabled") is not None:
+        schedule.enabled = changes["enabled"]
+    try:
+        with session.begin_nested():
+            if changes.get("new_name") is not None:
+                schedule.name = changes["new_name"]
+    except IntegrityError as error:
+        raise AlreadyExists(SCHEDULE_EXISTS) from error
+    return schedule
+
+
+def delete_schedule(session: Session, *, service_name: str, name: str) -> None:
+    """Delete a schedule; its runs stay in the log, without it."""
+    session.delete(get_schedule(session, service_name=service_name, name=name))
+    session.flush()
+
+
+def _following(schedule: ServiceSchedule, now: datetime) -> datetime | None:
+    """The next occurrence strictly after `now` (missed occurrences are skipped)."""
+    if schedule.cron is not None:
+        return timing.next_cron(schedule.cron, schedule.time_zone, now)
+    assert schedule.interval_seconds is not None
+    anchor = schedule.next_run_at or now
+    return timing.next_interval(anchor, schedule.interval_seconds, now)
+
+
+def _schedule_target(session: Session, schedule: ServiceSchedule) -> RunTarget:
+    service = session.get_one(Service, schedule.service_id)
+    parameters = schedule.parameters
+    if parameters is None and schedule.parameter_set_id is not None:
+        parameters = session.get_one(ServiceParameterSet, schedule.parameter_set_id).parameters
+    return RunTarget(
+        service_id=service.id,
+        url=service.url,
+        http_method=service.http_method.value,
+        parameter_set_id=schedule.parameter_set_id,
+        parameters=parameters,
+    )
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run the scheduler has claimed and logged as pending, to be called next."""
+
+    run_id: int
+    target: RunTarget
+
+
+def claim_due(session: Session, *, now: datetime, limit: int = 100) -> list[ClaimedRun]:
+    """Claim the schedules due at `now`, advance them and log their runs as pending.
+
+    `FOR UPDATE SKIP LOCKED`: a schedule another scheduler is claiming is skipped, and
+    one it has claimed is no longer due once that transaction commits, so two
+    schedulers on one database never run an occurrence twice. Catch-up: however many
+    occurrences were missed, one run is made and the next run is the next future one.
+    """
+    due = session.scalars(
+        select(ServiceSchedule)
+        .where(ServiceSchedule.enabled.is_(True), ServiceSchedule.next_run_at <= now)
+        .order_by(ServiceSchedule.next_run_at, ServiceSchedule.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    for schedule in due:
+        target = _schedule_target(session, schedule)
+        schedule.next_run_at = _following(schedule, now)
+        schedule.last_run_at = now
+        run = start_run(session, target=target, timestamp=now, schedule_id=schedule.id)
+        claimed.append(ClaimedRun(run_id=run.id, target=target))
+    return claimed

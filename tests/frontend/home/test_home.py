@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
-from dtbase.client import Client
+import pytest
+
+from dtbase.client import ApiError, Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.sensors import SensorMeasure
@@ -60,3 +63,82 @@ def test_home_counts_what_the_twin_holds(admin_visitor: Visitor, client: Client)
     assert _count(page, "locations") == 3
     assert _count(page, "models") == 1
     assert _count(page, "services") == 1
+
+
+def test_home_shows_latest_readings_with_their_age_and_flags_stale_ones(
+    admin_visitor: Visitor, client: Client
+) -> None:
+    now = datetime.now(UTC)
+    client.sensors.insert_sensor_type(
+        "station",
+        [
+            SensorMeasure(name="temperature", units="C", datatype=ValueDatatype.float),
+            SensorMeasure(name="door", units=None, datatype=ValueDatatype.boolean),
+        ],
+    )
+    client.sensors.insert_sensor("station", "fresh")
+    client.sensors.insert_sensor("station", "old")
+    client.sensors.insert_sensor_readings(
+        "temperature",
+        "fresh",
+        [20.5, 21.25],
+        [now - timedelta(minutes=30), now - timedelta(minutes=5)],
+    )
+    client.sensors.insert_sensor_readings("door", "fresh", [True], [now - timedelta(minutes=2)])
+    client.sensors.insert_sensor_readings("temperature", "old", [9.0], [now - timedelta(days=2)])
+
+    page = admin_visitor.get("/home/index").text
+
+    rows = {
+        (sensor, measure): row
+        for sensor, measure, row in re.findall(
+            r'<tr data-sensor="([^"]+)" data-measure="([^"]+)"(.*?)</tr>', page, re.S
+        )
+    }
+    fresh = rows[("fresh", "temperature (C)")]
+    assert "21.25" in fresh
+    assert "5 min" in fresh
+    assert "stale" not in fresh
+    door = rows[("fresh", "door")]
+    assert "<td>true</td>" in door
+    assert "stale" not in door
+    old = rows[("old", "temperature (C)")]
+    assert "9.0" in old
+    assert "2 days" in old
+    assert "data-stale" in old
+    never = rows[("old", "door")]
+    assert "none in 30 days" in never
+    assert "data-stale" in never
+
+
+def test_home_shows_the_last_model_and_service_runs(admin_visitor: Visitor, client: Client) -> None:
+    client.models.insert_model("forecast")
+    for hour in range(7):
+        client.models.insert_model_run(
+            "forecast",
+            f"scenario {hour}",
+            [],
+            time_created=datetime(2024, 1, 1, hour, tzinfo=UTC),
+            create_scenario=True,
+        )
+    client.services.insert_service("ingress", "http://127.0.0.1:1/ingress", "POST")
+    with pytest.raises(ApiError):
+        client.services.run_service("ingress")  # nobody listens: logged as a failed run
+
+    page = admin_visitor.get("/home/index").text
+
+    runs = re.search(r'data-testid="model-runs">(.*?)</table>', page, re.S)
+    assert runs
+    created = re.findall(r"<td>(2024-01-01 \d\d:00:00)</td>", runs.group(1))
+    assert created == [f"2024-01-01 {hour:02d}:00:00" for hour in (6, 5, 4, 3, 2)]
+    service = re.search(r'data-testid="service-runs">(.*?)</table>', page, re.S)
+    assert service
+    assert "ingress" in service.group(1)
+    assert "502 failed" in service.group(1)
+
+
+def test_empty_home_says_so(admin_visitor: Visitor) -> None:
+    page = admin_visitor.get("/home/index").text
+
+    assert "No model runs yet." in page
+    assert "No service runs yet." in page

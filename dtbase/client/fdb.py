@@ -1,0 +1,66 @@
+"""The /fdb endpoints: the registry of GRIB codes that the FDB bridge exports under."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dtbase.client.resource import Resource
+from dtbase.schemas.common import Msg
+from dtbase.schemas.fdb import (
+    AssignCodesRequest,
+    EditMeasureCodeRequest,
+    EditModelCodeRequest,
+    EditScenarioCodeRequest,
+    FdbCodes,
+    MeasureName,
+    RunCodes,
+)
+
+
+class Fdb(Resource):
+    """The FDB code registry: list it, get a run's codes assigned, edit codes (admins)."""
+
+    def list_codes(self) -> FdbCodes:
+        return self._client.get("/fdb/list-codes", FdbCodes)
+
+    def assign_codes(
+        self, model: str, scenario: str | None, measures: Iterable[tuple[str, str]]
+    ) -> RunCodes:
+        """The run's codes, assigning those it lacks; measures are (name, units) pairs."""
+        body = AssignCodesRequest(
+            model=model,
+            scenario=scenario,
+            measures=[MeasureName(name=name, units=units) for name, units in measures],
+        )
+        return self._client.post("/fdb/assign-codes", body.model_dump(), RunCodes)
+
+    def edit_model_code(
+        self, model: str, new_model: str | None = None, expver: str | None = None
+    ) -> Msg:
+        body = EditModelCodeRequest(model=model, new_model=new_model, expver=expver)
+        return self._client.post("/fdb/edit-model-code", body.model_dump(exclude_none=True), Msg)
+
+    def edit_scenario_code(
+        self,
+        model: str,
+        scenario: str,
+        new_scenario: str | None = None,
+        member: int | None = None,
+    ) -> Msg:
+        body = EditScenarioCodeRequest(
+            model=model, scenario=scenario, new_scenario=new_scenario, member=member
+        )
+        return self._client.post("/fdb/edit-scenario-code", body.model_dump(exclude_none=True), Msg)
+
+    def edit_measure_code(
+        self,
+        name: str,
+        units: str,
+        new_name: str | None = None,
+        new_units: str | None = None,
+        param: int | None = None,
+    ) -> Msg:
+        body = EditMeasureCodeRequest(
+            name=name, units=units, new_name=new_name, new_units=new_units, param=param
+        )
+        return self._client.post("/fdb/edit-measure-code", body.model_dump(exclude_none=True), Msg)

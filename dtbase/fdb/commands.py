@@ -1,0 +1,270 @@
+"""`dtbase fdb export|list|read`: the FDB bridge from the command line.
+
+The commands reach the backend with the client (`DT_BACKEND_URL`, the default user with
+`DT_DEFAULT_USER_PASS`, or `--email`/`--password`) and the FDB given by `DT_FDB_CONFIG`
+(a YAML file) or the local store under `DT_DATA_DIR`. Mount with
+`app.add_typer(fdb_app, name="fdb")`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from dtbase.client.client import Client
+from dtbase.client.errors import ApiError
+from dtbase.core.settings import DEFAULT_USER_EMAIL
+from dtbase.fdb.api_export import FdbExportSettings, RunOutcome, SinkKind
+from dtbase.fdb.errors import FdbError
+
+if TYPE_CHECKING:
+    from dtbase.fdb.store import FdbStore
+
+fdb_app = typer.Typer(help="The FDB bridge: model runs as GRIB2 in ECMWF's FDB.")
+
+BackendOption = Annotated[
+    str | None, typer.Option("--backend-url", help="Backend URL [DT_BACKEND_URL].")
+]
+EmailOption = Annotated[str, typer.Option(help="Log in as this user.")]
+PasswordOption = Annotated[
+    str | None, typer.Option(help="Password [DT_DEFAULT_USER_PASS].", show_default=False)
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--fdb-config", help="FDB configuration (YAML) [DT_FDB_CONFIG].")
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Local FDB store's parent [DT_DATA_DIR].")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@dataclass
+class _Context:
+    client: Client
+    store: FdbStore
+
+
+@contextmanager
+def _opened(
+    backend_url: str | None,
+    email: str,
+    password: str | None,
+    fdb_config: Path | None,
+    data_dir: Path | None,
+) -> Iterator[_Context]:
+    settings = FdbExportSettings()
+    updates: dict[str, object] = {}
+    if backend_url is not None:
+        updates["backend_url"] = backend_url
+    if fdb_config is not None:
+        updates["fdb_config"] = fdb_config
+    if data_dir is not None:
+        updates["data_dir"] = data_dir
+    settings = settings.model_copy(update=updates)
+    try:
+        client = settings.client(email=email, password=password)
+    except (ValueError, ApiError) as error:
+        _fail(f"Cannot log in to {settings.backend_url}: {error}")
+    try:
+        yield _Context(client, settings.store())
+    except (FdbError, ApiError, ValueError) as error:
+        _fail(str(error))
+    finally:
+        client.close()
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _time(value: str | None, default: datetime) -> datetime:
+    if value is None:
+        return default
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(f"{value!r} is not an ISO 8601 time")
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@fdb_app.command("export")
+def export(
+    dt_from: Annotated[
+        str | None, typer.Option("--from", help="Start (ISO; default -24h).")
+    ] = None,
+    dt_to: Annotated[str | None, typer.Option("--to", help="End (ISO; default now).")] = None,
+    model: Annotated[list[str] | None, typer.Option(help="Only this model (repeatable).")] = None,
+    sink: Annotated[str, typer.Option(help="pyfdb or multio.")] = "pyfdb",
+    backend_url: BackendOption = None,
+    email: EmailOption = DEFAULT_USER_EMAIL,
+    password: PasswordOption = None,
+    fdb_config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export every model run of the window that the FDB does not hold yet."""
+    from dtbase.fdb.api_export import export_window
+    from dtbase.fdb.errors import InvalidRun
+
+    if sink not in ("pyfdb", "multio"):
+        _fail(f"--sink must be pyfdb or multio, not {sink!r}")
+    kind: SinkKind = "multio" if sink == "multio" else "pyfdb"
+    now = datetime.now(UTC)
+    start, end = _time(dt_from, now - timedelta(hours=24)), _time(dt_to, now)
+    with _opened(backend_url, email, password, fdb_config, data_dir) as context:
+        try:
+            summary = export_window(
+                context.client,
+                context.store,
+                dt_from=start,
+                dt_to=end,
+                models=model or None,
+                sink=kind,
+            )
+        except InvalidRun as error:
+            _fail("; ".join(error.problems))
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        for outcome in summary.exported:
+            typer.echo(f"exported  run {outcome.run_id} {_run(outcome)}: {outcome.messages} fields")
+        for outcome in summary.skipped:
+            typer.echo(f"skipped   run {outcome.run_id} {_run(outcome)}: {outcome.reason}")
+        for outcome in summary.failed:
+            typer.echo(f"FAILED    run {outcome.run_id} {_run(outcome)}: {outcome.reason}")
+        typer.echo(
+            f"{len(summary.exported)} exported ({summary.messages} fields), "
+            f"{len(summary.skipped)} skipped, {len(summary.failed)} failed"
+        )
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@fdb_app.command("list")
+def list_(
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First run date.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last run date.")] = None,
+    backend_url: BackendOption = None,
+    email: EmailOption = DEFAULT_USER_EMAIL,
+    password: PasswordOption = None,
+    fdb_config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The runs the FDB holds, oldest first."""
+    from dtbase.fdb.api_registry import ApiCodeRegistry
+    from dtbase.fdb.bridge import list_runs
+
+    first, last = _date(date_from), _date(date_to)
+    with _opened(backend_url, email, password, fdb_config, data_dir) as context:
+        registry = ApiCodeRegistry(context.client)
+        runs = list_runs(context.store, registry, model=model, date_from=first, date_to=last)
+    if as_json:
+        rows = [
+            {
+                "model": run.model,
+                "scenario": run.scenario,
+                "expver": run.expver,
+                "member": run.member,
+                "run_time": run.run_time.isoformat(),
+                "fields": run.fields,
+                "measures": [
+                    {
+                        "name": m.name,
+                        "units": m.units,
+                        "param": m.param,
+                        "fields": m.fields,
+                        "first_time": m.first_time.isoformat(),
+                        "last_time": m.last_time.isoformat(),
+                    }
+                    for m in run.measures
+                ],
+            }
+            for run in runs
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for run in runs:
+        typer.echo(
+            f"{run.run_time.isoformat()}  {run.model or '?'} (expver {run.expver})  "
+            f"scenario {run.scenario if run.member is not None else '-'}  {run.fields} fields"
+        )
+        for m in run.measures:
+            typer.echo(
+                f"    {m.name or '?'} [{m.units or '?'}] param {m.param}: {m.fields} fields "
+                f"{m.first_time.isoformat()} .. {m.last_time.isoformat()}"
+            )
+    if not runs:
+        typer.echo("The FDB holds no run.")
+
+
+@fdb_app.command("read")
+def read(
+    model: Annotated[str, typer.Option(help="The model.")],
+    run_time: Annotated[str, typer.Option("--run-time", help="The run time (ISO 8601).")],
+    scenario: Annotated[str | None, typer.Option(help="The scenario (none: no scenario).")] = None,
+    backend_url: BackendOption = None,
+    email: EmailOption = DEFAULT_USER_EMAIL,
+    password: PasswordOption = None,
+    fdb_config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One run read back from the FDB: each measure's (timestamp, value) series."""
+    from dtbase.fdb.api_registry import ApiCodeRegistry
+    from dtbase.fdb.bridge import read_run
+
+    when = _time(run_time, datetime.now(UTC))
+    with _opened(backend_url, email, password, fdb_config, data_dir) as context:
+        registry = ApiCodeRegistry(context.client)
+        run = read_run(context.store, registry, model=model, scenario=scenario, run_time=when)
+    location = None
+    if run.location is not None:
+        location = {"latitude": run.location.latitude, "longitude": run.location.longitude}
+    if as_json:
+        data = {
+            "model": run.model,
+            "scenario": run.scenario,
+            "run_time": run.run_time.isoformat(),
+            "location": location,
+            "measures": [
+                {
+                    "name": m.name,
+                    "units": m.units,
+                    "timestamps": [when.isoformat() for when, _ in m.points],
+                    "values": [value for _, value in m.points],
+                }
+                for m in run.measures
+            ],
+        }
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"{run.model} / {run.scenario or '-'} at {run.run_time.isoformat()}")
+    if location:
+        typer.echo(f"location {location['latitude']}, {location['longitude']}")
+    for m in run.measures:
+        typer.echo(f"{m.name} [{m.units}]")
+        for point_time, value in m.points:
+            typer.echo(f"    {point_time.isoformat()}  {value!r}")
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{value!r} is not an ISO date (YYYY-MM-DD)")
+
+
+def _run(outcome: RunOutcome) -> str:
+    return f"{outcome.model}/{outcome.scenario or '-'} {outcome.run_time.isoformat()}"

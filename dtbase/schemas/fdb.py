@@ -1,0 +1,112 @@
+"""Wire models of the /fdb endpoints: the registry of GRIB codes for the FDB bridge.
+
+A model has an `expver` (4 characters of [a-z0-9]), a scenario of a model a member number
+(1-255), a measure (name, units) a `paramId`. All additive to DTBase's API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import BaseModel, Field, model_validator
+
+from dtbase.schemas.models import Name, Text
+
+NonEmptyName = Annotated[Name, Field(min_length=1)]
+NonEmptyText = Annotated[Text, Field(min_length=1)]
+Expver = Annotated[str, Field(pattern=r"^[a-z0-9]{4}$", description="4 of [a-z0-9]")]
+Member = Annotated[int, Field(ge=1, le=255, description="ensemble member number")]
+ParamId = Annotated[int, Field(ge=1, le=2**31 - 1, description="GRIB paramId")]
+
+
+class ModelCode(BaseModel):
+    model: str
+    expver: str
+
+
+class ScenarioCode(BaseModel):
+    model: str
+    scenario: str
+    member: int
+
+
+class MeasureCode(BaseModel):
+    name: str
+    units: str
+    param: int
+
+
+class FdbCodes(BaseModel):
+    """The whole registry (one row per model, scenario and measure), each list by name."""
+
+    models: list[ModelCode]
+    scenarios: list[ScenarioCode]
+    measures: list[MeasureCode]
+
+
+class MeasureName(BaseModel):
+    name: NonEmptyName
+    units: Name
+
+
+class AssignCodesRequest(BaseModel):
+    """The codes of a run: those missing are assigned (atomically), the others kept."""
+
+    model: NonEmptyName
+    scenario: NonEmptyText | None = None
+    measures: list[MeasureName] = Field(default_factory=list)
+
+
+class RunCodes(BaseModel):
+    """The codes of a run: its model's expver, its scenario's member (or null), params."""
+
+    model: str
+    scenario: str | None
+    expver: str
+    member: int | None
+    measures: list[MeasureCode]
+
+
+class EditModelCodeRequest(BaseModel):
+    """Rename the model a code belongs to and/or change its expver."""
+
+    model: Text
+    new_model: NonEmptyName | None = None
+    expver: Expver | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.new_model is None and self.expver is None:
+            raise ValueError("give new_model and/or expver")
+        return self
+
+
+class EditScenarioCodeRequest(BaseModel):
+    """Rename the scenario a member belongs to and/or change its member number."""
+
+    model: Text
+    scenario: Text
+    new_scenario: NonEmptyText | None = None
+    member: Member | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.new_scenario is None and self.member is None:
+            raise ValueError("give new_scenario and/or member")
+        return self
+
+
+class EditMeasureCodeRequest(BaseModel):
+    """Rename a measure of the registry, change its units and/or its paramId."""
+
+    name: Text
+    units: Text
+    new_name: NonEmptyName | None = None
+    new_units: Name | None = None
+    param: ParamId | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.new_name is None and self.new_units is None and self.param is None:
+            raise ValueError("give new_name, new_units and/or param")
+        return self

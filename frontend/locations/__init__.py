@@ -1,0 +1,1 @@
+"""Locations: location schemas (named sets of typed identifiers) and their locations."""

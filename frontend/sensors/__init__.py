@@ -1,0 +1,1 @@
+"""Sensors: types and their measures, sensors, and where each sensor is installed."""

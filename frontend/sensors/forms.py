@@ -1,0 +1,94 @@
+"""Forms of the sensors area."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from wtforms import (
+    DateTimeLocalField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms import ValidationError as FieldError
+from wtforms.validators import DataRequired, Length, Optional
+
+from dtbase.schemas.sensors import SensorMeasure
+from dtbase.schemas.values import ValueDatatype
+from frontend.forms import Form
+
+DATATYPES = [datatype.value for datatype in ValueDatatype]
+
+
+class SensorTypeForm(Form):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    description = StringField("Description", validators=[Optional()])
+    existing = SelectMultipleField("Existing measures", choices=[], validate_choice=True)
+    new_measures = TextAreaField(
+        "New measures",
+        validators=[Optional()],
+        description="One a line: name, units, datatype (units may be empty).",
+    )
+
+    def set_measures(self, measures: list[SensorMeasure]) -> None:
+        choices: Any = [
+            (_key(m), f"{m.name} ({m.units or 'no units'}, {m.datatype})") for m in measures
+        ]
+        self.existing.choices = choices
+
+    def validate_new_measures(self, field: TextAreaField) -> None:
+        parse_new_measures(str(field.data or ""))
+
+    def measures(self, known: list[SensorMeasure]) -> list[SensorMeasure]:
+        """The chosen existing measures followed by the new ones."""
+        chosen = set(self.existing.data or [])
+        picked = [m for m in known if _key(m) in chosen]
+        return picked + parse_new_measures(str(self.new_measures.data or ""))
+
+
+def _key(measure: SensorMeasure) -> str:
+    return json.dumps([measure.name, measure.units])
+
+
+def parse_new_measures(text: str) -> list[SensorMeasure]:
+    measures = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) != 3 or not parts[0]:
+            raise FieldError(f"line {number}: write name, units, datatype")
+        name, units, datatype = parts
+        if datatype not in DATATYPES:
+            raise FieldError(f"line {number}: the datatype must be one of {', '.join(DATATYPES)}")
+        measures.append(
+            SensorMeasure(name=name, units=units or None, datatype=ValueDatatype(datatype))
+        )
+    return measures
+
+
+class SensorForm(Form):
+    type_name = SelectField("Type", choices=[], validators=[DataRequired()])
+    unique_identifier = StringField(
+        "Unique identifier", validators=[DataRequired(), Length(max=100)]
+    )
+    name = StringField("Name", validators=[Optional()])
+    notes = StringField("Notes", validators=[Optional()])
+
+
+class EditSensorForm(Form):
+    name = StringField("Name")
+    notes = StringField("Notes")
+
+
+class DeleteForm(Form):
+    """A button: only the CSRF token."""
+
+
+class AssignLocationForm(Form):
+    location = SelectField("Location", choices=[], validators=[DataRequired()])
+    installed = DateTimeLocalField(
+        "Installed at (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )

@@ -1,0 +1,211 @@
+"""The sensors area: types with their measures, sensors (paginated, by type), one sensor's
+page with its location history. Every action reports the backend's answer as a flash."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticError
+
+from dtbase.client import Client
+from dtbase.schemas.values import Scalar
+from frontend.auth import session as user_session
+from frontend.backend import backend, flashing_errors
+from frontend.forms import Form, error_messages
+from frontend.sensors.catalog import BadChoice, find_type, sensor_with_type
+from frontend.sensors.forms import (
+    AssignLocationForm,
+    DeleteForm,
+    EditSensorForm,
+    SensorForm,
+    SensorTypeForm,
+)
+
+bp = Blueprint("sensors", __name__, template_folder="templates")
+
+PAGE_SIZE = 25
+_CHOICE = TypeAdapter(dict[str, Any])
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    has_next: bool
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * PAGE_SIZE
+
+
+@bp.route("/sensors/index")
+@user_session.login_required
+def index() -> ResponseReturnValue:
+    client = backend()
+    types = client.sensors.list_sensor_types()
+    type_name = request.args.get("type") or None
+    try:
+        find_type(types, type_name)
+    except BadChoice as error:
+        flash(str(error), "error")
+        return redirect(url_for("sensors.index"))
+    number = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = Page(number, False)
+    # One more than a page tells whether there is a next page.
+    sensors = client.sensors.list_sensors(type_name, limit=PAGE_SIZE + 1, offset=page.offset)
+    page = Page(number, len(sensors) > PAGE_SIZE)
+    return render_template(
+        "sensors/index.html",
+        types=types,
+        type_name=type_name,
+        sensors=sensors[:PAGE_SIZE],
+        page=page,
+        type_form=_type_form(client),
+        sensor_form=_sensor_form(client, type_name),
+    )
+
+
+@bp.route("/sensors/add-type", methods=["POST"])
+@user_session.login_required
+def add_type() -> ResponseReturnValue:
+    client = backend()
+    known = client.sensors.list_measures()
+    form = SensorTypeForm()
+    form.set_measures(known)
+    if _valid(form):
+        measures = form.measures(known)
+        if not measures:
+            flash("Choose or add at least one measure.", "error")
+        else:
+            with flashing_errors():
+                name = str(form.data["name"]).strip()
+                client.sensors.insert_sensor_type(name, measures, form.description.data or None)
+                flash(f"Sensor type {name} added.", "success")
+    return redirect(url_for("sensors.index"))
+
+
+@bp.route("/sensors/add", methods=["POST"])
+@user_session.login_required
+def add() -> ResponseReturnValue:
+    client = backend()
+    form = _sensor_form(client, None)
+    if _valid(form):
+        identifier = str(form.unique_identifier.data).strip()
+        with flashing_errors():
+            client.sensors.insert_sensor(
+                str(form.type_name.data),
+                identifier,
+                form.name.data or None,
+                form.notes.data or None,
+            )
+            flash(f"Sensor {identifier} added.", "success")
+            return redirect(url_for("sensors.sensor", unique_identifier=identifier))
+    return redirect(url_for("sensors.index"))
+
+
+@bp.route("/sensors/sensor/<path:unique_identifier>")
+@user_session.login_required
+def sensor(unique_identifier: str) -> ResponseReturnValue:
+    client = backend()
+    found = sensor_with_type(client, unique_identifier)
+    if found is None:
+        abort(404)
+    edit_form = EditSensorForm(name=found.sensor.name or "", notes=found.sensor.notes or "")
+    return render_template(
+        "sensors/sensor.html",
+        sensor=found.sensor,
+        type_name=found.type_name,
+        history=client.sensors.list_sensor_locations(unique_identifier),
+        edit_form=edit_form,
+        delete_form=DeleteForm(),
+        location_form=_location_form(client),
+    )
+
+
+@bp.route("/sensors/edit/<path:unique_identifier>", methods=["POST"])
+@user_session.login_required
+def edit(unique_identifier: str) -> ResponseReturnValue:
+    form = EditSensorForm()
+    if _valid(form):
+        with flashing_errors():
+            backend().sensors.edit_sensor(
+                unique_identifier, str(form.name.data or ""), str(form.notes.data or "")
+            )
+            flash(f"Sensor {unique_identifier} saved.", "success")
+    return redirect(url_for("sensors.sensor", unique_identifier=unique_identifier))
+
+
+@bp.route("/sensors/delete/<path:unique_identifier>", methods=["POST"])
+@user_session.login_required
+def delete(unique_identifier: str) -> ResponseReturnValue:
+    if _valid(DeleteForm()):
+        with flashing_errors():
+            backend().sensors.delete_sensor(unique_identifier)
+            flash(f"Sensor {unique_identifier} deleted.", "success")
+            return redirect(url_for("sensors.index"))
+    return redirect(url_for("sensors.sensor", unique_identifier=unique_identifier))
+
+
+@bp.route("/sensors/assign-location/<path:unique_identifier>", methods=["POST"])
+@user_session.login_required
+def assign_location(unique_identifier: str) -> ResponseReturnValue:
+    client = backend()
+    form = _location_form(client)
+    if _valid(form):
+        schema_name, coordinates = _location_choice(str(form.location.data))
+        with flashing_errors():
+            client.sensors.insert_sensor_location(
+                unique_identifier, schema_name, coordinates, form.installed.data
+            )
+            flash(f"Sensor {unique_identifier} installed at {_describe(coordinates)}.", "success")
+    return redirect(url_for("sensors.sensor", unique_identifier=unique_identifier))
+
+
+def _type_form(client: Client) -> SensorTypeForm:
+    form = SensorTypeForm()
+    form.set_measures(client.sensors.list_measures())
+    return form
+
+
+def _sensor_form(client: Client, type_name: str | None) -> SensorForm:
+    form = SensorForm(type_name=type_name)
+    names: Any = [sensor_type.name for sensor_type in client.sensors.list_sensor_types()]
+    form.type_name.choices = names
+    return form
+
+
+def _location_form(client: Client) -> AssignLocationForm:
+    """Every location of every schema, as one choice each."""
+    form = AssignLocationForm()
+    choices: Any = []
+    for schema in client.locations.list_location_schemas():
+        for row in client.locations.list_locations(schema.name):
+            coordinates = {key: value for key, value in row.items() if key != "id"}
+            value = json.dumps({"schema": schema.name, "coordinates": coordinates})
+            choices.append((value, f"{schema.name}: {_describe(coordinates)}"))
+    form.location.choices = choices
+    return form
+
+
+def _location_choice(value: str) -> tuple[str, dict[str, Scalar]]:
+    try:
+        choice = _CHOICE.validate_json(value)
+    except PydanticError:  # not reachable: the form accepts its own choices only
+        abort(400)
+    return str(choice["schema"]), dict(choice["coordinates"])
+
+
+def _describe(coordinates: dict[str, Scalar]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in coordinates.items())
+
+
+def _valid(form: Form) -> bool:
+    if form.validate_on_submit():
+        return True
+    for message in error_messages(form):
+        flash(message, "error")
+    return False

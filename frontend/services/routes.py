@@ -1,0 +1,166 @@
+"""The services area. The backend decides who may do what (registering needs a user or an
+admin, deleting an admin); every refusal is a flash with its reason."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from dtbase.client import ApiError
+from dtbase.schemas.services import HttpMethod, ServiceRunDetails
+from frontend.auth import session as user_session
+from frontend.backend import backend, describe, flashing_errors
+from frontend.forms import Form, error_messages
+from frontend.services.forms import (
+    DeleteParameterSetForm,
+    ParameterSetForm,
+    RegisterServiceForm,
+    RunServiceForm,
+    ServiceForm,
+    parsed,
+)
+
+bp = Blueprint("services", __name__, template_folder="templates")
+
+# run-service answers these when the service failed; the run is logged all the same.
+SERVICE_FAILED = (502, 504)
+
+
+@bp.route("/services/index")
+@user_session.login_required
+def index() -> ResponseReturnValue:
+    services = backend().services.list_services()
+    return render_template(
+        "services/index.html",
+        services=services,
+        register_form=RegisterServiceForm(),
+        is_admin=user_session.current().is_admin,
+    )
+
+
+@bp.route("/services/register", methods=["POST"])
+@user_session.login_required
+def register() -> ResponseReturnValue:
+    form = RegisterServiceForm()
+    if _valid(form):
+        name = str(form.name.data).strip()
+        with flashing_errors():
+            backend().services.insert_service(
+                name, str(form.url.data).strip(), HttpMethod(form.http_method.data)
+            )
+            flash(f"Service {name} registered.", "success")
+    return redirect(url_for("services.index"))
+
+
+@bp.route("/services/delete", methods=["POST"])
+@user_session.login_required
+def delete() -> ResponseReturnValue:
+    form = ServiceForm()
+    if _valid(form):
+        with flashing_errors():
+            backend().services.delete_service(str(form.service.data))
+            flash(f"Service {form.service.data} deleted.", "success")
+    return redirect(url_for("services.index"))
+
+
+@bp.route("/services/service/<path:name>")
+@user_session.login_required
+def service(name: str) -> ResponseReturnValue:
+    client = backend()
+    found = next((s for s in client.services.list_services() if s.name == name), None)
+    if found is None:
+        abort(404)
+    parameter_sets = client.services.list_parameter_sets(name)
+    runs = newest_first(client.services.list_runs_details(name))
+    run_form = RunServiceForm(service=name)
+    return render_template(
+        "services/service.html",
+        service=found,
+        parameter_sets=parameter_sets,
+        runs=runs,
+        new_set_form=ParameterSetForm(service=name, parameters="{}"),
+        run_form=run_form,
+    )
+
+
+@bp.route("/services/parameter-sets/create", methods=["POST"])
+@user_session.login_required
+def create_parameter_set() -> ResponseReturnValue:
+    form = ParameterSetForm()
+    if _valid(form):
+        name = str(form.name.data).strip()
+        with flashing_errors():
+            backend().services.insert_parameter_set(
+                str(form.service.data), name, parsed(form.parameters) or {}
+            )
+            flash(f"Parameter set {name} saved.", "success")
+    return _back(form)
+
+
+@bp.route("/services/parameter-sets/edit", methods=["POST"])
+@user_session.login_required
+def edit_parameter_set() -> ResponseReturnValue:
+    form = ParameterSetForm()
+    if _valid(form):
+        name = str(form.name.data).strip()
+        with flashing_errors():
+            backend().services.edit_parameter_set(
+                str(form.service.data), name, parsed(form.parameters) or {}
+            )
+            flash(f"Parameter set {name} changed.", "success")
+    return _back(form)
+
+
+@bp.route("/services/parameter-sets/delete", methods=["POST"])
+@user_session.login_required
+def delete_parameter_set() -> ResponseReturnValue:
+    form = DeleteParameterSetForm()
+    if _valid(form):
+        with flashing_errors():
+            backend().services.delete_parameter_set(str(form.service.data), str(form.name.data))
+            flash(f"Parameter set {form.name.data} deleted.", "success")
+    return _back(form)
+
+
+@bp.route("/services/run", methods=["POST"])
+@user_session.login_required
+def run() -> ResponseReturnValue:
+    form = RunServiceForm()
+    if _valid(form):
+        service_name = str(form.service.data)
+        parameter_set = str(form.parameter_set.data or "") or None
+        with flashing_errors():
+            try:
+                answer = backend().services.run_service(
+                    service_name,
+                    parameter_set_name=parameter_set,
+                    parameters=parsed(form.parameters),
+                )
+            except ApiError as error:
+                if error.status_code not in SERVICE_FAILED:
+                    raise
+                flash(
+                    f"{service_name} failed: {describe(error.detail)} (see the run log).", "error"
+                )
+            else:
+                flash(f"{service_name} ran: {answer.detail}", "success")
+    return _back(form)
+
+
+def newest_first(runs: list[ServiceRunDetails]) -> list[ServiceRunDetails]:
+    return sorted(runs, key=lambda run: (run.timestamp, run.id), reverse=True)
+
+
+def _back(form: ParameterSetForm | DeleteParameterSetForm | RunServiceForm) -> ResponseReturnValue:
+    name = str(form.service.data or "")
+    if not name:
+        return redirect(url_for("services.index"))
+    return redirect(url_for("services.service", name=name))
+
+
+def _valid(form: Form) -> bool:
+    if form.validate_on_submit():
+        return True
+    for message in error_messages(form):
+        flash(message, "error")
+    return False

@@ -1,0 +1,287 @@
+// Time-series charts with uPlot: one chart per measure, one line per sensor.
+//
+// Each [data-chart] element names its type, measure, sensors and range in data attributes.
+// The data come from /timeseries/data, at most one point per pixel (downsampled by the
+// backend, with the min/max envelope shaded); zooming (drag across the chart, or the
+// buttons) and panning fetch the new window again. Boolean measures are drawn as steps
+// between false and true, string measures as a table. "Download CSV" saves exactly the
+// data the chart shows. The element's data-points and data-state attributes say what is
+// shown (the browser tests read them).
+"use strict";
+
+(() => {
+  const COLORS = ["#0f766e", "#b42318", "#175cd3", "#b54708", "#6941c6", "#067647", "#c11574"];
+  const NUMERIC = new Set(["float", "integer"]);
+  const HEIGHT = 320;
+
+  class Chart {
+    constructor(element) {
+      this.element = element;
+      this.card = element.closest(".chart-card") || element.parentElement;
+      this.status = this.card.querySelector("[data-status]");
+      this.datatype = element.dataset.datatype;
+      this.sensors = JSON.parse(element.dataset.sensors);
+      this.range = [Date.parse(element.dataset.from) / 1000, Date.parse(element.dataset.to) / 1000];
+      this.window = this.range.slice();
+      this.data = null;
+      this.plot = null;
+      this.request = 0;
+      this.settingScale = false;
+      this.card.querySelectorAll("[data-action]").forEach((button) => {
+        button.addEventListener("click", () => this.act(button.dataset.action));
+      });
+    }
+
+    width() {
+      return Math.max(this.element.clientWidth, 320);
+    }
+
+    async load(from, to) {
+      const ticket = ++this.request;
+      this.window = [from, to];
+      this.element.dataset.state = "loading";
+      this.say("Loading…");
+      const params = new URLSearchParams({
+        type: this.element.dataset.type,
+        measure: this.element.dataset.measure,
+        from: new Date(from * 1000).toISOString(),
+        to: new Date(to * 1000).toISOString(),
+        points: String(Math.min(Math.max(Math.round(this.width()), 2), 10000)),
+      });
+      this.sensors.forEach((sensor) => params.append("sensor", sensor));
+      let answer;
+      try {
+        const response = await fetch(`${this.element.dataset.url}?${params}`, {
+          headers: { Accept: "application/json" },
+        });
+        answer = await response.json();
+        if (!response.ok) {
+          throw new Error(answer.detail || `The server answered ${response.status}.`);
+        }
+      } catch (error) {
+        if (ticket === this.request) {
+          this.element.dataset.state = "error";
+          this.say(`Could not load the data: ${error.message}`);
+        }
+        return;
+      }
+      if (ticket !== this.request) {
+        return; // a newer window was asked for meanwhile
+      }
+      this.data = answer;
+      this.draw();
+      const points = answer.series.reduce((sum, series) => sum + series.t.length, 0);
+      this.element.dataset.points = String(points);
+      this.element.dataset.downsampled = String(answer.downsampled);
+      this.element.dataset.state = "ready";
+      const kind = answer.downsampled ? "downsampled points" : "readings";
+      this.say(`${points} ${kind}, ${formatTime(from)} to ${formatTime(to)} UTC`);
+    }
+
+    say(text) {
+      if (this.status) {
+        this.status.textContent = text;
+      }
+    }
+
+    draw() {
+      if (this.plot) {
+        this.plot.destroy();
+        this.plot = null;
+      }
+      this.element.querySelectorAll(".chart-table, .chart-empty").forEach((node) => node.remove());
+      if (this.data.series.every((series) => series.t.length === 0)) {
+        const empty = document.createElement("p");
+        empty.className = "muted chart-empty";
+        empty.textContent = "No readings in this window.";
+        this.element.append(empty);
+        return;
+      }
+      if (this.datatype === "string") {
+        this.drawTable();
+        return;
+      }
+      const tables = [];
+      const series = [{ label: "Time (UTC)" }];
+      const bands = [];
+      this.data.series.forEach((one, index) => {
+        const color = COLORS[index % COLORS.length];
+        const values = this.datatype === "boolean" ? one.value.map(booleanNumber) : one.value;
+        const table = [one.t, values];
+        series.push(this.lineSeries(one.sensor, color));
+        if (one.downsampled && NUMERIC.has(this.datatype)) {
+          table.push(one.min, one.max);
+          const low = series.length;
+          series.push({ label: `${one.sensor} min`, stroke: color, width: 0, points: { show: false } });
+          series.push({ label: `${one.sensor} max`, stroke: color, width: 0, points: { show: false } });
+          bands.push({ series: [low + 1, low], fill: `${color}22` });
+        }
+        tables.push(table);
+      });
+      const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
+      const options = {
+        width: this.width(),
+        height: HEIGHT,
+        series,
+        bands,
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+        scales: { x: { time: true, min: this.window[0], max: this.window[1] } },
+        axes: [{}, this.yAxis()],
+        cursor: { drag: { x: true, y: false } },
+        legend: { live: true },
+        hooks: { setScale: [(plot, key) => this.scaled(plot, key)] },
+      };
+      if (this.datatype === "boolean") {
+        options.scales.y = { range: [-0.2, 1.2] };
+      }
+      this.settingScale = true;
+      this.plot = new uPlot(options, data, this.element);
+      this.settingScale = false;
+    }
+
+    lineSeries(label, color) {
+      const line = { label, stroke: color, width: 1.5, spanGaps: true, points: { show: false } };
+      if (this.datatype === "boolean") {
+        line.paths = uPlot.paths.stepped({ align: 1 });
+        line.value = (plot, value) => (value == null ? "–" : value >= 0.5 ? "true" : "false");
+      }
+      return line;
+    }
+
+    yAxis() {
+      if (this.datatype !== "boolean") {
+        return { label: this.element.dataset.label, size: 70 };
+      }
+      return {
+        label: this.element.dataset.label,
+        size: 70,
+        splits: () => [0, 1],
+        values: (plot, ticks) => ticks.map((tick) => (tick === 1 ? "true" : tick === 0 ? "false" : "")),
+      };
+    }
+
+    drawTable() {
+      const table = document.createElement("table");
+      table.className = "table chart-table";
+      const head = table.createTHead().insertRow();
+      ["Time (UTC)", "Sensor", "Value"].forEach((title) => {
+        const cell = document.createElement("th");
+        cell.scope = "col";
+        cell.textContent = title;
+        head.append(cell);
+      });
+      const body = table.createTBody();
+      for (const row of this.rows()) {
+        const line = body.insertRow();
+        [row.time.replace("T", " ").replace("Z", ""), row.sensor, String(row.value)].forEach(
+          (text) => {
+            line.insertCell().textContent = text;
+          },
+        );
+      }
+      this.element.append(table);
+    }
+
+    // Every point shown, sensor by sensor, oldest first.
+    *rows() {
+      for (const one of this.data.series) {
+        for (let i = 0; i < one.t.length; i++) {
+          const row = { time: one.time[i], sensor: one.sensor, value: one.value[i] };
+          if (one.downsampled) {
+            Object.assign(row, { min: one.min[i], max: one.max[i], count: one.count[i] });
+          }
+          yield row;
+        }
+      }
+    }
+
+    scaled(plot, key) {
+      if (key !== "x" || this.settingScale) {
+        return;
+      }
+      const { min, max } = plot.scales.x;
+      if (min == null || max == null || (min === this.window[0] && max === this.window[1])) {
+        return;
+      }
+      clearTimeout(this.pending);
+      this.pending = setTimeout(() => this.load(min, max), 150);
+    }
+
+    act(action) {
+      const [from, to] = this.window;
+      const span = to - from;
+      const middle = from + span / 2;
+      switch (action) {
+        case "pan-left":
+          return this.load(from - span / 2, to - span / 2);
+        case "pan-right":
+          return this.load(from + span / 2, to + span / 2);
+        case "zoom-in":
+          return this.load(middle - span / 4, middle + span / 4);
+        case "zoom-out":
+          return this.load(middle - span, middle + span);
+        case "reset":
+          return this.load(this.range[0], this.range[1]);
+        case "download":
+          return this.download();
+        default:
+          return undefined;
+      }
+    }
+
+    download() {
+      if (!this.data) {
+        return;
+      }
+      const downsampled = this.data.series.some((one) => one.downsampled);
+      const columns = ["timestamp", "sensor", "value"].concat(downsampled ? ["min", "max", "count"] : []);
+      const lines = [columns.join(",")];
+      for (const row of this.rows()) {
+        lines.push(columns.map((column) => csvCell(row[column === "timestamp" ? "time" : column])).join(","));
+      }
+      const blob = new Blob([lines.join("\n") + "\n"], { type: "text/csv" });
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      const name = this.element.dataset.label.replace(/[^\w.-]+/g, "_");
+      link.download = `${name}_${formatTime(this.window[0])}_${formatTime(this.window[1])}.csv`.replace(/[: ]/g, "-");
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    }
+  }
+
+  function booleanNumber(value) {
+    return value == null ? null : value ? 1 : 0;
+  }
+
+  function csvCell(value) {
+    if (value == null) {
+      return "";
+    }
+    const text = String(value);
+    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  }
+
+  function formatTime(seconds) {
+    return new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
+  }
+
+  function start() {
+    const charts = Array.from(document.querySelectorAll("[data-chart]"), (element) => new Chart(element));
+    charts.forEach((chart) => chart.load(chart.range[0], chart.range[1]));
+    let resizing;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(() => {
+        charts.forEach((chart) => chart.plot && chart.plot.setSize({ width: chart.width(), height: HEIGHT }));
+      }, 200);
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

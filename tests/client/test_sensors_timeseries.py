@@ -1,0 +1,102 @@
+"""The client's time series calls: overwrite, bulk insert, downsampled reads, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, text
+
+from dtbase.backend.db import make_session_factory
+from dtbase.backend.users import store as users_store
+from dtbase.client import Client
+from dtbase.client.errors import ApiError
+from dtbase.schemas.sensors import ExportFormat, SensorMeasure, SeriesReadings
+from dtbase.schemas.values import ValueDatatype
+from tests.conftest import DEFAULT_PASSWORD
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+STAMPS = [T0 + timedelta(seconds=30 * index) for index in range(6)]
+
+
+@pytest.fixture
+def clean_database(engine: Engine) -> Iterator[None]:
+    """Empties every table that exists (robust while sibling migrations are in flight)."""
+    yield
+    with make_session_factory(engine).begin() as session:
+        names = session.scalars(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'alembic_version'"
+            )
+        ).all()
+        quoted = ", ".join(f'"{name}"' for name in names)
+        session.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        users_store.ensure_default_user(session, password=DEFAULT_PASSWORD)
+
+
+@pytest.fixture
+def sensors(client: Client) -> Client:
+    measure = SensorMeasure(name="temperature", units="K", datatype=ValueDatatype.float)
+    client.sensors.insert_sensor_type("Station", [measure])
+    for uid in ("S1", "S2"):
+        client.sensors.insert_sensor("Station", uid)
+    return client
+
+
+def test_bulk_insert_then_downsample(sensors: Client) -> None:
+    values = [1.0, 3.0, 2.0, 8.0, 4.0, 6.0]
+    series = [
+        SeriesReadings(
+            unique_identifier=uid, measure_name="temperature", readings=values, timestamps=STAMPS
+        )
+        for uid in ("S1", "S2")
+    ]
+    assert sensors.sensors.insert_readings_bulk(series).detail == "Sensor readings inserted"
+    buckets = sensors.sensors.sensor_readings_downsampled(
+        "temperature", "S2", T0, T0 + timedelta(hours=1), bucket_seconds=60, aggregate="last"
+    )
+    assert [(b.timestamp, b.value, b.min, b.max, b.count) for b in buckets] == [
+        (T0, 3.0, 1.0, 3.0, 2),
+        (T0 + timedelta(minutes=1), 8.0, 2.0, 8.0, 2),
+        (T0 + timedelta(minutes=2), 6.0, 4.0, 6.0, 2),
+    ]
+    assert (
+        len(
+            sensors.sensors.sensor_readings_downsampled(
+                "temperature", "S1", T0, T0 + timedelta(hours=1), max_points=2
+            )
+        )
+        <= 2
+    )
+
+
+def test_overwrite(sensors: Client) -> None:
+    sensors.sensors.insert_sensor_readings("temperature", "S1", [1.0], [T0])
+    sensors.sensors.insert_sensor_readings("temperature", "S1", [2.0], [T0])
+    assert sensors.sensors.sensor_readings("temperature", "S1", T0, T0)[0].value == 1.0
+    sensors.sensors.insert_sensor_readings("temperature", "S1", [2.0], [T0], overwrite=True)
+    assert sensors.sensors.sensor_readings("temperature", "S1", T0, T0)[0].value == 2.0
+
+
+def test_export_csv_round_trip(sensors: Client) -> None:
+    values = [0.1, -2.5, 1e300, 3.0, 7.25, 1 / 3]
+    sensors.sensors.insert_sensor_readings("temperature", "S1", values, STAMPS)
+    exported = sensors.sensors.export_sensor_readings("temperature", "S1", T0, STAMPS[-1])
+    rows = list(csv.DictReader(io.StringIO(exported.decode())))
+    assert [(datetime.fromisoformat(r["timestamp"]), float(r["value"])) for r in rows] == list(
+        zip(STAMPS, values, strict=True)
+    )
+    ndjson = sensors.sensors.export_sensor_readings(
+        "temperature", "S1", T0, STAMPS[-1], format=ExportFormat.ndjson
+    )
+    assert len(ndjson.splitlines()) == 6
+
+
+def test_export_errors_are_api_errors(sensors: Client) -> None:
+    with pytest.raises(ApiError) as caught:
+        sensors.sensors.export_sensor_readings("nope", "S1", T0, T0)
+    assert caught.value.status_code == 400
