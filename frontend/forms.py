@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import flash
 from flask_wtf import FlaskForm  # type: ignore[import-untyped, unused-ignore]
 from flask_wtf.csrf import (  # type: ignore[import-untyped, unused-ignore]
     CSRFError,
@@ -41,3 +42,12 @@ def error_messages(form: Form) -> list[str]:
         for error in field.errors:
             messages.append(f"{field.label.text}: {error}")
     return messages
+
+
+def valid_or_flashed(form: Form) -> bool:
+    """Whether a submitted form is valid; if not, each problem is flashed for the next page."""
+    if form.validate_on_submit():
+        return True
+    for message in error_messages(form):
+        flash(message, "error")
+    return False

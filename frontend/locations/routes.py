@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from dtbase.schemas.locations import LocationSchema
 from frontend.auth import session as user_session
 from frontend.backend import backend, flashing_errors
-from frontend.forms import Form, error_messages
+from frontend.forms import valid_or_flashed
 from frontend.locations.forms import CreateSchemaForm, LocationForm, SchemaForm
 from frontend.locations.values import (
     VALUE_PREFIX,
@@ -57,7 +57,7 @@ def index() -> ResponseReturnValue:
 def create_schema() -> ResponseReturnValue:
     form = CreateSchemaForm()
     name = str(form.name.data or "").strip()
-    if _valid(form):
+    if valid_or_flashed(form):
         try:
             identifiers = parse_identifiers(str(form.identifiers.data))
         except InputProblem as problem:
@@ -75,7 +75,7 @@ def create_schema() -> ResponseReturnValue:
 @user_session.login_required
 def delete_schema() -> ResponseReturnValue:
     form = SchemaForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             backend().locations.delete_location_schema(str(form.schema.data))
             flash(f"Location schema {form.schema.data} deleted.", "success")
@@ -87,7 +87,7 @@ def delete_schema() -> ResponseReturnValue:
 @user_session.login_required
 def create() -> ResponseReturnValue:
     form = SchemaForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             schema = _schema(str(form.schema.data))
             coordinates = _coordinates(schema)
@@ -101,7 +101,7 @@ def create() -> ResponseReturnValue:
 @user_session.login_required
 def edit() -> ResponseReturnValue:
     form = LocationForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             schema = _schema(str(form.schema.data))
             old = _old_coordinates(form)
@@ -116,7 +116,7 @@ def edit() -> ResponseReturnValue:
 @user_session.login_required
 def delete() -> ResponseReturnValue:
     form = LocationForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         old = _old_coordinates(form)
         if old is not None:
             with flashing_errors():
@@ -154,11 +154,3 @@ def _back(form: SchemaForm | LocationForm) -> ResponseReturnValue:
     return redirect(
         url_for("locations.index", schema=schema) if schema else url_for("locations.index")
     )
-
-
-def _valid(form: Form) -> bool:
-    if form.validate_on_submit():
-        return True
-    for message in error_messages(form):
-        flash(message, "error")
-    return False

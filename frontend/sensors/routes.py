@@ -16,7 +16,7 @@ from dtbase.client import Client
 from dtbase.schemas.values import Scalar
 from frontend.auth import session as user_session
 from frontend.backend import backend, flashing_errors
-from frontend.forms import Form, error_messages
+from frontend.forms import valid_or_flashed
 from frontend.sensors.catalog import BadChoice, find_type, sensor_with_type
 from frontend.sensors.forms import (
     AssignLocationForm,
@@ -76,7 +76,7 @@ def add_type() -> ResponseReturnValue:
     known = client.sensors.list_measures()
     form = SensorTypeForm()
     form.set_measures(known)
-    if _valid(form):
+    if valid_or_flashed(form):
         measures = form.measures(known)
         if not measures:
             flash("Choose or add at least one measure.", "error")
@@ -93,7 +93,7 @@ def add_type() -> ResponseReturnValue:
 def add() -> ResponseReturnValue:
     client = backend()
     form = _sensor_form(client, None)
-    if _valid(form):
+    if valid_or_flashed(form):
         identifier = str(form.unique_identifier.data).strip()
         with flashing_errors():
             client.sensors.insert_sensor(
@@ -130,7 +130,7 @@ def sensor(unique_identifier: str) -> ResponseReturnValue:
 @user_session.login_required
 def edit(unique_identifier: str) -> ResponseReturnValue:
     form = EditSensorForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             backend().sensors.edit_sensor(
                 unique_identifier, str(form.name.data or ""), str(form.notes.data or "")
@@ -142,7 +142,7 @@ def edit(unique_identifier: str) -> ResponseReturnValue:
 @bp.route("/sensors/delete/<path:unique_identifier>", methods=["POST"])
 @user_session.login_required
 def delete(unique_identifier: str) -> ResponseReturnValue:
-    if _valid(DeleteForm()):
+    if valid_or_flashed(DeleteForm()):
         with flashing_errors():
             backend().sensors.delete_sensor(unique_identifier)
             flash(f"Sensor {unique_identifier} deleted.", "success")
@@ -155,7 +155,7 @@ def delete(unique_identifier: str) -> ResponseReturnValue:
 def assign_location(unique_identifier: str) -> ResponseReturnValue:
     client = backend()
     form = _location_form(client)
-    if _valid(form):
+    if valid_or_flashed(form):
         schema_name, coordinates = _location_choice(str(form.location.data))
         with flashing_errors():
             client.sensors.insert_sensor_location(
@@ -201,11 +201,3 @@ def _location_choice(value: str) -> tuple[str, dict[str, Scalar]]:
 
 def _describe(coordinates: dict[str, Scalar]) -> str:
     return ", ".join(f"{key} {value}" for key, value in coordinates.items())
-
-
-def _valid(form: Form) -> bool:
-    if form.validate_on_submit():
-        return True
-    for message in error_messages(form):
-        flash(message, "error")
-    return False

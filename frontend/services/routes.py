@@ -10,7 +10,7 @@ from dtbase.client import ApiError
 from dtbase.schemas.services import HttpMethod, ServiceRunDetails
 from frontend.auth import session as user_session
 from frontend.backend import backend, describe, flashing_errors
-from frontend.forms import Form, error_messages
+from frontend.forms import valid_or_flashed
 from frontend.services.forms import (
     DeleteParameterSetForm,
     ParameterSetForm,
@@ -42,7 +42,7 @@ def index() -> ResponseReturnValue:
 @user_session.login_required
 def register() -> ResponseReturnValue:
     form = RegisterServiceForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         name = str(form.name.data).strip()
         with flashing_errors():
             backend().services.insert_service(
@@ -56,7 +56,7 @@ def register() -> ResponseReturnValue:
 @user_session.login_required
 def delete() -> ResponseReturnValue:
     form = ServiceForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             backend().services.delete_service(str(form.service.data))
             flash(f"Service {form.service.data} deleted.", "success")
@@ -87,7 +87,7 @@ def service(name: str) -> ResponseReturnValue:
 @user_session.login_required
 def create_parameter_set() -> ResponseReturnValue:
     form = ParameterSetForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         name = str(form.name.data).strip()
         with flashing_errors():
             backend().services.insert_parameter_set(
@@ -101,7 +101,7 @@ def create_parameter_set() -> ResponseReturnValue:
 @user_session.login_required
 def edit_parameter_set() -> ResponseReturnValue:
     form = ParameterSetForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         name = str(form.name.data).strip()
         with flashing_errors():
             backend().services.edit_parameter_set(
@@ -115,7 +115,7 @@ def edit_parameter_set() -> ResponseReturnValue:
 @user_session.login_required
 def delete_parameter_set() -> ResponseReturnValue:
     form = DeleteParameterSetForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             backend().services.delete_parameter_set(str(form.service.data), str(form.name.data))
             flash(f"Parameter set {form.name.data} deleted.", "success")
@@ -126,7 +126,7 @@ def delete_parameter_set() -> ResponseReturnValue:
 @user_session.login_required
 def run() -> ResponseReturnValue:
     form = RunServiceForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         service_name = str(form.service.data)
         parameter_set = str(form.parameter_set.data or "") or None
         with flashing_errors():
@@ -156,11 +156,3 @@ def _back(form: ParameterSetForm | DeleteParameterSetForm | RunServiceForm) -> R
     if not name:
         return redirect(url_for("services.index"))
     return redirect(url_for("services.service", name=name))
-
-
-def _valid(form: Form) -> bool:
-    if form.validate_on_submit():
-        return True
-    for message in error_messages(form):
-        flash(message, "error")
-    return False

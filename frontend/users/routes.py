@@ -10,7 +10,7 @@ from dtbase.schemas.users import Role
 from frontend.auth import session as user_session
 from frontend.auth.roles import users_and_role
 from frontend.backend import backend, flashing_errors
-from frontend.forms import Form, error_messages
+from frontend.forms import valid_or_flashed
 from frontend.users.forms import ChangePasswordForm, CreateUserForm, DeleteUserForm, SetRoleForm
 
 bp = Blueprint("users", __name__, template_folder="templates")
@@ -39,7 +39,7 @@ def index() -> ResponseReturnValue:
 @user_session.login_required
 def create() -> ResponseReturnValue:
     form = CreateUserForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             role = Role(form.role.data)
             backend().users.create_user(str(form.email.data).strip(), str(form.password.data), role)
@@ -51,7 +51,7 @@ def create() -> ResponseReturnValue:
 @user_session.login_required
 def delete() -> ResponseReturnValue:
     form = DeleteUserForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             backend().users.delete_user(str(form.email.data))
             flash(f"User {form.email.data} deleted.", "success")
@@ -62,7 +62,7 @@ def delete() -> ResponseReturnValue:
 @user_session.login_required
 def set_role() -> ResponseReturnValue:
     form = SetRoleForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             role = Role(form.role.data)
             backend().users.set_role(str(form.email.data), role)
@@ -74,16 +74,8 @@ def set_role() -> ResponseReturnValue:
 @user_session.login_required
 def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
-    if _valid(form):
+    if valid_or_flashed(form):
         with flashing_errors():
             backend().users.change_password(user_session.current().email, str(form.password.data))
             flash("Your password is changed.", "success")
     return redirect(url_for("users.index"))
-
-
-def _valid(form: Form) -> bool:
-    if form.validate_on_submit():
-        return True
-    for message in error_messages(form):
-        flash(message, "error")
-    return False
