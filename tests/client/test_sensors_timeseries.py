@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, text
 
-from dtbase.backend.db import make_session_factory
-from dtbase.backend.users import store as users_store
 from dtbase.client import Client
 from dtbase.client.errors import ApiError
 from dtbase.schemas.sensors import ExportFormat, SensorMeasure, SeriesReadings
 from dtbase.schemas.values import ValueDatatype
-from tests.conftest import DEFAULT_PASSWORD
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 STAMPS = [T0 + timedelta(seconds=30 * index) for index in range(6)]
-
-
-@pytest.fixture
-def clean_database(engine: Engine) -> Iterator[None]:
-    """Empties every table that exists (robust while sibling migrations are in flight)."""
-    yield
-    with make_session_factory(engine).begin() as session:
-        names = session.scalars(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-                " AND tablename <> 'alembic_version'"
-            )
-        ).all()
-        quoted = ", ".join(f'"{name}"' for name in names)
-        session.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        users_store.ensure_default_user(session, password=DEFAULT_PASSWORD)
 
 
 @pytest.fixture

@@ -9,17 +9,11 @@ import json
 import math
 import random
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
-
-from dtbase.backend.db import make_session_factory
-from dtbase.backend.users import store as users_store
-from tests.conftest import DEFAULT_PASSWORD
 
 MEASURES = [
     {"name": "temperature", "units": "K", "datatype": "float"},
@@ -28,22 +22,6 @@ MEASURES = [
 ]
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 EVERYTHING = {"unique_identifier": "S1", "dt_from": "2000-01-01", "dt_to": "2100-01-01"}
-
-
-@pytest.fixture
-def clean_database(engine: Engine) -> Iterator[None]:
-    """Empties every table that exists (robust while sibling migrations are in flight)."""
-    yield
-    with make_session_factory(engine).begin() as session:
-        names = session.scalars(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-                " AND tablename <> 'alembic_version'"
-            )
-        ).all()
-        quoted = ", ".join(f'"{name}"' for name in names)
-        session.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        users_store.ensure_default_user(session, password=DEFAULT_PASSWORD)
 
 
 @pytest.fixture
