@@ -31,7 +31,7 @@ from dtbase.backend.models.tables import (
     ModelScenario,
     ModelValue,
 )
-from dtbase.backend.sensors import timeseries
+from dtbase.backend.sensors import ingest
 from dtbase.backend.sensors.tables import Sensor, SensorMeasure
 from dtbase.schemas import models as schemas
 from dtbase.schemas.common import utc_now
@@ -362,7 +362,7 @@ def insert_values(
         raise ValueError("timestamps and values have different lengths")
     if not timestamps:
         return
-    timeseries.copy_series(
+    ingest.copy_series(
         session,
         table="model_value",
         keys=("product_id", "timestamp"),

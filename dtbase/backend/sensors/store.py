@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
 from dtbase.backend.locations import store as locations_store
 from dtbase.backend.models.tables import ModelRun
-from dtbase.backend.sensors import timeseries
+from dtbase.backend.sensors import ingest
 from dtbase.backend.sensors.tables import (
     Sensor,
     SensorLocation,
@@ -421,7 +421,7 @@ def insert_series(session: Session, series: Sequence[Series], *, overwrite: bool
             rows.append((sensor_id, measure_id, timestamp, stored))
     for datatype, rows in by_datatype.items():
         if rows:
-            timeseries.copy_series(
+            ingest.copy_series(
                 session,
                 table="sensor_reading",
                 keys=("sensor_id", "measure_id", "timestamp"),
