@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/readings.py
 	$(BIN)/python bench/fdb_export.py
 	$(BIN)/python bench/arima_quality.py
+	$(BIN)/python bench/charts.py
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -1,8 +1,9 @@
 """The readings table: one sensor's readings of one measure over a time range, a page at a
 time, and the same readings as a CSV file.
 
-The backend returns a range's readings in one answer (it has no offset for readings), so
-the page is cut here and the browser receives one page of HTML.
+The backend has no offset for readings: a page is found through per-bucket counts
+(`paging.read_page`), so a page of a long range fetches about a page of readings. The CSV
+file has every reading of the range.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dtbase.client import ApiError, Client
 from dtbase.schemas.sensors import SensorMeasure, SensorType
 from frontend.auth import session as user_session
 from frontend.backend import backend, describe, is_client_error
+from frontend.readings.paging import ReadingsPage, read_page
 from frontend.sensors.catalog import (
     BadChoice,
     find_measure,
@@ -61,27 +63,29 @@ def index() -> ResponseReturnValue:
     except BadChoice as error:
         flash(str(error), "error")
         return redirect(url_for("readings.index"))
-    readings: list[dict[str, Any]] = []
+    number = max(request.args.get("page", 1, type=int) or 1, 1)
+    start = (number - 1) * PAGE_SIZE
+    page = ReadingsPage([], 0)
     if choice.complete:
         try:
-            readings = _readings(client, choice)
+            page = read_page(
+                client, _request(choice), choice.dt_from, choice.dt_to, start, PAGE_SIZE
+            )
         except ApiError as error:
             if not is_client_error(error):
                 raise
             flash(describe(error.detail), "error")
-    number = max(request.args.get("page", 1, type=int) or 1, 1)
-    start = (number - 1) * PAGE_SIZE
     return render_template(
         "readings/index.html",
         choice=choice,
         measure_key=measure_key,
         dt_from=format_input(choice.dt_from),
         dt_to=format_input(choice.dt_to),
-        readings=readings[start : start + PAGE_SIZE],
-        total=len(readings),
+        readings=page.readings,
+        total=page.total,
         first=start + 1,
         number=number,
-        has_next=start + PAGE_SIZE < len(readings),
+        has_next=start + PAGE_SIZE < page.total,
         page_args=_page_args(choice),
     )
 
@@ -161,12 +165,18 @@ def _choice(client: Client) -> Choice:
     return Choice(types, sensor_type, sensors, sensor, measure, dt_from, dt_to)
 
 
-def _readings(client: Client, choice: Choice) -> list[dict[str, Any]]:
+def _request(choice: Choice) -> dict[str, Any]:
+    """The sensor-readings request of the choice, without its time range."""
     assert choice.measure is not None
-    body = {
+    return {
         "measure_name": choice.measure.name,
         "measure_units": choice.measure.units,
         "unique_identifier": choice.sensor,
+    }
+
+
+def _readings(client: Client, choice: Choice) -> list[dict[str, Any]]:
+    body = _request(choice) | {
         "dt_from": choice.dt_from.isoformat(),
         "dt_to": choice.dt_to.isoformat(),
     }

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wtforms import (
+from wtforms import (  # type: ignore[attr-defined]  # the stubs predate SelectChoice
     DateTimeLocalField,
+    HiddenField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -20,6 +22,7 @@ from dtbase.schemas.values import ValueDatatype
 from frontend.forms import Form
 
 DATATYPES = [datatype.value for datatype in ValueDatatype]
+DATATYPE_CHOICES: Any = DATATYPES  # plain values: their own labels
 
 
 class SensorTypeForm(Form):
@@ -34,7 +37,8 @@ class SensorTypeForm(Form):
 
     def set_measures(self, measures: list[SensorMeasure]) -> None:
         choices: Any = [
-            (_key(m), f"{m.name} ({m.units or 'no units'}, {m.datatype})") for m in measures
+            SelectChoice(_key(m), f"{m.name} ({m.units or 'no units'}, {m.datatype})")
+            for m in measures
         ]
         self.existing.choices = choices
 
@@ -92,3 +96,17 @@ class AssignLocationForm(Form):
     installed = DateTimeLocalField(
         "Installed at (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
+
+
+class EditSensorTypeForm(Form):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    description = StringField("Description", validators=[Optional()])
+
+
+class EditMeasureForm(Form):
+    """One measure of a type page, named by its current key (`measure_key`)."""
+
+    measure = HiddenField("Measure", validators=[DataRequired()])
+    name = StringField("Name", validators=[DataRequired()])
+    units = StringField("Units", validators=[Optional()])
+    datatype = SelectField("Datatype", choices=DATATYPE_CHOICES)

@@ -11,17 +11,28 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
+from wtforms import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
 
 from dtbase.client import Client
+from dtbase.schemas.common import Msg
+from dtbase.schemas.sensors import EditSensorMeasureRequest, EditSensorTypeRequest
 from dtbase.schemas.values import Scalar
 from frontend.auth import session as user_session
 from frontend.backend import backend, flashing_errors
 from frontend.forms import valid_or_flashed
-from frontend.sensors.catalog import BadChoice, find_type, sensor_with_type
+from frontend.sensors.catalog import (
+    BadChoice,
+    find_measure,
+    find_type,
+    measure_key,
+    sensor_with_type,
+)
 from frontend.sensors.forms import (
     AssignLocationForm,
     DeleteForm,
+    EditMeasureForm,
     EditSensorForm,
+    EditSensorTypeForm,
     SensorForm,
     SensorTypeForm,
 )
@@ -165,6 +176,101 @@ def assign_location(unique_identifier: str) -> ResponseReturnValue:
     return redirect(url_for("sensors.sensor", unique_identifier=unique_identifier))
 
 
+@bp.route("/sensors/type/<path:type_name>")
+@user_session.login_required
+def sensor_type(type_name: str) -> ResponseReturnValue:
+    client = backend()
+    found = next((t for t in client.sensors.list_sensor_types() if t.name == type_name), None)
+    if found is None:
+        abort(404)
+    measure_forms = [
+        EditMeasureForm(
+            measure=measure_key(m), name=m.name, units=m.units or "", datatype=m.datatype.value
+        )
+        for m in found.measures
+    ]
+    return render_template(
+        "sensors/type.html",
+        sensor_type=found,
+        sensor_count=len(client.sensors.list_sensors(type_name, limit=PAGE_SIZE + 1)),
+        page_size=PAGE_SIZE,
+        edit_form=EditSensorTypeForm(name=found.name, description=found.description or ""),
+        measure_forms=measure_forms,
+        delete_form=DeleteForm(),
+    )
+
+
+@bp.route("/sensors/edit-type/<path:type_name>", methods=["POST"])
+@user_session.login_required
+def edit_type(type_name: str) -> ResponseReturnValue:
+    form = EditSensorTypeForm()
+    if valid_or_flashed(form):
+        new_name = str(form.name.data).strip()
+        # Sent as the wire model, so that an emptied description is cleared (null).
+        body = EditSensorTypeRequest(
+            type_name=type_name,
+            description=str(form.description.data or "").strip() or None,
+            **({"new_name": new_name} if new_name != type_name else {}),
+        )
+        with flashing_errors():
+            backend().post(
+                "/sensor/edit-sensor-type", body.model_dump(mode="json", exclude_unset=True), Msg
+            )
+            flash(f"Sensor type {new_name} saved.", "success")
+            return redirect(url_for("sensors.sensor_type", type_name=new_name))
+    return redirect(url_for("sensors.sensor_type", type_name=type_name))
+
+
+@bp.route("/sensors/delete-type/<path:type_name>", methods=["POST"])
+@user_session.login_required
+def delete_type(type_name: str) -> ResponseReturnValue:
+    if valid_or_flashed(DeleteForm()):
+        with flashing_errors():
+            backend().sensors.delete_sensor_type(type_name)
+            flash(f"Sensor type {type_name} deleted.", "success")
+            return redirect(url_for("sensors.index"))
+    return redirect(url_for("sensors.sensor_type", type_name=type_name))
+
+
+@bp.route("/sensors/edit-measure/<path:type_name>", methods=["POST"])
+@user_session.login_required
+def edit_measure(type_name: str) -> ResponseReturnValue:
+    """Change one of the type's measures (name, units, datatype); other types that share
+    the measure change with it."""
+    client = backend()
+    form = EditMeasureForm()
+    if valid_or_flashed(form):
+        try:
+            found = find_type(client.sensors.list_sensor_types(), type_name)
+            if found is None:
+                abort(404)
+            measure = find_measure(found, str(form.measure.data))
+        except BadChoice as error:
+            flash(str(error), "error")
+            return redirect(url_for("sensors.sensor_type", type_name=type_name))
+        new_name = str(form.name.data).strip()
+        new_units = str(form.units.data or "").strip() or None
+        changes: dict[str, Any] = {}
+        if new_name != measure.name:
+            changes["new_name"] = new_name
+        if new_units != measure.units:
+            changes["new_units"] = new_units  # None removes the units
+        if form.datatype.data != measure.datatype.value:
+            changes["new_datatype"] = form.datatype.data
+        if not changes:
+            flash(f"Nothing to change in the measure {measure.name}.", "info")
+        else:
+            body = EditSensorMeasureRequest(name=measure.name, units=measure.units, **changes)
+            with flashing_errors():
+                client.post(
+                    "/sensor/edit-sensor-measure",
+                    body.model_dump(mode="json", exclude_unset=True),
+                    Msg,
+                )
+                flash(f"Measure {new_name} saved.", "success")
+    return redirect(url_for("sensors.sensor_type", type_name=type_name))
+
+
 def _type_form(client: Client) -> SensorTypeForm:
     form = SensorTypeForm()
     form.set_measures(client.sensors.list_measures())
@@ -186,7 +292,7 @@ def _location_form(client: Client) -> AssignLocationForm:
         for row in client.locations.list_locations(schema.name):
             coordinates = {key: value for key, value in row.items() if key != "id"}
             value = json.dumps({"schema": schema.name, "coordinates": coordinates})
-            choices.append((value, f"{schema.name}: {_describe(coordinates)}"))
+            choices.append(SelectChoice(value, f"{schema.name}: {_describe(coordinates)}"))
     form.location.choices = choices
     return form
 

@@ -1,14 +1,26 @@
+"""Forms of the services area: services, parameter sets (edited as JSON), running one now,
+and schedules."""
+
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms import ValidationError as FieldError
 from wtforms.fields import Field
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, NumberRange, Optional
 
-from dtbase.schemas.services import HttpMethod
+from dtbase.schemas.services import MAX_INTERVAL_SECONDS, HttpMethod
 from frontend.forms import Form
 
 METHOD_CHOICES: Any = [method.value for method in HttpMethod]
@@ -62,3 +74,70 @@ class RunServiceForm(Form):
     service = HiddenField("Service", validators=[DataRequired()])
     parameter_set = SelectField("Parameter set", choices=[], validate_choice=False)
     parameters = TextAreaField("Parameters (JSON, optional)", validators=[json_object])
+
+
+class ScheduleForm(Form):
+    """A new schedule. The form checks what goes together (a cron expression or an interval,
+    a parameter set or parameters); the backend checks the cron expression and the time
+    zone themselves, and its 422 is flashed. The ids keep clear of the page's other forms."""
+
+    service = HiddenField("Service", validators=[DataRequired()], id="schedule-service")
+    name = StringField("Name", validators=[DataRequired()], id="schedule-name")
+    # No Optional() here: it would skip `validate_cron`, which checks that one is given.
+    cron = StringField("Cron expression", id="schedule-cron")
+    interval_seconds = IntegerField(
+        "Or every (seconds)",
+        validators=[Optional(), NumberRange(min=1, max=MAX_INTERVAL_SECONDS)],
+        id="schedule-interval",
+    )
+    start_at = DateTimeLocalField(
+        "First run (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()], id="schedule-start"
+    )
+    time_zone = StringField(
+        "Time zone", default="UTC", validators=[DataRequired()], id="schedule-time-zone"
+    )
+    parameter_set = SelectField(
+        "Parameter set", choices=[], validate_choice=False, id="schedule-parameter-set"
+    )
+    parameters = TextAreaField(
+        "Parameters (JSON, optional)", validators=[json_object], id="schedule-parameters"
+    )
+    enabled = BooleanField("Enabled", default=True, id="schedule-enabled")
+
+    def validate_cron(self, field: StringField) -> None:
+        given = bool(str(field.data or "").strip())
+        if given == (self.interval_seconds.raw_data not in (None, [], [""])):
+            raise FieldError("Give a cron expression or an interval in seconds (one of them).")
+
+    def validate_start_at(self, field: DateTimeLocalField) -> None:
+        if field.data is not None and self.interval_seconds.data is None:
+            raise FieldError("Only an interval schedule has a first run.")
+
+    def validate_parameters(self, field: TextAreaField) -> None:
+        if str(field.data or "").strip() and self.parameter_set.data:
+            raise FieldError("Choose a parameter set or give parameters, not both.")
+
+    def timing(self) -> dict[str, Any]:
+        """The keyword arguments of `insert_schedule` that say when it runs."""
+        if self.interval_seconds.data is None:
+            return {"cron": " ".join(str(self.cron.data).split())}
+        start_at = self.start_at.data
+        return {
+            "interval_seconds": self.interval_seconds.data,
+            "start_at": None if start_at is None else start_at.replace(tzinfo=UTC),
+        }
+
+
+class ScheduleNameForm(Form):
+    """A button naming one schedule (enable, disable, delete)."""
+
+    service = HiddenField("Service", validators=[DataRequired()])
+    name = HiddenField("Name", validators=[DataRequired()])
+
+
+def describe_interval(seconds: int) -> str:
+    """`3600` as "every 1 h"; seconds that are no whole unit stay seconds."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"every {seconds // size} {unit}"
+    return f"every {seconds} s"

@@ -1,13 +1,20 @@
-"""The services area. The backend decides who may do what (registering needs a user or an
-admin, deleting an admin); every refusal is a flash with its reason."""
+"""The services area: services, their parameter sets, run now, schedules and the run log.
+
+The backend decides who may do what (registering or scheduling needs a user or an admin,
+deleting a service an admin); every refusal is a flash with its reason."""
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from wtforms import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
 
 from dtbase.client import ApiError
-from dtbase.schemas.services import HttpMethod, ServiceRunDetails
+from dtbase.schemas.services import HttpMethod, ParameterSet, ServiceRunDetails
 from frontend.auth import session as user_session
 from frontend.backend import backend, describe, flashing_errors
 from frontend.forms import valid_or_flashed
@@ -16,7 +23,10 @@ from frontend.services.forms import (
     ParameterSetForm,
     RegisterServiceForm,
     RunServiceForm,
+    ScheduleForm,
+    ScheduleNameForm,
     ServiceForm,
+    describe_interval,
     parsed,
 )
 
@@ -73,13 +83,19 @@ def service(name: str) -> ResponseReturnValue:
     parameter_sets = client.services.list_parameter_sets(name)
     runs = newest_first(client.services.list_runs_details(name))
     run_form = RunServiceForm(service=name)
+    schedule_form = ScheduleForm(service=name)
+    schedule_form.parameter_set.choices = _parameter_set_choices(parameter_sets)
     return render_template(
         "services/service.html",
         service=found,
         parameter_sets=parameter_sets,
         runs=runs,
+        schedules=client.services.list_schedules(name),
         new_set_form=ParameterSetForm(service=name, parameters="{}"),
         run_form=run_form,
+        schedule_form=schedule_form,
+        time_zones=time_zones(),
+        describe_interval=describe_interval,
     )
 
 
@@ -147,11 +163,80 @@ def run() -> ResponseReturnValue:
     return _back(form)
 
 
+@bp.route("/services/schedules/create", methods=["POST"])
+@user_session.login_required
+def create_schedule() -> ResponseReturnValue:
+    form = ScheduleForm()
+    if valid_or_flashed(form):
+        name = str(form.name.data).strip()
+        with flashing_errors():
+            backend().services.insert_schedule(
+                str(form.service.data),
+                name,
+                **form.timing(),
+                time_zone=str(form.time_zone.data).strip(),
+                parameter_set_name=str(form.parameter_set.data or "") or None,
+                parameters=parsed(form.parameters),
+                enabled=bool(form.enabled.data),
+            )
+            flash(f"Schedule {name} created.", "success")
+    return _back(form)
+
+
+@bp.route("/services/schedules/enable", methods=["POST"])
+@user_session.login_required
+def enable_schedule() -> ResponseReturnValue:
+    return _set_enabled(ScheduleNameForm(), enabled=True)
+
+
+@bp.route("/services/schedules/disable", methods=["POST"])
+@user_session.login_required
+def disable_schedule() -> ResponseReturnValue:
+    return _set_enabled(ScheduleNameForm(), enabled=False)
+
+
+@bp.route("/services/schedules/delete", methods=["POST"])
+@user_session.login_required
+def delete_schedule() -> ResponseReturnValue:
+    form = ScheduleNameForm()
+    if valid_or_flashed(form):
+        with flashing_errors():
+            backend().services.delete_schedule(str(form.service.data), str(form.name.data))
+            flash(f"Schedule {form.name.data} deleted.", "success")
+    return _back(form)
+
+
+def _set_enabled(form: ScheduleNameForm, *, enabled: bool) -> ResponseReturnValue:
+    if valid_or_flashed(form):
+        with flashing_errors():
+            backend().services.edit_schedule(
+                str(form.service.data), str(form.name.data), enabled=enabled
+            )
+            flash(f"Schedule {form.name.data} {'enabled' if enabled else 'disabled'}.", "success")
+    return _back(form)
+
+
+def _parameter_set_choices(parameter_sets: list[ParameterSet]) -> Any:
+    return [SelectChoice("", "No parameter set")] + [SelectChoice(p.name) for p in parameter_sets]
+
+
+@cache
+def time_zones() -> list[str]:
+    """The IANA names the backend knows too (both read the same tz database)."""
+    return sorted(available_timezones())
+
+
 def newest_first(runs: list[ServiceRunDetails]) -> list[ServiceRunDetails]:
     return sorted(runs, key=lambda run: (run.timestamp, run.id), reverse=True)
 
 
-def _back(form: ParameterSetForm | DeleteParameterSetForm | RunServiceForm) -> ResponseReturnValue:
+def _back(
+    form: ParameterSetForm
+    | DeleteParameterSetForm
+    | RunServiceForm
+    | ScheduleForm
+    | ScheduleNameForm,
+) -> ResponseReturnValue:
     name = str(form.service.data or "")
     if not name:
         return redirect(url_for("services.index"))
