@@ -23,6 +23,7 @@ from dtbase.core.settings import (
     ServicesHostSettings,
 )
 from dtbase.fdb.commands import fdb_app
+from dtbase.schedule_commands import schedule_app
 from dtbase.schemas.users import Role
 
 if TYPE_CHECKING:
@@ -36,10 +37,13 @@ M = TypeVar("M", bound="BaseModel")
 S = TypeVar("S", bound=DtSettings)
 
 app = typer.Typer(help="dtbase: a forkable platform for digital twins.", no_args_is_help=True)
-services_app = typer.Typer(help="The local services host (the Azure Functions app's handlers).")
+services_app = typer.Typer(
+    help="The local services host (the Azure Functions app's handlers) and schedules."
+)
 serve_app = typer.Typer(help="Serve one part of dtbase (as containers do).")
 db_app = typer.Typer(help="The database: URL, migrations, the embedded server.")
 user_app = typer.Typer(help="Users, straight in the database (no running backend needed).")
+services_app.add_typer(schedule_app, name="schedule")
 app.add_typer(serve_app, name="serve")
 app.add_typer(services_app, name="services")
 app.add_typer(fdb_app, name="fdb")
@@ -141,9 +145,11 @@ def db_url() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="An Alembic revision id.")] = "head",
+) -> None:
     """Apply migrations (starting the embedded database for the time it takes)."""
-    with _database(DatabaseSettings()):
+    with _database(DatabaseSettings(), revision=revision):
         pass
     typer.echo(f"Database migrated to {revision}.")
 
@@ -321,20 +327,21 @@ def _embedded(settings: DatabaseSettings) -> EmbeddedPostgres:
 
 
 @contextmanager
-def _database(settings: DatabaseSettings) -> Iterator[str]:
-    """The database URL, migrated; an embedded server started here is stopped on exit."""
+def _database(settings: DatabaseSettings, revision: str = "head") -> Iterator[str]:
+    """The database URL, migrated to `revision`; an embedded server started here is stopped
+    on exit."""
     from dtbase.backend.migrate import upgrade
 
     url = settings.external_database_url()
     if url is not None:
-        upgrade(url)
+        upgrade(url, revision)
         yield url
         return
     server = _embedded(settings)
     started_here = server.running_port() is None
     url = server.start()
     try:
-        upgrade(url)
+        upgrade(url, revision)
         yield url
     finally:
         if started_here:

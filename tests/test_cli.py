@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -14,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 
+from dtbase.backend import migrate
 from dtbase.devdb import EmbeddedPostgres, free_port
+from tests.conftest import DEFAULT_PASSWORD
 
 LOGIN_LINE = re.compile(r"login\s+(\S+) / (\S+)")
 
@@ -140,7 +145,14 @@ def test_user_and_db_commands(cli_env: dict[str, str]) -> None:
     assert _dtbase(cli_env, "db", "url").strip() == (
         f"postgresql+psycopg://postgres@127.0.0.1:{port}/dtbase"
     )
-    _dtbase(cli_env, "db", "upgrade")
+    url = _dtbase(cli_env, "db", "start").strip().replace("+psycopg", "")
+    try:
+        assert "0002" in _dtbase(cli_env, "db", "upgrade", "0002")
+        assert _schema_revision(url) == "0002"
+        _dtbase(cli_env, "db", "upgrade")
+        assert _schema_revision(url) == _head(url)
+    finally:
+        _dtbase(cli_env, "db", "stop")
 
     _dtbase(cli_env, "user", "create", "ana@example.com", "--role", "viewer", stdin="pw\npw\n")
     _dtbase(cli_env, "user", "create", "bo@example.com", "--password", "pw")
@@ -148,6 +160,17 @@ def test_user_and_db_commands(cli_env: dict[str, str]) -> None:
     _dtbase(cli_env, "user", "delete", "ana@example.com")
 
     assert _dtbase(cli_env, "user", "list").splitlines() == ["bo@example.com\tuser"]
+
+
+def _head(url: str) -> str | None:
+    return ScriptDirectory.from_config(migrate.alembic_config(url)).get_current_head()
+
+
+def _schema_revision(url: str) -> str:
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def test_cli_errors_are_clear(cli_env: dict[str, str]) -> None:
@@ -188,3 +211,115 @@ def test_production_backend_refuses_to_start_without_a_secret(cli_env: dict[str,
 
     assert result.returncode != 0
     assert "DT_JWT_SECRET_KEY is shorter than 32 characters" in result.stderr
+
+
+@pytest.fixture
+def schedule_env(cli_env: dict[str, str], client: Any, live_backend: str) -> dict[str, str]:
+    """`dtbase services schedule` pointed at the test backend, with one service."""
+    client.services.insert_service("svc", "http://127.0.0.1:9/svc", "POST")
+    client.services.insert_parameter_set("svc", "set", {"from": "set"})
+    return {**cli_env, "DT_BACKEND_URL": live_backend, "DT_DEFAULT_USER_PASS": DEFAULT_PASSWORD}
+
+
+def _schedule_cli(
+    env: dict[str, str], *args: str, code: int = 0
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "dtbase", "services", "schedule", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == code, result.stdout + result.stderr
+    return result
+
+
+def _listed(env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    rows = json.loads(_schedule_cli(env, "list", "--json").stdout)
+    return {row["name"]: row for row in rows}
+
+
+def test_schedules_from_the_command_line(schedule_env: dict[str, str], client: Any) -> None:
+    start = "2031-01-01T00:02:00Z"
+    added = _schedule_cli(
+        schedule_env,
+        "add",
+        "svc",
+        "often",
+        "--every",
+        "10m",
+        "--parameters",
+        '{"a": 1}',
+        "--start-at",
+        start,
+    )
+    assert "Scheduled svc/often: every 600 s, next 2031-01-01T00:02:00+00:00." in added.stdout
+    _schedule_cli(
+        schedule_env,
+        "add",
+        "svc",
+        "nightly",
+        "--cron",
+        "0 3 * * *",
+        "--time-zone",
+        "Europe/London",
+        "--parameter-set",
+        "set",
+        "--disabled",
+    )
+
+    schedules = _listed(schedule_env)
+    assert schedules["often"]["interval_seconds"] == 600
+    assert schedules["often"]["parameters"] == {"a": 1}
+    assert schedules["often"]["next_run_at"] == "2031-01-01T00:02:00Z"
+    assert schedules["nightly"]["cron"] == "0 3 * * *"
+    assert schedules["nightly"]["time_zone"] == "Europe/London"
+    assert schedules["nightly"]["parameter_set_name"] == "set"
+    assert schedules["nightly"]["enabled"] is False
+    # The same through the API: the command wrote what the API lists.
+    assert {s.name for s in client.services.list_schedules("svc")} == {"often", "nightly"}
+    text = _schedule_cli(schedule_env, "list").stdout
+    assert "svc/often  every 600 s  own parameters  enabled" in text
+    assert "svc/nightly  cron '0 3 * * *' (Europe/London)  set 'set'  disabled" in text
+
+    _schedule_cli(schedule_env, "enable", "svc", "nightly")
+    assert "Disabled svc/often." in _schedule_cli(schedule_env, "disable", "svc", "often").stdout
+    schedules = _listed(schedule_env)
+    assert schedules["nightly"]["enabled"] is True
+    assert schedules["often"]["enabled"] is False
+
+    _schedule_cli(schedule_env, "delete", "svc", "often")
+    # Beside `dtbase up`, the password it keeps in the data directory is enough.
+    kept = Path(schedule_env["DT_DATA_DIR"]) / "default_user_password"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(DEFAULT_PASSWORD + "\n")
+    without_password = {k: v for k, v in schedule_env.items() if k != "DT_DEFAULT_USER_PASS"}
+    assert set(_listed(without_password)) == {"nightly"}
+
+
+def test_schedule_command_errors_are_clear(schedule_env: dict[str, str], client: Any) -> None:
+    unknown = _schedule_cli(schedule_env, "add", "ghost", "s", "--every", "60", code=1)
+    assert "Error: Service does not exist." in unknown.stderr
+    bad_cron = _schedule_cli(schedule_env, "add", "svc", "s", "--cron", "61 * * * *", code=1)
+    assert "Error: cron:" in bad_cron.stderr
+    both = _schedule_cli(
+        schedule_env, "add", "svc", "s", "--every", "60", "--cron", "* * * * *", code=2
+    )
+    assert "either --cron or --every" in both.stderr
+    not_json = _schedule_cli(
+        schedule_env, "add", "svc", "s", "--every", "60", "--parameters", "{nope", code=2
+    )
+    assert "not JSON" in not_json.stderr
+    bad_every = _schedule_cli(schedule_env, "add", "svc", "s", "--every", "soon", code=2)
+    assert "90s, 10m, 1h, 1d" in bad_every.stderr
+    missing = _schedule_cli(schedule_env, "delete", "svc", "ghost", code=1)
+    assert "Error: Schedule does not exist." in missing.stderr
+    wrong_password = _schedule_cli(schedule_env, "list", "--password", "wrong", code=1)
+    assert "Cannot log in" in wrong_password.stderr
+    nowhere = {**schedule_env, "DT_BACKEND_URL": f"http://127.0.0.1:{free_port()}"}
+    unreachable = _schedule_cli(nowhere, "list", code=1)
+    assert "Cannot reach the backend" in unreachable.stderr
+    # Nothing was written by the failed commands.
+    assert client.services.list_schedules() == []

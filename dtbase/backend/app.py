@@ -48,6 +48,8 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
                 session,
                 password=default_password.get_secret_value() if default_password else None,
             )
+        # Fails runs a stopped backend left pending, then keeps this backend's alive.
+        app.state.background_runs.start()
         scheduler = Scheduler(
             app.state.session_factory,
             app.state.background_runs,

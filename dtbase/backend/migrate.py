@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, pool, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The key of the PostgreSQL advisory lock held while migrating ("dtbase-m" as a bigint).
+# Any fixed number works as long as nothing else in the database uses it.
+MIGRATION_LOCK_KEY = int.from_bytes(b"dtbase-m", "big", signed=True)
 
 
 def alembic_config(database_url: str) -> Config:
@@ -22,12 +28,37 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+@contextmanager
+def migration_lock(database_url: str) -> Iterator[None]:
+    """Hold dtbase's migration lock: one migration at a time per database.
+
+    Two backends (or `dtbase db upgrade` beside a starting backend) may migrate one
+    database at once; without the lock both would see an old revision and both would run
+    its migrations, colliding on the tables the other creates. The lock is taken on a
+    connection of its own, so Alembic's transaction is unchanged; a waiter then finds the
+    database migrated and has nothing to do. It is a transaction lock held by an open
+    transaction: PostgreSQL releases it if this process dies, and a pooler in transaction
+    mode (PgBouncer) keeps the transaction on one server connection.
+    """
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+            yield
+    finally:
+        engine.dispose()
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    with migration_lock(database_url):
+        command.upgrade(alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+    with migration_lock(database_url):
+        command.downgrade(alembic_config(database_url), revision)
 
 
 def revision(database_url: str, message: str) -> None:

@@ -453,7 +453,8 @@ def forecast(
     y = y[observed[0] : observed[-1] + 1]
     missing_fraction = float(np.isnan(y).mean())
     notes: list[str] = []
-    possible = [p for p in (periods if periods is not None else candidates) if len(y) >= 2 * p]
+    # MSTL decomposes only seasons shorter than half the data (it drops the others).
+    possible = [p for p in (periods if periods is not None else candidates) if len(y) > 2 * p]
     if periods is not None and len(possible) < len(periods):
         notes.append("seasons longer than half the data were left out")
 
@@ -510,7 +511,7 @@ def _backtests(
     for k in range(1, origins + 1):
         cut = n - k * horizon
         start = max(0, cut - window)
-        if cut - start < max(MIN_POINTS, 2 * max(periods, default=0)):
+        if cut - start < max(MIN_POINTS, 2 * max(periods, default=0) + 1):
             break
         adjusted, components = decompose(filled[start:cut], periods)
         actual = raw[cut : cut + horizon]

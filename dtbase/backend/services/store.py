@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -300,7 +300,8 @@ def complete_run(
     error: str | None,
     duration_seconds: float,
 ) -> bool:
-    """Record a pending run's answer; False if the run is gone (its service was deleted)."""
+    """Record a pending run's answer; False if the run is gone (its service was deleted)
+    or no longer pending (given up as stale)."""
     result = session.execute(
         update(ServiceRunLog)
         .where(ServiceRunLog.id == run_id, ServiceRunLog.status == RunStatus.pending)
@@ -313,6 +314,54 @@ def complete_run(
         )
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+STALE_RUN_ERROR = (
+    "The backend stopped before the service answered: the run was pending with no backend "
+    "working on it. The service may or may not have done its work."
+)
+# A stale run never got an answer: reported like a call that timed out.
+STALE_RUN_STATUS_CODE = 504
+
+
+def keep_runs_alive(session: Session, *, run_ids: Collection[int]) -> None:
+    """Mark pending runs as still worked on (queued or being called) by this backend."""
+    if not run_ids:
+        return
+    session.execute(
+        update(ServiceRunLog)
+        .where(ServiceRunLog.id.in_(run_ids), ServiceRunLog.status == RunStatus.pending)
+        .values(time_updated=func.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def fail_stale_runs(session: Session, *, stale_after: timedelta) -> list[int]:
+    """Fail the pending runs with no sign of life for `stale_after`; their ids.
+
+    A backend keeps its pending runs alive (`keep_runs_alive`) until they complete, so a
+    pending run that has not been touched for longer was left by a backend that stopped
+    (killed, crashed, restarted) before the service answered, and would stay pending
+    forever. One UPDATE, on the database's clock: with several backends on one database
+    a row is failed once, and a run completed or kept alive meanwhile is re-checked by
+    PostgreSQL after the row lock and left alone.
+    """
+    last_sign_of_life = func.coalesce(ServiceRunLog.time_updated, ServiceRunLog.time_created)
+    result = session.execute(
+        update(ServiceRunLog)
+        .where(
+            ServiceRunLog.status == RunStatus.pending,
+            last_sign_of_life < func.now() - stale_after,
+        )
+        .values(
+            status=RunStatus.failed,
+            error=STALE_RUN_ERROR,
+            response_status_code=STALE_RUN_STATUS_CODE,
+        )
+        .returning(ServiceRunLog.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.scalars())
 
 
 @dataclass(frozen=True)
