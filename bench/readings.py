@@ -5,6 +5,12 @@ with httpx, and prints one table: each figure beside its reference measured in t
 run on the same table (direct COPY; direct psycopg fetch plus JSON encoding).
 
     .venv/bin/python bench/readings.py [--readings 500000] [--repeat 5]
+        [--ten-million 10000000] [--small-table 1000000] [--large-table 20000000]
+
+The scale part loads the sensor of ten million readings and the filler that brings the
+table from one to twenty million readings with INSERT ... SELECT generate_series in the
+server (through the rollup trigger, like every insert); ingest through the API is
+measured at the smaller size `--ingest`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -78,6 +85,21 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=500_000, help="size of the big series")
     parser.add_argument("--ingest", type=int, default=100_000, help="readings per ingest test")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--ten-million",
+        type=int,
+        default=10_000_000,
+        help="readings of the one sensor that downsampled reads go over",
+    )
+    parser.add_argument(
+        "--small-table", type=int, default=1_000_000, help="table size of the first scale figures"
+    )
+    parser.add_argument(
+        "--large-table",
+        type=int,
+        default=20_000_000,
+        help="table size of the second scale figures (0: skip the scale figures)",
+    )
     parser.add_argument("--serve", nargs=3, metavar=("URL", "PORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -128,7 +150,7 @@ def wait_and_login(base: str) -> httpx.Client:
 def setup(http: httpx.Client) -> None:
     measures = [{"name": "temperature", "units": "K", "datatype": "float"}]
     check(http.post("/sensor/insert-sensor-type", json={"name": "T", "measures": measures}))
-    for uid in ("ingest-1k", "ingest-10k", "big", "copy"):
+    for uid in ("ingest-1k", "ingest-10k", "big", "copy", "copy-bare"):
         check(http.post("/sensor/insert-sensor", json={"type_name": "T", "unique_identifier": uid}))
 
 
@@ -171,14 +193,20 @@ def ids(dsn: str, uid: str) -> tuple[int, int]:
         return row[0], row[1]
 
 
-def copy_rate(dsn: str, total: int) -> float:
-    """Direct COPY (binary) of `total` readings into sensor_reading, one transaction."""
-    sensor_id, measure_id = ids(dsn, "copy")
+def copy_rate(dsn: str, total: int, *, trigger: bool = True) -> float:
+    """Direct COPY (binary) of `total` readings into sensor_reading, one transaction. With
+    `trigger=False` the rollup trigger is off (into a sensor deleted afterwards)."""
+    uid = "copy" if trigger else "copy-bare"
+    sensor_id, measure_id = ids(dsn, uid)
     rows = [
         (sensor_id, measure_id, stamp, 290.0 + i % 1000 / 7)
         for i, stamp in enumerate(stamps(0, total))
     ]
     with psycopg.connect(dsn) as connection:
+        if not trigger:
+            connection.execute(
+                "ALTER TABLE sensor_reading DISABLE TRIGGER sensor_reading_rollup_insert"
+            )
         begin = time.perf_counter()
         with (
             connection.cursor() as cursor,
@@ -191,7 +219,36 @@ def copy_rate(dsn: str, total: int) -> float:
             for row in rows:
                 copy.write_row(row)
         connection.commit()
-        return total / (time.perf_counter() - begin)
+        rate = total / (time.perf_counter() - begin)
+    if not trigger:
+        with psycopg.connect(dsn) as connection:
+            connection.execute(
+                "ALTER TABLE sensor_reading ENABLE TRIGGER sensor_reading_rollup_insert"
+            )
+            # Not kept: these readings have no rollups.
+            connection.execute("DELETE FROM sensor WHERE id = %s", (sensor_id,))
+    return rate
+
+
+def server_insert_rate(dsn: str, total: int, *, trigger: bool) -> float:
+    """INSERT ... SELECT generate_series of `total` readings in the server (no client
+    cost, so the trigger's share shows), rolled back."""
+    sensor_id, measure_id = ids(dsn, "copy")
+    with psycopg.connect(dsn) as connection:
+        if not trigger:
+            connection.execute(
+                "ALTER TABLE sensor_reading DISABLE TRIGGER sensor_reading_rollup_insert"
+            )
+        begin = time.perf_counter()
+        connection.execute(
+            'INSERT INTO sensor_reading (sensor_id, measure_id, "timestamp", value_float)'
+            " SELECT %s, %s, %s::timestamptz + i * interval '1 second', i / 7.0"
+            " FROM generate_series(1, %s) AS i",
+            (sensor_id, measure_id, T0 + timedelta(days=400), total),
+        )
+        elapsed = time.perf_counter() - begin
+        connection.rollback()
+    return total / elapsed
 
 
 def direct_fetch(dsn: str, sensor_id: int, measure_id: int, count: int) -> Callable[[], Any]:
@@ -202,6 +259,7 @@ def direct_fetch(dsn: str, sensor_id: int, measure_id: int, count: int) -> Calla
                 ' AND measure_id = %s AND "timestamp" >= %s AND "timestamp" <= %s'
                 ' ORDER BY "timestamp"',
                 (sensor_id, measure_id, T0, T0 + timedelta(seconds=count - 1)),
+                binary=True,
             ).fetchall()
             return orjson.dumps(
                 [{"value": v, "timestamp": t} for t, v in rows], option=orjson.OPT_UTC_Z
@@ -225,29 +283,29 @@ def api_read(http: httpx.Client, count: int, **extra: Any) -> Callable[[], Any]:
     return read
 
 
-def measure(
-    http: httpx.Client, pid: int, dsn: str, args: argparse.Namespace
-) -> list[tuple[str, str, str, str]]:
+Row = tuple[str, str, str, str]
+
+
+def measure(http: httpx.Client, pid: int, dsn: str, args: argparse.Namespace) -> list[Row]:
     setup(http)
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[Row] = []
     idle = rss_mib(pid)
     rate_1k = ingest_rate(http, "ingest-1k", args.ingest, 1_000)
     rate_10k = ingest_rate(http, "ingest-10k", args.ingest, 10_000)
     rate_copy = copy_rate(dsn, args.ingest)
+    rows.append(ratio_row("ingest, 1,000 per request", rate_1k, rate_copy, "/s"))
+    rows.append(ratio_row("ingest, 10,000 per request", rate_10k, rate_copy, "/s"))
+    rate_bare = copy_rate(dsn, args.ingest, trigger=False)
     rows.append(
-        (
-            "ingest, 1,000 per request",
-            f"{rate_1k:,.0f} /s",
-            f"{rate_copy:,.0f} /s",
-            f"{rate_1k / rate_copy:.2f}x",
-        )
+        ratio_row("direct COPY with the rollup trigger / without", rate_copy, rate_bare, "/s")
     )
+    server = [server_insert_rate(dsn, 500_000, trigger=on) for on in (True, False, True, False)]
     rows.append(
-        (
-            "ingest, 10,000 per request",
-            f"{rate_10k:,.0f} /s",
-            f"{rate_copy:,.0f} /s",
-            f"{rate_10k / rate_copy:.2f}x",
+        ratio_row(
+            "server-side INSERT of 500,000 with the trigger / without (best of 2)",
+            max(server[0::2]),
+            max(server[1::2]),
+            "/s",
         )
     )
     # The big series, loaded through the API.
@@ -258,24 +316,10 @@ def measure(
             continue
         api = timed(api_read(http, count), args.repeat)
         ref = timed(direct_fetch(dsn, sensor_id, measure_id, count), args.repeat)
-        rows.append(
-            (
-                f"sensor-readings, {count:,}",
-                f"{api * 1000:.1f} ms",
-                f"{ref * 1000:.1f} ms",
-                f"{api / ref:.2f}x",
-            )
-        )
+        rows.append(ratio_row(f"sensor-readings, {count:,}", api, ref, "ms"))
     full = timed(api_read(http, args.readings), 1)
     ref = timed(direct_fetch(dsn, sensor_id, measure_id, args.readings), 1)
-    rows.append(
-        (
-            f"sensor-readings, {args.readings:,}",
-            f"{full * 1000:.0f} ms",
-            f"{ref * 1000:.0f} ms",
-            f"{full / ref:.2f}x",
-        )
-    )
+    rows.append(ratio_row(f"sensor-readings, {args.readings:,}", full, ref, "ms"))
     down = timed(api_read(http, args.readings, max_points=1000), args.repeat)
     rows.append(
         (
@@ -285,8 +329,224 @@ def measure(
             f"{down / ref:.2f}x",
         )
     )
+    if args.large_table:
+        rows.extend(scale(http, pid, dsn, args))
     rows.append(
         ("backend RSS idle / peak", f"{idle:.0f} MiB", f"{rss_mib(pid, 'VmHWM'):.0f} MiB peak", "")
+    )
+    return rows
+
+
+def ratio_row(name: str, value: float, reference: float, unit: str) -> Row:
+    if unit == "ms":
+        digits = 1 if value < 1 else 0
+        shown = [f"{v * 1000:.{digits}f} ms" for v in (value, reference)]
+    else:
+        shown = [f"{v:,.0f} {unit}" for v in (value, reference)]
+    return (name, shown[0], shown[1], f"{value / reference:.2f}x")
+
+
+# Scale: the same figures with 1 million and 20 million readings in the table, and
+# downsampled reads over one sensor's 10 million readings.
+
+TEN_M_START = datetime(2021, 1, 1, tzinfo=UTC)
+
+
+def table_size(dsn: str) -> int:
+    with psycopg.connect(dsn) as connection:
+        row = connection.execute("SELECT count(*) FROM sensor_reading").fetchone()
+        return int(row[0]) if row else 0
+
+
+def generate(dsn: str, uid: str, first: int, count: int, start: datetime = T0) -> None:
+    """`count` readings of `uid`, one a second from `start` + `first` seconds, generated in
+    the server (through the same trigger as any insert), a million per statement."""
+    sensor_id, measure_id = ids(dsn, uid)
+    with psycopg.connect(dsn) as connection:
+        for low in range(first, first + count, 1_000_000):
+            high = min(low + 1_000_000, first + count) - 1
+            connection.execute(
+                'INSERT INTO sensor_reading (sensor_id, measure_id, "timestamp", value_float)'
+                " SELECT %s, %s, %s::timestamptz + i * interval '1 second',"
+                " 290 + 10 * sin(i / 3600.0) + (i %% 7) / 10.0"
+                " FROM generate_series(%s::bigint, %s::bigint) AS i",
+                (sensor_id, measure_id, start, low, high),
+            )
+            connection.commit()
+
+
+def fill_to(dsn: str, size: int, state: dict[str, int]) -> None:
+    """Top the table up to `size` readings with the filler sensor's, then VACUUM ANALYZE
+    it: figures taken while autovacuum works through the new rows would measure that."""
+    missing = size - table_size(dsn)
+    if missing > 0:
+        generate(dsn, "filler", state["filler"], missing)
+        state["filler"] += missing
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE sensor_reading")
+
+
+def scale_figures(
+    http: httpx.Client, args: argparse.Namespace, uid: str
+) -> tuple[float, float, float]:
+    """Ingest rate through the API (10,000 per request), a 10,000 reading read and a
+    downsampled read of the big series, at the table's current size."""
+    rate = ingest_rate(http, uid, args.ingest, 10_000)
+    read = timed(api_read(http, 10_000), args.repeat)
+    down = timed(api_read(http, args.readings, max_points=1000), args.repeat)
+    return rate, read, down
+
+
+def raw_downsample(
+    dsn: str, sensor_id: int, measure_id: int, start: datetime, end: datetime, width: timedelta
+) -> list[tuple[Any, ...]]:
+    """The downsampling of dtbase before rollups: date_bin over the raw readings."""
+    with psycopg.connect(dsn, options="-c timezone=UTC") as connection:
+        return connection.execute(
+            'SELECT date_bin(%s, "timestamp", %s) AS b, avg(value_float), min(value_float),'
+            " max(value_float), count(*) FROM sensor_reading WHERE sensor_id = %s"
+            ' AND measure_id = %s AND "timestamp" >= %s AND "timestamp" <= %s'
+            " GROUP BY b ORDER BY b",
+            (width, datetime(1970, 1, 1, tzinfo=UTC), sensor_id, measure_id, start, end),
+        ).fetchall()
+
+
+def ten_million_windows(
+    http: httpx.Client, dsn: str, args: argparse.Namespace
+) -> list[tuple[str, float, float, int]]:
+    """(window, API seconds, raw date_bin seconds, points) for windows over the 10M series,
+    after checking that the API's buckets equal the raw computation's."""
+    from dtbase.backend.sensors.timeseries import bucket_width
+
+    span = timedelta(seconds=args.ten_million - 1)
+    windows = {
+        "whole": (TEN_M_START, TEN_M_START + span),
+        "30 days": (TEN_M_START + timedelta(days=17, hours=3, minutes=7, seconds=11.5), None),
+        "1 day": (TEN_M_START + timedelta(days=50, hours=5, minutes=13, seconds=1.25), None),
+        "6 h 1 min": (TEN_M_START + timedelta(days=80, minutes=59, seconds=59.999), None),
+    }
+    lengths = {"30 days": timedelta(days=30), "1 day": timedelta(days=1)}
+    lengths["6 h 1 min"] = timedelta(hours=6, minutes=1, seconds=3)
+    sensor_id, measure_id = ids(dsn, "ten-m")
+    found = []
+    for name, (start, given_end) in windows.items():
+        end = given_end or start + lengths[name]
+        body = {
+            "measure_name": "temperature",
+            "unique_identifier": "ten-m",
+            "dt_from": start.isoformat(),
+            "dt_to": end.isoformat(),
+            "max_points": 1000,
+        }
+
+        def read(body: dict[str, Any] = body) -> list[dict[str, Any]]:
+            result: list[dict[str, Any]] = check(
+                http.post("/sensor/sensor-readings", json=body)
+            ).json()
+            return result
+
+        api = timed(read, args.repeat)
+        width = bucket_width(dt_from=start, dt_to=end, max_points=1000, bucket_seconds=None)
+        raw: list[tuple[Any, ...]] = []
+
+        def reference(
+            start: datetime = start,
+            end: datetime = end,
+            width: timedelta = width,
+            raw: list[tuple[Any, ...]] = raw,
+        ) -> None:
+            raw[:] = raw_downsample(dsn, sensor_id, measure_id, start, end, width)
+
+        ref = timed(reference, 1 if name == "whole" else args.repeat)
+        got = read()
+        assert len(got) <= 1000
+        assert [(item["count"], item["min"], item["max"]) for item in got] == [
+            (count, low, high) for _, _, low, high, count in raw
+        ], name
+        found.append((name, api, ref, len(got)))
+    return found
+
+
+def peak_rss_while(pid: int, action: Callable[[], Any]) -> float:
+    """The backend's largest RSS sampled every 5 ms while `action` runs."""
+    peak = rss_mib(pid)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_mib(pid))
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        action()
+    finally:
+        done.set()
+        sampler.join()
+    return peak
+
+
+def scale(http: httpx.Client, pid: int, dsn: str, args: argparse.Namespace) -> list[Row]:
+    for uid in ("scale-small", "scale-large", "ten-m", "filler"):
+        check(http.post("/sensor/insert-sensor", json={"type_name": "T", "unique_identifier": uid}))
+    state = {"filler": 0}
+    fill_to(dsn, args.small_table, state)
+    small_size = table_size(dsn)
+    small = scale_figures(http, args, "scale-small")
+
+    begin = time.perf_counter()
+    generate(dsn, "ten-m", 0, args.ten_million, TEN_M_START)
+    fill_to(dsn, args.large_table - args.ingest, state)
+    load = time.perf_counter() - begin
+    loaded = table_size(dsn)
+    # The first downsampled read after the load rolls the whole series up.
+    whole = {
+        "measure_name": "temperature",
+        "unique_identifier": "ten-m",
+        "dt_from": TEN_M_START.isoformat(),
+        "dt_to": (TEN_M_START + timedelta(seconds=args.ten_million)).isoformat(),
+        "max_points": 1000,
+    }
+    begin = time.perf_counter()
+    check(http.post("/sensor/sensor-readings", json=whole))
+    first = time.perf_counter() - begin
+    windows = ten_million_windows(http, dsn, args)
+    large = scale_figures(http, args, "scale-large")
+    large_size = table_size(dsn)
+
+    million = {
+        "measure_name": "temperature",
+        "unique_identifier": "ten-m",
+        "dt_from": TEN_M_START.isoformat(),
+        "dt_to": (TEN_M_START + timedelta(seconds=999_999)).isoformat(),
+    }
+    before = rss_mib(pid)
+    peak = peak_rss_while(pid, lambda: check(http.post("/sensor/sensor-readings", json=million)))
+
+    ten = f"{args.ten_million / 1e6:g}M"
+    rows: list[Row] = [
+        (
+            f"load {loaded - small_size:,} readings (server-side INSERT, trigger on)",
+            f"{(loaded - small_size) / load:,.0f} /s",
+            "",
+            "",
+        ),
+        (f"first downsampled read of the {ten} series (rolls it up)", f"{first:.1f} s", "", ""),
+    ]
+    for name, api, ref, points in windows:
+        rows.append(ratio_row(f"downsample {ten}, {name}, {points} points", api, ref, "ms"))
+    worst = max(windows, key=lambda window: window[1])
+    rows.append(ratio_row(f"downsample {ten}, worst window ({worst[0]})", worst[1], worst[2], "ms"))
+    labels = ("ingest, 10,000 per request", "sensor-readings, 10,000", "downsampled big series")
+    sizes = f"{small_size / 1e6:.1f}M rows -> {large_size / 1e6:.1f}M rows"
+    for label, at_small, at_large in zip(labels, small, large, strict=True):
+        unit = "/s" if label.startswith("ingest") else "ms"
+        row = ratio_row(f"{label} ({sizes})", at_large, at_small, unit)
+        rows.append((row[0], row[1], row[2] + f" at {small_size / 1e6:.1f}M", row[3]))
+    rows.append(
+        ("backend RSS serving 1M readings", f"{peak:.0f} MiB", f"{before:.0f} MiB before", "")
     )
     return rows
 

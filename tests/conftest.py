@@ -58,6 +58,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> BackendSettings:
         data_dir=tmp_path_factory.mktemp("data"),
         # Schedules fire on the real clock; the scheduler's own tests drive it themselves.
         scheduler_enabled=False,
+        # Rollups are refreshed by the reads under test; the refresher's own test starts it.
+        rollup_refresh_seconds=0,
     )
 
 

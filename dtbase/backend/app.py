@@ -20,6 +20,7 @@ from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.models.routes import router as models_router
 from dtbase.backend.scheduler import Scheduler
+from dtbase.backend.sensors.refresher import RollupRefresher
 from dtbase.backend.sensors.routes import router as sensors_router
 from dtbase.backend.services.routes import router as services_router
 from dtbase.backend.services.runs import BackgroundRuns
@@ -58,7 +59,11 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         app.state.scheduler = scheduler
         if settings.scheduler_enabled:
             scheduler.start()
+        refresher = RollupRefresher(engine, interval_seconds=settings.rollup_refresh_seconds)
+        if settings.rollup_refresh_seconds:
+            refresher.start()
         yield
+        refresher.stop()
         scheduler.stop()
         app.state.background_runs.shutdown()
         engine.dispose()

@@ -4,6 +4,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from dtbase.client.errors import ApiError
 from dtbase.client.resource import Resource
 from dtbase.schemas.common import Msg
@@ -37,6 +39,14 @@ from dtbase.schemas.values import Scalar, ValueDatatype
 def _given(**fields: Any) -> dict[str, Any]:
     """The optional fields that were given: None means "leave the key out"."""
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _api_error(response: httpx.Response, path: str) -> ApiError:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = response.text
+    return ApiError(response.status_code, detail, method="POST", path=path)
 
 
 class Sensors(Resource):
@@ -176,6 +186,40 @@ class Sensors(Resource):
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/insert-readings-bulk", dumped, Msg)
 
+    def insert_readings_csv(
+        self,
+        content: bytes | str,
+        *,
+        unique_identifier: str | None = None,
+        measure_name: str | None = None,
+        measure_units: str | None = None,
+        overwrite: bool | None = None,
+    ) -> Msg:
+        """Upload readings as a CSV file: all stored or none.
+
+        Columns `sensor_unique_identifier,measure_name,measure_units,timestamp,value`, or
+        the `timestamp,value` of `export_sensor_readings` with `unique_identifier` and
+        `measure_name` (and `measure_units`: "" for none) naming the series.
+        """
+        data = content.encode() if isinstance(content, str) else content
+        params = _given(
+            unique_identifier=unique_identifier,
+            measure_name=measure_name,
+            measure_units=measure_units,
+            overwrite=None if overwrite is None else str(overwrite).lower(),
+        )
+        tokens = self._client.tokens
+        headers = {"Authorization": f"Bearer {tokens.access_token}"} if tokens else {}
+        response = self._client.http.post(
+            "/sensor/insert-readings-bulk-csv",
+            params=params,
+            files={"file": ("readings.csv", data, "text/csv")},
+            headers=headers,
+        )
+        if not response.is_success:
+            raise _api_error(response, "/sensor/insert-readings-bulk-csv")
+        return Msg.model_validate(response.json())
+
     def export_sensor_readings(
         self,
         measure_name: str,
@@ -201,16 +245,7 @@ class Sensors(Resource):
             "/sensor/export-sensor-readings", json=dumped, headers=headers
         )
         if not response.is_success:
-            try:
-                detail = response.json().get("detail")
-            except (ValueError, AttributeError):
-                detail = response.text
-            raise ApiError(
-                response.status_code,
-                detail,
-                method="POST",
-                path="/sensor/export-sensor-readings",
-            )
+            raise _api_error(response, "/sensor/export-sensor-readings")
         return response.content
 
     def delete_sensor(self, unique_identifier: str) -> Msg:

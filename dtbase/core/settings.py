@@ -75,6 +75,9 @@ class BackendSettings(DatabaseSettings):
     # The backend runs due service schedules (several backends on one database may).
     scheduler_enabled: bool = True
     scheduler_interval_seconds: float = Field(default=5.0, gt=0)
+    # Roll up newly written readings in the background every so many seconds (0: only when
+    # a downsampled read needs them).
+    rollup_refresh_seconds: float = Field(default=10.0, ge=0)
     # Threads calling services for scheduled runs and run-service with "wait": false.
     background_run_workers: int = Field(default=4, ge=1, le=64)
     backend_host: str = "127.0.0.1"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import Engine
 
 from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
@@ -209,10 +211,13 @@ def list_model_runs(body: ListModelRunsRequest, session: SessionDep) -> list[Mod
 
 
 @router.post("/get-model-run", response_model=ModelRunValues)
-def get_model_run(body: ModelRunRequest, session: SessionDep) -> ModelRunValues:
+def get_model_run(body: ModelRunRequest, session: SessionDep) -> Response:
     """A run's outputs keyed by measure name, points in timestamp order; `{}` when there is
-    no such run."""
-    return store.run_values(session, run_id=body.run_id)
+    no such run. Streamed."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    chunks = store.stream_run_values(engine, run_id=body.run_id)
+    return StreamingResponse(chunks, media_type="application/json")
 
 
 @router.post(

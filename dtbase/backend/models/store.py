@@ -7,13 +7,16 @@ Functions flush, never commit: the request's session does that. Lookups that fai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
+import orjson
+from psycopg import Connection, sql
 from sqlalchemy import (
     ColumnElement,
+    Engine,
     Row,
     Select,
     func,
@@ -33,11 +36,13 @@ from dtbase.backend.models.tables import (
 )
 from dtbase.backend.sensors import ingest
 from dtbase.backend.sensors.tables import Sensor, SensorMeasure
+from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas import models as schemas
 from dtbase.schemas.common import utc_now
-from dtbase.schemas.values import Scalar, ValueDatatype, ValueTypeError, check_value
+from dtbase.schemas.values import Scalar, ValueDatatype, ValueListError, check_values
 
 DEFAULT_RUN_WINDOW = timedelta(days=7)
+VALUE_CHUNK_ROWS = 20_000
 _INTEGER_MIN, _INTEGER_MAX = -(2**31), 2**31 - 1  # PostgreSQL integer (ids)
 
 # The 422 error type for a value that does not fit a datatype, named as Pydantic does.
@@ -327,19 +332,15 @@ def _checked_outputs(session: Session, entries: Sequence[schemas.MeasureValues])
                 entry.measure_name,
             )
         seen[measure.name] = index
-        values: list[Scalar] = []
-        for position, value in enumerate(entry.values):
-            loc = ("measures_and_values", index, "values", position)
-            try:
-                stored = check_value(measure.datatype, value)
-            except ValueTypeError as error:
-                raise Unprocessable(
-                    loc,
-                    f"Model measure '{measure.name}' holds {measure.datatype} values: {error}",
-                    value,
-                    kind=_TYPE_ERRORS[measure.datatype],
-                ) from error
-            values.append(stored)
+        try:
+            values = check_values(measure.datatype, entry.values)
+        except ValueListError as error:
+            raise Unprocessable(
+                ("measures_and_values", index, "values", error.index),
+                f"Model measure '{measure.name}' holds {measure.datatype} values: {error.reason}",
+                error.value,
+                kind=_TYPE_ERRORS[measure.datatype],
+            ) from error
         outputs.append(_Output(measure, list(entry.timestamps), values))
     return outputs
 
@@ -353,7 +354,7 @@ def insert_values(
     values: Sequence[Scalar],
     overwrite: bool = False,
 ) -> None:
-    """Write one product's values with COPY (see `sensors.timeseries`); repeated
+    """Write one product's values in one statement (see `sensors.ingest`); repeated
     timestamps are skipped (the first stays) unless `overwrite` (the last wins).
 
     The values must already be checked against the measure's datatype (`check_value`).
@@ -362,16 +363,12 @@ def insert_values(
         raise ValueError("timestamps and values have different lengths")
     if not timestamps:
         return
-    ingest.copy_series(
+    ingest.insert_series(
         session,
         table="model_value",
-        keys=("product_id", "timestamp"),
-        key_types=("int4", "timestamptz"),
+        prefix_keys=("product_id",),
         datatype=measure.datatype,
-        rows=[
-            (product_id, timestamp, value)
-            for timestamp, value in zip(timestamps, values, strict=True)
-        ],
+        series=[ingest.Rows((product_id,), timestamps, values)],
         overwrite=overwrite,
     )
 
@@ -434,6 +431,55 @@ def run_values(session: Session, *, run_id: int) -> schemas.ModelRunValues:
             continue
         result[name].append(schemas.ModelValuePoint(value=scalar, timestamp=value.timestamp))
     return result
+
+
+def stream_run_values(
+    engine: Engine, *, run_id: int, chunk_rows: int = VALUE_CHUNK_ROWS
+) -> Iterator[bytes]:
+    """The JSON of `run_values`, in pieces: `{"measure name": [{"value", "timestamp"}...]}`.
+
+    One repeatable-read snapshot; each product's values come through a server-side cursor
+    `chunk_rows` at a time, so memory is bounded by the chunk, not by the run.
+    """
+    if not _is_row_id(run_id):
+        yield b"{}"
+        return
+    with engine.connect() as outer:
+        connection = outer.connection.driver_connection
+        assert isinstance(connection, Connection)
+        try:
+            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            products = connection.execute(
+                "SELECT p.id, m.name, m.datatype FROM model_product p"
+                " JOIN model_measure m ON m.id = p.measure_id WHERE p.run_id = %s ORDER BY p.id",
+                (run_id,),
+            ).fetchall()
+            opening = b"{"
+            for product_id, name, datatype in products:
+                yield opening + orjson.dumps(name) + b":["
+                opening = b"],"
+                column = sql.Identifier(VALUE_COLUMNS[ValueDatatype(datatype)])
+                with connection.cursor(name="dt_model_values", binary=True) as cursor:
+                    cursor.execute(
+                        sql.SQL(
+                            'SELECT {}, "timestamp" FROM model_value WHERE product_id = %s'
+                            ' ORDER BY "timestamp"'
+                        ).format(column),
+                        (product_id,),
+                    )
+                    separator = b""
+                    while rows := cursor.fetchmany(chunk_rows):
+                        encoded = orjson.dumps(
+                            [{"value": value, "timestamp": stamp} for value, stamp in rows],
+                            option=orjson.OPT_UTC_Z,
+                        )
+                        yield separator + encoded[1:-1]
+                        separator = b","
+                        if len(rows) < chunk_rows:
+                            break  # the last chunk: no need to ask again
+            yield b"{}" if opening == b"{" else b"]}"
+        finally:
+            connection.rollback()
 
 
 def delete_run(session: Session, *, run_id: int) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -19,10 +19,12 @@ from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Unprocessable
 from dtbase.backend.routing import documented, protected_router
-from dtbase.backend.sensors import store, timeseries
+from dtbase.backend.sensors import csv_upload, store, timeseries
+from dtbase.backend.sensors.json_body import post_prevalidated
 from dtbase.backend.sensors.tables import SensorMeasure as SensorMeasureRow
 from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.sensors import (
+    OVERWRITE_DESCRIPTION,
     Aggregate,
     DeleteSensorTypeRequest,
     DownsampledReading,
@@ -122,8 +124,10 @@ def list_sensor_locations(body: SensorRequest, session: SessionDep) -> list[dict
     return store.sensor_locations(session, unique_identifier=body.unique_identifier)
 
 
-@router.post(
+@post_prevalidated(
+    router,
     "/insert-sensor-readings",
+    InsertSensorReadingsRequest,
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
     responses=documented(
@@ -205,7 +209,8 @@ def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Respons
         if found is None:
             return Response(b"[]", media_type="application/json")
         sensor, measure = found
-        chunks = timeseries.stream_readings_json(
+        first, rest = timeseries.readings_json(
+            session,
             _engine(session),
             sensor_id=sensor.id,
             measure_id=measure.id,
@@ -213,7 +218,9 @@ def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Respons
             dt_from=body.dt_from,
             dt_to=body.dt_to,
         )
-        return StreamingResponse(chunks, media_type="application/json")
+        if rest is None:
+            return Response(first, media_type="application/json")
+        return StreamingResponse(itertools.chain([first], rest), media_type="application/json")
     aggregate: Aggregate = body.aggregate or "avg"
     if found is None:
         return Response(b"[]", media_type="application/json")
@@ -225,14 +232,26 @@ def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Respons
             "use first, last or count",
             aggregate,
         )
-    width = timeseries.bucket_width(
-        dt_from=body.dt_from,
-        dt_to=body.dt_to,
-        max_points=body.max_points,
-        bucket_seconds=body.bucket_seconds,
-    )
+    try:
+        width = timeseries.bucket_width(
+            dt_from=body.dt_from,
+            dt_to=body.dt_to,
+            max_points=body.max_points,
+            bucket_seconds=body.bucket_seconds,
+        )
+    except OverflowError:
+        raise Unprocessable(
+            ["bucket_seconds"], "bucket_seconds is too large", body.bucket_seconds
+        ) from None
+    if timeseries.first_bucket(body.dt_from, width) is None:
+        raise Unprocessable(
+            ["dt_from"], "The first bucket would start before year 1", body.dt_from.isoformat()
+        )
+    # End the request's transaction (reads only) to give its connection back: downsample
+    # takes one of its own, and a request must never hold two (pool exhaustion).
+    session.commit()
     items = timeseries.downsample(
-        session,
+        _engine(session),
         sensor_id=sensor.id,
         measure_id=measure.id,
         datatype=measure.datatype,
@@ -295,8 +314,10 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:100] or "readings"
 
 
-@router.post(
+@post_prevalidated(
+    router,
     "/insert-readings-bulk",
+    InsertReadingsBulkRequest,
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
     responses=documented(
@@ -313,9 +334,11 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
         units = _given(item, "measure_units")
         key = (item.unique_identifier, item.measure_name, units)
         if key not in found:
-            sensor = store.get_sensor(session, unique_identifier=item.unique_identifier)
+            sensor, measures = store.sensor_and_measures(
+                session, unique_identifier=item.unique_identifier
+            )
             measure = store.measure_of_sensor(
-                session, sensor=sensor, name=item.measure_name, units=units
+                session, sensor=sensor, name=item.measure_name, units=units, measures=measures
             )
             found[key] = (sensor.id, measure)
         sensor_id, measure = found[key]
@@ -329,6 +352,77 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
             )
         )
     store.insert_series(session, series, overwrite=body.overwrite)
+    return Msg(detail="Sensor readings inserted")
+
+
+_CSV_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "unique_identifier": {"type": "string"},
+                    "measure_name": {"type": "string"},
+                    "measure_units": {"type": "string"},
+                    "overwrite": {"type": "boolean"},
+                },
+            }
+        },
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
+@router.post(
+    "/insert-readings-bulk-csv",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Msg,
+    responses=documented(
+        {
+            400: "Unknown sensor, or a measure its type does not have (or has twice)",
+            415: "The body is neither text/csv nor a multipart/form-data form",
+        }
+    ),
+    openapi_extra={"requestBody": _CSV_BODY},
+)
+def insert_readings_bulk_csv(
+    _: Writer,
+    upload: Annotated[csv_upload.Upload, Depends(csv_upload.read_upload)],
+    session: SessionDep,
+    unique_identifier: Annotated[
+        str | None, Query(description="The sensor of a `timestamp,value` file.")
+    ] = None,
+    measure_name: Annotated[
+        str | None, Query(description="The measure of a `timestamp,value` file.")
+    ] = None,
+    measure_units: Annotated[
+        str | None,
+        Query(description="Picks the measure of a `timestamp,value` file; empty: no units."),
+    ] = None,
+    overwrite: Annotated[bool, Query(description=OVERWRITE_DESCRIPTION)] = False,
+) -> Msg:
+    """Additive: readings uploaded as CSV (UTF-8), all stored or none: a `text/csv` body,
+    or the field `file` of a multipart form (`curl -F file=@readings.csv`).
+
+    Columns `sensor_unique_identifier,measure_name,measure_units,timestamp,value` (empty
+    units: none) for any number of series, or the
+    `timestamp,value` lines of export-sensor-readings (header optional) for the sensor and
+    measure named by the query parameters or form fields of the same names. Values are
+    read as the measure's datatype (booleans as true/false). A bad line is a 422 naming
+    its line number."""
+    csv_upload.insert_csv(
+        session,
+        upload,
+        query={
+            "unique_identifier": unique_identifier,
+            "measure_name": measure_name,
+            "measure_units": measure_units,
+        },
+        overwrite=overwrite,
+    )
     return Msg(detail="Sensor readings inserted")
 
 

@@ -31,7 +31,7 @@ from dtbase.backend.sensors.tables import (
 )
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas import sensors as schemas
-from dtbase.schemas.values import Scalar, ValueDatatype, ValueTypeError, check_value
+from dtbase.schemas.values import Scalar, ValueDatatype, ValueListError, check_values
 
 NO_SUCH_SENSOR = "Sensor does not exist"
 NO_SUCH_TYPE = "Sensor type does not exist"
@@ -310,11 +310,34 @@ def delete_sensor(session: Session, *, unique_identifier: str) -> None:
 # Readings
 
 
+def sensor_and_measures(
+    session: Session, *, unique_identifier: str
+) -> tuple[Sensor, list[SensorMeasure]]:
+    """The sensor and its type's measures (in the order given), in one query."""
+    rows = session.execute(
+        select(Sensor, SensorMeasure)
+        .outerjoin(SensorTypeMeasure, SensorTypeMeasure.type_id == Sensor.type_id)
+        .outerjoin(SensorMeasure, SensorMeasure.id == SensorTypeMeasure.measure_id)
+        .where(Sensor.unique_identifier == unique_identifier)
+        .order_by(SensorTypeMeasure.id)
+    ).all()
+    if not rows:
+        raise InvalidInput(NO_SUCH_SENSOR)
+    return rows[0][0], [measure for _, measure in rows if measure is not None]
+
+
 def measure_of_sensor(
-    session: Session, *, sensor: Sensor, name: str, units: str | Unset | None = UNSET
+    session: Session,
+    *,
+    sensor: Sensor,
+    name: str,
+    units: str | Unset | None = UNSET,
+    measures: Sequence[SensorMeasure] | None = None,
 ) -> SensorMeasure:
-    """The measure of the sensor's type with this name (and these units, if given)."""
-    measures = measures_of_type(session, type_id=sensor.type_id)
+    """The measure of the sensor's type with this name (and these units, if given);
+    `measures` are the type's, if already known."""
+    if measures is None:
+        measures = measures_of_type(session, type_id=sensor.type_id)
     matches = _named(measures, name, units)
     if len(matches) == 1:
         return matches[0]
@@ -353,8 +376,10 @@ def insert_sensor_readings(
     overwrite: bool = False,
 ) -> None:
     """insert-sensor-readings: find the sensor and its measure, then store the readings."""
-    sensor = get_sensor(session, unique_identifier=unique_identifier)
-    measure = measure_of_sensor(session, sensor=sensor, name=measure_name, units=measure_units)
+    sensor, measures = sensor_and_measures(session, unique_identifier=unique_identifier)
+    measure = measure_of_sensor(
+        session, sensor=sensor, name=measure_name, units=measure_units, measures=measures
+    )
     insert_readings(
         session,
         sensor_id=sensor.id,
@@ -400,8 +425,8 @@ class Series:
 
 
 def insert_series(session: Session, series: Sequence[Series], *, overwrite: bool = False) -> None:
-    """Check every value of every series, then COPY them in one statement per datatype."""
-    by_datatype: dict[ValueDatatype, list[tuple[int, int, datetime, Scalar]]] = {}
+    """Check every value of every series, then store them in one statement per datatype."""
+    by_datatype: dict[ValueDatatype, list[ingest.Rows]] = {}
     for item in series:
         if len(item.values) != len(item.timestamps):
             raise Unprocessable(
@@ -411,25 +436,22 @@ def insert_series(session: Session, series: Sequence[Series], *, overwrite: bool
                 len(item.values),
             )
         datatype = item.measure.datatype
-        rows = by_datatype.setdefault(datatype, [])
-        sensor_id, measure_id = item.sensor_id, item.measure.id
-        for index, (timestamp, value) in enumerate(zip(item.timestamps, item.values, strict=True)):
-            try:
-                stored = check_value(datatype, value)
-            except ValueTypeError as error:
-                raise Unprocessable([*item.loc, index], str(error), value) from error
-            rows.append((sensor_id, measure_id, timestamp, stored))
-    for datatype, rows in by_datatype.items():
-        if rows:
-            ingest.copy_series(
-                session,
-                table="sensor_reading",
-                keys=("sensor_id", "measure_id", "timestamp"),
-                key_types=("int4", "int4", "timestamptz"),
-                datatype=datatype,
-                rows=rows,
-                overwrite=overwrite,
-            )
+        try:
+            values = check_values(datatype, item.values)
+        except ValueListError as error:
+            raise Unprocessable([*item.loc, error.index], error.reason, error.value) from error
+        rows = ingest.Rows((item.sensor_id, item.measure.id), item.timestamps, values)
+        by_datatype.setdefault(datatype, []).append(rows)
+    # One fixed order of datatypes: concurrent requests take their locks in one order.
+    for datatype in sorted(by_datatype):
+        ingest.insert_series(
+            session,
+            table="sensor_reading",
+            prefix_keys=("sensor_id", "measure_id"),
+            datatype=datatype,
+            series=by_datatype[datatype],
+            overwrite=overwrite,
+        )
 
 
 def sensor_readings(

@@ -1,8 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dtbase.backend.db import Base, Timestamped, cascading
@@ -76,3 +88,41 @@ class SensorLocation(Timestamped, Base):
     sensor_id: Mapped[int] = mapped_column(cascading("sensor.id"))
     location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
     installation_datetime: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SensorReadingRollup(Base):
+    """Aggregates of one sensor's measure over an epoch-aligned bucket of `width_seconds`
+    (see `sensors.rollups`). Derived data: rebuilt from `sensor_reading` whenever a
+    `SensorReadingDirty` range says it may be out of date. First and last hold timestamps
+    only: their values are one key lookup away in `sensor_reading`."""
+
+    __tablename__ = "sensor_reading_rollup"
+
+    sensor_id: Mapped[int] = mapped_column(cascading("sensor.id"), primary_key=True)
+    measure_id: Mapped[int] = mapped_column(cascading("sensor_measure.id"), primary_key=True)
+    width_seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    # Numeric measures only, in the type of their datatype (sums of integers are exact).
+    sum_float: Mapped[float | None] = mapped_column(Double)
+    min_float: Mapped[float | None] = mapped_column(Double)
+    max_float: Mapped[float | None] = mapped_column(Double)
+    sum_integer: Mapped[Decimal | None] = mapped_column(Numeric)
+    min_integer: Mapped[int | None] = mapped_column(BigInteger)
+    max_integer: Mapped[int | None] = mapped_column(BigInteger)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SensorReadingDirty(Base):
+    """A range of readings [lo, hi] (within one day) written since the rollups over it were
+    computed. Statement-level triggers on `sensor_reading` add these (migration 0008)."""
+
+    __tablename__ = "sensor_reading_dirty"
+    __table_args__ = (Index(None, "sensor_id", "measure_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(cascading("sensor.id"))
+    measure_id: Mapped[int] = mapped_column(cascading("sensor_measure.id"))
+    lo: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    hi: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,4 +1,4 @@
-"""Time series SQL: bulk ingest with COPY, streamed reads, downsampling in SQL.
+"""Time series SQL: streamed reads, export, downsampling in SQL over rollups.
 
 Storage choices
 ---------------
@@ -6,7 +6,7 @@ Storage choices
   and model values in `model_value`, each with one nullable column per datatype
   (`value_float`, `value_integer`, `value_string`, `value_boolean`; a CHECK says exactly one
   is set). The datatype belongs to the measure, so the column is known before a query
-  runs: one write path (COPY), one index and one query per read, and the unused columns
+  runs: one write path, one index and one query per read, and the unused columns
   cost one bit each in the null bitmap. DTBase's one table per datatype needed four of all.
 * **Primary key (sensor_id, measure_id, timestamp)**, in that order. It is the only index:
   a read of one sensor's measure over a window is one range scan of the key, already in
@@ -14,16 +14,30 @@ Storage choices
   makes the table distributable by sensor (Citus `create_distributed_table('sensor_reading',
   'sensor_id')`): every statement here filters or groups on one sensor, so it runs on one
   shard. Model values use (product_id, timestamp) the same way.
-* **Ingest** COPYs the rows (binary) into a temporary staging table of the same
-  transaction, then moves them with one `INSERT ... SELECT ... ORDER BY key ON CONFLICT`:
-  duplicates of a key are skipped (the first given stays), or overwrite with
-  `overwrite=True` (the last given wins). Rows reach the index in key order, which also
-  makes concurrent writers take their row locks in the same order: they wait for one
-  another but never deadlock. A request is one transaction: it stores all or nothing.
-* **Downsampling** groups the key range scan with `date_bin` into buckets aligned on the
-  Unix epoch, so buckets of one width are the same whatever window is asked for.
-  (A rollup table of per-bucket count/sum/min/max/first/last at a few fixed widths,
-  maintained at ingest, is the next step for windows over tens of millions of rows.)
+* **Ingest** writes a request's rows with one set-based INSERT in key order (see
+  `sensors.ingest`): duplicates of a key are skipped (the first given stays), or overwrite
+  with `overwrite=True` (the last given wins). A request is one transaction.
+* **Reads** fetch the first 20,000 readings of a window with one plain query (binary
+  protocol) in the request's transaction, so small reads cost one round trip; longer ones
+  stream the rest from a server-side cursor, a chunk at a time, so the backend's memory
+  is bounded by the chunk whatever the window.
+* **Downsampling** groups by `date_bin` into buckets aligned on the Unix epoch, so buckets
+  of one width are the same whatever window is asked for. Over raw rows that costs about
+  1 ms per 1,000 readings (a year of a 1 Hz sensor is 30 million), so it reads
+  **rollups** (`sensors.rollups`): count, sum, min, max and the first and last timestamps
+  per bucket of 1 min, 10 min, 1 h and 1 day, in `sensor_reading_rollup`. A read whose
+  bucket width is a multiple of a rollup width takes the whole rollup buckets inside its
+  window (coarsest first) and the raw readings of the partial minutes at its edges, so
+  the values are exactly those of the raw computation (averages of floats up to the
+  rounding of a sum in another order) at a cost bounded by the number of points asked,
+  not by the readings; `max_points` widths are rounded up to a rollup multiple for that.
+  Why not maintain the rollups at ingest: an overwrite or delete cannot lower a max, and
+  concurrent writers of one sensor would all update the same day's row (contention, and
+  deadlocks across multi-series requests). Instead, statement-level triggers on
+  `sensor_reading` record the ranges written in `sensor_reading_dirty` (a plain insert,
+  a few rows per request, transparent to any writer, COPY included), and a read first
+  recomputes the dirty buckets of its window from the raw rows. Rollups lead with
+  sensor_id too, so they distribute with the readings. Deleting a sensor cascades to them.
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ from psycopg import Connection, sql
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from dtbase.backend.sensors import rollups
 from dtbase.backend.sensors.ingest import driver_connection
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas.sensors import Aggregate
@@ -54,14 +69,24 @@ ORDERED_ONLY: frozenset[Aggregate] = frozenset({"first", "last", "count"})
 # Reads
 
 
-def _select_readings(datatype: ValueDatatype) -> sql.Composed:
+def _select_readings(datatype: ValueDatatype, *, after: bool = False) -> sql.Composed:
+    """(timestamp, value) of a series from `%s` (or after it, with `after`) to `%s`."""
     return sql.SQL(
         'SELECT "timestamp", {} FROM sensor_reading WHERE sensor_id = %s AND measure_id = %s'
-        ' AND "timestamp" >= %s AND "timestamp" <= %s ORDER BY "timestamp"'
-    ).format(sql.Identifier(VALUE_COLUMNS[datatype]))
+        ' AND "timestamp" {} %s AND "timestamp" <= %s ORDER BY "timestamp"'
+    ).format(sql.Identifier(VALUE_COLUMNS[datatype]), sql.SQL(">" if after else ">="))
 
 
-def stream_readings_json(
+def _json_items(rows: list[tuple[datetime, Any]]) -> bytes:
+    """`{"value", "timestamp"},...`: the items of a JSON array, without the brackets."""
+    encoded = orjson.dumps(
+        [{"value": value, "timestamp": stamp} for stamp, value in rows], option=orjson.OPT_UTC_Z
+    )
+    return encoded[1:-1]
+
+
+def readings_json(
+    session: Session,
     engine: Engine,
     *,
     sensor_id: int,
@@ -70,27 +95,60 @@ def stream_readings_json(
     dt_from: datetime,
     dt_to: datetime,
     chunk_rows: int = CHUNK_ROWS,
-) -> Iterator[bytes]:
-    """The readings as one JSON array `[{"value", "timestamp"}...]`, in pieces.
+) -> tuple[bytes, Iterator[bytes] | None]:
+    """The readings as one JSON array `[{"value", "timestamp"}...]`: its first piece, and
+    an iterator over the other pieces when there are more than `chunk_rows` readings.
 
-    A server-side cursor fetches `chunk_rows` at a time, so memory is bounded by the
-    chunk, not by the window.
+    The first `chunk_rows` come with one plain query in the request's transaction: small
+    reads cost one round trip. The rest stream from a server-side cursor on a connection
+    of their own, `chunk_rows` at a time, so memory is bounded by the chunk, not by the
+    window; they start after the first piece's last timestamp, so the answer stays in
+    order without duplicates even if writes land in between.
     """
+    series = (sensor_id, measure_id)
+    query = _select_readings(datatype) + sql.SQL(" LIMIT %s")
+    with driver_connection(session).cursor(binary=True) as cursor:
+        rows = cursor.execute(query, (*series, dt_from, dt_to, chunk_rows + 1)).fetchall()
+    if len(rows) <= chunk_rows:
+        return b"[" + _json_items(rows) + b"]", None
+    head = rows[:chunk_rows]
+    return b"[" + _json_items(head), _rest_json(
+        engine, series, datatype, after=head[-1][0], dt_to=dt_to, chunk_rows=chunk_rows
+    )
+
+
+def _rest_json(
+    engine: Engine,
+    series: tuple[int, int],
+    datatype: ValueDatatype,
+    *,
+    after: datetime,
+    dt_to: datetime,
+    chunk_rows: int,
+) -> Iterator[bytes]:
+    for rows in _chunks(
+        engine, _select_readings(datatype, after=True), (*series, after, dt_to), chunk_rows
+    ):
+        yield b"," + _json_items(rows)
+    yield b"]"
+
+
+def _chunks(
+    engine: Engine, query: sql.Composed, params: tuple[Any, ...], chunk_rows: int
+) -> Iterator[list[tuple[datetime, Any]]]:
+    """The query's rows, `chunk_rows` at a time, from a server-side cursor (binary)."""
     with engine.connect() as outer:
         connection = outer.connection.driver_connection
         assert isinstance(connection, Connection)
-        with connection.cursor(name="dt_readings") as cursor:
-            cursor.execute(_select_readings(datatype), (sensor_id, measure_id, dt_from, dt_to))
-            separator = b"["
-            while rows := cursor.fetchmany(chunk_rows):
-                encoded = orjson.dumps(
-                    [{"value": value, "timestamp": stamp} for stamp, value in rows],
-                    option=orjson.OPT_UTC_Z,
-                )
-                yield separator + encoded[1:-1]
-                separator = b","
-            yield b"[]" if separator == b"[" else b"]"
-        outer.rollback()
+        try:
+            with connection.cursor(name="dt_readings", binary=True) as cursor:
+                cursor.execute(query, params)
+                while rows := cursor.fetchmany(chunk_rows):
+                    yield rows
+                    if len(rows) < chunk_rows:
+                        break  # the last chunk: no need to ask again
+        finally:
+            connection.rollback()
 
 
 def iter_readings(
@@ -104,14 +162,8 @@ def iter_readings(
     chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[list[tuple[datetime, Any]]]:
     """(timestamp, value) rows in timestamp order, a chunk at a time (server-side cursor)."""
-    with engine.connect() as outer:
-        connection = outer.connection.driver_connection
-        assert isinstance(connection, Connection)
-        with connection.cursor(name="dt_export") as cursor:
-            cursor.execute(_select_readings(datatype), (sensor_id, measure_id, dt_from, dt_to))
-            while rows := cursor.fetchmany(chunk_rows):
-                yield rows
-        outer.rollback()
+    params = (sensor_id, measure_id, dt_from, dt_to)
+    return _chunks(engine, _select_readings(datatype), params, chunk_rows)
 
 
 def _csv_value(value: Any) -> str:
@@ -149,18 +201,29 @@ def bucket_width(
     *, dt_from: datetime, dt_to: datetime, max_points: int | None, bucket_seconds: int | None
 ) -> timedelta:
     """The bucket width: `bucket_seconds`, widened if need be so that the epoch-aligned
-    buckets touching [dt_from, dt_to] are at most `max_points`."""
+    buckets touching [dt_from, dt_to] are at most `max_points`. A width widened for
+    `max_points` is rounded up to a multiple of a rollup width (fewer points, but read
+    from the rollups); an explicit `bucket_seconds` is kept as it is."""
     width = timedelta(seconds=bucket_seconds) if bucket_seconds is not None else timedelta(0)
     if max_points is not None:
         span_us = max((dt_to - dt_from) // timedelta(microseconds=1), 0)
         # floor(span / w) + 2 buckets at most touch the window when it is not aligned.
         needed = timedelta(microseconds=span_us // (max_points - 1) + 1)
-        width = max(width, needed)
+        if needed > width:
+            width = rollups.round_up(needed)
     return width
 
 
+def first_bucket(dt_from: datetime, width: timedelta) -> datetime | None:
+    """The start of the bucket holding `dt_from`, or None if it is before year 1."""
+    try:
+        return EPOCH + width * ((dt_from - EPOCH) // width)
+    except OverflowError:
+        return None
+
+
 def downsample(
-    session: Session,
+    engine: Engine,
     *,
     sensor_id: int,
     measure_id: int,
@@ -171,26 +234,53 @@ def downsample(
     aggregate: Aggregate,
 ) -> list[dict[str, Any]]:
     """One item per non-empty bucket, oldest first: `{"timestamp": bucket start, "value":
-    aggregate, "min", "max" (numbers only), "count"}`."""
-    column = sql.Identifier(VALUE_COLUMNS[datatype])
+    aggregate, "min", "max" (numbers only), "count"}`.
+
+    Buckets come from the rollups where a rollup width divides `width` (see `rollups`),
+    refreshed first if writes made them dirty; the rest from the raw readings. One
+    repeatable-read snapshot holds the dirty ranges and everything read, so the values are
+    those of the raw readings in that snapshot.
+    """
+    # [start, end) may use rollups; readings from rollups.LIMIT on (if any) are read raw.
+    start, end = dt_from, dt_to + rollups.TICK if dt_to < rollups.LIMIT else rollups.LIMIT
+    tail = (max(dt_from, rollups.LIMIT), dt_to) if dt_to >= rollups.LIMIT else None
+    levels = rollups.levels_for(width)
+    series = {"sensor_id": sensor_id, "measure_id": measure_id}
+    with engine.connect() as outer:
+        connection = outer.connection.driver_connection
+        assert isinstance(connection, Connection)
+        try:
+            for attempt in range(3):
+                # Small indexed scans: parallel workers cost more to start than they save.
+                connection.execute(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;"
+                    " SET LOCAL max_parallel_workers_per_gather = 0"
+                )
+                dirty = (
+                    rollups.dirty_ranges(connection, **series, start=start, end=end)
+                    if levels and start < end
+                    else []
+                )
+                if dirty and attempt < 2:
+                    # Written since the last refresh: refresh, then read a new snapshot.
+                    connection.rollback()
+                    rollups.refresh(connection, **series, datatype=datatype, start=start, end=end)
+                    continue
+                # Writes that keep racing the refresh: read their ranges raw.
+                chosen = rollups.plan(
+                    start,
+                    end,
+                    levels,
+                    [(lo, min(hi, rollups.LIMIT) + rollups.TICK) for _, lo, hi in dirty],
+                )
+                query, params = _downsample_query(
+                    chosen, tail, sensor_id, measure_id, datatype, width, aggregate
+                )
+                rows = connection.execute(query, params).fetchall()
+                break
+        finally:
+            connection.rollback()
     numeric = datatype in NUMERIC
-    chosen = {
-        "avg": sql.SQL("avg({})"),
-        "min": sql.SQL("min({})"),
-        "max": sql.SQL("max({})"),
-        "count": sql.SQL("count(*)"),
-        "first": sql.SQL('(array_agg({} ORDER BY "timestamp"))[1]'),
-        "last": sql.SQL('(array_agg({} ORDER BY "timestamp" DESC))[1]'),
-    }[aggregate].format(column)
-    envelope = sql.SQL("min({0}), max({0})").format(column) if numeric else sql.SQL("NULL, NULL")
-    query = sql.SQL(
-        'SELECT date_bin(%s, "timestamp", %s) AS bucket, {}, {}, count(*) FROM sensor_reading'
-        ' WHERE sensor_id = %s AND measure_id = %s AND "timestamp" >= %s AND "timestamp" <= %s'
-        " GROUP BY bucket ORDER BY bucket"
-    ).format(chosen, envelope)
-    with driver_connection(session).cursor() as cursor:
-        cursor.execute(query, (width, EPOCH, sensor_id, measure_id, dt_from, dt_to))
-        rows = cursor.fetchall()
     items: list[dict[str, Any]] = []
     for bucket, value, low, high, count in rows:
         if aggregate == "avg":
@@ -201,3 +291,75 @@ def downsample(
         item["count"] = count
         items.append(item)
     return items
+
+
+def _downsample_query(
+    chosen: rollups.Plan,
+    tail: tuple[datetime, datetime] | None,
+    sensor_id: int,
+    measure_id: int,
+    datatype: ValueDatatype,
+    width: timedelta,
+    aggregate: Aggregate,
+) -> tuple[sql.Composed, list[Any]]:
+    """Partial aggregates of each raw range and of each run of rollup buckets (one
+    range scan each), combined per bucket; first and last look their value up by key."""
+    value = sql.Identifier(VALUE_COLUMNS[datatype])
+    stats = rollups.STAT_COLUMNS.get(datatype)
+    raw_stats: sql.Composable
+    rollup_stats: sql.Composable
+    if stats is None:
+        raw_stats = sql.SQL("NULL::float8, NULL::float8, NULL::float8")
+        rollup_stats = raw_stats
+    else:
+        raw_stats = sql.SQL("sum({0}), min({0}), max({0})").format(value)
+        rollup_stats = sql.SQL(", ").join(sql.Identifier(name) for name in stats)
+    series = [sensor_id, measure_id]
+    parts: list[sql.Composable] = []
+    params: list[Any] = []
+    raw = [(low, high, "<") for low, high in chosen.raw]
+    if tail is not None and tail[0] <= tail[1]:
+        raw.append((*tail, "<="))
+    for low, high, below in raw:
+        parts.append(
+            sql.SQL(
+                'SELECT date_bin(%s, "timestamp", %s) AS bin, count(*), {},'
+                ' min("timestamp"), max("timestamp") FROM sensor_reading'
+                ' WHERE sensor_id = %s AND measure_id = %s AND "timestamp" >= %s'
+                ' AND "timestamp" {} %s GROUP BY bin'
+            ).format(raw_stats, sql.SQL(below))
+        )
+        params += [width, EPOCH, *series, low, high]
+    for level, low, high in chosen.rollups:
+        parts.append(
+            sql.SQL(
+                "SELECT date_bin(%s, bucket, %s), count, {}, first_at, last_at"
+                " FROM sensor_reading_rollup WHERE sensor_id = %s AND measure_id = %s"
+                " AND width_seconds = %s AND bucket >= %s AND bucket < %s"
+            ).format(rollup_stats)
+        )
+        params += [width, EPOCH, *series, level, low, high]
+    if not parts:
+        return sql.Composed([sql.SQL("SELECT NULL LIMIT 0")]), []
+    chosen_value = {
+        "avg": sql.SQL("g.s / g.n"),
+        "min": sql.SQL("g.lo"),
+        "max": sql.SQL("g.hi"),
+        "count": sql.SQL("g.n"),
+        "first": sql.SQL("r.{}").format(value),
+        "last": sql.SQL("r.{}").format(value),
+    }[aggregate]
+    lookup: sql.Composable = sql.SQL("")
+    if aggregate in ("first", "last"):
+        lookup = sql.SQL(
+            " JOIN sensor_reading r ON r.sensor_id = %s AND r.measure_id = %s"
+            ' AND r."timestamp" = g.{}'
+        ).format(sql.Identifier(f"{aggregate}_at"))
+        params += series
+    query = sql.SQL(
+        "WITH parts (bucket, n, s, lo, hi, first_at, last_at) AS ({parts}), g AS ("
+        " SELECT bucket, sum(n)::bigint AS n, sum(s) AS s, min(lo) AS lo, max(hi) AS hi,"
+        " min(first_at) AS first_at, max(last_at) AS last_at FROM parts GROUP BY bucket)"
+        " SELECT g.bucket, {chosen}, g.lo, g.hi, g.n FROM g{lookup} ORDER BY g.bucket"
+    ).format(parts=sql.SQL(" UNION ALL ").join(parts), chosen=chosen_value, lookup=lookup)
+    return query, params
