@@ -14,18 +14,15 @@ answered is failed by the stale-run sweep of `BackgroundRuns` (services/runs.py)
 
 from __future__ import annotations
 
-import logging
-import threading
 from concurrent.futures import Future
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from dtbase.backend.periodic import Periodic
 from dtbase.backend.services import caller, store
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.schemas.common import utc_now
-
-logger = logging.getLogger(__name__)
 
 
 class Scheduler:
@@ -41,8 +38,9 @@ class Scheduler:
         self.runs = runs
         self.interval_seconds = interval_seconds
         self.batch_size = batch_size
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic(
+            "dtbase-scheduler", self._claim_batch, interval_seconds=interval_seconds
+        )
 
     def tick(self, now: datetime | None = None) -> list[Future[caller.CallOutcome]]:
         """Claim what is due at `now` (default: the clock) and start calling it."""
@@ -52,25 +50,15 @@ class Scheduler:
         return [self.runs.submit(run) for run in claimed]
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="dtbase-scheduler", daemon=True)
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._periodic.stop()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                # A full batch means more may be due: claim again without waiting.
-                if len(self.tick()) >= self.batch_size:
-                    continue
-            except Exception:
-                # The database may be briefly unreachable: try again at the next tick.
-                logger.exception("Scheduler tick failed")
-            self._stop.wait(self.interval_seconds)
+    @property
+    def running(self) -> bool:
+        return self._periodic.running
+
+    def _claim_batch(self) -> bool:
+        # A full batch means more may be due: claim again without waiting.
+        return len(self.tick()) >= self.batch_size

@@ -277,7 +277,7 @@ def test_the_scheduler_is_off_when_disabled(
     disabled = settings.model_copy(update={"scheduler_enabled": False})
     app = create_app(disabled, database_url=database_url)
     with TestClient(app):
-        assert app.state.scheduler._thread is None
+        assert not app.state.scheduler.running
 
 
 # --- when schedules fire -------------------------------------------------------------

@@ -8,23 +8,19 @@ one: `rollups.refresh` serialises them per series.
 
 from __future__ import annotations
 
-import logging
-import threading
-
 from psycopg import Connection
 from sqlalchemy import Engine
 
+from dtbase.backend.periodic import Periodic
 from dtbase.backend.sensors import rollups
-
-logger = logging.getLogger(__name__)
 
 
 class RollupRefresher:
     def __init__(self, engine: Engine, *, interval_seconds: float) -> None:
         self.engine = engine
-        self.interval_seconds = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic(
+            "dtbase-rollups", self._refresh, interval_seconds=interval_seconds
+        )
 
     def run_once(self) -> int:
         """Roll up every dirty range now; how many ranges were cleaned."""
@@ -35,22 +31,11 @@ class RollupRefresher:
             return rollups.refresh_all(connection)
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="dtbase-rollups", daemon=True)
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._periodic.stop()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            try:
-                self.run_once()
-            except Exception:
-                # The database may be briefly unreachable: try again at the next interval.
-                logger.exception("Rolling up readings failed")
+    def _refresh(self) -> bool:
+        self.run_once()
+        return False

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from dtbase.backend.periodic import Periodic
 from dtbase.backend.services import caller, store
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,10 @@ class BackgroundRuns:
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._in_flight: set[int] = set()
-        self._stop = threading.Event()
-        self._keeper: threading.Thread | None = None
+        self._keeper = Periodic(
+            "dtbase-run-keeper", self._keep, interval_seconds=self.keep_alive_seconds
+        )
+        self._last_sweep = 0.0
 
     def submit(self, claimed: store.ClaimedRun) -> Future[caller.CallOutcome]:
         with self._lock:
@@ -131,27 +134,22 @@ class BackgroundRuns:
 
     def start(self) -> None:
         """Sweep once now (runs left by this backend's previous life), then keep going."""
-        if self._keeper is not None:
+        if self._keeper.running:
             return
         try:
             self.sweep()
         except Exception:
             # The database may be unreachable for a moment; the keeper sweeps again soon.
             logger.exception("Could not sweep stale runs at start-up")
-        self._stop.clear()
-        self._keeper = threading.Thread(target=self._keep, name="dtbase-run-keeper", daemon=True)
+        self._last_sweep = time.monotonic()
         self._keeper.start()
 
-    def _keep(self) -> None:
-        last_sweep = time.monotonic()
-        while not self._stop.wait(self.keep_alive_seconds):
-            try:
-                self.keep_alive()
-                if time.monotonic() - last_sweep >= SWEEP_EVERY_SECONDS:
-                    last_sweep = time.monotonic()
-                    self.sweep()
-            except Exception:
-                logger.exception("Could not keep runs alive or sweep stale ones")
+    def _keep(self) -> bool:
+        self.keep_alive()
+        if time.monotonic() - self._last_sweep >= SWEEP_EVERY_SECONDS:
+            self._last_sweep = time.monotonic()
+            self.sweep()
+        return False
 
     def shutdown(self) -> None:
         """Wait for the runs under way (each bounded by the service timeout)."""
@@ -160,7 +158,4 @@ class BackgroundRuns:
         if pool is not None:
             # Queued runs are still kept alive while the pool drains.
             pool.shutdown(wait=True)
-        self._stop.set()
-        if self._keeper is not None:
-            self._keeper.join()
-            self._keeper = None
+        self._keeper.stop()
