@@ -22,6 +22,7 @@ from dtbase.schemas.sensors import (
     InsertSensorLocationRequest,
     InsertSensorReadingsRequest,
     InsertSensorRequest,
+    LatestReading,
     ListSensorsRequest,
     MeasureRequest,
     Reading,
@@ -124,6 +125,14 @@ class Sensors(Resource):
         body = ListSensorsRequest(type_name=type_name, limit=limit, offset=offset)
         dumped = body.model_dump(mode="json", exclude_defaults=True)
         return self._client.post("/sensor/list-sensors", dumped, list[Sensor])
+
+    def list_latest_readings(
+        self, type_name: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[LatestReading]:
+        """The newest reading of each measure of the sensors `list_sensors` would list."""
+        body = ListSensorsRequest(type_name=type_name, limit=limit, offset=offset)
+        dumped = body.model_dump(mode="json", exclude_defaults=True)
+        return self._client.post("/sensor/list-latest-readings", dumped, list[LatestReading])
 
     def list_sensor_types(self) -> list[SensorType]:
         return self._client.get("/sensor/list-sensor-types", list[SensorType])

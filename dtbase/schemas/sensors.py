@@ -207,6 +207,17 @@ class DownsampledReading(BaseModel):
     count: int
 
 
+class LatestReading(BaseModel):
+    """Additive: the newest reading of one measure of one sensor (`null`s when it has none)."""
+
+    unique_identifier: str
+    type_name: str
+    measure_name: str
+    measure_units: str | None
+    value: ValueType | None
+    timestamp: UtcDatetime | None
+
+
 class ExportFormat(StrEnum):
     csv = "csv"
     ndjson = "ndjson"

@@ -1,10 +1,9 @@
 """The home dashboard's figures: each sensor's latest readings with their age, the last
 model runs and service runs.
 
-The API has no "latest reading" endpoint, so each (sensor, measure) is asked for its
-readings in growing windows back from now (an hour, a day, thirty days) and the last one is
-kept: one small answer for a live sensor. A sensor silent for longer shows no reading and
-is flagged stale, like one whose latest reading is older than `STALE_AFTER`.
+The latest readings come in one request (`list-latest-readings`, one index probe per
+sensor and measure in the backend). A measure without readings, or whose latest reading is
+older than `STALE_AFTER`, is flagged stale.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from dtbase.schemas.models import ModelRun
 from dtbase.schemas.services import ServiceRunDetails
 
 STALE_AFTER = timedelta(hours=3)
-WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=30))
 MAX_SENSORS = 20
 LAST_RUNS = 5
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,52 +40,18 @@ def latest_readings(client: Client, now: datetime | None = None) -> tuple[list[L
     """The latest reading of each measure of the first `MAX_SENSORS` sensors, and how many
     sensors there are in all."""
     now = now or datetime.now(UTC)
-    found: list[Latest] = []
-    total = 0
-    for sensor_type in client.sensors.list_sensor_types():
-        for sensor in client.sensors.list_sensors(sensor_type.name):
-            total += 1
-            if total > MAX_SENSORS:
-                continue
-            for measure in sensor_type.measures:
-                reading = _latest(
-                    client, sensor.unique_identifier, measure.name, measure.units, now
-                )
-                label = measure.name + (f" ({measure.units})" if measure.units else "")
-                if reading is None:
-                    found.append(
-                        Latest(sensor.unique_identifier, sensor_type.name, label, None, None, None)
-                    )
-                else:
-                    moment = datetime.fromisoformat(reading["timestamp"])
-                    found.append(
-                        Latest(
-                            sensor.unique_identifier,
-                            sensor_type.name,
-                            label,
-                            reading["value"],
-                            moment,
-                            max(now - moment, timedelta(0)),
-                        )
-                    )
-    return found, total
-
-
-def _latest(
-    client: Client, sensor: str, measure: str, units: str | None, now: datetime
-) -> dict[str, Any] | None:
-    for window in WINDOWS:
-        body = {
-            "measure_name": measure,
-            "measure_units": units,
-            "unique_identifier": sensor,
-            "dt_from": (now - window).isoformat(),
-            "dt_to": now.isoformat(),
-        }
-        readings: list[dict[str, Any]] = client.request("POST", "/sensor/sensor-readings", body)
-        if readings:
-            return readings[-1]
-    return None
+    found = [
+        Latest(
+            row.unique_identifier,
+            row.type_name,
+            row.measure_name + (f" ({row.measure_units})" if row.measure_units else ""),
+            row.value,
+            row.timestamp,
+            None if row.timestamp is None else max(now - row.timestamp, timedelta(0)),
+        )
+        for row in client.sensors.list_latest_readings(limit=MAX_SENSORS)
+    ]
+    return found, len(client.sensors.list_sensors())
 
 
 def last_model_runs(client: Client, now: datetime | None = None) -> list[ModelRun]:
@@ -111,7 +75,7 @@ def last_service_runs(client: Client) -> list[ServiceRunDetails]:
 def age_text(age: timedelta | None) -> str:
     """ "3 min", "5 h", "2 days": how long ago, roughly."""
     if age is None:
-        return "none in 30 days"
+        return "no readings"
     seconds = int(age.total_seconds())
     if seconds < 60:
         return f"{seconds} s"

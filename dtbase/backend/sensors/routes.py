@@ -36,6 +36,7 @@ from dtbase.schemas.sensors import (
     InsertSensorLocationRequest,
     InsertSensorReadingsRequest,
     InsertSensorRequest,
+    LatestReading,
     ListSensorsRequest,
     MeasureRequest,
     Reading,
@@ -162,6 +163,16 @@ def list_sensors(body: ListSensorsRequest, session: SessionDep) -> list[Sensor]:
     return [
         Sensor(unique_identifier=s.unique_identifier, name=s.name, notes=s.notes) for s in sensors
     ]
+
+
+@router.post("/list-latest-readings", response_model=list[LatestReading])
+def list_latest_readings(body: ListSensorsRequest, session: SessionDep) -> list[LatestReading]:
+    """Additive: the newest reading of every measure of the sensors `list-sensors` would
+    list with the same body (value and timestamp `null` for a measure without readings),
+    by sensor then measure name: a dashboard's "latest values" in one request."""
+    return store.latest_readings(
+        session, type_name=body.type_name, limit=body.limit, offset=body.offset
+    )
 
 
 @router.get("/list-sensor-types", response_model=list[SensorType])

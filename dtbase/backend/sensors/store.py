@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -288,6 +288,48 @@ def list_sensors(
             SensorType.name == type_name
         )
     return session.scalars(query).all()
+
+
+def latest_readings(
+    session: Session, *, type_name: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[schemas.LatestReading]:
+    """The newest reading of each measure of each sensor (paged like `list_sensors`), one
+    backward index probe per pair."""
+    sensors = (
+        select(Sensor.id, Sensor.unique_identifier, Sensor.type_id, SensorType.name)
+        .join(SensorType, Sensor.type_id == SensorType.id)
+        .order_by(Sensor.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    if type_name is not None:
+        sensors = sensors.where(SensorType.name == type_name)
+    paged = sensors.subquery()
+    newest = (
+        select(SensorReading)
+        .where(SensorReading.sensor_id == paged.c.id, SensorReading.measure_id == SensorMeasure.id)
+        .order_by(SensorReading.timestamp.desc())
+        .limit(1)
+        .lateral()
+    )
+    query = (
+        select(paged.c.unique_identifier, paged.c.name, SensorMeasure, newest)
+        .join(SensorTypeMeasure, SensorTypeMeasure.type_id == paged.c.type_id)
+        .join(SensorMeasure, SensorMeasure.id == SensorTypeMeasure.measure_id)
+        .outerjoin(newest, true())
+        .order_by(paged.c.id, SensorMeasure.name, SensorMeasure.units)
+    )
+    return [
+        schemas.LatestReading(
+            unique_identifier=row.unique_identifier,
+            type_name=row.name,
+            measure_name=row.SensorMeasure.name,
+            measure_units=row.SensorMeasure.units,
+            value=getattr(row, VALUE_COLUMNS[row.SensorMeasure.datatype]),
+            timestamp=row.timestamp,
+        )
+        for row in session.execute(query)
+    ]
 
 
 def edit_sensor(session: Session, *, unique_identifier: str, name: str, notes: str) -> Sensor:

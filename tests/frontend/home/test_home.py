@@ -86,6 +86,10 @@ def test_home_shows_latest_readings_with_their_age_and_flags_stale_ones(
     )
     client.sensors.insert_sensor_readings("door", "fresh", [True], [now - timedelta(minutes=2)])
     client.sensors.insert_sensor_readings("temperature", "old", [9.0], [now - timedelta(days=2)])
+    client.sensors.insert_sensor("station", "ancient")
+    client.sensors.insert_sensor_readings(
+        "temperature", "ancient", [-3.5], [now - timedelta(days=400, hours=1)]
+    )
 
     page = admin_visitor.get("/home/index").text
 
@@ -107,8 +111,12 @@ def test_home_shows_latest_readings_with_their_age_and_flags_stale_ones(
     assert "2 days" in old
     assert "data-stale" in old
     never = rows[("old", "door")]
-    assert "none in 30 days" in never
+    assert "no readings" in never
     assert "data-stale" in never
+    ancient = rows[("ancient", "temperature (C)")]
+    assert "-3.5" in ancient
+    assert "400 days" in ancient
+    assert "data-stale" in ancient
 
 
 def test_home_shows_the_last_model_and_service_runs(admin_visitor: Visitor, client: Client) -> None:
