@@ -42,8 +42,8 @@ from dtbase.devdb import EmbeddedPostgres, free_port
 from frontend import create_app
 from frontend.server import FrontendServer
 
-PASSWORD = "bench-password-long-enough"
-SECRET = "a-bench-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!!"
+PASSWORD = "bench-password-long-enough"  # as in readings.py, whose backend process is used
+READINGS = Path(__file__).with_name("readings.py")
 FRONT_SECRET = "a-bench-frontend-secret-long-enough-to-sign-sessions"
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 STEP_SECONDS = 30
@@ -126,33 +126,11 @@ RAW_UPLOT = """async ({ count, width }) => {
 }"""
 
 
-def serve(database_url: str, port: int, data_dir: str) -> None:
-    """The backend process (run by the benchmark as `charts.py --serve`)."""
-    import uvicorn
-
-    from dtbase.backend.app import create_app as create_backend
-    from dtbase.core.settings import BackendSettings
-
-    settings = BackendSettings(
-        environment="production",
-        jwt_secret_key=SecretStr(SECRET),
-        default_user_pass=SecretStr(PASSWORD),
-        data_dir=Path(data_dir),
-        scheduler_enabled=False,
-    )
-    app = create_backend(settings, database_url=database_url)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--readings", type=int, default=SIZES[-1], help="readings loaded")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--serve", nargs=3, metavar=("URL", "PORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve[0], int(args.serve[1]), args.serve[2])
-        return
     if not Path(CHROMIUM).exists():
         sys.exit("The chart benchmark needs Debian's Chromium: apt-get install -y chromium")
     with tempfile.TemporaryDirectory(prefix="dtbase-bench-charts-") as folder:
@@ -166,7 +144,8 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     migrate.upgrade(url)
     port = free_port()
     backend = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url, str(port), str(folder / "data")]
+        # The readings benchmark's backend process, with the same password.
+        [sys.executable, str(READINGS), "--serve", url, str(port), str(folder / "data")]
     )
     frontend: FrontendServer | None = None
     try:
