@@ -1,12 +1,16 @@
-"""Serving the frontend from Python: `dtbase up` and the browser tests.
+"""Serving the frontend: in a thread for `dtbase up` and the browser tests, with gunicorn
+for `dtbase serve frontend` (what the container runs).
 
-Werkzeug's threaded WSGI server is enough for one team on one machine; containers run
-`frontend:app_from_environment()` under a production WSGI server instead.
+Werkzeug's threaded server is enough for one team on one machine, next to the backend in
+one process. A deployment gets gunicorn: worker processes restarted when they die, and
+requests served while one is busy. Sessions live in signed cookies, so any worker serves
+any user.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -45,10 +49,21 @@ def start(settings: FrontendSettings) -> FrontendServer:
 
 
 def serve(settings: FrontendSettings) -> None:
-    """Serve the frontend in this thread until interrupted."""
+    """Serve the frontend with gunicorn until interrupted."""
+    from gunicorn.app.base import BaseApplication
+
     app = create_app(settings)
-    server = make_server(settings.frontend_host, settings.frontend_port, app, threaded=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+
+    class Gunicorn(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.frontend_host}:{settings.frontend_port}")
+            self.cfg.set("workers", settings.frontend_workers)
+            self.cfg.set("threads", settings.frontend_threads)
+            # The frontend waits on the backend: a slow backend answer is not a hung worker.
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:  # Flask's WSGI signature is wider than the stubs' alias
+            return app
+
+    Gunicorn().run()

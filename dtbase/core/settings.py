@@ -105,6 +105,9 @@ class FrontendSettings(DtSettings):
     front_secret_key: SecretStr | None = None
     frontend_host: str = "127.0.0.1"
     frontend_port: int = Field(default=8000, ge=1, le=65535)
+    # `dtbase serve frontend` (gunicorn): processes, and threads in each.
+    frontend_workers: int = Field(default=2, ge=1, le=64)
+    frontend_threads: int = Field(default=4, ge=1, le=64)
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:
