@@ -37,6 +37,8 @@ from dtbase.devdb import EmbeddedPostgres, free_port
 PASSWORD = "bench-password-long-enough"
 SECRET = "a-bench-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!!"
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
+# The ingest figures and their references, in the order each round measures them.
+INGEST_KINDS = ("ingest-1k", "ingest-10k", "copy", "copy-bare")
 
 
 def serve(database_url: str, port: int, data_dir: str) -> None:
@@ -147,10 +149,11 @@ def wait_and_login(base: str) -> httpx.Client:
     return http
 
 
-def setup(http: httpx.Client) -> None:
+def setup(http: httpx.Client, rounds: int) -> None:
     measures = [{"name": "temperature", "units": "K", "datatype": "float"}]
     check(http.post("/sensor/insert-sensor-type", json={"name": "T", "measures": measures}))
-    for uid in ("ingest-1k", "ingest-10k", "big", "copy", "copy-bare"):
+    ingest = [f"{kind}-{r}" for r in range(rounds) for kind in INGEST_KINDS]
+    for uid in ("big", *ingest):
         check(http.post("/sensor/insert-sensor", json={"type_name": "T", "unique_identifier": uid}))
 
 
@@ -193,10 +196,9 @@ def ids(dsn: str, uid: str) -> tuple[int, int]:
         return row[0], row[1]
 
 
-def copy_rate(dsn: str, total: int, *, trigger: bool = True) -> float:
+def copy_rate(dsn: str, uid: str, total: int, *, trigger: bool = True) -> float:
     """Direct COPY (binary) of `total` readings into sensor_reading, one transaction. With
     `trigger=False` the rollup trigger is off (into a sensor deleted afterwards)."""
-    uid = "copy" if trigger else "copy-bare"
     sensor_id, measure_id = ids(dsn, uid)
     rows = [
         (sensor_id, measure_id, stamp, 290.0 + i % 1000 / 7)
@@ -233,7 +235,7 @@ def copy_rate(dsn: str, total: int, *, trigger: bool = True) -> float:
 def server_insert_rate(dsn: str, total: int, *, trigger: bool) -> float:
     """INSERT ... SELECT generate_series of `total` readings in the server (no client
     cost, so the trigger's share shows), rolled back."""
-    sensor_id, measure_id = ids(dsn, "copy")
+    sensor_id, measure_id = ids(dsn, "copy-0")
     with psycopg.connect(dsn) as connection:
         if not trigger:
             connection.execute(
@@ -287,15 +289,22 @@ Row = tuple[str, str, str, str]
 
 
 def measure(http: httpx.Client, pid: int, dsn: str, args: argparse.Namespace) -> list[Row]:
-    setup(http)
+    setup(http, args.repeat)
     rows: list[Row] = []
     idle = rss_mib(pid)
-    rate_1k = ingest_rate(http, "ingest-1k", args.ingest, 1_000)
-    rate_10k = ingest_rate(http, "ingest-10k", args.ingest, 10_000)
-    rate_copy = copy_rate(dsn, args.ingest)
+    # Rounds of each ingest and its references in turn, each into a fresh sensor: the
+    # medians are less at the mercy of one slow moment of a shared machine.
+    rates: dict[str, list[float]] = {kind: [] for kind in INGEST_KINDS}
+    for r in range(args.repeat):
+        rates["ingest-1k"].append(ingest_rate(http, f"ingest-1k-{r}", args.ingest, 1_000))
+        rates["ingest-10k"].append(ingest_rate(http, f"ingest-10k-{r}", args.ingest, 10_000))
+        rates["copy"].append(copy_rate(dsn, f"copy-{r}", args.ingest))
+        rates["copy-bare"].append(copy_rate(dsn, f"copy-bare-{r}", args.ingest, trigger=False))
+    rate_1k, rate_10k, rate_copy, rate_bare = (
+        statistics.median(rates[kind]) for kind in INGEST_KINDS
+    )
     rows.append(ratio_row("ingest, 1,000 per request", rate_1k, rate_copy, "/s"))
     rows.append(ratio_row("ingest, 10,000 per request", rate_10k, rate_copy, "/s"))
-    rate_bare = copy_rate(dsn, args.ingest, trigger=False)
     rows.append(
         ratio_row("direct COPY with the rollup trigger / without", rate_copy, rate_bare, "/s")
     )
