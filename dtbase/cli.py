@@ -228,9 +228,7 @@ def _development_settings() -> BackendSettings:
     if base.environment == "development":
         base.data_dir.mkdir(parents=True, exist_ok=True)
         if not os.environ.get("DT_DEFAULT_USER_PASS"):
-            overrides["default_user_pass"] = _kept_secret(
-                base.data_dir / "default_user_password", 12
-            )
+            overrides["default_user_pass"] = _kept_secret(base.kept_password_file, 12)
         if not os.environ.get("DT_JWT_SECRET_KEY"):
             overrides["jwt_secret_key"] = _kept_secret(base.data_dir / "jwt_secret", 48)
     try:

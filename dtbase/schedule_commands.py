@@ -13,16 +13,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dtbase.client import ApiError, Client
-from dtbase.core.settings import DEFAULT_USER_EMAIL
+from dtbase.core.settings import DEFAULT_USER_EMAIL, ClientSettings, DtSettings
 from dtbase.schemas.services import Schedule
 
 schedule_app = typer.Typer(help="Service schedules, through the API of a running backend.")
@@ -41,12 +39,8 @@ EVERY = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DT_", extra="ignore")
-
-    backend_url: str = "http://localhost:5000"
+class _Settings(ClientSettings, DtSettings):
     default_user_pass: SecretStr | None = None
-    data_dir: Path = Path(".dtbase")
 
 
 @contextmanager
@@ -56,7 +50,7 @@ def _client(backend_url: str | None, email: str, password: str | None) -> Iterat
     secret = password
     if secret is None and settings.default_user_pass is not None:
         secret = settings.default_user_pass.get_secret_value()
-    kept = settings.data_dir / "default_user_password"
+    kept = settings.kept_password_file
     if not secret and kept.is_file():
         secret = kept.read_text().strip()
     if not secret:

@@ -36,7 +36,6 @@ class Scheduler:
     ) -> None:
         self.session_factory = session_factory
         self.runs = runs
-        self.interval_seconds = interval_seconds
         self.batch_size = batch_size
         self._periodic = Periodic(
             "dtbase-scheduler", self._claim_batch, interval_seconds=interval_seconds

@@ -37,6 +37,11 @@ class DtSettings(BaseSettings):
     data_dir: Path = Path(".dtbase")
     assets_dir: Path = CHECKOUT_ASSETS
 
+    @property
+    def kept_password_file(self) -> Path:
+        """Where `dtbase up` keeps the default user's generated password."""
+        return self.data_dir / "default_user_password"
+
 
 class DatabaseSettings(DtSettings):
     """Where the database is: a full URL, DTBase's parts, or else the embedded server."""

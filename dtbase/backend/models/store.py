@@ -34,7 +34,7 @@ from dtbase.backend.models.tables import (
     ModelScenario,
     ModelValue,
 )
-from dtbase.backend.sensors import ingest
+from dtbase.backend.sensors import ingest, timeseries
 from dtbase.backend.sensors.tables import Sensor, SensorMeasure
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas import models as schemas
@@ -459,24 +459,16 @@ def stream_run_values(
                 yield opening + orjson.dumps(name) + b":["
                 opening = b"],"
                 column = sql.Identifier(VALUE_COLUMNS[ValueDatatype(datatype)])
-                with connection.cursor(name="dt_model_values", binary=True) as cursor:
-                    cursor.execute(
-                        sql.SQL(
-                            'SELECT {}, "timestamp" FROM model_value WHERE product_id = %s'
-                            ' ORDER BY "timestamp"'
-                        ).format(column),
-                        (product_id,),
-                    )
-                    separator = b""
-                    while rows := cursor.fetchmany(chunk_rows):
-                        encoded = orjson.dumps(
-                            [{"value": value, "timestamp": stamp} for value, stamp in rows],
-                            option=orjson.OPT_UTC_Z,
-                        )
-                        yield separator + encoded[1:-1]
-                        separator = b","
-                        if len(rows) < chunk_rows:
-                            break  # the last chunk: no need to ask again
+                query = sql.SQL(
+                    'SELECT "timestamp", {} FROM model_value WHERE product_id = %s'
+                    ' ORDER BY "timestamp"'
+                ).format(column)
+                separator = b""
+                for rows in timeseries.server_side_chunks(
+                    connection, query, (product_id,), chunk_rows
+                ):
+                    yield separator + timeseries.json_items(rows)
+                    separator = b","
             yield b"{}" if opening == b"{" else b"]}"
         finally:
             connection.rollback()

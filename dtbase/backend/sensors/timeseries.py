@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -77,7 +77,7 @@ def _select_readings(datatype: ValueDatatype, *, after: bool = False) -> sql.Com
     ).format(sql.Identifier(VALUE_COLUMNS[datatype]), sql.SQL(">" if after else ">="))
 
 
-def _json_items(rows: list[tuple[datetime, Any]]) -> bytes:
+def json_items(rows: Sequence[tuple[datetime, Any]]) -> bytes:
     """`{"value", "timestamp"},...`: the items of a JSON array, without the brackets."""
     encoded = orjson.dumps(
         [{"value": value, "timestamp": stamp} for stamp, value in rows], option=orjson.OPT_UTC_Z
@@ -110,9 +110,9 @@ def readings_json(
     with driver_connection(session).cursor(binary=True) as cursor:
         rows = cursor.execute(query, (*series, dt_from, dt_to, chunk_rows + 1)).fetchall()
     if len(rows) <= chunk_rows:
-        return b"[" + _json_items(rows) + b"]", None
+        return b"[" + json_items(rows) + b"]", None
     head = rows[:chunk_rows]
-    return b"[" + _json_items(head), _rest_json(
+    return b"[" + json_items(head), _rest_json(
         engine, series, datatype, after=head[-1][0], dt_to=dt_to, chunk_rows=chunk_rows
     )
 
@@ -129,26 +129,34 @@ def _rest_json(
     for rows in _chunks(
         engine, _select_readings(datatype, after=True), (*series, after, dt_to), chunk_rows
     ):
-        yield b"," + _json_items(rows)
+        yield b"," + json_items(rows)
     yield b"]"
 
 
 def _chunks(
     engine: Engine, query: sql.Composed, params: tuple[Any, ...], chunk_rows: int
 ) -> Iterator[list[tuple[datetime, Any]]]:
-    """The query's rows, `chunk_rows` at a time, from a server-side cursor (binary)."""
+    """The query's rows, `chunk_rows` at a time, on a connection of their own."""
     with engine.connect() as outer:
         connection = outer.connection.driver_connection
         assert isinstance(connection, Connection)
         try:
-            with connection.cursor(name="dt_readings", binary=True) as cursor:
-                cursor.execute(query, params)
-                while rows := cursor.fetchmany(chunk_rows):
-                    yield rows
-                    if len(rows) < chunk_rows:
-                        break  # the last chunk: no need to ask again
+            yield from server_side_chunks(connection, query, params, chunk_rows)
         finally:
             connection.rollback()
+
+
+def server_side_chunks(
+    connection: Connection[Any], query: sql.Composed, params: tuple[Any, ...], chunk_rows: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The query's rows, `chunk_rows` at a time, from a server-side cursor (binary) in the
+    connection's transaction."""
+    with connection.cursor(name="dt_chunks", binary=True) as cursor:
+        cursor.execute(query, params)
+        while rows := cursor.fetchmany(chunk_rows):
+            yield rows
+            if len(rows) < chunk_rows:
+                break  # the last chunk: no need to ask again
 
 
 def iter_readings(
