@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
@@ -10,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy import text as sql_text
 
 from dtbase.backend.app import create_app
+from dtbase.backend.auth.passwords import verify_password
 from dtbase.backend.db import SessionDep, make_session_factory
 from dtbase.backend.errors import InvalidInput
 from dtbase.backend.users import store
@@ -88,6 +92,42 @@ def test_default_user_follows_the_setting_at_start_up(
     # Starting again with it unset and the user absent must not fail (DTBase crashed here).
     with TestClient(create_app(unset, database_url=database_url)):
         assert DEFAULT_USER_EMAIL not in _emails(engine)
+
+
+def test_backends_starting_together_on_a_fresh_database_both_start(
+    settings: BackendSettings, engine: Engine, clean_database: None
+) -> None:
+    # Two backends that both see no default user: the second one's insert waits for the
+    # first one's transaction, then fails on the unique email, and must carry on.
+    factory = make_session_factory(engine)
+    with factory() as first, factory() as second:
+        store.delete(first, email=DEFAULT_USER_EMAIL)
+        first.commit()
+        assert store.find(second, email=DEFAULT_USER_EMAIL) is None
+        store.ensure_default_user(first, password="first")
+        with ThreadPoolExecutor(1) as pool:
+            starting = pool.submit(store.ensure_default_user, second, password="second")
+            _wait_until_someone_waits_for_a_lock(engine)
+            first.commit()
+            starting.result(timeout=10)
+        second.commit()
+
+    with factory() as session:
+        user = store.get(session, email=DEFAULT_USER_EMAIL)
+        assert verify_password("second", user.password_hash)
+
+
+def _wait_until_someone_waits_for_a_lock(engine: Engine) -> None:
+    deadline = time.monotonic() + 10
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.scalar(
+                sql_text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second backend never waited for the first")
 
 
 def test_invalid_input_that_json_cannot_echo_still_gets_a_422(

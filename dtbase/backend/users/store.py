@@ -64,8 +64,12 @@ def ensure_default_user(session: Session, *, password: str | None) -> None:
             session.flush()
         return
     if user is None:
-        create(session, email=DEFAULT_USER_EMAIL, password=password, role=Role.admin)
-        return
+        try:
+            create(session, email=DEFAULT_USER_EMAIL, password=password, role=Role.admin)
+            return
+        except AlreadyExists:
+            # Another backend starting at the same moment created it first.
+            user = get(session, email=DEFAULT_USER_EMAIL)
     user.password_hash = hash_password(password)
     user.role = Role.admin
     session.flush()
