@@ -26,5 +26,28 @@ def _as_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
+def _all_as_utc(values: list[datetime]) -> list[datetime]:
+    """`_as_utc` over a list, inline: ingest brings thousands of timestamps, and a
+    validator call per element cost as much as parsing them. (Converting even those
+    already at offset zero is on purpose: psycopg writes `datetime.UTC` ones three
+    times faster than pydantic's own UTC.)"""
+    try:
+        return [
+            value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            for value in values
+        ]
+    except OverflowError:
+        for index, value in enumerate(values):
+            try:
+                _as_utc(value)
+            except ValueError as error:
+                raise ValueError(f"item {index}: {error}") from error
+        raise
+
+
+# A list of UtcDatetime, checked a list at a time.
+UtcDatetimes = Annotated[list[datetime], AfterValidator(_all_as_utc)]
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -10,7 +10,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from dtbase.schemas.common import UtcDatetime
+from dtbase.schemas.common import UtcDatetime, UtcDatetimes
 from dtbase.schemas.values import ValueDatatype, ValueType
 
 
@@ -91,7 +91,7 @@ class MeasureValues(BaseModel):
 
     measure_name: Text
     values: list[ValueType] = Field(min_length=1)
-    timestamps: list[UtcDatetime]
+    timestamps: UtcDatetimes
     units: Text | None = Field(
         default=None,
         description="Additive: picks the model measure when several share `measure_name`.",

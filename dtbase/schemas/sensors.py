@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from dtbase.schemas.common import UtcDatetime
+from dtbase.schemas.common import UtcDatetime, UtcDatetimes
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueType
 
 MEASURE_UNITS_DESCRIPTION = (
@@ -153,7 +153,7 @@ class InsertSensorReadingsRequest(BaseModel):
     measure_name: str
     unique_identifier: str
     readings: list[ValueType]
-    timestamps: list[UtcDatetime]
+    timestamps: UtcDatetimes
     measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
     overwrite: bool = Field(default=False, description=OVERWRITE_DESCRIPTION)
 
@@ -238,7 +238,7 @@ class SeriesReadings(BaseModel):
     unique_identifier: str
     measure_name: str
     readings: list[ValueType]
-    timestamps: list[UtcDatetime]
+    timestamps: UtcDatetimes
     measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from dtbase.schemas.common import UtcDatetime
+from dtbase.schemas.common import UtcDatetime, UtcDatetimes
 from dtbase.schemas.values import ValueDatatype, ValueType, ValueTypeError, check_value
 
 VALUES = TypeAdapter(list[ValueType])
@@ -68,3 +68,13 @@ def test_datetimes_are_utc() -> None:
 def test_datetime_out_of_range_in_utc_is_a_validation_error() -> None:
     with pytest.raises(ValidationError):
         _When.model_validate({"at": "0001-01-01T00:00:00+05:00"})
+
+
+def test_lists_of_datetimes_are_utc_and_name_the_one_out_of_range() -> None:
+    many = TypeAdapter(UtcDatetimes)
+    parsed = many.validate_json('["2024-01-01T00:00:00", "2024-01-01T02:00:00+02:00", 0]')
+    assert parsed == [datetime(2024, 1, 1, tzinfo=UTC)] * 2 + [datetime(1970, 1, 1, tzinfo=UTC)]
+    assert all(moment.tzinfo is UTC for moment in parsed)
+
+    with pytest.raises(ValidationError, match="item 1: datetime is out of range"):
+        many.validate_python(["2024-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00"])

@@ -28,7 +28,7 @@ from dtbase.backend.errors import DomainError, InvalidInput, Unprocessable
 from dtbase.backend.sensors import store
 from dtbase.backend.sensors.store import Unset
 from dtbase.backend.sensors.tables import SensorMeasure
-from dtbase.schemas.common import UtcDatetime
+from dtbase.schemas.common import UtcDatetimes
 from dtbase.schemas.values import INT64, Scalar, ValueDatatype
 
 SERIES_HEADER = ("sensor_unique_identifier", "measure_name", "measure_units", "timestamp", "value")
@@ -42,7 +42,7 @@ FORM_FIELDS = ("unique_identifier", "measure_name", "measure_units", "overwrite"
 _FLOAT = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _INTEGER = re.compile(r"-?(?:0|[1-9]\d*)")
 _BOOLEANS = {"true": True, "false": False}
-_TIMESTAMPS = TypeAdapter(list[UtcDatetime])
+_TIMESTAMPS = TypeAdapter(UtcDatetimes)
 _FLAG = TypeAdapter(bool)
 
 LOC = "file"

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from dtbase.backend.auth.deps import Admin, CurrentUser, require_role
+from dtbase.backend.auth.deps import Admin, CurrentUser, check_role
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Forbidden
 from dtbase.backend.routing import protected_router
@@ -66,7 +66,7 @@ def delete_user(body: DeleteUserRequest, session: SessionDep, _: Admin) -> Msg:
 def change_password(body: ChangePasswordRequest, session: SessionDep, user: CurrentUser) -> Msg:
     """Set a new password: anyone for themself, admins for anyone."""
     if body.email != user.email:
-        require_role(Role.admin)(user)
+        check_role(user, Role.admin)
     store.set_password(session, email=body.email, password=body.password)
     return Msg(detail="Password changed")
 

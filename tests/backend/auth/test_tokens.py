@@ -9,6 +9,8 @@ import httpx
 import jwt
 import pytest
 
+from dtbase.backend.auth.tokens import Claims, TokenConfig, read_claims
+from dtbase.backend.errors import Unauthorized
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
 
@@ -143,3 +145,21 @@ def test_refresh_refuses(
 
     assert response.status_code == 401
     assert response.json() == {"detail": detail}
+
+
+def test_a_token_that_passed_before_is_refused_once_expired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Verified tokens are remembered: the expiry must still be checked on every use.
+    config = TokenConfig(secret=JWT_SECRET, access_seconds=60, refresh_grace_seconds=60)
+    expiry = int(time.time()) + 60
+    token = _token(exp=expiry)
+    assert read_claims(config, token) == Claims(subject=DEFAULT_USER_EMAIL, token_type="access")
+
+    monkeypatch.setattr(time, "time", lambda: expiry + 1)
+    with pytest.raises(Unauthorized, match="Token has expired"):
+        read_claims(config, token)
+    # Another secret (a restarted backend with a new key) does not reuse the first's checks.
+    other = TokenConfig(secret=JWT_SECRET + "-other", access_seconds=60, refresh_grace_seconds=60)
+    with pytest.raises(Unauthorized, match="Could not validate credentials"):
+        read_claims(other, token)
