@@ -441,7 +441,7 @@ def insert_readings(
     values: Sequence[Scalar],
     overwrite: bool = False,
 ) -> None:
-    """Store one sensor's readings of one measure with COPY (see `timeseries`).
+    """Store one sensor's readings of one measure (see `ingest`).
 
     Every value must fit the measure's datatype (422 naming its index), checked before
     anything is written. Readings already stored for the same (sensor, measure,

@@ -14,9 +14,10 @@ Storage choices
   makes the table distributable by sensor (Citus `create_distributed_table('sensor_reading',
   'sensor_id')`): every statement here filters or groups on one sensor, so it runs on one
   shard. Model values use (product_id, timestamp) the same way.
-* **Ingest** writes a request's rows with one set-based INSERT in key order (see
-  `sensors.ingest`): duplicates of a key are skipped (the first given stays), or overwrite
-  with `overwrite=True` (the last given wins). A request is one transaction.
+* **Ingest** writes a request's rows in key order with one COPY when nothing stored can
+  conflict with them (the usual case: newer readings), or else one INSERT ... ON CONFLICT
+  (see `sensors.ingest`): duplicates of a key are skipped (the first given stays), or
+  overwrite with `overwrite=True` (the last given wins). A request is one transaction.
 * **Reads** fetch the first 20,000 readings of a window with one plain query (binary
   protocol) in the request's transaction, so small reads cost one round trip; longer ones
   stream the rest from a server-side cursor, a chunk at a time, so the backend's memory

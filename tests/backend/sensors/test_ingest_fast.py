@@ -1,6 +1,6 @@
 """The fast ingest path (issue 4): whole-list value checks, bodies validated from their
-bytes, the plain INSERT for readings nothing can conflict with and its ON CONFLICT
-fallback. Each must behave exactly as the per-item path it replaces."""
+bytes, COPY for readings nothing can conflict with and its ON CONFLICT fallback. Each
+must behave exactly as the per-item path it replaces."""
 
 from __future__ import annotations
 
@@ -8,13 +8,20 @@ import json
 import math
 import random
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
 
+from dtbase.backend.db import make_session_factory
+from dtbase.backend.sensors import ingest
 from dtbase.schemas.sensors import InsertReadingsBulkRequest, InsertSensorReadingsRequest
 from dtbase.schemas.values import (
     Scalar,
@@ -411,8 +418,8 @@ def test_a_large_request_stores_every_reading(site: httpx.Client) -> None:
 def test_racing_writers_of_the_same_new_readings_store_each_once(
     site: httpx.Client, live_backend: str
 ) -> None:
-    """8 clients send the same timestamps to an empty series at once: all take the plain
-    INSERT, the losers fall back to ON CONFLICT; one value per timestamp, none lost."""
+    """8 clients send the same timestamps to an empty series at once: all take COPY, the
+    losers fall back to ON CONFLICT; one value per timestamp, none lost."""
     token = site.headers["Authorization"]
     stamps = _stamps(3_000)
     answers: list[int] = []
@@ -435,6 +442,59 @@ def test_racing_writers_of_the_same_new_readings_store_each_once(
     stored = _read(site, "count")
     assert [stamp for stamp, _ in stored] == stamps
     assert {value for _, value in stored} <= set(range(8))
+
+
+def test_a_copy_that_loses_a_race_falls_back_and_skips_the_winners_keys(
+    site: httpx.Client, engine: Engine
+) -> None:
+    """The probe cannot see a concurrent writer's uncommitted rows: the COPY waits for it,
+    fails on its keys once it commits, and the same rows then go through ON CONFLICT."""
+    factory = make_session_factory(engine)
+    with factory() as winner, factory() as loser:
+        sensor_id, measure_id = winner.execute(
+            sql_text(
+                "SELECT s.id, m.id FROM sensor s, sensor_measure m"
+                " WHERE s.unique_identifier = 'A' AND m.name = 'count'"
+            )
+        ).one()
+        stamps = [T0 + timedelta(seconds=index) for index in range(0, 100, 2)]
+        _store(winner, sensor_id, measure_id, stamps, 1)
+        with ThreadPoolExecutor(1) as pool:
+            # Odd seconds too: the loser's span holds the winner's keys and new ones.
+            everything = [T0 + timedelta(seconds=index) for index in range(100)]
+            losing = pool.submit(_store, loser, sensor_id, measure_id, everything, 2)
+            _wait_for_a_lock_wait(engine)
+            winner.commit()
+            losing.result(timeout=30)
+        loser.commit()
+
+    stored = _read(site, "count")
+    assert [stamp for stamp, _ in stored] == [_iso(stamp) for stamp in everything]
+    assert [value for _, value in stored] == [1 if index % 2 == 0 else 2 for index in range(100)]
+
+
+def _store(
+    session: Session, sensor_id: int, measure_id: int, stamps: list[datetime], value: int
+) -> None:
+    rows = ingest.Rows((sensor_id, measure_id), stamps, [value] * len(stamps))
+    ingest.insert_series(
+        session,
+        table="sensor_reading",
+        prefix_keys=("sensor_id", "measure_id"),
+        datatype=ValueDatatype.integer,
+        series=[rows],
+    )
+
+
+def _wait_for_a_lock_wait(engine: Engine) -> None:
+    deadline = time.monotonic() + 10
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            if connection.scalar(sql_text(query)):
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second writer never waited for the first")
 
 
 def test_concurrent_bulk_writers_of_several_datatypes_never_deadlock(
