@@ -91,13 +91,14 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     )
     install_error_handlers(app)
     install_docs(app, settings.assets_dir / "swagger-ui-dist")
+    # Routes are matched in order: the busiest (ingest and reads) first.
     for router in (
+        sensors_router,
+        models_router,
         auth_router,
         refresh_router,
         users_router,
         locations_router,
-        sensors_router,
-        models_router,
         services_router,
         fdb_codes_router,
     ):

@@ -194,6 +194,7 @@ def insert_model_run(body: InsertModelRunRequest, session: SessionDep, _: Writer
     """Store a run: one output per measure, each value checked against the measure's
     datatype. Repeated timestamps within an output are skipped."""
     store.create_run(session, run=body)
+    session.commit()  # in this worker thread: see `db.get_session`
     return Msg(detail="Model run inserted")
 
 

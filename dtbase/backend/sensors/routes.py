@@ -150,6 +150,7 @@ def insert_sensor_readings(
         timestamps=body.timestamps,
         overwrite=body.overwrite,
     )
+    session.commit()  # in this worker thread: see `db.get_session`
     return Msg(detail="Sensor readings inserted")
 
 
@@ -363,6 +364,7 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
             )
         )
     store.insert_series(session, series, overwrite=body.overwrite)
+    session.commit()  # in this worker thread: see `db.get_session`
     return Msg(detail="Sensor readings inserted")
 
 
@@ -434,6 +436,7 @@ def insert_readings_bulk_csv(
         },
         overwrite=overwrite,
     )
+    session.commit()  # in this worker thread: see `db.get_session`
     return Msg(detail="Sensor readings inserted")
 
 

@@ -450,7 +450,7 @@ def test_a_copy_that_loses_a_race_falls_back_and_skips_the_winners_keys(
     """The probe cannot see a concurrent writer's uncommitted rows: the COPY waits for it,
     fails on its keys once it commits, and the same rows then go through ON CONFLICT."""
     factory = make_session_factory(engine)
-    with factory() as winner, factory() as loser:
+    with factory() as winner, factory() as loser, ThreadPoolExecutor(1) as pool:
         sensor_id, measure_id = winner.execute(
             sql_text(
                 "SELECT s.id, m.id FROM sensor s, sensor_measure m"
@@ -459,13 +459,15 @@ def test_a_copy_that_loses_a_race_falls_back_and_skips_the_winners_keys(
         ).one()
         stamps = [T0 + timedelta(seconds=index) for index in range(0, 100, 2)]
         _store(winner, sensor_id, measure_id, stamps, 1)
-        with ThreadPoolExecutor(1) as pool:
-            # Odd seconds too: the loser's span holds the winner's keys and new ones.
-            everything = [T0 + timedelta(seconds=index) for index in range(100)]
-            losing = pool.submit(_store, loser, sensor_id, measure_id, everything, 2)
-            _wait_for_a_lock_wait(engine)
-            winner.commit()
-            losing.result(timeout=30)
+        loser_pid = loser.scalar(sql_text("SELECT pg_backend_pid()"))
+        # Odd seconds too: the loser's span holds the winner's keys and new ones.
+        everything = [T0 + timedelta(seconds=index) for index in range(100)]
+        losing = pool.submit(_store, loser, sensor_id, measure_id, everything, 2)
+        try:
+            _wait_for_lock_wait(engine, loser_pid)
+        finally:
+            winner.commit()  # a failed wait must not leave the loser blocked forever
+        losing.result(timeout=30)
         loser.commit()
 
     stored = _read(site, "count")
@@ -486,15 +488,16 @@ def _store(
     )
 
 
-def _wait_for_a_lock_wait(engine: Engine) -> None:
+def _wait_for_lock_wait(engine: Engine, pid: int) -> None:
     deadline = time.monotonic() + 10
+    query = sql_text("SELECT wait_event_type, state, query FROM pg_stat_activity WHERE pid = :pid")
     with engine.connect() as connection:
         while time.monotonic() < deadline:
-            query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            if connection.scalar(sql_text(query)):
+            activity = connection.execute(query, {"pid": pid}).one()
+            if activity[0] == "Lock":
                 return
             time.sleep(0.02)
-    raise AssertionError("the second writer never waited for the first")
+    raise AssertionError(f"the second writer never waited for the first: {activity}")
 
 
 def test_concurrent_bulk_writers_of_several_datatypes_never_deadlock(
