@@ -49,9 +49,8 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One unit of work per request: commit on success, roll back on any exception.
 
-    Async, so that only the end of the request takes a worker thread, to commit: opening
-    a session touches no connection, and a thread hop costs about as much as a small
-    query. An endpoint that commits itself (ingest) saves that one too.
+    Async, so that only the end of the request takes a worker thread: opening a session
+    touches no connection, and a thread hop costs about as much as a small query.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()
@@ -60,10 +59,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await _end(session, commit=False)
         raise
-    if session.in_transaction():
-        await _end(session, commit=True)
-    else:
-        session.close()  # committed by the endpoint already: nothing left to send
+    await _end(session, commit=True)
 
 
 async def _end(session: Session, *, commit: bool) -> None:

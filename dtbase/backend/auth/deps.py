@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from dtbase.backend.auth.tokens import Claims, TokenConfig, TokenType, read_claims
 from dtbase.backend.db import SessionDep
@@ -44,15 +45,19 @@ def claims_of(request: Request) -> Claims:
     return claims
 
 
+def user_of(session: Session, claims: Claims, token_type: TokenType) -> User:
+    """The user a token's claims name, if they still exist and the token is of this type."""
+    user = users_store.find(session, email=claims.subject)
+    if user is None:
+        raise Unauthorized("Could not validate credentials")
+    if claims.token_type != token_type:
+        raise Unauthorized("Token of wrong type")
+    return user
+
+
 def _user_with_token(token_type: TokenType) -> Callable[..., User]:
     def dependency(request: Request, session: SessionDep, _: Credentials) -> User:
-        claims = claims_of(request)
-        user = users_store.find(session, email=claims.subject)
-        if user is None:
-            raise Unauthorized("Could not validate credentials")
-        if claims.token_type != token_type:
-            raise Unauthorized("Token of wrong type")
-        return user
+        return user_of(session, claims_of(request), token_type)
 
     return dependency
 
@@ -77,6 +82,7 @@ def require_role(minimum: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
     async def dependency(user: CurrentUser) -> User:
         return check_role(user, minimum)
 
+    dependency.minimum_role = minimum  # type: ignore[attr-defined]  # for `ingest_route`
     return dependency
 
 

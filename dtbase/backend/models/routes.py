@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
+from dtbase.backend.ingest_route import post_ingest
 from dtbase.backend.models import store
 from dtbase.backend.routing import documented, protected_router
 from dtbase.schemas.common import Msg
@@ -178,8 +179,10 @@ def edit_model_measure(body: EditModelMeasureRequest, session: SessionDep, _: Wr
 # --- Runs ---------------------------------------------------------------------------------
 
 
-@router.post(
+@post_ingest(
+    router,
     "/insert-model-run",
+    InsertModelRunRequest,
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
     responses=documented(
@@ -194,7 +197,6 @@ def insert_model_run(body: InsertModelRunRequest, session: SessionDep, _: Writer
     """Store a run: one output per measure, each value checked against the measure's
     datatype. Repeated timestamps within an output are skipped."""
     store.create_run(session, run=body)
-    session.commit()  # in this worker thread: see `db.get_session`
     return Msg(detail="Model run inserted")
 
 

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Unprocessable
+from dtbase.backend.ingest_route import post_ingest
 from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.sensors import csv_upload, store, timeseries
-from dtbase.backend.sensors.json_body import post_prevalidated
 from dtbase.backend.sensors.tables import SensorMeasure as SensorMeasureRow
 from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.sensors import (
@@ -125,7 +125,7 @@ def list_sensor_locations(body: SensorRequest, session: SessionDep) -> list[dict
     return store.sensor_locations(session, unique_identifier=body.unique_identifier)
 
 
-@post_prevalidated(
+@post_ingest(
     router,
     "/insert-sensor-readings",
     InsertSensorReadingsRequest,
@@ -150,7 +150,6 @@ def insert_sensor_readings(
         timestamps=body.timestamps,
         overwrite=body.overwrite,
     )
-    session.commit()  # in this worker thread: see `db.get_session`
     return Msg(detail="Sensor readings inserted")
 
 
@@ -326,7 +325,7 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:100] or "readings"
 
 
-@post_prevalidated(
+@post_ingest(
     router,
     "/insert-readings-bulk",
     InsertReadingsBulkRequest,
@@ -364,7 +363,6 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
             )
         )
     store.insert_series(session, series, overwrite=body.overwrite)
-    session.commit()  # in this worker thread: see `db.get_session`
     return Msg(detail="Sensor readings inserted")
 
 
@@ -436,7 +434,6 @@ def insert_readings_bulk_csv(
         },
         overwrite=overwrite,
     )
-    session.commit()  # in this worker thread: see `db.get_session`
     return Msg(detail="Sensor readings inserted")
 
 

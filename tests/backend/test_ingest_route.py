@@ -1,0 +1,136 @@
+"""Ingest routes take a shorter way than FastAPI's when the body validates
+(`dtbase.backend.ingest_route`): on that way too, the token, the user and the role are
+checked before anything is stored, with the same answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from dtbase.backend import ingest_route
+from dtbase.backend.ingest_route import _minimum_role
+from dtbase.backend.sensors.routes import insert_sensor_readings
+from dtbase.core.settings import DEFAULT_USER_EMAIL
+from dtbase.schemas.users import Role
+from tests.conftest import DEFAULT_PASSWORD, UserFactory
+
+STAMPS = ["2024-01-01T00:00:00Z", "2024-01-01T00:01:00Z"]
+READINGS = {"unique_identifier": "S", "measure_name": "m", "readings": [1.0, 2.0]}
+# Bodies that validate: anyone allowed to get past the checks would store something.
+BODIES: dict[str, dict[str, Any]] = {
+    "/sensor/insert-sensor-readings": {**READINGS, "timestamps": STAMPS},
+    "/sensor/insert-readings-bulk": {"series": [{**READINGS, "timestamps": STAMPS}]},
+    "/model/insert-model-run": {
+        "model_name": "M",
+        "scenario_description": "s",
+        "measures_and_values": [{"measure_name": "m", "values": [1.0], "timestamps": STAMPS[:1]}],
+    },
+}
+
+
+@pytest.fixture
+def stocked(admin: httpx.Client) -> httpx.Client:
+    """Sensor S of a type with measure m, model M with scenario s and measure m."""
+    measures = [{"name": "m", "units": "u", "datatype": "float"}]
+    for path, body in (
+        ("/sensor/insert-sensor-type", {"name": "T", "measures": measures}),
+        ("/sensor/insert-sensor", {"type_name": "T", "unique_identifier": "S"}),
+        ("/model/insert-model", {"name": "M"}),
+        ("/model/insert-model-scenario", {"model_name": "M", "description": "s"}),
+        ("/model/insert-model-measure", {"name": "m", "units": "u", "datatype": "float"}),
+    ):
+        response = admin.post(path, json=body)
+        assert response.status_code == 201, (path, response.text)
+    return admin
+
+
+def _stored(admin: httpx.Client) -> tuple[int, int]:
+    readings = admin.post(
+        "/sensor/sensor-readings",
+        json={
+            "unique_identifier": "S",
+            "measure_name": "m",
+            "dt_from": "2000-01-01",
+            "dt_to": "2100-01-01",
+        },
+    ).json()
+    runs = admin.post("/model/list-model-runs", json={"model_name": "M", "dt_from": "2000-01-01"})
+    return len(readings), len(runs.json())
+
+
+@pytest.mark.parametrize("path", BODIES)
+def test_viewers_get_403_and_store_nothing(
+    stocked: httpx.Client, user_factory: UserFactory, path: str
+) -> None:
+    response = user_factory(Role.viewer).post(path, json=BODIES[path])
+
+    assert response.status_code == 403, response.text
+    assert response.json() == {"detail": "This action needs the role 'user' (you are 'viewer')"}
+    assert _stored(stocked) == (0, 0)
+
+
+@pytest.mark.parametrize("path", BODIES)
+def test_writers_store_and_get_fastapis_answer(
+    stocked: httpx.Client, user_factory: UserFactory, path: str
+) -> None:
+    response = user_factory(Role.user).post(path, json=BODIES[path])
+
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert set(response.json()) == {"detail"}
+    assert _stored(stocked) != (0, 0)
+
+
+@pytest.mark.parametrize("path", BODIES)
+def test_deleted_users_and_refresh_tokens_get_401(
+    stocked: httpx.Client, user_factory: UserFactory, path: str
+) -> None:
+    gone = user_factory(Role.admin, email="gone@example.com")
+    assert stocked.post("/user/delete-user", json={"email": "gone@example.com"}).status_code == 200
+    login = stocked.post(
+        "/auth/login", json={"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+    ).json()
+    refresh = {"Authorization": f"Bearer {login['refresh_token']}"}
+
+    deleted = gone.post(path, json=BODIES[path])
+    wrong_type = stocked.post(path, json=BODIES[path], headers=refresh)
+
+    assert (deleted.status_code, deleted.json()) == (
+        401,
+        {"detail": "Could not validate credentials"},
+    )
+    assert (wrong_type.status_code, wrong_type.json()) == (401, {"detail": "Token of wrong type"})
+    assert _stored(stocked) == (0, 0)
+
+
+def test_valid_bodies_take_the_short_way_and_the_rest_fastapis(
+    stocked: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The live backend runs in this process: count the passes through the short way.
+    calls: list[str] = []
+    short_way = ingest_route._run
+
+    def counted(*args: Any) -> Any:
+        calls.append(type(args[-1]).__name__)
+        return short_way(*args)
+
+    monkeypatch.setattr(ingest_route, "_run", counted)
+    path = "/sensor/insert-sensor-readings"
+    valid = stocked.post(path, json=BODIES[path])
+    invalid = stocked.post(path, json={**BODIES[path], "readings": "not a list"})
+
+    assert (valid.status_code, invalid.status_code) == (201, 422)
+    assert invalid.json()["detail"][0]["loc"] == ["body", "readings"]
+    assert calls == ["InsertSensorReadingsRequest"]
+
+
+def test_the_role_comes_from_the_endpoints_declared_dependency() -> None:
+    assert _minimum_role(insert_sensor_readings) == Role.user
+
+    def no_role(body: object, session: object, user: object) -> None:
+        raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match="needs a role dependency"):
+        _minimum_role(no_role)
