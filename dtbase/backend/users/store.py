@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,9 +14,13 @@ from dtbase.backend.users.tables import User
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.users import Role
 
+# Built once: every authenticated request runs it, and building a statement and its cache
+# key each time costs more than running it.
+_BY_EMAIL = select(User).where(User.email == bindparam("email"))
+
 
 def find(session: Session, *, email: str) -> User | None:
-    return session.scalars(select(User).where(User.email == email)).one_or_none()
+    return session.scalars(_BY_EMAIL, {"email": email}).one_or_none()
 
 
 def get(session: Session, *, email: str) -> User:
