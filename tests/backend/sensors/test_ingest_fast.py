@@ -273,7 +273,7 @@ def test_offsets_and_naive_timestamps_are_stored_in_utc(site: httpx.Client) -> N
 def test_duplicates_inside_one_request_first_given_wins(
     site: httpx.Client, stored_first: bool
 ) -> None:
-    """On an empty series (the plain INSERT) and over stored readings (ON CONFLICT)."""
+    """With nothing stored and over stored readings (repeats take ON CONFLICT either way)."""
     if stored_first:
         assert _insert(site, "count", [100], _stamps(1, start=1)).status_code == 201
     stamps = _stamps(3)
