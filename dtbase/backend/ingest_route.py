@@ -57,6 +57,8 @@ def _ingest_route(model: type[BaseModel], minimum: Role) -> type[AuthenticatedRo
 
             async def handler(request: Request) -> Response:
                 claims = claims_of(request)
+                if not _sent_as_json(request):
+                    return await fastapi_handler(request)
                 try:
                     body = model.model_validate_json(await request.body())
                 except ValidationError:
@@ -71,6 +73,17 @@ def _ingest_route(model: type[BaseModel], minimum: Role) -> type[AuthenticatedRo
             return handler
 
     return IngestRoute
+
+
+def _sent_as_json(request: Request) -> bool:
+    """Whether FastAPI would read the body as JSON: no content type, or a JSON one."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return True
+    kind = content_type.partition(";")[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
 
 
 def _run(

@@ -4,6 +4,7 @@ checked before anything is stored, with the same answers."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -134,3 +135,18 @@ def test_the_role_comes_from_the_endpoints_declared_dependency() -> None:
 
     with pytest.raises(TypeError, match="needs a role dependency"):
         _minimum_role(no_role)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_bodies_not_sent_as_json_get_fastapis_422(stocked: httpx.Client, content_type: str) -> None:
+    path = "/sensor/insert-sensor-readings"
+    body = json.dumps(BODIES[path]).encode()
+    response = stocked.post(path, content=body, headers={"Content-Type": content_type})
+    ordinary = stocked.post(
+        "/sensor/insert-sensor",
+        content=json.dumps({"type_name": "T", "unique_identifier": "S2"}).encode(),
+        headers={"Content-Type": content_type},
+    )
+
+    assert (response.status_code, ordinary.status_code) == (ordinary.status_code, 422)
+    assert _stored(stocked) == (0, 0)
