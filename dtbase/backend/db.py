@@ -38,8 +38,14 @@ class Timestamped:
 
 
 def make_engine(url: str) -> Engine:
-    # Every session reads and writes time in UTC, whatever the server's default is.
-    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+    """Every session reads and writes time in UTC, whatever the server's default is.
+
+    No ping before each use of a pooled connection: it is a round trip on every request
+    (measured: 6% of an ingest request of 1,000 readings here, more where the database is
+    across a network). After a database restart, the first request to meet a dead
+    connection gets a 503 (see `errors`) and SQLAlchemy replaces the whole pool.
+    """
+    return create_engine(url, connect_args={"options": "-c timezone=UTC"})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

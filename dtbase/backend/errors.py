@@ -13,7 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,17 @@ def install_error_handlers(app: FastAPI) -> None:
             "input": None,
         }
         return JSONResponse({"detail": [problem]}, 422)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # Down, restarted under us (a dead pooled connection), or out of connections:
+        # nothing was stored, and the same request may work a moment later.
+        logger.warning("Database unavailable on %s %s: %s", request.method, request.url.path, error)
+        return JSONResponse(
+            {"detail": "The database is unavailable or the connection to it was lost; try again"},
+            status_code=503,
+        )
 
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
