@@ -154,3 +154,16 @@ def _logged_in(client: httpx.Client, email: str, password: str) -> httpx.Client:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def wait_for_lock_wait(engine: Engine, pid: int) -> None:
+    """Wait until the database session `pid` waits for a lock another one holds."""
+    query = text("SELECT wait_event_type, state, query FROM pg_stat_activity WHERE pid = :pid")
+    deadline = time.monotonic() + 10
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            activity = connection.execute(query, {"pid": pid}).one()
+            if activity[0] == "Lock":
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"session {pid} never waited for a lock: {activity}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -18,6 +17,7 @@ from dtbase.backend.db import SessionDep, make_session_factory
 from dtbase.backend.errors import InvalidInput
 from dtbase.backend.users import store
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from tests.conftest import wait_for_lock_wait
 
 
 def _app_with_probe(settings: BackendSettings, database_url: str) -> TestClient:
@@ -105,29 +105,19 @@ def test_backends_starting_together_on_a_fresh_database_both_start(
         first.commit()
         assert store.find(second, email=DEFAULT_USER_EMAIL) is None
         store.ensure_default_user(first, password="first")
+        second_pid = second.scalar(sql_text("SELECT pg_backend_pid()"))
         with ThreadPoolExecutor(1) as pool:
             starting = pool.submit(store.ensure_default_user, second, password="second")
-            _wait_until_someone_waits_for_a_lock(engine)
-            first.commit()
+            try:
+                wait_for_lock_wait(engine, second_pid)
+            finally:
+                first.commit()  # a failed wait must not leave the second blocked forever
             starting.result(timeout=10)
         second.commit()
 
     with factory() as session:
         user = store.get(session, email=DEFAULT_USER_EMAIL)
         assert verify_password("second", user.password_hash)
-
-
-def _wait_until_someone_waits_for_a_lock(engine: Engine) -> None:
-    deadline = time.monotonic() + 10
-    with engine.connect() as connection:
-        while time.monotonic() < deadline:
-            waiting = connection.scalar(
-                sql_text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            )
-            if waiting:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the second backend never waited for the first")
 
 
 def test_invalid_input_that_json_cannot_echo_still_gets_a_422(

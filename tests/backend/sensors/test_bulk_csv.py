@@ -13,6 +13,7 @@ import pytest
 
 from dtbase.client import Client
 from dtbase.client.errors import ApiError
+from tests.backend.sensors.conftest import add_sensors
 
 PATH = "/sensor/insert-readings-bulk-csv"
 MEASURES: list[dict[str, Any]] = [
@@ -28,12 +29,7 @@ HEADER = "sensor_unique_identifier,measure_name,measure_units,timestamp,value\n"
 @pytest.fixture
 def site(admin: httpx.Client) -> httpx.Client:
     """Sensors A and B of type Probe (the four measures above)."""
-    body = {"name": "Probe", "measures": MEASURES}
-    assert admin.post("/sensor/insert-sensor-type", json=body).status_code == 201
-    for uid in ("A", "B"):
-        body = {"type_name": "Probe", "unique_identifier": uid}
-        assert admin.post("/sensor/insert-sensor", json=body).status_code == 201
-    return admin
+    return add_sensors(admin, "Probe", MEASURES, ["A", "B"])
 
 
 def _upload(

@@ -8,7 +8,6 @@ import json
 import math
 import random
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +30,8 @@ from dtbase.schemas.values import (
     check_value,
     check_values,
 )
+from tests.backend.sensors.conftest import add_sensors, iso
+from tests.conftest import wait_for_lock_wait
 
 MEASURES = [
     {"name": "temperature", "units": "K", "datatype": "float"},
@@ -196,20 +197,11 @@ def test_bulk_bytes_validation_matches_json_loads_validation() -> None:
 @pytest.fixture
 def site(admin: httpx.Client) -> httpx.Client:
     """Sensors A and B of type Probe (the four measures above)."""
-    body = {"name": "Probe", "measures": MEASURES}
-    assert admin.post("/sensor/insert-sensor-type", json=body).status_code == 201
-    for uid in ("A", "B"):
-        body = {"type_name": "Probe", "unique_identifier": uid}
-        assert admin.post("/sensor/insert-sensor", json=body).status_code == 201
-    return admin
-
-
-def _iso(stamp: datetime) -> str:
-    return stamp.isoformat().replace("+00:00", "Z")
+    return add_sensors(admin, "Probe", MEASURES, ["A", "B"])
 
 
 def _stamps(count: int, start: int = 0) -> list[str]:
-    return [_iso(T0 + timedelta(seconds=start + index)) for index in range(count)]
+    return [iso(T0 + timedelta(seconds=start + index)) for index in range(count)]
 
 
 def _insert(
@@ -464,14 +456,14 @@ def test_a_copy_that_loses_a_race_falls_back_and_skips_the_winners_keys(
         everything = [T0 + timedelta(seconds=index) for index in range(100)]
         losing = pool.submit(_store, loser, sensor_id, measure_id, everything, 2)
         try:
-            _wait_for_lock_wait(engine, loser_pid)
+            wait_for_lock_wait(engine, loser_pid)
         finally:
             winner.commit()  # a failed wait must not leave the loser blocked forever
         losing.result(timeout=30)
         loser.commit()
 
     stored = _read(site, "count")
-    assert [stamp for stamp, _ in stored] == [_iso(stamp) for stamp in everything]
+    assert [stamp for stamp, _ in stored] == [iso(stamp) for stamp in everything]
     assert [value for _, value in stored] == [1 if index % 2 == 0 else 2 for index in range(100)]
 
 
@@ -486,18 +478,6 @@ def _store(
         datatype=ValueDatatype.integer,
         series=[rows],
     )
-
-
-def _wait_for_lock_wait(engine: Engine, pid: int) -> None:
-    deadline = time.monotonic() + 10
-    query = sql_text("SELECT wait_event_type, state, query FROM pg_stat_activity WHERE pid = :pid")
-    with engine.connect() as connection:
-        while time.monotonic() < deadline:
-            activity = connection.execute(query, {"pid": pid}).one()
-            if activity[0] == "Lock":
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"the second writer never waited for the first: {activity}")
 
 
 def test_concurrent_bulk_writers_of_several_datatypes_never_deadlock(

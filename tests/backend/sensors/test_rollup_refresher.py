@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from dtbase.backend.app import create_app
 from dtbase.core.settings import BackendSettings
+from tests.backend.sensors.conftest import add_sensors
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -26,10 +27,7 @@ def test_new_readings_are_rolled_up_without_a_read(
     admin: httpx.Client, engine: Engine, settings: BackendSettings, database_url: str
 ) -> None:
     measures = [{"name": "temperature", "units": "K", "datatype": "float"}]
-    body = {"name": "Station", "measures": measures}
-    assert admin.post("/sensor/insert-sensor-type", json=body).status_code == 201
-    body = {"type_name": "Station", "unique_identifier": "R1"}
-    assert admin.post("/sensor/insert-sensor", json=body).status_code == 201
+    add_sensors(admin, "Station", measures, ["R1"])
     stamps = [T0 + timedelta(minutes=7 * i) for i in range(500)]
     readings = {
         "unique_identifier": "R1",

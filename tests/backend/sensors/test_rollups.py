@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from dtbase.backend.sensors import rollups, timeseries
+from tests.backend.sensors.conftest import add_sensors, iso
 
 MEASURES = [
     {"name": "temperature", "units": "K", "datatype": "float"},
@@ -32,16 +33,7 @@ Points = dict[datetime, Any]
 
 @pytest.fixture
 def station(admin: httpx.Client) -> httpx.Client:
-    body = {"name": "Station", "measures": MEASURES}
-    assert admin.post("/sensor/insert-sensor-type", json=body).status_code == 201
-    for uid in ("R1", "R2"):
-        body = {"type_name": "Station", "unique_identifier": uid}
-        assert admin.post("/sensor/insert-sensor", json=body).status_code == 201
-    return admin
-
-
-def _iso(stamp: datetime) -> str:
-    return stamp.isoformat().replace("+00:00", "Z")
+    return add_sensors(admin, "Station", MEASURES, ["R1", "R2"])
 
 
 def _insert(
@@ -51,7 +43,7 @@ def _insert(
         "measure_name": measure,
         "unique_identifier": uid,
         "readings": list(points.values()),
-        "timestamps": [_iso(stamp) for stamp in points],
+        "timestamps": [iso(stamp) for stamp in points],
         **extra,
     }
     response = admin.post("/sensor/insert-sensor-readings", json=body)
@@ -64,8 +56,8 @@ def _read(
     body = {
         "measure_name": measure,
         "unique_identifier": extra.pop("uid", "R1"),
-        "dt_from": _iso(start),
-        "dt_to": _iso(end),
+        "dt_from": iso(start),
+        "dt_to": iso(end),
         **extra,
     }
     response = admin.post("/sensor/sensor-readings", json=body)
@@ -85,7 +77,7 @@ def _reference(
     items = []
     for bucket, values in sorted(buckets.items()):
         numeric = not isinstance(values[0], str)
-        item: dict[str, Any] = {"timestamp": _iso(bucket), "value": _aggregate(values, aggregate)}
+        item: dict[str, Any] = {"timestamp": iso(bucket), "value": _aggregate(values, aggregate)}
         if numeric:
             item["min"], item["max"] = min(values), max(values)
         item["count"] = len(values)
@@ -323,10 +315,10 @@ def test_the_ends_of_time_are_read_raw_or_refused(station: httpx.Client) -> None
     assert sum(item["count"] for item in got) == 3
 
     early = datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC)
-    body = {"measure_name": "temperature", "unique_identifier": "R1", "dt_to": _iso(T0)}
+    body = {"measure_name": "temperature", "unique_identifier": "R1", "dt_to": iso(T0)}
     for extra in (
         {"dt_from": "0001-01-01T00:00:01Z", "bucket_seconds": 7 * 86400},
-        {"dt_from": _iso(T0), "bucket_seconds": 10**20},
+        {"dt_from": iso(T0), "bucket_seconds": 10**20},
     ):
         response = station.post("/sensor/sensor-readings", json={**body, **extra})
         assert response.status_code == 422, response.text
@@ -355,7 +347,7 @@ def test_reads_during_concurrent_writes_see_whole_requests(station: httpx.Client
         )
     }
     batch_of = {
-        _iso(EPOCH + timedelta(minutes=10) * ((s - EPOCH) // timedelta(minutes=10))): k
+        iso(EPOCH + timedelta(minutes=10) * ((s - EPOCH) // timedelta(minutes=10))): k
         for k, batch in enumerate(batches)
         for s in batch
     }
@@ -370,7 +362,7 @@ def test_reads_during_concurrent_writes_see_whole_requests(station: httpx.Client
                 "measure_name": "temperature",
                 "unique_identifier": "R1",
                 "readings": list(batches[k].values()),
-                "timestamps": [_iso(s) for s in batches[k]],
+                "timestamps": [iso(s) for s in batches[k]],
             }
             response = client.post("/sensor/insert-sensor-readings", json=body)
             if response.status_code != 201:
@@ -381,8 +373,8 @@ def test_reads_during_concurrent_writes_see_whole_requests(station: httpx.Client
             body = {
                 "measure_name": "temperature",
                 "unique_identifier": "R1",
-                "dt_from": _iso(start),
-                "dt_to": _iso(end),
+                "dt_from": iso(start),
+                "dt_to": iso(end),
                 "bucket_seconds": 600,
                 "aggregate": "max",
             }

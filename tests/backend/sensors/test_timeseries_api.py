@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.backend.sensors.conftest import add_sensors, iso
+
 MEASURES = [
     {"name": "temperature", "units": "K", "datatype": "float"},
     {"name": "humidity", "units": "%", "datatype": "integer"},
@@ -27,16 +29,7 @@ EVERYTHING = {"unique_identifier": "S1", "dt_from": "2000-01-01", "dt_to": "2100
 @pytest.fixture
 def station(admin: httpx.Client) -> httpx.Client:
     """Sensors S1..S3 of type Station (the measures above)."""
-    body = {"name": "Station", "measures": MEASURES}
-    assert admin.post("/sensor/insert-sensor-type", json=body).status_code == 201
-    for uid in ("S1", "S2", "S3"):
-        body = {"type_name": "Station", "unique_identifier": uid}
-        assert admin.post("/sensor/insert-sensor", json=body).status_code == 201
-    return admin
-
-
-def _iso(stamp: datetime) -> str:
-    return stamp.isoformat().replace("+00:00", "Z")
+    return add_sensors(admin, "Station", MEASURES, ["S1", "S2", "S3"])
 
 
 def _insert(
@@ -51,7 +44,7 @@ def _insert(
         "measure_name": measure,
         "unique_identifier": uid,
         "readings": values,
-        "timestamps": [_iso(stamp) for stamp in stamps],
+        "timestamps": [iso(stamp) for stamp in stamps],
         **extra,
     }
     return admin.post("/sensor/insert-sensor-readings", json=body)
@@ -113,7 +106,7 @@ def test_bulk_insert_stores_many_series_at_once(station: httpx.Client) -> None:
             "unique_identifier": uid,
             "measure_name": "humidity",
             "readings": [index, index + 1],
-            "timestamps": [_iso(T0), _iso(T0 + timedelta(hours=1))],
+            "timestamps": [iso(T0), iso(T0 + timedelta(hours=1))],
         }
         for index, uid in enumerate(("S1", "S2", "S3"))
     ]
@@ -122,7 +115,7 @@ def test_bulk_insert_stores_many_series_at_once(station: httpx.Client) -> None:
             "unique_identifier": "S1",
             "measure_name": "icon",
             "readings": ["01d"],
-            "timestamps": [_iso(T0)],
+            "timestamps": [iso(T0)],
         }
     )
     response = station.post("/sensor/insert-readings-bulk", json={"series": series})
@@ -139,13 +132,13 @@ def test_bulk_insert_with_a_bad_value_stores_nothing_and_names_it(station: httpx
             "unique_identifier": "S1",
             "measure_name": "humidity",
             "readings": [1],
-            "timestamps": [_iso(T0)],
+            "timestamps": [iso(T0)],
         },
         {
             "unique_identifier": "S2",
             "measure_name": "humidity",
             "readings": [1, 2.5],
-            "timestamps": [_iso(T0), _iso(T0)],
+            "timestamps": [iso(T0), iso(T0)],
         },
     ]
     response = station.post("/sensor/insert-readings-bulk", json={"series": series})
@@ -160,7 +153,7 @@ def test_bulk_insert_with_an_unknown_sensor_is_400(station: httpx.Client) -> Non
             "unique_identifier": "nope",
             "measure_name": "humidity",
             "readings": [1],
-            "timestamps": [_iso(T0)],
+            "timestamps": [iso(T0)],
         }
     ]
     response = station.post("/sensor/insert-readings-bulk", json={"series": series})
@@ -190,7 +183,7 @@ def test_a_long_read_streams_every_reading_in_order(station: httpx.Client) -> No
     assert response.status_code == 201
     readings = _read(station, "temperature")
     assert readings == [
-        {"value": value, "timestamp": _iso(stamp)}
+        {"value": value, "timestamp": iso(stamp)}
         for value, stamp in zip(values, stamps, strict=True)
     ]
 
@@ -234,7 +227,7 @@ def _reference(
         }[aggregate]
         items.append(
             {
-                "timestamp": _iso(start),
+                "timestamp": iso(start),
                 "value": chosen,
                 "min": min(values),
                 "max": max(values),
@@ -282,7 +275,7 @@ def test_max_points_gives_at_most_that_many_buckets_holding_every_reading(
     station: httpx.Client, noisy: list[tuple[datetime, float]], max_points: int
 ) -> None:
     start, end = T0 + timedelta(minutes=7), T0 + timedelta(hours=5, seconds=13)
-    body = {"dt_from": _iso(start), "dt_to": _iso(end)}
+    body = {"dt_from": iso(start), "dt_to": iso(end)}
     got = _read(station, "temperature", max_points=max_points, aggregate="max", **body)
     inside = [(s, v) for s, v in noisy if start <= s <= end]
     assert 0 < len(got) <= max_points
@@ -401,6 +394,6 @@ def test_concurrent_writers_lose_nothing_and_never_deadlock(
         for _ in range(5):
             written.update(rng.sample(shared, 1500))
     s1 = _read(station, "humidity", "S1")
-    assert [r["timestamp"] for r in s1] == [_iso(stamp) for stamp in sorted(written)]
+    assert [r["timestamp"] for r in s1] == [iso(stamp) for stamp in sorted(written)]
     assert len(_read(station, "humidity", "S2")) == 4 * 5 * 500
     assert len(_read(station, "humidity", "S3")) == 4 * 5 * 500
