@@ -156,14 +156,19 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def wait_for_lock_wait(engine: Engine, pid: int) -> None:
-    """Wait until the database session `pid` waits for a lock another one holds."""
-    query = text("SELECT wait_event_type, state, query FROM pg_stat_activity WHERE pid = :pid")
+def wait_for_lock_wait(engine: Engine, pid: int | None = None) -> int:
+    """Wait until the database session `pid` (or any, if None) waits for a lock another
+    one holds; returns the waiting session's pid."""
+    query = text(
+        "SELECT pid, wait_event_type, state, query FROM pg_stat_activity"
+        " WHERE pid = coalesce(:pid, pid) AND pid <> pg_backend_pid()"
+        " ORDER BY wait_event_type = 'Lock' DESC LIMIT 1"
+    )
     deadline = time.monotonic() + 10
     with engine.connect() as connection:
         while time.monotonic() < deadline:
             activity = connection.execute(query, {"pid": pid}).one()
-            if activity[0] == "Lock":
-                return
+            if activity[1] == "Lock":
+                return int(activity[0])
             time.sleep(0.02)
-    raise AssertionError(f"session {pid} never waited for a lock: {activity}")
+    raise AssertionError(f"session {pid or 'of the backend'} never waited for a lock: {activity}")

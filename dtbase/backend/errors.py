@@ -13,7 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,22 @@ def install_error_handlers(app: FastAPI) -> None:
             "input": None,
         }
         return JSONResponse({"detail": [problem]}, 422)
+
+    @app.exception_handler(IntegrityError)
+    @app.exception_handler(psycopg.errors.ForeignKeyViolation)
+    async def _gone_meanwhile(_: Request, error: Exception) -> JSONResponse:
+        # The request was checked, but a row it refers to (a sensor, a measure, a run) was
+        # deleted by another request before this one's write: a race, not a bad request.
+        cause = error.orig if isinstance(error, IntegrityError) else error
+        if not isinstance(cause, psycopg.errors.ForeignKeyViolation):
+            raise error
+        return JSONResponse(
+            {
+                "detail": "Something this request refers to was deleted by another request "
+                "meanwhile; nothing was stored"
+            },
+            status_code=409,
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(psycopg.OperationalError)

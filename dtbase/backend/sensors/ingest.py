@@ -35,6 +35,7 @@ from typing import Any
 from psycopg import Connection, Cursor, errors, sql
 from sqlalchemy.orm import Session
 
+from dtbase.backend.sensors import foreign_keys
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas.values import Scalar, ValueDatatype
 
@@ -87,7 +88,12 @@ def insert_series(
         raise ValueError("each series needs one timestamp per value")
     statements = _statements(table, tuple(prefix_keys), datatype, overwrite)
     connection = driver_connection(session)
-    with connection.cursor() as cursor:
+    prefixes = [rows.prefix for rows in series]
+    total = sum(len(rows.timestamps) for rows in series)
+    with (
+        connection.cursor() as cursor,
+        foreign_keys.checked_once(session, cursor, table, prefix_keys, prefixes, total),
+    ):
         if _in_key_order(series) and not _stored_within(cursor, statements, series):
             # Not released after: COMMIT ends it, and that saves a round trip.
             cursor.execute(b"SAVEPOINT dtbase_copy")
