@@ -479,6 +479,16 @@ def fill_to(dsn: str, size: int, state: dict[str, int]) -> None:
         connection.execute("VACUUM ANALYZE sensor_reading")
 
 
+def drop_ingest_sensors(dsn: str, rounds: int) -> None:
+    """Delete the ingest figures' sensors with their readings, and compact the table: the
+    first scale figures are then taken at `--small-table` rows (the issue's 1 million),
+    not at whatever the ingest figures left."""
+    uids = [f"{kind}-{r}" for r in range(rounds) for kind in INGEST_KINDS]
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("DELETE FROM sensor WHERE unique_identifier = ANY(%s)", (uids,))
+        connection.execute("VACUUM FULL ANALYZE sensor_reading")
+
+
 def scale_figures(
     http: httpx.Client, args: argparse.Namespace, uid: str
 ) -> tuple[float, float, float]:
@@ -582,6 +592,7 @@ def peak_rss_while(pid: int, action: Callable[[], Any]) -> float:
 
 
 def scale(http: httpx.Client, pid: int, dsn: str, args: argparse.Namespace) -> list[Row]:
+    drop_ingest_sensors(dsn, args.repeat)
     for uid in ("scale-small", "scale-large", "ten-m", "filler"):
         check(http.post("/sensor/insert-sensor", json={"type_name": "T", "unique_identifier": uid}))
     state = {"filler": 0}

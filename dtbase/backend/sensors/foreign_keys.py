@@ -2,11 +2,12 @@
 
 PostgreSQL checks a foreign key with one query per inserted row: `SELECT 1 FROM parent
 WHERE key = $1 FOR KEY SHARE`. A request of 1,000 readings of one sensor runs 2,000 such
-queries, all finding the same two rows, and they take about 60% of the time PostgreSQL
-spends on it. Here the same check runs once per request and key: the distinct parent keys
-of the request are locked `FOR KEY SHARE`, in key order, and counted. If all are there,
-the write runs with `session_replication_role = replica`, which turns the per-row checks
-off for that statement only, and the role is set back right after it.
+queries, all finding the same two rows: a COPY of 100,000 readings runs about 5 times
+faster without them (`bench/readings.py`). Here the same check runs once per request and
+key: the distinct parent keys of the request are locked `FOR KEY SHARE`, in key order,
+and counted. If all are there, the write runs with `session_replication_role = replica`,
+which turns the per-row checks off for that statement only, and the role is set back
+right after it.
 
 That is the same guarantee as the per-row checks: every referenced row exists and cannot
 be deleted or have its key changed before the transaction ends. The keys stay declared,
@@ -29,7 +30,8 @@ Otherwise, and whenever a parent row is missing (deleted meanwhile), the write r
 the per-row checks, and a missing parent fails it as it always did. A table's foreign
 keys are read from the catalog once per pooled connection; every use checks, in the
 statement that locks the parents, that the keys, the triggers and the role's rights are
-still what allowed it (a trigger created by hand on a running system counts at once).
+still what allowed it (a trigger created by hand on a running system counts at once). A
+table found unfit stays so for the life of the connection: that only costs speed.
 """
 
 from __future__ import annotations
