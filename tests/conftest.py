@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from dtbase.backend import migrate
 from dtbase.backend.app import create_app
@@ -156,7 +159,7 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def wait_for_lock_wait(engine: Engine, pid: int | None = None) -> int:
+def _wait_for_lock_wait(engine: Engine, pid: int | None = None) -> int:
     """Wait until the database session `pid` (or any, if None) waits for a lock another
     one holds; returns the waiting session's pid."""
     query = text(
@@ -172,3 +175,26 @@ def wait_for_lock_wait(engine: Engine, pid: int | None = None) -> int:
                 return int(activity[0])
             time.sleep(0.02)
     raise AssertionError(f"session {pid or 'of the backend'} never waited for a lock: {activity}")
+
+
+Result = TypeVar("Result")
+
+
+def when_blocked(
+    engine: Engine,
+    holder: Session,
+    action: Callable[[], Result],
+    pid: int | None = None,
+    meanwhile: Callable[[], object] = lambda: None,
+) -> Result:
+    """Run `action` in a worker thread until its database session (`pid`, or any) waits
+    for a lock `holder` holds; then run `meanwhile`, commit `holder` and return what
+    `action` returns. `holder` commits even if the wait fails, so nothing hangs."""
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(action)
+        try:
+            _wait_for_lock_wait(engine, pid)
+            meanwhile()
+        finally:
+            holder.commit()
+        return running.result(timeout=30)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import httpx
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
@@ -17,7 +15,7 @@ from dtbase.backend.db import SessionDep, make_session_factory
 from dtbase.backend.errors import InvalidInput
 from dtbase.backend.users import store
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
-from tests.conftest import wait_for_lock_wait
+from tests.conftest import when_blocked
 
 
 def _app_with_probe(settings: BackendSettings, database_url: str) -> TestClient:
@@ -106,13 +104,9 @@ def test_backends_starting_together_on_a_fresh_database_both_start(
         assert store.find(second, email=DEFAULT_USER_EMAIL) is None
         store.ensure_default_user(first, password="first")
         second_pid = second.scalar(sql_text("SELECT pg_backend_pid()"))
-        with ThreadPoolExecutor(1) as pool:
-            starting = pool.submit(store.ensure_default_user, second, password="second")
-            try:
-                wait_for_lock_wait(engine, second_pid)
-            finally:
-                first.commit()  # a failed wait must not leave the second blocked forever
-            starting.result(timeout=10)
+        when_blocked(
+            engine, first, lambda: store.ensure_default_user(second, password="second"), second_pid
+        )
         second.commit()
 
     with factory() as session:

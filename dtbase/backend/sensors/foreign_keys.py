@@ -23,8 +23,8 @@ It is used only when it cannot change what else happens:
 * replica mode would skip no trigger on the table but those per-row checks: other
   triggers must be `ENABLE ALWAYS` (the rollup triggers are). A fork that adds a plain
   trigger turns this off for that table, with no other change in behaviour.
-* the request is large enough to gain (`FEWEST_ROWS`): setting the role costs two round
-  trips and the replanning of the connection's prepared statements.
+* the request is large enough to gain (`FEWEST_ROWS`): the switch costs three statements
+  and the replanning of the connection's prepared statements.
 
 Otherwise, and whenever a parent row is missing (deleted meanwhile), the write runs with
 the per-row checks, and a missing parent fails it as it always did. A table's foreign
@@ -52,20 +52,12 @@ FEWEST_ROWS = 200
 
 
 @dataclass(frozen=True)
-class ForeignKey:
-    """Positions of its columns among the key columns, and the statement that locks
-    and counts the parent rows of given keys (one array parameter per column)."""
-
-    positions: tuple[int, ...]
-    lock: sql.Composed
-
-
-@dataclass(frozen=True)
 class Plan:
-    """A table's foreign keys, and one statement that checks the catalog still allows
-    checking them once (as `_STILL_ALLOWED`) and locks and counts their parents."""
+    """The positions among the key columns of each foreign key's columns, and one
+    statement that checks the catalog still allows checking them once (`_STILL_ALLOWED`)
+    and locks and counts their parents (one array parameter per column of each key)."""
 
-    foreign_keys: tuple[ForeignKey, ...]
+    foreign_keys: tuple[tuple[int, ...], ...]
     statement: bytes
 
 
@@ -98,8 +90,8 @@ def _locked_all(
 ) -> bool:
     parameters: list[list[int]] = []
     expected: list[int] = []
-    for foreign_key in plan.foreign_keys:
-        keys = sorted({tuple(prefix[p] for p in foreign_key.positions) for prefix in prefixes})
+    for positions in plan.foreign_keys:
+        keys = sorted({tuple(prefix[p] for p in positions) for prefix in prefixes})
         parameters.extend(list(column) for column in zip(*keys, strict=True))
         expected.append(len(keys))
     found = cursor.execute(plan.statement, parameters).fetchone()
@@ -136,21 +128,22 @@ def _learn(cursor: Cursor[Any], table: str, key_columns: tuple[str, ...]) -> Pla
     if not all(is_a_check for _, is_a_check in triggers):
         return None
     constraints = list(cursor.execute(_FOREIGN_KEYS, {"table": table}))
-    foreign_keys = []
+    foreign_keys, locks = [], []
     for _, columns, parent, parent_columns, may_lock in constraints:
         if not (may_lock and set(columns) <= set(key_columns)):
             return None
-        positions = tuple(key_columns.index(column) for column in columns)
-        foreign_keys.append(ForeignKey(positions, _lock(sql.SQL(parent), parent_columns)))
+        foreign_keys.append(tuple(key_columns.index(column) for column in columns))
+        locks.append(_lock(sql.SQL(parent), parent_columns))
     if not foreign_keys:
         return None
     statement = sql.SQL("SELECT {allowed}, {locks}").format(
         allowed=sql.SQL(_STILL_ALLOWED).format(
+            role_may_switch=sql.SQL(_ROLE_MAY_SWITCH),
             table=sql.Literal(table),
             constraints=_oids(oid for oid, *_ in constraints),
             triggers=_oids(oid for oid, _ in triggers),
         ),
-        locks=sql.SQL(", ").join(sql.SQL("({})").format(key.lock) for key in foreign_keys),
+        locks=sql.SQL(", ").join(sql.SQL("({})").format(lock) for lock in locks),
     )
     return Plan(tuple(foreign_keys), statement.as_bytes(cursor))
 
@@ -177,9 +170,13 @@ def _lock(parent: sql.SQL, parent_columns: Sequence[str]) -> sql.Composed:
 # Checked on every use, as cheaply as it plans (plans are redone after each switch of
 # the role): the role may switch the checks off, and the table's foreign keys and the
 # triggers replica mode would skip are still the ones learned.
+_ROLE_MAY_SWITCH = """current_setting('session_replication_role') = 'origin'
+    AND has_parameter_privilege('session_replication_role', 'SET')"""
+
+_MAY_SWITCH = f"SELECT {_ROLE_MAY_SWITCH}".encode()
+
 _STILL_ALLOWED = """(
-    current_setting('session_replication_role') = 'origin'
-    AND has_parameter_privilege('session_replication_role', 'SET')
+    {role_may_switch}
     AND ARRAY(
         SELECT oid FROM pg_constraint
         WHERE conrelid = {table}::regclass AND contype = 'f' ORDER BY oid
@@ -189,11 +186,6 @@ _STILL_ALLOWED = """(
         WHERE tgrelid = {table}::regclass AND tgenabled IN ('O', 'R') ORDER BY oid
     ) = {triggers}
 )"""
-
-_MAY_SWITCH = b"""
-SELECT current_setting('session_replication_role') = 'origin'
-    AND has_parameter_privilege('session_replication_role', 'SET')
-"""
 
 # The triggers replica mode would skip, and whether each is a check of one of the
 # table's own foreign keys.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -21,7 +20,7 @@ from dtbase.backend.sensors import foreign_keys, ingest
 from dtbase.backend.sensors.ingest import driver_connection
 from dtbase.schemas.values import ValueDatatype
 from tests.backend.sensors.conftest import add_sensors, iso
-from tests.conftest import wait_for_lock_wait
+from tests.conftest import when_blocked
 
 MEASURES = [{"name": "temperature", "units": "K", "datatype": "float"}]
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -139,20 +138,17 @@ def test_a_sensor_deleted_while_its_readings_are_written_takes_them_along(
     (and only then: no reading is left without its sensor)."""
     prefix = _ids(session, "A")
     _store(session, _rows(prefix, MANY))
-    with make_session_factory(engine)() as deleter, ThreadPoolExecutor(1) as pool:
+    with make_session_factory(engine)() as deleter:
         deleter_pid = deleter.scalar(sql_text("SELECT pg_backend_pid()"))
 
         def delete() -> None:
             deleter.execute(sql_text("DELETE FROM sensor WHERE id = :id"), {"id": prefix[0]})
             deleter.commit()
 
-        deleting = pool.submit(delete)
-        try:
-            wait_for_lock_wait(engine, deleter_pid)
-            assert _count(engine, "A") == 0  # not committed yet
-        finally:
-            session.commit()
-        deleting.result(timeout=30)
+        def not_committed_yet() -> None:
+            assert _count(engine, "A") == 0
+
+        when_blocked(engine, session, delete, deleter_pid, meanwhile=not_committed_yet)
     with engine.connect() as connection:
         assert connection.scalar(sql_text("SELECT count(*) FROM sensor_reading")) == 0
 
@@ -169,17 +165,18 @@ def test_a_sensor_deleted_under_a_request_gets_a_409_and_nothing_is_stored(
         "readings": [0.5] * count,
         "timestamps": [iso(T0 + timedelta(seconds=index)) for index in range(count)],
     }
-    with make_session_factory(engine)() as deleter, ThreadPoolExecutor(1) as pool:
+    with make_session_factory(engine)() as deleter:
         sensor_id = deleter.scalar(
             sql_text("SELECT id FROM sensor WHERE unique_identifier = 'A' FOR UPDATE")
         )
-        answer = pool.submit(site.post, "/sensor/insert-sensor-readings", json=body)
-        try:
-            wait_for_lock_wait(engine)
-            deleter.execute(sql_text("DELETE FROM sensor WHERE id = :id"), {"id": sensor_id})
-        finally:
-            deleter.commit()
-        response = answer.result(timeout=30)
+        response = when_blocked(
+            engine,
+            deleter,
+            lambda: site.post("/sensor/insert-sensor-readings", json=body),
+            meanwhile=lambda: deleter.execute(
+                sql_text("DELETE FROM sensor WHERE id = :id"), {"id": sensor_id}
+            ),
+        )
     assert response.status_code == 409, response.text
     assert "deleted by another request" in response.json()["detail"]
     with engine.connect() as connection:

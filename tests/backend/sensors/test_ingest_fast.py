@@ -8,7 +8,6 @@ import json
 import math
 import random
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +30,7 @@ from dtbase.schemas.values import (
     check_values,
 )
 from tests.backend.sensors.conftest import add_sensors, iso
-from tests.conftest import wait_for_lock_wait
+from tests.conftest import when_blocked
 
 MEASURES = [
     {"name": "temperature", "units": "K", "datatype": "float"},
@@ -442,7 +441,7 @@ def test_a_copy_that_loses_a_race_falls_back_and_skips_the_winners_keys(
     """The probe cannot see a concurrent writer's uncommitted rows: the COPY waits for it,
     fails on its keys once it commits, and the same rows then go through ON CONFLICT."""
     factory = make_session_factory(engine)
-    with factory() as winner, factory() as loser, ThreadPoolExecutor(1) as pool:
+    with factory() as winner, factory() as loser:
         sensor_id, measure_id = winner.execute(
             sql_text(
                 "SELECT s.id, m.id FROM sensor s, sensor_measure m"
@@ -454,12 +453,9 @@ def test_a_copy_that_loses_a_race_falls_back_and_skips_the_winners_keys(
         loser_pid = loser.scalar(sql_text("SELECT pg_backend_pid()"))
         # Odd seconds too: the loser's span holds the winner's keys and new ones.
         everything = [T0 + timedelta(seconds=index) for index in range(100)]
-        losing = pool.submit(_store, loser, sensor_id, measure_id, everything, 2)
-        try:
-            wait_for_lock_wait(engine, loser_pid)
-        finally:
-            winner.commit()  # a failed wait must not leave the loser blocked forever
-        losing.result(timeout=30)
+        when_blocked(
+            engine, winner, lambda: _store(loser, sensor_id, measure_id, everything, 2), loser_pid
+        )
         loser.commit()
 
     stored = _read(site, "count")
