@@ -233,10 +233,38 @@ def test_cli_export_list_read(
     assert unknown.exit_code == 1
     assert "no such model: 'nope'" in unknown.output
 
+    _sensor(client, "LOOP1")
+    early = RUN_TIME - timedelta(hours=3)
+    _forecast(client, sensor="LOOP1", created=RUN_TIME, start=early, values=[281.0, 282.5])
+    assert runner.invoke(fdb_app, ["export", *window]).exit_code == 0
+    link = ["--sensor", "LOOP1", "--sensor-measure", "temperature", "--sensor-units", "K"]
+    by_sensor = runner.invoke(
+        fdb_app, ["read", "--model", "arima", "--scenario", "default", "--run-time", "03:00"]
+    )
+    assert by_sensor.exit_code == 1  # not an ISO time
+    by_sensor = runner.invoke(
+        fdb_app,
+        [
+            "read",
+            "--model",
+            "arima",
+            "--scenario",
+            "default",
+            "--run-time",
+            early.isoformat(),
+            *link,
+        ],
+    )
+    assert by_sensor.exit_code == 0, by_sensor.output
+    assert "created 2024-05-01T06:00:00+00:00 for LOOP1 / temperature [K]" in by_sensor.output
+    assert f"{early.isoformat()}  281.0" in by_sensor.output
+    listed = runner.invoke(fdb_app, ["list", "--model", "arima"])
+    assert "sensor LOOP1 / temperature [K] (channel 1)  2 fields" in listed.output
+
     _clash(client, store=FdbStore(data_dir=tmp_path / "cli-data"), model="clashing")
     failed = runner.invoke(fdb_app, ["export", *window])
     assert failed.exit_code == 1, failed.output
-    assert "0 exported (0 fields), 1 skipped, 1 failed" in failed.output
+    assert "0 exported (0 fields), 2 skipped, 1 failed" in failed.output
     assert "FAILED    run" in failed.output
     assert "not overwritten" in failed.output
 
@@ -254,6 +282,7 @@ def _forecast(
     """An ARIMA-like run: one sensor, its temperature, values every half hour from `start`."""
     if "arima" not in {m.name for m in client.models.list_models()}:
         client.models.insert_model("arima")
+    if "Mean temperature" not in {m.name for m in client.models.list_model_measures()}:
         client.models.insert_model_measure("Mean temperature", "K", ValueDatatype.float)
     times = [start + timedelta(minutes=30 * i) for i in range(len(values))]
     client.models.insert_model_run(
