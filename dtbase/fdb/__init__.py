@@ -4,7 +4,7 @@
 
     store = FdbStore(data_dir=settings.data_dir)          # or FdbStore(config)
     registry = JsonCodeRegistry(default_registry_path(settings.data_dir))
-    compare_held(store, registry, run).same        # the FDB holds the run, identical
+    compare_held(store, registry, run).same        # the FDB holds the run's values
     export_run(run, registry=registry, sink=open_sink(store))          # or "multio"
     read_back(store, registry, run)                # the FDB's copy of the run
     listed = list_runs(store, registry, model="arima")[0]      # by reference time

@@ -355,6 +355,82 @@ def test_a_forecast_from_a_reading_three_hours_old_exports(client: Client, store
     _read_back_every_run(client, store)
 
 
+STALE = [280.0, 280.25, 281.0, 281.5]
+LATER = RUN_TIME + timedelta(hours=1, seconds=12)
+LOOP1 = SensorLink("LOOP1", "temperature", "K")
+
+
+def _stale_forecast(client: Client, *, created: datetime, values: list[float]) -> None:
+    """A scheduled ARIMA run on LOOP1, which stopped reporting: its forecast starts at the
+    last reading, three hours before 06:00, whenever the run is created."""
+    start = RUN_TIME - timedelta(hours=3)
+    _forecast(client, sensor="LOOP1", created=created, start=start, values=values)
+
+
+def _read_loop1(store: FdbStore, registry: ApiCodeRegistry) -> ModelRun:
+    [listed] = list_runs(store, registry)
+    return read_run(
+        store, registry, model="arima", scenario="default", run_time=listed.run_time, sensor=LOOP1
+    )
+
+
+def test_an_hourly_forecast_of_a_stale_sensor_is_skipped_and_the_first_kept(
+    client: Client, store: FdbStore
+) -> None:
+    """Same sensor link, model, scenario and first value, same values, created an hour
+    apart: one set of keys, the same data, so the later run is skipped, and the reason says
+    whose creation time the FDB keeps."""
+    registry = ApiCodeRegistry(client)
+    _sensor(client, "LOOP1")
+    _stale_forecast(client, created=RUN_TIME, values=STALE)
+    assert export_window(client, store, dt_from=FROM, dt_to=TO).ok
+    listing = store.list({"class": "rd"})
+    _stale_forecast(client, created=LATER, values=list(STALE))
+
+    summary = export_window(client, store, dt_from=FROM, dt_to=LATER)
+
+    assert summary.ok, summary.to_dict()
+    assert summary.exported == summary.failed == []
+    assert [(o.run_time, o.reason) for o in summary.skipped] == [
+        (RUN_TIME, "the FDB holds it already, with the same values"),
+        (
+            LATER,
+            "the FDB holds it already, with the same values: identical values from a run "
+            "created at 2024-05-01T06:00:00+00:00, kept as they are",
+        ),
+    ]
+    assert store.list({"class": "rd"}) == listing
+    back = _read_loop1(store, registry)
+    assert (back.run_time, [v for _, v in back.measures[0].points]) == (RUN_TIME, STALE)
+
+
+def test_an_hourly_forecast_with_one_other_value_fails_and_changes_nothing(
+    client: Client, store: FdbStore
+) -> None:
+    registry = ApiCodeRegistry(client)
+    _sensor(client, "LOOP1")
+    _stale_forecast(client, created=RUN_TIME, values=STALE)
+    assert export_window(client, store, dt_from=FROM, dt_to=TO).ok
+    listing = store.list({"class": "rd"})
+    _stale_forecast(client, created=LATER, values=[*STALE[:2], STALE[2] + 0.5, STALE[3]])
+
+    summary = export_window(client, store, dt_from=FROM, dt_to=LATER)
+
+    assert not summary.ok
+    assert [o.run_time for o in summary.skipped] == [RUN_TIME]
+    assert [(o.run_time, o.reason) for o in summary.failed] == [
+        (
+            LATER,
+            "the FDB holds something else under this run's keys: 1 of its 4 fields hold "
+            "other values (e.g. param 80 at 2024-05-01T04:00:00+00:00: held 281.0, run 281.5)"
+            "; not overwritten",
+        )
+    ]
+    assert store.list({"class": "rd"}) == listing
+    back = _read_loop1(store, registry)
+    assert (back.run_time, [v for _, v in back.measures[0].points]) == (RUN_TIME, STALE)
+
+
 def _clash(client: Client, *, store: FdbStore, model: str = "arima") -> None:
     """A run in the API, and other values under its keys in the FDB (written first)."""
     _insert_run(client, model=model)
