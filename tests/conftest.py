@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,6 +20,7 @@ import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp
 
 from dtbase.backend import migrate
 from dtbase.backend.app import create_app
@@ -69,13 +71,15 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> BackendSettings:
 @pytest.fixture(scope="session")
 def live_backend(settings: BackendSettings, database_url: str) -> Iterator[str]:
     """The backend served by uvicorn on a free port, for the whole test session."""
+    with served(create_app(settings, database_url=database_url)) as url:
+        yield url
+
+
+@contextmanager
+def served(app: ASGIApp) -> Iterator[str]:
+    """`app` served by uvicorn on a free port in a thread; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, database_url=database_url),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -84,9 +88,11 @@ def live_backend(settings: BackendSettings, database_url: str) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("The backend did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture

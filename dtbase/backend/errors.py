@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
         # FastAPI answers a body that is not even UTF-8 with a bare 400; to a client it is
         # just another body that is not JSON, so it gets the same 422 as one.
+        if isinstance(error.__cause__, Unprocessable):  # e.g. `lone_surrogates`
+            return _unprocessable(error.__cause__)
         if isinstance(error.__cause__, UnicodeDecodeError):
             problem = {
                 "type": "json_invalid",
@@ -152,14 +155,53 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
         if isinstance(error, Unprocessable):
-            return JSONResponse({"detail": _json_safe(error.errors)}, error.status_code)
+            return _unprocessable(error)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
         return JSONResponse({"detail": error.detail}, error.status_code, headers=headers)
 
-    @app.exception_handler(Exception)
-    async def _server_fault(request: Request, _error: Exception) -> JSONResponse:
-        logger.exception("Unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    app.add_middleware(AnswerServerFaults)
+
+
+class AnswerServerFaults:
+    """Unhandled errors answered with a 500 and `{"detail": ...}`, on a connection that
+    stays usable.
+
+    Starlette's own last-resort handler sends the 500 and then raises the error again, so
+    the server closes the kept-alive connection without `Connection: close`: the client's
+    next request on it fails, and it cannot tell whether that one was applied. Here the
+    error ends with the answer. Only a response already partly sent is left to the server,
+    which must then close the connection to mark it incomplete.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = {"start": False, "end": False}
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent["start"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                sent["end"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            logger.exception("Unhandled error on %s %s", scope["method"], scope["path"])
+            if sent["start"] and not sent["end"]:
+                raise
+            if not sent["start"]:
+                answer = JSONResponse({"detail": "Internal server error"}, status_code=500)
+                await answer(scope, receive, send)
+
+
+def _unprocessable(error: Unprocessable) -> JSONResponse:
+    return JSONResponse({"detail": _json_safe(error.errors)}, error.status_code)
 
 
 def _json_safe(value: Any) -> Any:

@@ -1,0 +1,122 @@
+"""What a client gets when a request fails: a JSON answer on a connection it can keep
+using, a 422 (never a 500) for text that is not text, and an error that does not echo a
+huge input back."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from dtbase.backend.app import create_app
+from dtbase.backend.db import SessionDep
+from dtbase.backend.users import store
+from dtbase.core.settings import BackendSettings
+from tests.conftest import served
+
+JSON = {"content-type": "application/json"}
+LONE = '"\\ud800"'  # As JSON writes it: the escape of a lone high surrogate.
+
+
+@pytest.fixture
+def crashing_backend(settings: BackendSettings, database_url: str, clean_database: None) -> str:
+    router = APIRouter()
+
+    @router.post("/probe/write-then-crash")
+    def write_then_crash(session: SessionDep) -> None:
+        store.create(session, email="crash@example.com", password="p")
+        raise RuntimeError("a real server fault")
+
+    app = create_app(settings, database_url=database_url)
+    app.include_router(router)
+    with served(app) as url:
+        yield url
+
+
+def test_a_500_answers_json_and_keeps_the_connection_usable(crashing_backend: str) -> None:
+    address = urlsplit(crashing_backend)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port)
+    try:
+        connection.request("POST", "/probe/write-then-crash", body=b"")
+        crashed = connection.getresponse()
+        body = json.loads(crashed.read())
+        socket = connection.sock
+        assert (crashed.status, body) == (500, {"detail": "Internal server error"})
+        assert crashed.getheader("connection") != "close"
+
+        # The same connection answers the next request: the client knows the first failed.
+        connection.request("GET", "/health")
+        health = connection.getresponse()
+        assert (health.status, json.loads(health.read())) == (200, {"status": "ok"})
+        assert connection.sock is socket
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/auth/login", '{"email": %s, "password": "p"}' % LONE, ["email"]),
+        ("/auth/login", '{"email": "a@example.com", "password": %s}' % LONE, ["password"]),
+        ("/user/create-user", '{"email": "a@example.com", "password": %s}' % LONE, ["password"]),
+        ("/sensor/insert-sensor-type", '{"name": "\\uDC00", "measures": []}', ["name"]),
+        (
+            "/sensor/insert-sensor-type",
+            '{"name": "T", "measures": [{"name": %s, "units": null, "datatype": "float"}]}' % LONE,
+            ["measures", 0, "name"],
+        ),
+        (
+            "/sensor/insert-sensor",
+            '{"type_name": "T", "unique_identifier": %s}' % LONE,
+            ["unique_identifier"],
+        ),
+        # The ingest route's own short way (`ingest_route`) and its bulk form.
+        (
+            "/sensor/insert-sensor-readings",
+            '{"unique_identifier": "a", "measure_name": "m", "readings": [%s],'
+            ' "timestamps": ["2024-01-01T00:00:00Z"]}' % LONE,
+            ["readings", 0],
+        ),
+        (
+            "/location/insert-location-schema",
+            '{"name": %s, "description": null, "identifiers": []}' % LONE,
+            ["name"],
+        ),
+        ("/model/insert-model", '{"name": "a\\ud83d"}', ["name"]),
+        (
+            "/service/insert-service",
+            '{"name": %s, "url": "http://localhost/x", "http_method": "POST"}' % LONE,
+            ["name"],
+        ),
+        # In a key of a free-form object.
+        ("/model/insert-model", '{"name": "m", "\\udfff": 1}', ["\\udfff"]),
+    ],
+)
+def test_a_lone_surrogate_is_a_422_naming_the_field(
+    admin: httpx.Client, path: str, body: str, field: list[str | int]
+) -> None:
+    headers = dict(JSON)
+    if path == "/auth/login":
+        headers["Authorization"] = ""
+    response = admin.post(path, content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    problem = response.json()["detail"][0]
+    assert (problem["type"], problem["loc"]) == ("string_unicode", ["body", *field])
+
+
+def test_a_lone_surrogate_without_a_token_is_still_a_401(anonymous: httpx.Client) -> None:
+    body = '{"name": %s}' % LONE
+    response = anonymous.post("/model/insert-model", content=body, headers=JSON)
+    assert response.status_code == 401, response.text
+
+
+def test_a_valid_surrogate_pair_is_text(admin: httpx.Client) -> None:
+    # What Python's json.dumps writes for an emoji by default.
+    body = '{"name": "\\ud83d\\ude00 model"}'
+    response = admin.post("/model/insert-model", content=body, headers=JSON)
+    assert response.status_code == 201, response.text
+    assert admin.get("/model/list-models").json()[0]["name"] == "\U0001f600 model"
