@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,7 +20,6 @@ from dtbase.core.settings import BackendSettings
 from tests.conftest import served
 
 JSON = {"content-type": "application/json"}
-LONE = '"\\ud800"'  # As JSON writes it: the escape of a lone high surrogate.
 
 
 @pytest.fixture
@@ -57,59 +57,54 @@ def test_a_500_answers_json_and_keeps_the_connection_usable(crashing_backend: st
         connection.close()
 
 
+LONE = "\ud800"  # json.dumps writes it as the escape `"\\ud800"`, as an attacker would.
+READINGS = {"unique_identifier": "a", "measure_name": "m", "timestamps": ["2024-01-01"]}
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
-        ("/auth/login", '{"email": %s, "password": "p"}' % LONE, ["email"]),
-        ("/auth/login", '{"email": "a@example.com", "password": %s}' % LONE, ["password"]),
-        ("/user/create-user", '{"email": "a@example.com", "password": %s}' % LONE, ["password"]),
-        ("/sensor/insert-sensor-type", '{"name": "\\uDC00", "measures": []}', ["name"]),
+        ("/auth/login", {"email": LONE, "password": "p"}, ["email"]),
+        ("/auth/login", {"email": "a@example.com", "password": LONE}, ["password"]),
+        ("/user/create-user", {"email": "a@example.com", "password": LONE}, ["password"]),
+        ("/sensor/insert-sensor-type", {"name": "\udc00", "measures": []}, ["name"]),
         (
             "/sensor/insert-sensor-type",
-            '{"name": "T", "measures": [{"name": %s, "units": null, "datatype": "float"}]}' % LONE,
+            {"name": "T", "measures": [{"name": LONE, "units": None, "datatype": "float"}]},
             ["measures", 0, "name"],
         ),
         (
             "/sensor/insert-sensor",
-            '{"type_name": "T", "unique_identifier": %s}' % LONE,
+            {"type_name": "T", "unique_identifier": LONE},
             ["unique_identifier"],
         ),
-        # The ingest route's own short way (`ingest_route`) and its bulk form.
-        (
-            "/sensor/insert-sensor-readings",
-            '{"unique_identifier": "a", "measure_name": "m", "readings": [%s],'
-            ' "timestamps": ["2024-01-01T00:00:00Z"]}' % LONE,
-            ["readings", 0],
-        ),
+        # The ingest route's own short way (`ingest_route`).
+        ("/sensor/insert-sensor-readings", {**READINGS, "readings": [LONE]}, ["readings", 0]),
         (
             "/location/insert-location-schema",
-            '{"name": %s, "description": null, "identifiers": []}' % LONE,
+            {"name": LONE, "description": None, "identifiers": []},
             ["name"],
         ),
-        ("/model/insert-model", '{"name": "a\\ud83d"}', ["name"]),
-        (
-            "/service/insert-service",
-            '{"name": %s, "url": "http://localhost/x", "http_method": "POST"}' % LONE,
-            ["name"],
-        ),
+        ("/model/insert-model", {"name": "a\ud83d"}, ["name"]),
+        ("/service/insert-service", {"name": LONE, "url": "http://localhost/x"}, ["name"]),
         # In a key of a free-form object.
-        ("/model/insert-model", '{"name": "m", "\\udfff": 1}', ["\\udfff"]),
+        ("/model/insert-model", {"name": "m", "\udfff": 1}, ["\\udfff"]),
     ],
 )
 def test_a_lone_surrogate_is_a_422_naming_the_field(
-    admin: httpx.Client, path: str, body: str, field: list[str | int]
+    admin: httpx.Client, path: str, body: dict[str, Any], field: list[str | int]
 ) -> None:
     headers = dict(JSON)
     if path == "/auth/login":
         headers["Authorization"] = ""
-    response = admin.post(path, content=body, headers=headers)
+    response = admin.post(path, content=json.dumps(body), headers=headers)
     assert response.status_code == 422, response.text
     problem = response.json()["detail"][0]
     assert (problem["type"], problem["loc"]) == ("string_unicode", ["body", *field])
 
 
 def test_a_lone_surrogate_without_a_token_is_still_a_401(anonymous: httpx.Client) -> None:
-    body = '{"name": %s}' % LONE
+    body = json.dumps({"name": LONE})
     response = anonymous.post("/model/insert-model", content=body, headers=JSON)
     assert response.status_code == 401, response.text
 
