@@ -14,6 +14,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -139,6 +140,20 @@ def install_error_handlers(app: FastAPI) -> None:
                 "meanwhile; nothing was stored"
             },
             status_code=409,
+        )
+
+    @app.exception_handler(StaleDataError)
+    @app.exception_handler(ObjectDeletedError)
+    async def _edited_a_row_gone(_: Request, _error: Exception) -> JSONResponse:
+        # An edit read its row, then another request deleted it before the edit's UPDATE
+        # (which found no row) or before a reload: the edit of something that does not
+        # exist, answered as the edit endpoints answer that (400, `InvalidInput`).
+        return JSONResponse(
+            {
+                "detail": "What this request changes does not exist: another request deleted"
+                " it meanwhile; nothing was changed"
+            },
+            status_code=InvalidInput.status_code,
         )
 
     @app.exception_handler(OperationalError)
