@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -110,7 +110,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, 422)
+        errors = [_echo_capped(problem) for problem in error.errors()]
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, 422)
 
     @app.exception_handler(DataError)
     async def _unstorable(_: Request, error: DataError) -> JSONResponse:
@@ -216,7 +217,44 @@ class AnswerServerFaults:
 
 
 def _unprocessable(error: Unprocessable) -> JSONResponse:
-    return JSONResponse({"detail": _json_safe(error.errors)}, error.status_code)
+    errors = [_echo_capped(problem) for problem in error.errors]
+    return JSONResponse({"detail": _json_safe(errors)}, error.status_code)
+
+
+# How much of the input a 422 echoes back (about, in characters of JSON): a 10 MB body
+# must not come back as a 10 MB error.
+ECHO_LIMIT = 1000
+
+
+def _echo_capped(problem: Mapping[str, Any]) -> dict[str, Any]:
+    """A validation error with its `input` echoed in full if small, else cut short: a
+    string to its first `ECHO_LIMIT` characters, a list or object to a description."""
+    value = problem.get("input")
+    if isinstance(value, str) and len(value) > ECHO_LIMIT:
+        value = f"{value[:ECHO_LIMIT]}... ({len(value)} characters in all)"
+    elif isinstance(value, list | tuple | dict) and _rough_size(value) > ECHO_LIMIT:
+        kind = "an object" if isinstance(value, dict) else "a list"
+        value = f"({kind} of {len(value)} items, too large to echo)"
+    return {**problem, "input": value} if "input" in problem else dict(problem)
+
+
+def _rough_size(value: Any, limit: int = ECHO_LIMIT) -> int:
+    """About how many characters `value` takes as JSON; stops counting past `limit`."""
+    if isinstance(value, str):
+        return len(value) + 2
+    items: Iterable[Any]
+    if isinstance(value, dict):
+        items = (part for key, item in value.items() for part in (key, item))
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return 8
+    total = 2
+    for item in items:
+        total += _rough_size(item, limit - total) + 1
+        if total > limit:
+            break
+    return total
 
 
 def _json_safe(value: Any) -> Any:

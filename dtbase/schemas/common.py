@@ -92,5 +92,19 @@ UtcDatetimes = Annotated[
 ]
 
 
+def _not_blank(name: str) -> str:
+    if not name.strip():
+        raise ValueError("must not be empty or only white space")
+    return name
+
+
+# A name that identifies something (a model, a service, a sensor's unique identifier):
+# an empty or blank one cannot be told apart in a list, a form or a log. Used where a name
+# is given to something new, so that reads of names stored before still work. `NOT_BLANK`
+# adds the check to a domain's own name type (`Annotated[Name, NOT_BLANK]`).
+NOT_BLANK = AfterValidator(_not_blank)
+NonBlankName = Annotated[str, NOT_BLANK]
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -115,3 +115,27 @@ def test_a_valid_surrogate_pair_is_text(admin: httpx.Client) -> None:
     response = admin.post("/model/insert-model", content=body, headers=JSON)
     assert response.status_code == 201, response.text
     assert admin.get("/model/list-models").json()[0]["name"] == "\U0001f600 model"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x" * 10_000_000},  # too long: the error names the string
+        ["x" * 1000] * 10_000,  # not an object: the error names the whole body
+        {"name": {"nested": list(range(1_000_000))}},  # not a string
+    ],
+    ids=["long string", "long list", "deep object"],
+)
+def test_a_422_does_not_echo_a_huge_input_back(admin: httpx.Client, body: Any) -> None:
+    response = admin.post("/model/insert-model", json=body)
+    assert response.status_code == 422, response.text[:300]
+    assert len(response.content) < 5000
+    echoed = response.json()["detail"][0]["input"]
+    assert isinstance(echoed, str)
+    assert "characters in all" in echoed or "too large to echo" in echoed
+
+
+def test_a_422_still_echoes_a_small_input(admin: httpx.Client) -> None:
+    response = admin.post("/model/insert-model", json={"name": ["a", 1]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["input"] == ["a", 1]

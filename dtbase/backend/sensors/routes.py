@@ -39,6 +39,7 @@ from dtbase.schemas.sensors import (
     LatestReading,
     ListSensorsRequest,
     MeasureRequest,
+    NewSensorType,
     Reading,
     Sensor,
     SensorLocation,
@@ -66,7 +67,7 @@ def _measure(row: SensorMeasureRow) -> SensorMeasure:
     response_model=Msg,
     responses=documented({409: "Sensor type exists already"}),
 )
-def insert_sensor_type(body: SensorType, session: SessionDep, _: Writer) -> Msg:
+def insert_sensor_type(body: NewSensorType, session: SessionDep, _: Writer) -> Msg:
     """Create a sensor type and its measures. Measures that exist (same name and units) are
     reused as they are; the type lists them in the order given."""
     store.insert_type(session, name=body.name, description=body.description, measures=body.measures)
