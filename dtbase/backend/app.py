@@ -78,7 +78,9 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.session_factory = db.make_session_factory(engine)
+    app.state.session_factory = db.make_session_factory(
+        engine, ingest_fk_shortcut=settings.ingest_fk_shortcut
+    )
     # Service calls that do not block a request: scheduled runs, run-service "wait": false.
     app.state.background_runs = BackgroundRuns(
         app.state.session_factory,

@@ -62,10 +62,10 @@ class RefuseLoneSurrogates:
 
 def _read_as_json(scope: Scope) -> bool:
     """Whether the body would be read as JSON: no content type, or a JSON one."""
-    content_type = None
+    content_type: str | None = None
     for name, value in scope["headers"]:
         if name == b"content-type":
-            content_type = value.decode("latin-1")
+            content_type = bytes(value).decode("latin-1")
     if content_type is None:
         return True
     kind = content_type.partition(";")[0].strip().lower()

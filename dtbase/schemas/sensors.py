@@ -51,10 +51,11 @@ class NewSensorMeasure(SensorMeasure):
     name: NonBlankName
 
 
-class NewSensorType(SensorType):
+class NewSensorType(BaseModel):
     """The body of insert-sensor-type: a SensorType whose names are not blank."""
 
     name: NonBlankName
+    description: str | None = None
     measures: list[NewSensorMeasure]
 
 

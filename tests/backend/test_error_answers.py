@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +24,9 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture
-def crashing_backend(settings: BackendSettings, database_url: str, clean_database: None) -> str:
+def crashing_backend(
+    settings: BackendSettings, database_url: str, clean_database: None
+) -> Iterator[str]:
     router = APIRouter()
 
     @router.post("/probe/write-then-crash")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
-from dtbase.backend.errors import Unprocessable
+from dtbase.backend.errors import InvalidInput, Unprocessable
 from dtbase.backend.ingest_route import post_ingest
 from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.sensors import csv_upload, store, timeseries
@@ -346,12 +346,19 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
         units = _given(item, "measure_units")
         key = (item.unique_identifier, item.measure_name, units)
         if key not in found:
-            sensor, measures = store.sensor_and_measures(
-                session, unique_identifier=item.unique_identifier
-            )
-            measure = store.measure_of_sensor(
-                session, sensor=sensor, name=item.measure_name, units=units, measures=measures
-            )
+            try:
+                sensor, measures = store.sensor_and_measures(
+                    session, unique_identifier=item.unique_identifier
+                )
+                measure = store.measure_of_sensor(
+                    session, sensor=sensor, name=item.measure_name, units=units, measures=measures
+                )
+            except InvalidInput as error:
+                # Which of maybe thousands of series: its place and its names.
+                raise InvalidInput(
+                    f"series {index} (sensor {item.unique_identifier!r}, measure"
+                    f" {item.measure_name!r}): {error.detail}"
+                ) from error
             found[key] = (sensor.id, measure)
         sensor_id, measure = found[key]
         series.append(
