@@ -43,16 +43,6 @@ def _seconds_only(value: object) -> object:
     return value
 
 
-def _all_seconds_only(values: object) -> object:
-    if isinstance(values, list):
-        for index, value in enumerate(values):
-            if value.__class__ is str and value[4:5] == "-":
-                continue  # ISO 8601, nearly always: the check costs one test (ingest)
-            if _ambiguous(value):
-                raise ValueError(f"item {index}: {_AMBIGUOUS}")
-    return values
-
-
 def _as_utc(value: datetime) -> datetime:
     """Naive input is UTC (decision 6); aware input is converted to UTC."""
     if value.tzinfo is None:
@@ -88,7 +78,7 @@ def _all_as_utc(values: list[datetime]) -> list[datetime]:
 
 # A list of UtcDatetime, checked a list at a time.
 UtcDatetimes = Annotated[
-    list[datetime], BeforeValidator(_all_seconds_only), AfterValidator(_all_as_utc)
+    list[Annotated[datetime, BeforeValidator(_seconds_only)]], AfterValidator(_all_as_utc)
 ]
 
 

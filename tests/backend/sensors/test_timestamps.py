@@ -56,8 +56,7 @@ def test_a_number_that_could_be_milliseconds_is_refused(probe: httpx.Client, sta
     response = _insert(probe, ["2024-01-01T00:00:00Z", stamp])
     assert response.status_code == 422, response.text
     problem = response.json()["detail"][0]
-    assert problem["loc"] == ["body", "timestamps"]
-    assert "item 1" in problem["msg"]
+    assert problem["loc"] == ["body", "timestamps", 1]
     assert "Unix seconds" in problem["msg"]
     assert _stored(probe) == []
 
@@ -97,4 +96,18 @@ def test_the_bulk_insert_names_the_series(probe: httpx.Client) -> None:
     }
     response = probe.post("/sensor/insert-readings-bulk", json=body)
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == ["body", "series", 1, "timestamps"]
+    assert response.json()["detail"][0]["loc"] == ["body", "series", 1, "timestamps", 0]
+
+
+def test_a_csv_upload_follows_the_same_rule(probe: httpx.Client) -> None:
+    csv = (
+        "sensor_unique_identifier,measure_name,measure_units,timestamp,value\n"
+        "P,t,K,1700000000,1.5\n"
+        "P,t,K,253402300800,2.5\n"
+    )
+    response = probe.post(
+        "/sensor/insert-readings-bulk-csv", content=csv, headers={"content-type": "text/csv"}
+    )
+    assert response.status_code == 422, response.text
+    assert "line 3" in response.json()["detail"][0]["msg"]
+    assert _stored(probe) == []
