@@ -92,8 +92,8 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         access_seconds=settings.jwt_access_token_expires_seconds,
         refresh_grace_seconds=settings.jwt_refresh_token_grace_seconds,
     )
-    install_error_handlers(app)
     app.add_middleware(RefuseLoneSurrogates)
+    install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
     install_docs(app, settings.assets_dir / "swagger-ui-dist")
     # Routes are matched in order: the busiest (ingest and reads) first.
     for router in (

@@ -97,26 +97,28 @@ def _lone_surrogate_at(body: bytes) -> list[str | int] | None:
     """The path to the first string (or key) that holds a lone surrogate, if any."""
     try:
         value = json.loads(body)
-    except ValueError:
-        return None  # Not JSON: the route's own reading answers that.
+    except (ValueError, RecursionError):
+        return None  # Not JSON, or nested too deep: the route's own reading answers that.
     return _find(value)
 
 
 def _find(value: Any) -> list[str | int] | None:
-    if isinstance(value, str):
-        return None if _is_text(value) else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not _is_text(key):
-                return [_printable(key)]
-            inner = _find(item)
-            if inner is not None:
-                return [key, *inner]
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            inner = _find(item)
-            if inner is not None:
-                return [index, *inner]
+    """Depth first, without recursion: any nesting that parsed is searched."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not _is_text(item):
+                return list(path)
+        elif isinstance(item, dict):
+            for key in item:
+                if not _is_text(key):
+                    return [*path, _printable(key)]
+            stack.extend(((*path, key), inner) for key, inner in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend(
+                ((*path, index), inner) for index, inner in reversed(list(enumerate(item)))
+            )
     return None
 
 

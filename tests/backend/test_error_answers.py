@@ -142,3 +142,17 @@ def test_a_422_still_echoes_a_small_input(admin: httpx.Client) -> None:
     response = admin.post("/model/insert-model", json={"name": ["a", 1]})
     assert response.status_code == 422
     assert response.json()["detail"][0]["input"] == ["a", 1]
+
+
+def test_a_lone_surrogate_deep_down_is_found(admin: httpx.Client) -> None:
+    body = {"name": "m", "deep": [[[[[{"x": ["ok", LONE]}]]]]]}
+    response = admin.post("/model/insert-model", content=json.dumps(body), headers=JSON)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "deep", 0, 0, 0, 0, 0, "x", 1]
+
+
+def test_a_body_nested_too_deep_for_python_is_a_4xx(admin: httpx.Client) -> None:
+    depth = 100_000
+    body = "[" * depth + json.dumps(LONE) + "]" * depth
+    response = admin.post("/model/insert-model", content=body, headers=JSON)
+    assert 400 <= response.status_code < 500, response.text[:300]
