@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,8 +18,9 @@ import httpx
 import pytest
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp
 
 from dtbase.backend import migrate
 from dtbase.backend.app import create_app
@@ -67,15 +69,69 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> BackendSettings:
 
 
 @pytest.fixture(scope="session")
-def live_backend(settings: BackendSettings, database_url: str) -> Iterator[str]:
-    """The backend served by uvicorn on a free port, for the whole test session."""
+def live_backend(superuser_backend: str) -> str:
+    """The backend served by uvicorn on a free port, for the whole test session. A module
+    whose tests must hold under both kinds of database role overrides it with
+    `backend_of_each_role`."""
+    return superuser_backend
+
+
+@pytest.fixture(scope="session")
+def superuser_backend(settings: BackendSettings, database_url: str) -> Iterator[str]:
+    with served(create_app(settings, database_url=database_url)) as url:
+        yield url
+
+
+PLAIN_ROLE = "dtbase_app"
+
+
+@pytest.fixture(scope="session")
+def plain_role_url(database_url: str, engine: Engine) -> Iterator[str]:
+    """The database as a plain role: it may read and write every table but owns nothing
+    and may not set `session_replication_role`, as the role an application gets on a
+    managed database (Azure, RDS). The tests' own role is a superuser, which takes the
+    shortcuts only a superuser may (bulk ingest's foreign keys checked once)."""
+    grants = [
+        f"CREATE ROLE {PLAIN_ROLE} LOGIN",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {PLAIN_ROLE}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {PLAIN_ROLE}",
+    ]
+    with engine.begin() as connection:
+        for grant in grants:
+            connection.execute(text(grant))
+    yield make_url(database_url).set(username=PLAIN_ROLE).render_as_string(hide_password=False)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP OWNED BY {PLAIN_ROLE}"))
+        connection.execute(text(f"DROP ROLE {PLAIN_ROLE}"))
+
+
+@pytest.fixture(scope="session")
+def plain_role_backend(settings: BackendSettings, plain_role_url: str) -> Iterator[str]:
+    with served(create_app(settings, database_url=plain_role_url)) as url:
+        yield url
+
+
+@pytest.fixture(params=["superuser", "plain role"])
+def database_url_of_each_role(request: pytest.FixtureRequest) -> str:
+    """The database URL as each kind of role, in turn (see `plain_role_url`)."""
+    name = "database_url" if request.param == "superuser" else "plain_role_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture(params=["superuser", "plain role"])
+def backend_of_each_role(request: pytest.FixtureRequest) -> str:
+    """The live backend connected as each kind of role, in turn (see `plain_role_url`)."""
+    name = "superuser_backend" if request.param == "superuser" else "plain_role_backend"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@contextmanager
+def served(app: ASGIApp) -> Iterator[str]:
+    """`app` served by uvicorn on a free port in a thread; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, database_url=database_url),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -84,9 +140,11 @@ def live_backend(settings: BackendSettings, database_url: str) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("The backend did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture

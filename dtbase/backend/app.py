@@ -18,6 +18,7 @@ from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
+from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
 from dtbase.backend.models.routes import router as models_router
 from dtbase.backend.scheduler import Scheduler
 from dtbase.backend.sensors.refresher import RollupRefresher
@@ -77,7 +78,9 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.session_factory = db.make_session_factory(engine)
+    app.state.session_factory = db.make_session_factory(
+        engine, ingest_fk_shortcut=settings.ingest_fk_shortcut
+    )
     # Service calls that do not block a request: scheduled runs, run-service "wait": false.
     app.state.background_runs = BackgroundRuns(
         app.state.session_factory,
@@ -89,7 +92,8 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         access_seconds=settings.jwt_access_token_expires_seconds,
         refresh_grace_seconds=settings.jwt_refresh_token_grace_seconds,
     )
-    install_error_handlers(app)
+    app.add_middleware(RefuseLoneSurrogates)
+    install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
     install_docs(app, settings.assets_dir / "swagger-ui-dist")
     # Routes are matched in order: the busiest (ingest and reads) first.
     for router in (

@@ -48,8 +48,17 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, connect_args={"options": "-c timezone=UTC"})
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(
+    engine: Engine, *, ingest_fk_shortcut: bool = True
+) -> sessionmaker[Session]:
+    """Sessions of `engine`; their `info` carries what the stores need of the settings."""
+    return sessionmaker(
+        engine, expire_on_commit=False, info={INGEST_FK_SHORTCUT: ingest_fk_shortcut}
+    )
+
+
+# `Session.info` key: whether bulk ingest may check foreign keys once (`sensors.foreign_keys`).
+INGEST_FK_SHORTCUT = "dtbase_ingest_fk_shortcut"
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -14,7 +14,9 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
         # FastAPI answers a body that is not even UTF-8 with a bare 400; to a client it is
         # just another body that is not JSON, so it gets the same 422 as one.
+        if isinstance(error.__cause__, Unprocessable):  # e.g. `lone_surrogates`
+            return _unprocessable(error.__cause__)
         if isinstance(error.__cause__, UnicodeDecodeError):
             problem = {
                 "type": "json_invalid",
@@ -106,7 +110,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _json_safe(jsonable_encoder(error.errors()))}, 422)
+        errors = [_echo_capped(problem) for problem in error.errors()]
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, 422)
 
     @app.exception_handler(DataError)
     async def _unstorable(_: Request, error: DataError) -> JSONResponse:
@@ -138,6 +143,20 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=409,
         )
 
+    @app.exception_handler(StaleDataError)
+    @app.exception_handler(ObjectDeletedError)
+    async def _edited_a_row_gone(_: Request, _error: Exception) -> JSONResponse:
+        # An edit read its row, then another request deleted it before the edit's UPDATE
+        # (which found no row) or before a reload: the edit of something that does not
+        # exist, answered as the edit endpoints answer that (400, `InvalidInput`).
+        return JSONResponse(
+            {
+                "detail": "What this request changes does not exist: another request deleted"
+                " it meanwhile; nothing was changed"
+            },
+            status_code=InvalidInput.status_code,
+        )
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(psycopg.OperationalError)
     async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
@@ -152,14 +171,90 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
         if isinstance(error, Unprocessable):
-            return JSONResponse({"detail": _json_safe(error.errors)}, error.status_code)
+            return _unprocessable(error)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
         return JSONResponse({"detail": error.detail}, error.status_code, headers=headers)
 
-    @app.exception_handler(Exception)
-    async def _server_fault(request: Request, _error: Exception) -> JSONResponse:
-        logger.exception("Unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    app.add_middleware(AnswerServerFaults)
+
+
+class AnswerServerFaults:
+    """Unhandled errors answered with a 500 and `{"detail": ...}`, on a connection that
+    stays usable.
+
+    Starlette's own last-resort handler sends the 500 and then raises the error again, so
+    the server closes the kept-alive connection without `Connection: close`: the client's
+    next request on it fails, and it cannot tell whether that one was applied. Here the
+    error ends with the answer. Only a response already partly sent is left to the server,
+    which must then close the connection to mark it incomplete.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = {"start": False, "end": False}
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent["start"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                sent["end"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            logger.exception("Unhandled error on %s %s", scope["method"], scope["path"])
+            if sent["start"] and not sent["end"]:
+                raise
+            if not sent["start"]:
+                answer = JSONResponse({"detail": "Internal server error"}, status_code=500)
+                await answer(scope, receive, send)
+
+
+def _unprocessable(error: Unprocessable) -> JSONResponse:
+    errors = [_echo_capped(problem) for problem in error.errors]
+    return JSONResponse({"detail": _json_safe(errors)}, error.status_code)
+
+
+# How much of the input a 422 echoes back (about, in characters of JSON): a 10 MB body
+# must not come back as a 10 MB error.
+ECHO_LIMIT = 1000
+
+
+def _echo_capped(problem: Mapping[str, Any]) -> dict[str, Any]:
+    """A validation error with its `input` echoed in full if small, else cut short: a
+    string to its first `ECHO_LIMIT` characters, a list or object to a description."""
+    value = problem.get("input")
+    if isinstance(value, str) and len(value) > ECHO_LIMIT:
+        value = f"{value[:ECHO_LIMIT]}... ({len(value)} characters in all)"
+    elif isinstance(value, list | tuple | dict) and _rough_size(value) > ECHO_LIMIT:
+        kind = "an object" if isinstance(value, dict) else "a list"
+        value = f"({kind} of {len(value)} items, too large to echo)"
+    return {**problem, "input": value} if "input" in problem else dict(problem)
+
+
+def _rough_size(value: Any, limit: int = ECHO_LIMIT) -> int:
+    """About how many characters `value` takes as JSON; stops counting past `limit`."""
+    if isinstance(value, str):
+        return len(value) + 2
+    items: Iterable[Any]
+    if isinstance(value, dict):
+        items = (part for key, item in value.items() for part in (key, item))
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return 8
+    total = 2
+    for item in items:
+        total += _rough_size(item, limit - total) + 1
+        if total > limit:
+            break
+    return total
 
 
 def _json_safe(value: Any) -> Any:

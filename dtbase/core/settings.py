@@ -85,6 +85,9 @@ class BackendSettings(DatabaseSettings):
     rollup_refresh_seconds: float = Field(default=10.0, ge=0)
     # Threads calling services for scheduled runs and run-service with "wait": false.
     background_run_workers: int = Field(default=4, ge=1, le=64)
+    # Bulk ingest checks foreign keys once per request instead of once per row, where the
+    # database role may (see dtbase.backend.sensors.foreign_keys); false: always per row.
+    ingest_fk_shortcut: bool = True
     backend_host: str = "127.0.0.1"
     backend_port: int = Field(default=5000, ge=1, le=65535)
 

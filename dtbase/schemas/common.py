@@ -1,15 +1,46 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator
 
 
 class Msg(BaseModel):
     """DTBase's plain answer: `{"detail": "..."}`."""
 
     detail: str
+
+
+# A number is a time in Unix seconds (as DTBase documents) up to this, 2603-10-11. Above
+# it pydantic reads a number as milliseconds, so `253402300800` (seconds: year 10000, out
+# of range) became 1978-01-11, and a date in milliseconds is no safer read as seconds: such
+# numbers are refused (422), and a later date is sent as ISO 8601.
+LARGEST_UNIX_SECONDS = 2e10
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+_AMBIGUOUS = (
+    f"a number is a time in Unix seconds, at most {LARGEST_UNIX_SECONDS:.0e}"
+    " (2603-10-11): send a later time, or one in milliseconds, as an ISO 8601 string"
+)
+
+
+def _ambiguous(value: object) -> bool:
+    """Whether `value` is a number (or a numeric string, which pydantic reads alike) that
+    pydantic would read as milliseconds."""
+    if isinstance(value, str):
+        if value[4:5] == "-" or not _NUMBER.fullmatch(value):  # ISO 8601 dates first
+            return False
+        value = float(value)
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not abs(value) <= LARGEST_UNIX_SECONDS
+
+
+def _seconds_only(value: object) -> object:
+    if _ambiguous(value):
+        raise ValueError(_AMBIGUOUS)
+    return value
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -22,8 +53,8 @@ def _as_utc(value: datetime) -> datetime:
         raise ValueError("datetime is out of range once converted to UTC") from error
 
 
-# Every datetime on the wire: ISO 8601 (or Unix seconds) in, UTC with a `Z` out.
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+# Every datetime on the wire: ISO 8601 (or Unix seconds, see above) in, UTC with a `Z` out.
+UtcDatetime = Annotated[datetime, BeforeValidator(_seconds_only), AfterValidator(_as_utc)]
 
 
 def _all_as_utc(values: list[datetime]) -> list[datetime]:
@@ -46,7 +77,23 @@ def _all_as_utc(values: list[datetime]) -> list[datetime]:
 
 
 # A list of UtcDatetime, checked a list at a time.
-UtcDatetimes = Annotated[list[datetime], AfterValidator(_all_as_utc)]
+UtcDatetimes = Annotated[
+    list[Annotated[datetime, BeforeValidator(_seconds_only)]], AfterValidator(_all_as_utc)
+]
+
+
+def _not_blank(name: str) -> str:
+    if not name.strip():
+        raise ValueError("must not be empty or only white space")
+    return name
+
+
+# A name that identifies something (a model, a service, a sensor's unique identifier):
+# an empty or blank one cannot be told apart in a list, a form or a log. Used where a name
+# is given to something new, so that reads of names stored before still work. `NOT_BLANK`
+# adds the check to a domain's own name type (`Annotated[Name, NOT_BLANK]`).
+NOT_BLANK = AfterValidator(_not_blank)
+NonBlankName = Annotated[str, NOT_BLANK]
 
 
 def utc_now() -> datetime:

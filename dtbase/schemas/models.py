@@ -10,7 +10,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from dtbase.schemas.common import UtcDatetime, UtcDatetimes
+from dtbase.schemas.common import NOT_BLANK, UtcDatetime, UtcDatetimes
 from dtbase.schemas.values import ValueDatatype, ValueType
 
 
@@ -31,11 +31,17 @@ class Model(BaseModel):
     name: Name
 
 
+class NewModel(Model):
+    """The body of insert-model: a Model whose name is not blank."""
+
+    name: Annotated[Name, NOT_BLANK]
+
+
 class EditModelRequest(BaseModel):
     """Additive: rename a model."""
 
     name: Text
-    new_name: Name
+    new_name: Annotated[Name, NOT_BLANK]
 
 
 class ModelScenario(BaseModel):

@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from dtbase.schemas.common import UtcDatetime, UtcDatetimes
+from dtbase.schemas.common import NonBlankName, UtcDatetime, UtcDatetimes
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueType
 
 MEASURE_UNITS_DESCRIPTION = (
@@ -47,9 +47,21 @@ class SensorType(BaseModel):
     measures: list[SensorMeasure]
 
 
+class NewSensorMeasure(SensorMeasure):
+    name: NonBlankName
+
+
+class NewSensorType(BaseModel):
+    """The body of insert-sensor-type: a SensorType whose names are not blank."""
+
+    name: NonBlankName
+    description: str | None = None
+    measures: list[NewSensorMeasure]
+
+
 class InsertSensorRequest(BaseModel):
     type_name: str
-    unique_identifier: str
+    unique_identifier: NonBlankName
     name: str | None = None
     notes: str | None = None
 
@@ -88,7 +100,7 @@ class EditSensorTypeRequest(BaseModel):
     """Additive. Fields left out keep their value; `description: null` clears it."""
 
     type_name: str
-    new_name: str | None = None
+    new_name: NonBlankName | None = None
     description: str | None = None
 
 
@@ -107,7 +119,7 @@ class EditSensorMeasureRequest(BaseModel):
 
     name: str
     units: str | None
-    new_name: str | None = None
+    new_name: NonBlankName | None = None
     new_units: str | None = None
     new_datatype: ValueDatatype | None = None
 

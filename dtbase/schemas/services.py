@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
-from dtbase.schemas.common import UtcDatetime
+from dtbase.schemas.common import NOT_BLANK, UtcDatetime
 
 
 class RunStatus(StrEnum):
@@ -85,7 +85,7 @@ Text = Annotated[str, AfterValidator(_storable_text)]
 
 
 class InsertServiceRequest(BaseModel):
-    name: Text
+    name: Annotated[Text, NOT_BLANK]
     url: Text = Field(description="Called as is; put an Azure Function key in it (`?code=`).")
     http_method: HttpMethod
 
@@ -94,7 +94,7 @@ class EditServiceRequest(BaseModel):
     """Change a service; the fields left out (or null) keep their value."""
 
     name: Text = Field(description="The service to change.")
-    new_name: Text | None = None
+    new_name: Annotated[Text, NOT_BLANK] | None = None
     url: Text | None = None
     http_method: HttpMethod | None = None
 
@@ -111,7 +111,7 @@ class ServiceDetails(BaseModel):
 
 class InsertParameterSetRequest(BaseModel):
     service_name: Text
-    name: Text
+    name: Annotated[Text, NOT_BLANK]
     parameters: dict[str, Any]
 
 
@@ -213,7 +213,7 @@ MAX_INTERVAL_SECONDS = 366 * 24 * 3600
 
 class InsertScheduleRequest(BaseModel):
     service_name: Text
-    name: Text
+    name: Annotated[Text, NOT_BLANK]
     cron: Text | None = Field(default=None, description=CRON_DESCRIPTION)
     interval_seconds: int | None = Field(
         default=None, ge=1, le=MAX_INTERVAL_SECONDS, description=INTERVAL_DESCRIPTION
@@ -242,7 +242,7 @@ class EditScheduleRequest(BaseModel):
 
     service_name: Text
     name: Text = Field(description="The schedule to change.")
-    new_name: Text | None = None
+    new_name: Annotated[Text, NOT_BLANK] | None = None
     cron: Text | None = Field(default=None, description=CRON_DESCRIPTION)
     interval_seconds: int | None = Field(
         default=None, ge=1, le=MAX_INTERVAL_SECONDS, description=INTERVAL_DESCRIPTION

@@ -32,6 +32,13 @@ BODIES: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture
+def live_backend(backend_of_each_role: str) -> str:
+    """Ingest runs as a superuser (foreign keys checked once) and as a plain role (per
+    row, as on a managed database): the same answers either way."""
+    return backend_of_each_role
+
+
+@pytest.fixture
 def stocked(admin: httpx.Client) -> httpx.Client:
     """Sensor S of a type with measure m, model M with scenario s and measure m."""
     measures = [{"name": "m", "units": "u", "datatype": "float"}]

@@ -1,8 +1,13 @@
-"""One transaction per request: a request that fails after writing leaves nothing behind."""
+"""One transaction per request: a request that fails after writing leaves nothing behind.
+
+The backend's tests here run with the database role as a superuser and as a plain role
+(`database_url_of_each_role`, `backend_of_each_role`): a managed database gives a plain one.
+"""
 
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -46,15 +51,23 @@ def _app_with_probe(settings: BackendSettings, database_url: str) -> TestClient:
     return TestClient(app, raise_server_exceptions=False)
 
 
+@pytest.fixture
+def live_backend(backend_of_each_role: str) -> str:
+    return backend_of_each_role
+
+
 def _emails(engine: Engine) -> set[str]:
     with make_session_factory(engine)() as session:
         return {user.email for user in store.list_all(session)}
 
 
 def test_failed_requests_roll_back_and_successful_ones_commit(
-    settings: BackendSettings, database_url: str, engine: Engine, clean_database: None
+    settings: BackendSettings,
+    database_url_of_each_role: str,
+    engine: Engine,
+    clean_database: None,
 ) -> None:
-    with _app_with_probe(settings, database_url) as client:
+    with _app_with_probe(settings, database_url_of_each_role) as client:
         failed = client.post("/probe/write-then-fail")
         crashed = client.post("/probe/write-then-crash")
         succeeded = client.post("/probe/write")
@@ -66,9 +79,12 @@ def test_failed_requests_roll_back_and_successful_ones_commit(
 
 
 def test_values_postgresql_cannot_store_are_a_422_and_roll_back(
-    settings: BackendSettings, database_url: str, engine: Engine, clean_database: None
+    settings: BackendSettings,
+    database_url_of_each_role: str,
+    engine: Engine,
+    clean_database: None,
 ) -> None:
-    with _app_with_probe(settings, database_url) as client:
+    with _app_with_probe(settings, database_url_of_each_role) as client:
         response = client.post("/probe/store-text", params={"text": "nul\x00byte"})
 
     assert response.status_code == 422
@@ -77,8 +93,12 @@ def test_values_postgresql_cannot_store_are_a_422_and_roll_back(
 
 
 def test_default_user_follows_the_setting_at_start_up(
-    settings: BackendSettings, database_url: str, engine: Engine, clean_database: None
+    settings: BackendSettings,
+    database_url_of_each_role: str,
+    engine: Engine,
+    clean_database: None,
 ) -> None:
+    database_url = database_url_of_each_role
     new_password = settings.model_copy(update={"default_user_pass": SecretStr("brand new")})
     with TestClient(create_app(new_password, database_url=database_url)) as client:
         login = {"email": DEFAULT_USER_EMAIL, "password": "brand new"}

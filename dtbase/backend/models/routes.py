@@ -26,6 +26,7 @@ from dtbase.schemas.models import (
     ModelRunSensorMeasure,
     ModelRunValues,
     ModelScenario,
+    NewModel,
 )
 
 router: APIRouter = protected_router(prefix="/model", tags=["model"])
@@ -40,7 +41,7 @@ router: APIRouter = protected_router(prefix="/model", tags=["model"])
     response_model=Msg,
     responses=documented({409: "Model exists already"}),
 )
-def insert_model(body: Model, session: SessionDep, _: Writer) -> Msg:
+def insert_model(body: NewModel, session: SessionDep, _: Writer) -> Msg:
     """Create a model."""
     store.create(session, name=body.name)
     return Msg(detail="Model inserted")

@@ -14,7 +14,8 @@ be deleted or have its key changed before the transaction ends. The keys stay de
 so every other writer (direct SQL, the API's other routes, deletes that cascade) is
 checked as before.
 
-It is used only when it cannot change what else happens:
+It is used only when it cannot change what else happens (and the setting
+`DT_INGEST_FK_SHORTCUT` is not false):
 * the backend's database role may set `session_replication_role` (a superuser, or
   `GRANT SET ON PARAMETER session_replication_role` on PostgreSQL 15 or later), and its
   sessions run in the default role (`origin`);
@@ -44,6 +45,8 @@ from typing import Any
 from psycopg import Cursor, pq, sql
 from sqlalchemy.orm import Session
 
+from dtbase.backend.db import INGEST_FK_SHORTCUT
+
 # Below this many rows, the per-row checks cost less than switching them off. Measured
 # (one sensor's readings written and committed): the switch adds about 1.5 ms, for the
 # checks and the replanning it causes; it breaks even at about 100 rows, and 1,000 rows
@@ -72,7 +75,8 @@ def checked_once(
 ) -> Iterator[bool]:
     """Within: the table's per-row foreign-key checks are off if their parents, the
     distinct `prefixes` (values of `key_columns`), are all locked. Yields whether so."""
-    plan = _plan_of(session, cursor, table, tuple(key_columns)) if rows >= FEWEST_ROWS else None
+    allowed = rows >= FEWEST_ROWS and session.info.get(INGEST_FK_SHORTCUT, True)
+    plan = _plan_of(session, cursor, table, tuple(key_columns)) if allowed else None
     if plan is None or not _locked_all(session, cursor, plan, prefixes):
         yield False
         return

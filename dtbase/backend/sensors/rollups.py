@@ -3,7 +3,8 @@
 Design (why: see the storage choices in `sensors.timeseries`)
 ------------------------------------------------------------
 * `sensor_reading_rollup` holds, per (sensor, measure, width, epoch-aligned bucket), the
-  count, sum, min and max (numeric measures, in their datatype's type) and the timestamps
+  count, sum, min and max (numeric measures, in their datatype's type; sums of floats
+  scaled, see `FLOAT_SUM_SCALE`) and the timestamps
   of the first and last reading. Widths are 1 min, 10 min, 1 h and 1 day: each divides the
   next, so a bucket of one width is a whole number of buckets of every finer one, and a
   coarser level is computed from the finer one. Consecutive widths differ by at most 24x,
@@ -52,6 +53,21 @@ STAT_COLUMNS: dict[ValueDatatype, tuple[str, str, str]] = {
     ValueDatatype.integer: ("sum_integer", "min_integer", "max_integer"),
 }
 _ALL_STATS = ("sum_float", "min_float", "max_float", "sum_integer", "min_integer", "max_integer")
+# Sums of floats are kept scaled by this power of two (exactly: only the exponent changes),
+# so that they cannot overflow: a sum of 1e308 and 1e308 is out of the double range, and
+# PostgreSQL raises an error where it would be infinite, which broke every downsampled read
+# of the series and the refresher. Scaled, a bucket would need 2**64 readings of the
+# largest double to overflow. The cost: values below about 1e-289 lose precision in a mean
+# (their scaled form is subnormal), a range no measurement reaches.
+FLOAT_SUM_SCALE = 2.0**-64
+
+
+def summed(value: sql.Composable, datatype: ValueDatatype) -> sql.Composable:
+    """The sum of a numeric column, as the rollups keep it (floats scaled)."""
+    if datatype == ValueDatatype.float:
+        return sql.SQL("sum({} * {})").format(value, sql.Literal(FLOAT_SUM_SCALE))
+    return sql.SQL("sum({})").format(value)
+
 
 Interval = tuple[datetime, datetime]  # [start, end)
 
@@ -218,7 +234,15 @@ def _recompute(
     if finer is None:
         stats = STAT_COLUMNS.get(datatype, ())
         value = sql.Identifier(VALUE_COLUMNS[datatype])
-        aggregates = [sql.SQL("sum(r.{0}), min(r.{0}), max(r.{0})").format(value)] if stats else []
+        aggregates = (
+            [
+                sql.SQL("{}, min(r.{}), max(r.{})").format(
+                    summed(sql.SQL("r.{}").format(value), datatype), value, value
+                )
+            ]
+            if stats
+            else []
+        )
         source = sql.SQL(
             'SELECT date_bin(%s, r."timestamp", %s) AS bin, count(*) {aggregates},'
             ' min(r."timestamp"), max(r."timestamp")'

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
-from dtbase.backend.errors import Unprocessable
+from dtbase.backend.errors import InvalidInput, Unprocessable
 from dtbase.backend.ingest_route import post_ingest
 from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.sensors import csv_upload, store, timeseries
@@ -39,6 +39,7 @@ from dtbase.schemas.sensors import (
     LatestReading,
     ListSensorsRequest,
     MeasureRequest,
+    NewSensorType,
     Reading,
     Sensor,
     SensorLocation,
@@ -66,7 +67,7 @@ def _measure(row: SensorMeasureRow) -> SensorMeasure:
     response_model=Msg,
     responses=documented({409: "Sensor type exists already"}),
 )
-def insert_sensor_type(body: SensorType, session: SessionDep, _: Writer) -> Msg:
+def insert_sensor_type(body: NewSensorType, session: SessionDep, _: Writer) -> Msg:
     """Create a sensor type and its measures. Measures that exist (same name and units) are
     reused as they are; the type lists them in the order given."""
     store.insert_type(session, name=body.name, description=body.description, measures=body.measures)
@@ -345,12 +346,19 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
         units = _given(item, "measure_units")
         key = (item.unique_identifier, item.measure_name, units)
         if key not in found:
-            sensor, measures = store.sensor_and_measures(
-                session, unique_identifier=item.unique_identifier
-            )
-            measure = store.measure_of_sensor(
-                session, sensor=sensor, name=item.measure_name, units=units, measures=measures
-            )
+            try:
+                sensor, measures = store.sensor_and_measures(
+                    session, unique_identifier=item.unique_identifier
+                )
+                measure = store.measure_of_sensor(
+                    session, sensor=sensor, name=item.measure_name, units=units, measures=measures
+                )
+            except InvalidInput as error:
+                # Which of maybe thousands of series: its place and its names.
+                raise InvalidInput(
+                    f"series {index} (sensor {item.unique_identifier!r}, measure"
+                    f" {item.measure_name!r}): {error.detail}"
+                ) from error
             found[key] = (sensor.id, measure)
         sensor_id, measure = found[key]
         series.append(

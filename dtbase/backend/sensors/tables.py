@@ -103,7 +103,8 @@ class SensorReadingRollup(Base):
     width_seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
-    # Numeric measures only, in the type of their datatype (sums of integers are exact).
+    # Numeric measures only, in the type of their datatype (sums of integers are exact;
+    # sums of floats are scaled by 2**-64 so that they cannot overflow: `rollups`).
     sum_float: Mapped[float | None] = mapped_column(Double)
     min_float: Mapped[float | None] = mapped_column(Double)
     max_float: Mapped[float | None] = mapped_column(Double)

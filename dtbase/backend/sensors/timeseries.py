@@ -329,7 +329,9 @@ def _downsample_query(
         raw_stats = sql.SQL("NULL::float8, NULL::float8, NULL::float8")
         rollup_stats = raw_stats
     else:
-        raw_stats = sql.SQL("sum({0}), min({0}), max({0})").format(value)
+        raw_stats = sql.SQL("{}, min({}), max({})").format(
+            rollups.summed(value, datatype), value, value
+        )
         rollup_stats = sql.SQL(", ").join(sql.Identifier(name) for name in stats)
     series = [sensor_id, measure_id]
     parts: list[sql.Composable] = []
@@ -359,7 +361,7 @@ def _downsample_query(
     if not parts:
         return sql.Composed([sql.SQL("SELECT NULL LIMIT 0")]), []
     chosen_value = {
-        "avg": sql.SQL("g.s / g.n"),
+        "avg": _mean(datatype),
         "min": sql.SQL("g.lo"),
         "max": sql.SQL("g.hi"),
         "count": sql.SQL("g.n"),
@@ -380,3 +382,14 @@ def _downsample_query(
         " SELECT g.bucket, {chosen}, g.lo, g.hi, g.n FROM g{lookup} ORDER BY g.bucket"
     ).format(parts=sql.SQL(" UNION ALL ").join(parts), chosen=chosen_value, lookup=lookup)
     return query, params
+
+
+def _mean(datatype: ValueDatatype) -> sql.Composable:
+    """A bucket's mean from its (count, sum, min, max); float sums are scaled (see
+    `rollups.FLOAT_SUM_SCALE`). A mean lies between the minimum and the maximum, and is
+    kept there: rounding could put the mean of many largest doubles one step above, out
+    of the range."""
+    if datatype != ValueDatatype.float:
+        return sql.SQL("g.s / g.n")
+    scale = sql.Literal(rollups.FLOAT_SUM_SCALE)
+    return sql.SQL("least(greatest(g.s / g.n, g.lo * {0}), g.hi * {0}) / {0}").format(scale)

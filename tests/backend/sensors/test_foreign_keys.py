@@ -11,13 +11,16 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
+from dtbase.backend.app import create_app
 from dtbase.backend.db import make_session_factory
 from dtbase.backend.sensors import foreign_keys, ingest
 from dtbase.backend.sensors.ingest import driver_connection
+from dtbase.core.settings import BackendSettings
 from dtbase.schemas.values import ValueDatatype
 from tests.backend.sensors.conftest import add_sensors, iso
 from tests.conftest import when_blocked
@@ -277,4 +280,43 @@ def test_a_role_that_may_not_switch_keeps_the_per_row_checks(
         session.commit()
         with pytest.raises(psycopg.errors.ForeignKeyViolation):
             _store(session, _rows((prefix[0] + 1_000, prefix[1]), MANY))
+    assert _count(engine, "A") == MANY
+
+
+def test_the_setting_turns_the_shortcut_off(
+    site: httpx.Client,
+    settings: BackendSettings,
+    database_url: str,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DT_INGEST_FK_SHORTCUT", "false")
+    from_environment = BackendSettings(**settings.model_dump(exclude={"ingest_fk_shortcut"}))
+    assert from_environment.ingest_fk_shortcut is False
+    app = create_app(from_environment, database_url=database_url)
+    # The app's sessions (the tests' role is a superuser, which may switch) check per row.
+    with app.state.session_factory() as session:
+        prefix = _ids(session, "A")
+        with (
+            driver_connection(session).cursor() as cursor,
+            foreign_keys.checked_once(
+                session, cursor, "sensor_reading", KEYS, [prefix], MANY
+            ) as once,
+        ):
+            assert not once
+            assert _role(session) == "origin"
+    # And its ingest stores as ever.
+    with TestClient(app) as client:
+        token = site.headers["Authorization"]
+        stamps = [iso(T0 + timedelta(seconds=index)) for index in range(MANY)]
+        body = {
+            "unique_identifier": "A",
+            "measure_name": "temperature",
+            "readings": [0.5] * MANY,
+            "timestamps": stamps,
+        }
+        response = client.post(
+            "/sensor/insert-sensor-readings", json=body, headers={"Authorization": token}
+        )
+        assert response.status_code == 201, response.text
     assert _count(engine, "A") == MANY

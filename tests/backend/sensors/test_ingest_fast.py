@@ -194,6 +194,13 @@ def test_bulk_bytes_validation_matches_json_loads_validation() -> None:
 
 
 @pytest.fixture
+def live_backend(backend_of_each_role: str) -> str:
+    """Ingest runs as a superuser (foreign keys checked once) and as a plain role (per
+    row, as on a managed database): the same answers either way."""
+    return backend_of_each_role
+
+
+@pytest.fixture
 def site(admin: httpx.Client) -> httpx.Client:
     """Sensors A and B of type Probe (the four measures above)."""
     return add_sensors(admin, "Probe", MEASURES, ["A", "B"])

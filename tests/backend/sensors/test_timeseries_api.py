@@ -147,18 +147,39 @@ def test_bulk_insert_with_a_bad_value_stores_nothing_and_names_it(station: httpx
     assert _read(station, "humidity") == []
 
 
-def test_bulk_insert_with_an_unknown_sensor_is_400(station: httpx.Client) -> None:
+def test_bulk_insert_with_an_unknown_sensor_is_400_naming_the_series(
+    station: httpx.Client,
+) -> None:
     series = [
+        {
+            "unique_identifier": "S1",
+            "measure_name": "humidity",
+            "readings": [1],
+            "timestamps": [iso(T0)],
+        },
         {
             "unique_identifier": "nope",
             "measure_name": "humidity",
             "readings": [1],
             "timestamps": [iso(T0)],
-        }
+        },
     ]
     response = station.post("/sensor/insert-readings-bulk", json={"series": series})
     assert response.status_code == 400
-    assert response.json() == {"detail": "Sensor does not exist"}
+    assert response.json() == {
+        "detail": "series 1 (sensor 'nope', measure 'humidity'): Sensor does not exist"
+    }
+    assert _read(station, "humidity") == []
+
+
+def test_bulk_insert_with_a_measure_the_sensor_lacks_names_the_series(
+    station: httpx.Client,
+) -> None:
+    series = {"unique_identifier": "S2", "readings": [1], "timestamps": [iso(T0)]}
+    body = {"series": [{**series, "measure_name": "humidity"}, {**series, "measure_name": "x"}]}
+    response = station.post("/sensor/insert-readings-bulk", json=body)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("series 1 (sensor 'S2', measure 'x'): ")
 
 
 def test_viewers_cannot_bulk_insert(station: httpx.Client, user_factory: Any) -> None:
