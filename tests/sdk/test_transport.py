@@ -32,8 +32,8 @@ def _fake_backend(seen: list[httpx.Request]) -> httpx.MockTransport:
             raise httpx.ReadTimeout("timed out", request=request)
         if path == "/down":
             raise httpx.ConnectError("connection refused", request=request)
-        if path == "/sensor/insert-sensor":
-            return httpx.Response(409, json={"detail": "Sensor exists already"})
+        if path == "/model/insert-model":
+            return httpx.Response(409, json={"detail": "Model exists already"})
         if path == "/service/edit-parameter-set":
             return httpx.Response(409, json={"detail": "conflict"})
         if path == "/not-json":
@@ -50,7 +50,7 @@ def test_bodies_headers_and_outcomes() -> None:
         ("/a", {"x": 1}),
         ("/b", {}),
         ("/c", None),
-        ("/sensor/insert-sensor", {"unique_identifier": "S"}),
+        ("/model/insert-model", {"name": "M"}),  # the name is all a model is
         ("/service/edit-parameter-set", {"name": "p"}),
         ("/slow", {"y": 2}),
         ("/down", {"z": 3}),
@@ -73,7 +73,7 @@ def test_bodies_headers_and_outcomes() -> None:
         ("/a", Outcome.ok, None),
         ("/b", Outcome.ok, None),
         ("/c", Outcome.ok, None),
-        ("/sensor/insert-sensor", Outcome.exists, 409),
+        ("/model/insert-model", Outcome.exists, 409),
         ("/service/edit-parameter-set", Outcome.failed, 409),  # only inserts are "there"
         ("/slow", Outcome.failed, None),
         ("/down", Outcome.failed, None),
