@@ -189,7 +189,8 @@ def edit_model_measure(body: EditModelMeasureRequest, session: SessionDep, _: Wr
         {
             400: "No such model, scenario, sensor, sensor measure or model measure, "
             "or a measure name shared by several measures without `units`",
-            409: "Model run exists already (same model, scenario, time_created, sensor and measure)",
+            409: "Model run exists already "
+            "(same model, scenario, time_created, sensor and measure)",
         }
     ),
 )
