@@ -27,8 +27,14 @@ def provider() -> Iterator[FakeOpenWeatherMap]:
     provider.stop()
 
 
-def _get(provider: FakeOpenWeatherMap, path: str, **query: object) -> httpx.Response:
-    params = {"lat": 51.53, "lon": -0.127, "units": "metric", "appid": "key", **query}
+def _get(provider: FakeOpenWeatherMap, path: str, **query: str | float) -> httpx.Response:
+    params: dict[str, str | float] = {
+        "lat": 51.53,
+        "lon": -0.127,
+        "units": "metric",
+        "appid": "key",
+    }
+    params.update(query)
     return httpx.get(provider.base_url + path, params=params, timeout=10)
 
 
