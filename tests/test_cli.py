@@ -323,3 +323,31 @@ def test_schedule_command_errors_are_clear(schedule_env: dict[str, str], client:
     assert "Cannot reach the backend" in unreachable.stderr
     # Nothing was written by the failed commands.
     assert client.services.list_schedules() == []
+
+
+def test_fake_weather_serves_one_call_until_ctrl_c(cli_env: dict[str, str]) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dtbase", "services", "fake-weather", "--port", str(port)],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        first = process.stdout.readline()
+        second = process.stdout.readline()
+        base_url = f"http://127.0.0.1:{port}/data/3.0"
+        assert first.strip() == f"Fake OpenWeatherMap on {base_url}"
+        assert (
+            second.strip() == f"Point the weather service at it: DT_OPENWEATHERMAP_URL={base_url}"
+        )
+        query = {"lat": 51.53, "lon": -0.127, "units": "metric", "appid": "any"}
+        response = httpx.get(f"{base_url}/onecall", params=query, timeout=10)
+        assert response.status_code == 200
+        assert len(response.json()["hourly"]) == 48
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
