@@ -14,6 +14,7 @@ from dtbase.schemas.fdb import (
     FdbCodes,
     MeasureName,
     RunCodes,
+    SensorLinkName,
 )
 
 
@@ -24,15 +25,25 @@ class Fdb(Resource):
         return self._client.get("/fdb/list-codes", FdbCodes)
 
     def assign_codes(
-        self, model: str, scenario: str | None, measures: Iterable[tuple[str, str]]
+        self,
+        model: str,
+        scenario: str | None,
+        measures: Iterable[tuple[str, str]],
+        sensor: tuple[str, str, str] | None = None,
     ) -> RunCodes:
-        """The run's codes, assigning those it lacks; measures are (name, units) pairs."""
+        """The run's codes, assigning those it lacks; measures are (name, units) pairs, the
+        sensor link (sensor, measure name, units), with empty names where none."""
         body = AssignCodesRequest(
             model=model,
             scenario=scenario,
             measures=[MeasureName(name=name, units=units) for name, units in measures],
+            sensor=(
+                None
+                if sensor is None
+                else SensorLinkName(sensor=sensor[0], measure=sensor[1], units=sensor[2])
+            ),
         )
-        return self._client.post("/fdb/assign-codes", body.model_dump(), RunCodes)
+        return self._client.post("/fdb/assign-codes", body.model_dump(exclude_none=True), RunCodes)
 
     def edit_model_code(
         self, model: str, new_model: str | None = None, expver: str | None = None

@@ -4,9 +4,12 @@
 
     store = FdbStore(data_dir=settings.data_dir)          # or FdbStore(config)
     registry = JsonCodeRegistry(default_registry_path(settings.data_dir))
+    compare_held(store, registry, run).same        # the FDB holds the run, identical
     export_run(run, registry=registry, sink=open_sink(store))          # or "multio"
     list_runs(store, registry, model="arima")
-    read_run(store, registry, model="arima", scenario=None, run_time=run.run_time)
+    read_back(store, registry, run)                # the FDB's copy of the run
+    read_run(store, registry, model="arima", scenario=None, run_time=listed.run_time,
+             sensor=listed.sensor)
 
 The data model, the registry, the MARS mapping and the configuration are plain Python;
 the names that need pyfdb, eccodes (and multio for its sink) load them on first use, so
@@ -30,18 +33,21 @@ from dtbase.fdb.registry import (
     default_registry_path,
     standard_param,
 )
-from dtbase.fdb.runs import Location, MeasureSeries, ModelRun, validate_run
+from dtbase.fdb.runs import Location, MeasureSeries, ModelRun, SensorLink, validate_run
 
 if TYPE_CHECKING:
     from dtbase.fdb.bridge import (
         ExportResult,
+        HeldRun,
         ListedMeasure,
         ListedRun,
+        compare_held,
         expected_fields,
         export_run,
         list_fields,
         list_runs,
         missing_fields,
+        read_back,
         read_run,
     )
     from dtbase.fdb.grib import (
@@ -60,13 +66,17 @@ _LAZY = {
     **dict.fromkeys(
         (
             "ExportResult",
+            "HeldRun",
             "ListedMeasure",
             "ListedRun",
+            "compare_held",
             "expected_fields",
             "export_run",
             "list_fields",
             "list_runs",
             "missing_fields",
+            "read_back",
+            "read_back",
             "read_run",
         ),
         "dtbase.fdb.bridge",
@@ -108,6 +118,7 @@ __all__ = [
     "FdbError",
     "FdbRequestError",
     "FdbStore",
+    "HeldRun",
     "InvalidRun",
     "JsonCodeRegistry",
     "ListedMeasure",
@@ -120,8 +131,10 @@ __all__ = [
     "RegistryError",
     "RunCodes",
     "RunNotFound",
+    "SensorLink",
     "Sink",
     "allocate",
+    "compare_held",
     "decode_message",
     "decode_messages",
     "default_registry_path",
@@ -136,6 +149,7 @@ __all__ = [
     "missing_fields",
     "multio_plan",
     "open_sink",
+    "read_back",
     "read_run",
     "split_messages",
     "standard_param",

@@ -1,10 +1,17 @@
 """Export the API's model runs in a time window to an FDB: what the service and the CLI do.
 
-For each run of the window (of the given models, or all), the FDB's own listing decides:
-a run whose every field the FDB lists is skipped, any other is exported whole (FDB masks
-fields archived again, so a half-exported run is completed without duplicates). Runs
-that cannot be exported (a measure that is not float, a value before the run time, ...)
-are skipped with the reason, and nothing of them is written.
+For each run of the window (of the given models, or all), what the FDB holds under the
+run's keys is read back and compared with the run (`dtbase.fdb.bridge.compare_held`):
+
+- exported: the FDB held none or only part of it (the part it held being equal); the run
+  is written whole (FDB masks fields archived again with the same bytes), then listed;
+- skipped: the FDB holds it already, every field with the run's values, location and
+  creation time, and nothing more;
+- failed, with one short reason: the FDB holds something else under its keys (it is not
+  overwritten), the run cannot be encoded (a measure that is not float, ...; nothing of
+  it is written), or the API or the FDB failed.
+
+So exporting again is idempotent, and `ok` is false as soon as one run failed.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from dtbase.client.errors import ApiError
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.fdb.api_registry import ApiCodeRegistry
 from dtbase.fdb.errors import FdbError, InvalidRun
-from dtbase.fdb.from_api import list_api_runs, measures_by_name, to_model_run
+from dtbase.fdb.from_api import MeasuresByName, list_api_runs, measures_by_name, to_model_run
 from dtbase.fdb.registry import CodeRegistry
+from dtbase.schemas.models import ModelRun as ApiModelRun
 
 if TYPE_CHECKING:
+    from dtbase.fdb.sinks import Sink
     from dtbase.fdb.store import FdbStore
 
 SinkKind = Literal["pyfdb", "multio"]
@@ -102,11 +111,10 @@ def export_window(
     sink: SinkKind = "pyfdb",
     registry: CodeRegistry | None = None,
 ) -> ExportSummary:
-    """Export every run of the window that the FDB does not hold yet.
+    """Export every run of the window that the FDB does not hold yet (see above).
 
     Raises `InvalidRun` for a model that does not exist (nothing is written then).
     """
-    from dtbase.fdb.bridge import export_run, missing_fields
     from dtbase.fdb.sinks import open_sink
 
     registry = registry or ApiCodeRegistry(client)
@@ -122,20 +130,55 @@ def export_window(
                 api_run.id, api_run.model_name, api_run.scenario_description, api_run.time_created
             )
             try:
-                run = to_model_run(client, api_run, measures=measures)
-                if missing_fields(store, registry, run) == 0:
-                    summary.skipped.append(_with(base, reason="the FDB holds it already"))
-                    continue
-                result = export_run(run, registry=registry, sink=writer)
+                outcome = _export_one(client, store, registry, writer, api_run, measures)
             except InvalidRun as error:
-                summary.skipped.append(_with(base, reason="; ".join(error.problems)))
+                summary.failed.append(_with(base, reason=short_reason(error.problems)))
             except (FdbError, ApiError) as error:
-                summary.failed.append(_with(base, reason=f"{type(error).__name__}: {error}"))
+                reason = f"{type(error).__name__}: {_first_line(str(error))}"
+                summary.failed.append(_with(base, reason=reason))
             else:
-                summary.exported.append(_with(base, messages=result.messages))
+                kind, changes = outcome
+                getattr(summary, kind).append(_with(base, **changes))
     finally:
         writer.close()
     return summary
+
+
+SKIPPED = "the FDB holds it already, with the same values"
+
+
+def _export_one(
+    client: Client,
+    store: FdbStore,
+    registry: CodeRegistry,
+    writer: Sink,
+    api_run: ApiModelRun,
+    measures: MeasuresByName,
+) -> tuple[str, dict[str, Any]]:
+    """("exported"|"skipped"|"failed", the outcome's fields) of one run of the API."""
+    from dtbase.fdb.bridge import compare_held, export_run, missing_fields
+
+    run = to_model_run(client, api_run, measures=measures)
+    held = compare_held(store, registry, run)
+    if held.same:
+        return "skipped", {"reason": SKIPPED}
+    if held.conflicts:
+        return "failed", {"reason": held.reason() + "; not overwritten"}
+    result = export_run(run, registry=registry, sink=writer)
+    missing = missing_fields(store, registry, run)
+    if missing:
+        return "failed", {"reason": f"{missing} of its fields are not listed after the export"}
+    return "exported", {"messages": result.messages}
+
+
+def short_reason(problems: list[str]) -> str:
+    """One line for a run's problems: the first, and how many more there are."""
+    more = len(problems) - 1
+    return problems[0] + (f" (and {more} more problem{'s' * (more > 1)})" if more > 0 else "")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
 
 
 def _with(base: RunOutcome, **changes: Any) -> RunOutcome:

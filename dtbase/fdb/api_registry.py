@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dtbase.client.client import Client
 from dtbase.client.fdb import Fdb
 from dtbase.fdb.registry import Codes, MeasureKey, RunCodes
+from dtbase.fdb.runs import SensorLink
 from dtbase.schemas.fdb import FdbCodes
 
 
@@ -25,11 +26,18 @@ class ApiCodeRegistry:
         return codes_from_wire(self._fdb.list_codes())
 
     def assign(
-        self, *, model: str, scenario: str | None, measures: Collection[MeasureKey]
+        self,
+        *,
+        model: str,
+        scenario: str | None,
+        measures: Collection[MeasureKey],
+        sensor: SensorLink | None = None,
     ) -> RunCodes:
-        answer = self._fdb.assign_codes(model, scenario, sorted(set(measures)))
+        answer = self._fdb.assign_codes(model, scenario, sorted(set(measures)), sensor)
         params = {(m.name, m.units): m.param for m in answer.measures}
-        return RunCodes(answer.expver, answer.member, {key: params[key] for key in measures})
+        return RunCodes(
+            answer.expver, answer.member, {key: params[key] for key in measures}, answer.channel
+        )
 
 
 def codes_from_wire(wire: FdbCodes) -> Codes:
@@ -38,6 +46,7 @@ def codes_from_wire(wire: FdbCodes) -> Codes:
         {entry.model: entry.expver for entry in wire.models},
         {(entry.model, entry.scenario): entry.member for entry in wire.scenarios},
         {(entry.name, entry.units): entry.param for entry in wire.measures},
+        {SensorLink(e.sensor, e.measure, e.units): e.channel for e in wire.sensors},
     )
     codes.check()
     return codes

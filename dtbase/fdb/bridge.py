@@ -1,25 +1,29 @@
-"""Model runs into an FDB and back: export, list, read.
+"""Model runs into an FDB and back: export, compare, list, read.
 
-A run is identified in FDB by its model's `expver`, its scenario's member (or none), and
-its run time to the minute; its fields by measure (`param`) and time (`step`). What the
-FDB lists is the truth: `missing_fields` compares a run's expected keys with a listing,
-so an exporter can skip runs the FDB already holds.
+A run is identified in FDB by its model's `expver`, its scenario's member (or none), its
+sensor link's `channel` (0 for none) and its reference time to the minute (see
+`dtbase.fdb.mars`); its fields by measure (`param`) and time (`step`). What the FDB
+holds is the truth: `compare_held` reads back what the FDB holds under a run's keys and
+compares it with the run, so an exporter skips only runs the FDB holds identically and
+never overwrites a different one.
 """
 
 from __future__ import annotations
 
+import struct
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from dtbase.fdb.errors import FdbError, RunNotFound
-from dtbase.fdb.grib import decode_messages, encode_run, split_messages
+from dtbase.fdb.grib import DecodedField, decode_messages, encode_run, split_messages
 from dtbase.fdb.mars import (
     Keys,
     field_keys,
     is_dtbase_field,
     listing_request,
     member_of,
+    of_run,
     reference_time_of,
     retrieve_request,
     run_keys,
@@ -31,12 +35,15 @@ from dtbase.fdb.runs import (
     Location,
     MeasureSeries,
     ModelRun,
+    SensorLink,
     reference_time,
     seconds_after,
     validate_run,
 )
 from dtbase.fdb.sinks import Sink
 from dtbase.fdb.store import FdbStore
+
+_FLOAT = struct.Struct(">d")
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,45 @@ class ExportResult:
     member: int | None
     reference_time: datetime
     messages: int
+    channel: int = 0
+
+
+@dataclass(frozen=True)
+class HeldRun:
+    """What the FDB holds under a run's keys, compared with the run.
+
+    `differing` counts held fields whose value, location or creation time is not the
+    run's; `extra` held fields the run does not have (another run under the same keys).
+    """
+
+    expected: int
+    missing: int
+    differing: int = 0
+    extra: int = 0
+    example: str | None = None
+
+    @property
+    def same(self) -> bool:
+        """The FDB holds the run: every field, with the run's values, and nothing else."""
+        return self.missing == 0 and not self.conflicts
+
+    @property
+    def conflicts(self) -> bool:
+        """The FDB holds something else under the run's keys (exporting would mask it)."""
+        return bool(self.differing or self.extra)
+
+    def reason(self) -> str:
+        """One line saying why the FDB's copy is not the run."""
+        parts = []
+        if self.differing:
+            parts.append(f"{self.differing} of its {self.expected} fields hold other values")
+        if self.extra:
+            parts.append(f"{self.extra} fields it does not have")
+        if self.missing:
+            parts.append(f"{self.missing} of its fields are missing")
+        found = "; ".join(parts)
+        example = f" (e.g. {self.example})" if self.example else ""
+        return f"the FDB holds something else under this run's keys: {found}{example}"
 
 
 @dataclass(frozen=True)
@@ -70,8 +116,10 @@ class ListedRun:
     member: int | None
     model: str | None
     scenario: str | None
-    run_time: datetime
+    run_time: datetime  # the reference time
     measures: tuple[ListedMeasure, ...]
+    channel: int = 0
+    sensor: SensorLink | None = None
 
     @property
     def fields(self) -> int:
@@ -87,22 +135,29 @@ def export_run(run: ModelRun, *, registry: CodeRegistry, sink: Sink) -> ExportRe
     """
     validate_run(run)
     codes = registry.assign(
-        model=run.model, scenario=run.scenario, measures=[(m.name, m.units) for m in run.measures]
+        model=run.model,
+        scenario=run.scenario,
+        measures=[(m.name, m.units) for m in run.measures],
+        sensor=run.sensor,
     )
     messages = encode_run(run, codes)
     written = sink.write(messages)
-    return ExportResult(codes.expver, codes.member, run.reference_time, written)
+    return ExportResult(codes.expver, codes.member, run.reference_time, written, codes.channel)
 
 
 def expected_fields(run: ModelRun, codes: Codes) -> list[Keys] | None:
     """The keys of every field of a run, or None if the registry has no codes for it yet."""
     validate_run(run)
     measures = [(measure.name, measure.units) for measure in run.measures]
-    found = codes.run_codes(model=run.model, scenario=run.scenario, measures=measures)
+    found = codes.run_codes(
+        model=run.model, scenario=run.scenario, measures=measures, sensor=run.sensor
+    )
     if found is None:
         return None
     reference = run.reference_time
-    base = run_keys(expver=found.expver, member=found.member, reference_time=reference)
+    base = run_keys(
+        expver=found.expver, member=found.member, reference_time=reference, channel=found.channel
+    )
     return [
         field_keys(base, param=found.params[(m.name, m.units)], step=seconds_after(reference, t))
         for m in run.measures
@@ -115,19 +170,71 @@ def missing_fields(store: FdbStore, registry: CodeRegistry, run: ModelRun) -> in
     expected = expected_fields(run, registry.codes())
     if expected is None:
         return sum(len(measure.points) for measure in run.measures)
-    held = {_frozen(keys) for keys in store.list(_request_of(expected[0]))}
+    request = _request_of(expected[0])
+    held = {_frozen(keys) for keys in of_run(store.list(request), request)}
     return sum(1 for keys in expected if _frozen(keys) not in held)
 
 
-def list_fields(
-    store: FdbStore, registry: CodeRegistry, *, model: str, scenario: str | None, run_time: datetime
-) -> list[Keys]:
-    """The keys of every field the FDB holds for one run (empty if it holds none).
+def compare_held(store: FdbStore, registry: CodeRegistry, run: ModelRun) -> HeldRun:
+    """What the FDB holds under the run's keys, read back and compared field by field
+    (values bit for bit, location, creation time to the minute)."""
+    expected = expected_fields(run, registry.codes())
+    total = sum(len(measure.points) for measure in run.measures)
+    if expected is None:
+        return HeldRun(total, total)
+    request = _request_of(expected[0])
+    listed = of_run(store.list(request), request)
+    if not listed:
+        return HeldRun(total, total)
+    wanted = {
+        (int(keys["param"]), step_seconds(keys["step"])): value
+        for keys, value in zip(expected, _values(run), strict=True)
+    }
+    created = reference_time(run.run_time)
+    differing, extra, example = 0, 0, None
+    held = _read_fields(store, request, listed)
+    for field in held:
+        key = (field.param, field.step)
+        if key not in wanted:
+            extra += 1
+            example = example or f"param {field.param} at {field.valid_time.isoformat()}"
+            continue
+        value = wanted[key]
+        if _FLOAT.pack(field.value) != _FLOAT.pack(value):
+            differing += 1
+            example = example or (
+                f"param {field.param} at {field.valid_time.isoformat()}: "
+                f"held {field.value!r}, run {value!r}"
+            )
+        elif field.location != run.location or field.created != created:
+            differing += 1
+            example = example or (
+                f"held location {field.location} created {field.created.isoformat()}, "
+                f"run {run.location} created {created.isoformat()}"
+            )
+    missing = total - (len(held) - extra)
+    return HeldRun(total, missing, differing, extra, example)
 
-    Raises `RunNotFound` when the registry has no code for the model or the scenario.
+
+def list_fields(
+    store: FdbStore,
+    registry: CodeRegistry,
+    *,
+    model: str,
+    scenario: str | None,
+    run_time: datetime,
+    sensor: SensorLink | None = None,
+) -> list[Keys]:
+    """The keys of every field the FDB holds for one run (empty if it holds none);
+    `run_time` is the run's reference time (see `dtbase.fdb.mars`).
+
+    Raises `RunNotFound` when the registry has no code for the model, the scenario or the
+    sensor link.
     """
-    request = _run_request(registry.codes(), model=model, scenario=scenario, run_time=run_time)
-    return store.list(request)
+    request = _run_request(
+        registry.codes(), model=model, scenario=scenario, run_time=run_time, sensor=sensor
+    )
+    return of_run(store.list(request), request)
 
 
 def list_runs(
@@ -146,47 +253,52 @@ def list_runs(
         if expver is None:
             return []
     request = listing_request(expver=expver, date_from=date_from, date_to=date_to)
-    groups: dict[tuple[str, int | None, datetime], list[Keys]] = defaultdict(list)
+    groups: dict[tuple[str, int | None, int, datetime], list[Keys]] = defaultdict(list)
     for keys in store.list(request):
         if not is_dtbase_field(keys):
             continue
         when = reference_time_of(keys)
         if (date_from and when.date() < date_from) or (date_to and when.date() > date_to):
             continue
-        groups[(keys["expver"], member_of(keys), when)].append(keys)
+        groups[(keys["expver"], member_of(keys), int(keys["channel"]), when)].append(keys)
     runs = [_listed_run(codes, *key, fields) for key, fields in groups.items()]
-    return sorted(runs, key=lambda run: (run.run_time, run.expver, run.member or 0))
+    return sorted(runs, key=lambda run: (run.run_time, run.expver, run.member or 0, run.channel))
 
 
 def read_run(
-    store: FdbStore, registry: CodeRegistry, *, model: str, scenario: str | None, run_time: datetime
+    store: FdbStore,
+    registry: CodeRegistry,
+    *,
+    model: str,
+    scenario: str | None,
+    run_time: datetime,
+    sensor: SensorLink | None = None,
 ) -> ModelRun:
     """A run read back from the FDB: measures by (name, units), points by validity time.
 
-    The run time comes back truncated to the minute, as FDB keeps it.
+    `run_time` is the run's reference time, as `list_runs` shows it (for a run whose
+    values start after its creation, its creation time); the run comes back with its
+    creation time to the minute, as its fields keep it.
     """
     codes = registry.codes()
-    request = _run_request(codes, model=model, scenario=scenario, run_time=run_time)
-    listed = store.list(request)
+    request = _run_request(codes, model=model, scenario=scenario, run_time=run_time, sensor=sensor)
+    listed = of_run(store.list(request), request)
     if not listed:
+        link = f", sensor link {_link(sensor)}" if sensor is not None else ""
         raise RunNotFound(
-            f"The FDB holds no field of model {model!r}, scenario {scenario!r}, "
-            f"run time {reference_time(run_time).isoformat()}"
+            f"The FDB holds no field of model {model!r}, scenario {scenario!r}{link}, "
+            f"reference time {reference_time(run_time).isoformat()}"
         )
-    params = sorted({keys["param"] for keys in listed}, key=int)
-    steps = sorted({keys["step"] for keys in listed}, key=step_seconds)
-    data = store.retrieve(retrieve_request(_request_of(listed[0]), params=params, steps=steps))
-    fields = decode_messages(split_messages(data))
-    if len(fields) != len(listed):
-        raise FdbError(f"FDB listed {len(listed)} fields of the run but returned {len(fields)}")
-
+    fields = _read_fields(store, request, listed)
     by_param: dict[int, list[tuple[datetime, float]]] = defaultdict(list)
     locations: set[Location | None] = set()
+    created: set[datetime] = set()
     for field in fields:
         by_param[field.param].append((field.valid_time, field.value))
         locations.add(field.location)
-    if len(locations) != 1:
-        raise FdbError(f"The fields of the run are at different locations: {locations}")
+        created.add(field.created)
+    if len(locations) != 1 or len(created) != 1:
+        raise FdbError(f"The fields of the run disagree: locations {locations}, created {created}")
     measures = []
     for param, points in by_param.items():
         measure = codes.measure_of(param)
@@ -194,10 +306,46 @@ def read_run(
             raise FdbError(f"paramId {param} of the run is not in the code registry")
         measures.append(MeasureSeries(*measure, sorted(points, key=lambda p: p[0])))
     measures.sort(key=lambda m: (m.name, m.units))
-    return ModelRun(model, scenario, reference_time(run_time), measures, locations.pop())
+    return ModelRun(model, scenario, created.pop(), measures, locations.pop(), sensor)
 
 
-def _run_request(codes: Codes, *, model: str, scenario: str | None, run_time: datetime) -> Keys:
+def read_back(store: FdbStore, registry: CodeRegistry, run: ModelRun) -> ModelRun:
+    """The FDB's copy of a run (found by the run's own keys), to compare with it."""
+    return read_run(
+        store,
+        registry,
+        model=run.model,
+        scenario=run.scenario,
+        run_time=run.reference_time,
+        sensor=run.sensor,
+    )
+
+
+def _read_fields(store: FdbStore, request: Keys, listed: list[Keys]) -> list[DecodedField]:
+    """The listed fields of one run's request, retrieved and decoded."""
+    params = sorted({keys["param"] for keys in listed}, key=int)
+    steps = sorted({keys["step"] for keys in listed}, key=step_seconds)
+    data = store.retrieve(retrieve_request(request, params=params, steps=steps))
+    channel = int(request["channel"])
+    fields = [f for f in decode_messages(split_messages(data)) if f.channel == channel]
+    if len(fields) != len(listed):
+        raise FdbError(f"FDB listed {len(listed)} fields of the run but returned {len(fields)}")
+    return fields
+
+
+def _values(run: ModelRun) -> list[float]:
+    """The run's values in `expected_fields` order."""
+    return [value for measure in run.measures for _, value in measure.points]
+
+
+def _run_request(
+    codes: Codes,
+    *,
+    model: str,
+    scenario: str | None,
+    run_time: datetime,
+    sensor: SensorLink | None,
+) -> Keys:
     expver = codes.expver(model)
     if expver is None:
         raise RunNotFound(f"Model {model!r} has no FDB code: it was never exported")
@@ -206,7 +354,19 @@ def _run_request(codes: Codes, *, model: str, scenario: str | None, run_time: da
         member = codes.member(model, scenario)
         if member is None:
             raise RunNotFound(f"Scenario {scenario!r} of {model!r} was never exported")
-    return run_request(expver=expver, member=member, reference_time=reference_time(run_time))
+    channel = codes.channel(sensor)
+    if channel is None:
+        raise RunNotFound(f"Sensor link {_link(sensor)} was never exported")
+    return run_request(
+        expver=expver, member=member, reference_time=reference_time(run_time), channel=channel
+    )
+
+
+def _link(sensor: SensorLink | None) -> str:
+    if sensor is None:
+        return "none"
+    measure = f" / {sensor.measure} [{sensor.units}]" if sensor.measure else ""
+    return f"{sensor.sensor}{measure}"
 
 
 def _request_of(keys: Keys) -> Keys:
@@ -219,7 +379,7 @@ def _frozen(keys: Keys) -> frozenset[tuple[str, str]]:
 
 
 def _listed_run(
-    codes: Codes, expver: str, member: int | None, when: datetime, fields: list[Keys]
+    codes: Codes, expver: str, member: int | None, channel: int, when: datetime, fields: list[Keys]
 ) -> ListedRun:
     model = codes.model_of(expver)
     scenario = None
@@ -242,4 +402,5 @@ def _listed_run(
             )
         )
     measures.sort(key=lambda m: (m.name is None, m.name or "", m.units or "", m.param))
-    return ListedRun(expver, member, model, scenario, when, tuple(measures))
+    sensor = codes.sensor_of(channel) if channel else None
+    return ListedRun(expver, member, model, scenario, when, tuple(measures), channel, sensor)

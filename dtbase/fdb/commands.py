@@ -23,6 +23,7 @@ from dtbase.client.errors import ApiError
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.fdb.api_export import FdbExportSettings, RunOutcome, SinkKind
 from dtbase.fdb.errors import FdbError
+from dtbase.fdb.runs import SensorLink
 
 if TYPE_CHECKING:
     from dtbase.fdb.store import FdbStore
@@ -110,7 +111,11 @@ def export(
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Export every model run of the window that the FDB does not hold yet."""
+    """Export every model run of the window that the FDB does not hold yet.
+
+    Each run is exported, skipped (the FDB holds it with the same values) or failed (with
+    its reason); the command exits with 1 when any run failed.
+    """
     from dtbase.fdb.api_export import export_window
     from dtbase.fdb.errors import InvalidRun
 
@@ -160,7 +165,8 @@ def list_(
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The runs the FDB holds, oldest first."""
+    """The runs the FDB holds, oldest first, by reference time (the creation time, or the
+    first value's time when that is earlier)."""
     from dtbase.fdb.api_registry import ApiCodeRegistry
     from dtbase.fdb.bridge import list_runs
 
@@ -175,6 +181,8 @@ def list_(
                 "scenario": run.scenario,
                 "expver": run.expver,
                 "member": run.member,
+                "channel": run.channel,
+                "sensor": _sensor_json(run.sensor),
                 "run_time": run.run_time.isoformat(),
                 "fields": run.fields,
                 "measures": [
@@ -194,9 +202,12 @@ def list_(
         typer.echo(json.dumps(rows, indent=2))
         return
     for run in runs:
+        sensor = _sensor_text(run.sensor) if run.channel else "-"
         typer.echo(
             f"{run.run_time.isoformat()}  {run.model or '?'} (expver {run.expver})  "
-            f"scenario {run.scenario if run.member is not None else '-'}  {run.fields} fields"
+            f"scenario {run.scenario if run.member is not None else '-'}  "
+            f"sensor {sensor}{f' (channel {run.channel})' if run.channel else ''}  "
+            f"{run.fields} fields"
         )
         for m in run.measures:
             typer.echo(
@@ -210,8 +221,20 @@ def list_(
 @fdb_app.command("read")
 def read(
     model: Annotated[str, typer.Option(help="The model.")],
-    run_time: Annotated[str, typer.Option("--run-time", help="The run time (ISO 8601).")],
+    run_time: Annotated[
+        str, typer.Option("--run-time", help="The reference time `fdb list` shows (ISO 8601).")
+    ],
     scenario: Annotated[str | None, typer.Option(help="The scenario (none: no scenario).")] = None,
+    sensor: Annotated[
+        str | None, typer.Option(help="The sensor the run forecasts (none: no sensor).")
+    ] = None,
+    sensor_measure: Annotated[
+        str,
+        typer.Option("--sensor-measure", help="The sensor measure's name, if the run names one."),
+    ] = "",
+    sensor_units: Annotated[
+        str, typer.Option("--sensor-units", help="The sensor measure's units.")
+    ] = "",
     backend_url: BackendOption = None,
     email: EmailOption = DEFAULT_USER_EMAIL,
     password: PasswordOption = None,
@@ -224,9 +247,12 @@ def read(
     from dtbase.fdb.bridge import read_run
 
     when = _time(run_time, datetime.now(UTC))
+    link = None if sensor is None else SensorLink(sensor, sensor_measure, sensor_units)
     with _opened(backend_url, email, password, fdb_config, data_dir) as context:
         registry = ApiCodeRegistry(context.client)
-        run = read_run(context.store, registry, model=model, scenario=scenario, run_time=when)
+        run = read_run(
+            context.store, registry, model=model, scenario=scenario, run_time=when, sensor=link
+        )
     location = None
     if run.location is not None:
         location = {"latitude": run.location.latitude, "longitude": run.location.longitude}
@@ -235,6 +261,7 @@ def read(
             "model": run.model,
             "scenario": run.scenario,
             "run_time": run.run_time.isoformat(),
+            "sensor": _sensor_json(run.sensor),
             "location": location,
             "measures": [
                 {
@@ -248,7 +275,10 @@ def read(
         }
         typer.echo(json.dumps(data, indent=2))
         return
-    typer.echo(f"{run.model} / {run.scenario or '-'} at {run.run_time.isoformat()}")
+    typer.echo(
+        f"{run.model} / {run.scenario or '-'} created {run.run_time.isoformat()}"
+        f"{f' for {_sensor_text(run.sensor)}' if run.sensor else ''}"
+    )
     if location:
         typer.echo(f"location {location['latitude']}, {location['longitude']}")
     for m in run.measures:
@@ -264,6 +294,16 @@ def _date(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         _fail(f"{value!r} is not an ISO date (YYYY-MM-DD)")
+
+
+def _sensor_json(sensor: SensorLink | None) -> dict[str, str] | None:
+    return None if sensor is None else sensor._asdict()
+
+
+def _sensor_text(sensor: SensorLink | None) -> str:
+    if sensor is None:
+        return "-"
+    return sensor.sensor + (f" / {sensor.measure} [{sensor.units}]" if sensor.measure else "")
 
 
 def _run(outcome: RunOutcome) -> str:

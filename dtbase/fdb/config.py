@@ -2,12 +2,16 @@
 
 The generated store lives under `<data_dir>/fdb/`:
 
-    etc/fdb/schema        the schema (standard MARS keys only; see SCHEMA)
+    etc/fdb/schema-2      the schema (standard MARS keys only; see SCHEMA)
     etc/fdb/config.yaml   the same configuration for ECMWF's tools: FDB_HOME=<data_dir>/fdb
-    root/                 the databases
+    root-2/               the databases
 
 Each FDB database keeps a copy of the schema it was created with: an existing schema
-file is never overwritten, and a different schema needs a new root.
+file is never overwritten, and a different schema needs a new root. The first layout
+(`etc/fdb/schema`, `root/`: keys without `channel`, so runs of several sensors collided)
+is left as it is, neither read nor written: its runs are exported again into `root-2/`
+by the next export of their window. Its data stay readable with ECMWF's tools under a
+configuration naming that schema and root.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from typing import Any
 # multio's own encoder adds `timespan`.
 SCHEMA = """\
 param: Param;  step: Step;  date: Date;  time: Time;  expver: Expver;
-number: Integer;  levelist: Double;
+number: Integer;  channel: Integer;  levelist: Double;
 [ class, expver, stream, date, time, domain?
        [ type, levtype
-               [ step, number?, levelist?, param, timespan? ]]]
+               [ step, number?, channel?, levelist?, param, timespan? ]]]
 """
+# The layout's version: a new schema gets a new file and a new root (see above).
+LAYOUT = 2
 
 FdbConfig = Mapping[str, Any] | Path
 
@@ -35,10 +41,10 @@ def local_config(data_dir: Path) -> dict[str, Any]:
     """The configuration of dtbase's local store under `<data_dir>/fdb`, created if missing."""
     home = Path(data_dir).resolve() / "fdb"
     etc = home / "etc" / "fdb"
-    root = home / "root"
+    root = home / f"root-{LAYOUT}"
     etc.mkdir(parents=True, exist_ok=True)
     root.mkdir(parents=True, exist_ok=True)
-    schema = etc / "schema"
+    schema = etc / f"schema-{LAYOUT}"
     if not schema.exists():
         schema.write_text(SCHEMA, encoding="utf-8")
     config = {

@@ -1,7 +1,8 @@
 """Model runs of the API as the FDB bridge's `ModelRun`s.
 
 A run of the API has a model, a scenario (its description; null for none), a run time
-(`time_created`) and one series per measure; the measure's units come from the list of
+(`time_created`), a sensor link (sensor and sensor measure, or none) and one series per
+measure; the measure's units come from the list of
 model measures. Where the run names a sensor, the run's location is where that sensor was
 installed at the run time (or, for a run older than every installation, its first
 location), read from the location's `latitude`/`longitude` coordinates.
@@ -14,7 +15,7 @@ from datetime import datetime
 
 from dtbase.client.client import Client
 from dtbase.fdb.errors import InvalidRun
-from dtbase.fdb.runs import Location, MeasureSeries, ModelRun, as_utc
+from dtbase.fdb.runs import Location, MeasureSeries, ModelRun, SensorLink, as_utc
 from dtbase.schemas.models import ModelMeasure
 from dtbase.schemas.models import ModelRun as ApiModelRun
 from dtbase.schemas.sensors import SensorLocation
@@ -94,7 +95,24 @@ def to_model_run(
     if run.sensor_unique_id is not None:
         installs = client.sensors.list_sensor_locations(run.sensor_unique_id)
         location = location_at(installs, run.time_created)
-    return ModelRun(run.model_name, run.scenario_description, run.time_created, series, location)
+    return ModelRun(
+        run.model_name,
+        run.scenario_description,
+        run.time_created,
+        series,
+        location,
+        sensor_link(run),
+    )
+
+
+def sensor_link(run: ApiModelRun) -> SensorLink | None:
+    """The sensor and sensor measure a run of the API names, if any."""
+    if run.sensor_unique_id is None:
+        return None
+    measure = run.sensor_measure
+    if measure is None:
+        return SensorLink(run.sensor_unique_id)
+    return SensorLink(run.sensor_unique_id, measure.name, measure.units or "")
 
 
 def location_at(installs: Sequence[SensorLocation], when: datetime) -> Location | None:

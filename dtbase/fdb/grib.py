@@ -1,8 +1,10 @@
 """GRIB2 encoding of a run (one message per measure and timestamp) and decoding back.
 
 A message starts from eccodes' `GRIB2` sample with ECMWF's local section (`centre=ecmf`,
-local definition 1), the run's MARS keys (see `dtbase.fdb.mars`), one grid point and
-`grid_ieee` packing at `precision=2`, so values are IEEE float64 and round-trip exactly.
+local definition 24, which adds `channel` to local definition 1's keys), the run's MARS
+keys (see `dtbase.fdb.mars`), one grid point and `grid_ieee` packing at `precision=2`,
+so values are IEEE float64 and round-trip exactly. The run's creation time is the data
+cut-off after the reference time (`hoursAfterDataCutoff`, `minutesAfterDataCutoff`).
 
 - With a location the grid is a 1x1 `regular_ll` at the site (GRIB2 keeps micro-degrees;
   longitudes are written in [0, 360) and read back in [-180, 180)).
@@ -32,7 +34,7 @@ import eccodes  # type: ignore[import-untyped]
 from dtbase.fdb.errors import FdbError
 from dtbase.fdb.mars import Keys, run_keys, step_key, step_seconds
 from dtbase.fdb.registry import RunCodes
-from dtbase.fdb.runs import Location, ModelRun, seconds_after, validate_run
+from dtbase.fdb.runs import Location, ModelRun, reference_time, seconds_after, validate_run
 
 _STEP = struct.Struct(">I")
 _VALUE = struct.Struct(">d")
@@ -40,6 +42,7 @@ _VALUE = struct.Struct(">d")
 _UNIT_SECONDS = {0: 60, 1: 3600, 2: 86_400, 10: 3 * 3600, 11: 6 * 3600, 12: 12 * 3600, 13: 1}
 _PARAM_KEYS = ("param", "levtype")
 _PROBES = ((123_457, -1234.5678901234567), (654_321, 9.876543210987654e-05))
+LOCAL_DEFINITION = 24  # ECMWF's "satellite channel data": local definition 1 and `channel`
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,22 +63,32 @@ class DecodedField:
     step: int  # seconds
     value: float
     location: Location | None
+    channel: int = 0
+    cutoff: int = 0  # minutes from the reference time to the run's creation
 
     @property
     def valid_time(self) -> datetime:
         return self.reference_time + timedelta(seconds=self.step)
+
+    @property
+    def created(self) -> datetime:
+        """The run's creation time, to the minute."""
+        return self.reference_time + timedelta(minutes=self.cutoff)
 
 
 def encode_run(run: ModelRun, codes: RunCodes) -> list[EncodedMessage]:
     """Every message of a run, in measure and point order; raises `InvalidRun` first."""
     validate_run(run)
     reference = run.reference_time
-    base = run_keys(expver=codes.expver, member=codes.member, reference_time=reference)
+    base = run_keys(
+        expver=codes.expver, member=codes.member, reference_time=reference, channel=codes.channel
+    )
+    cutoff = (reference_time(run.run_time) - reference) // timedelta(minutes=1)
     step_keys: dict[int, str] = {}
     pack_step, pack_value = _STEP.pack, _VALUE.pack
     messages: list[EncodedMessage] = []
     append = messages.append
-    handle = _configured(base, run.location)  # what all fields of the run share
+    handle = _configured(base, run.location, cutoff)  # what all fields of the run share
     try:
         for measure in run.measures:
             param = codes.params.get((measure.name, measure.units))
@@ -141,10 +154,15 @@ def _template(
 
 
 def _encode(
-    keys: Mapping[str, str], location: Location | None, unit: int, step: int, value: float
+    keys: Mapping[str, str],
+    location: Location | None,
+    unit: int,
+    step: int,
+    value: float,
+    cutoff: int = 0,
 ) -> bytes:
     """One message encoded by eccodes from scratch."""
-    handle = _configured(keys, location)
+    handle = _configured(keys, location, cutoff)
     try:
         _set_param(handle, keys)
         return _point(handle, unit, step, value)
@@ -159,22 +177,26 @@ def _set_param(handle: Any, keys: Mapping[str, str]) -> None:
         raise FdbError(f"eccodes cannot encode a field with keys {dict(keys)}: {error}") from None
 
 
-def _configured(keys: Mapping[str, str], location: Location | None) -> Any:
-    """A GRIB2 handle with the keys a run's fields share: all but param, step and value."""
+def _configured(keys: Mapping[str, str], location: Location | None, cutoff: int) -> Any:
+    """A GRIB2 handle with what a run's fields share: all but param, step and value."""
     handle = eccodes.codes_grib_new_from_samples("GRIB2")
     try:
         for key, setting in (
             ("centre", "ecmf"),
             ("setLocalDefinition", 1),
-            ("localDefinitionNumber", 1),
+            ("localDefinitionNumber", LOCAL_DEFINITION),
             ("class", keys["class"]),
             ("stream", keys["stream"]),
             ("type", keys["type"]),
+            ("channel", int(keys["channel"])),
         ):
             eccodes.codes_set(handle, key, setting)
         if "number" in keys:
             eccodes.codes_set(handle, "productDefinitionTemplateNumber", 1)
             eccodes.codes_set(handle, "number", int(keys["number"]))
+        hours, minutes = divmod(cutoff, 60)
+        eccodes.codes_set(handle, "hoursAfterDataCutoff", hours)
+        eccodes.codes_set(handle, "minutesAfterDataCutoff", minutes)
         eccodes.codes_set(handle, "expver", keys["expver"])
         eccodes.codes_set(handle, "dataDate", int(keys["date"]))
         eccodes.codes_set(handle, "dataTime", int(keys["time"]))
@@ -248,7 +270,14 @@ def decode_messages(messages: Iterable[bytes]) -> list[DecodedField]:
                 value = _VALUE.unpack_from(data, value_at)[0]
                 fields.append(
                     DecodedField(
-                        first.param, first.member, first.reference_time, step, value, first.location
+                        first.param,
+                        first.member,
+                        first.reference_time,
+                        step,
+                        value,
+                        first.location,
+                        first.channel,
+                        first.cutoff,
                     )
                 )
                 break
@@ -289,6 +318,8 @@ def _decode(data: bytes) -> tuple[DecodedField, tuple[int, int, int] | None]:
             step=forecast_time * _UNIT_SECONDS[unit],
             value=float(values[0]),
             location=_location(handle),
+            channel=_optional_long(handle, "channel"),
+            cutoff=_cutoff(handle),
         )
         layout = None
         if (
@@ -307,6 +338,19 @@ def _decode(data: bytes) -> tuple[DecodedField, tuple[int, int, int] | None]:
         return field, layout
     finally:
         eccodes.codes_release(handle)
+
+
+def _optional_long(handle: object, key: str) -> int:
+    """A key of the message, 0 where its local definition has no such key."""
+    if not eccodes.codes_is_defined(handle, key) or eccodes.codes_is_missing(handle, key):
+        return 0
+    return int(eccodes.codes_get_long(handle, key))
+
+
+def _cutoff(handle: object) -> int:
+    """Minutes of data cut-off after the reference time (0 where the message has none)."""
+    hours = _optional_long(handle, "hoursAfterDataCutoff")
+    return hours * 60 + _optional_long(handle, "minutesAfterDataCutoff")
 
 
 def _location(handle: object) -> Location | None:

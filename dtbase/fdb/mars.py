@@ -6,9 +6,21 @@
 | model | `expver` (4 characters, from the code registry) |
 | scenario | `stream=enfo`, `type=pf`, `number` = member (1-255, from the registry) |
 | no scenario | `stream=oper`, `type=fc` (no `number`) |
-| run time | `date=YYYYMMDD`, `time=HHMM` (UTC, truncated to the minute) |
+| sensor link (sensor, its measure) | `channel` (1-65534, from the registry); 0: no sensor |
+| reference time | `date=YYYYMMDD`, `time=HHMM` (UTC, to the minute), see below |
+| creation time | not a key: the data cut-off after the reference time (GRIB2 section 4) |
 | measure | `param` = paramId (from the registry) |
-| (timestamp, value) | one field, `step` = time after `date`/`time` |
+| (timestamp, value) | one field, `step` = time after `date`/`time` (never negative) |
+
+The reference time is the run's creation time, or its first value's time when that is
+earlier (a forecast from an old reading, an analysis, a backfill), so steps are never
+negative. So a run's fields are told apart from every other run's by model, scenario, sensor link
+and reference minute. `channel` is a standard MARS key (an integer, GRIB2 local
+definition 24 of ECMWF); `ident`, which would read better for a sensor, exists in GRIB2
+only for simulated satellite products, and eccodes drops seconds from `time`, so runs
+stay keyed to the minute. Two runs share keys only when all four coincide (a second run
+of the same sensor link in the same minute, or re-runs whose forecasts start at the same
+time before their creation): the export then compares values and never overwrites.
 
 Keys are strings in FDB's canonical form, exactly as `fdb.list` shows them, so that a
 run's expected keys can be compared with a listing as they are. Steps are written in
@@ -62,7 +74,9 @@ def step_seconds(key: str) -> int:
     return hours * 3600 + minutes * 60 + secs
 
 
-def run_keys(*, expver: str, member: int | None, reference_time: datetime) -> Keys:
+def run_keys(
+    *, expver: str, member: int | None, reference_time: datetime, channel: int = 0
+) -> Keys:
     """The keys every field of a run shares (all but `param` and `step`)."""
     when = as_utc(reference_time)
     keys: Keys = {
@@ -74,6 +88,7 @@ def run_keys(*, expver: str, member: int | None, reference_time: datetime) -> Ke
         "domain": DOMAIN,
         "type": SCENARIO_TYPE if member is not None else PLAIN_TYPE,
         "levtype": LEVTYPE,
+        "channel": str(channel),
     }
     if member is not None:
         keys["number"] = str(member)
@@ -105,6 +120,8 @@ def is_dtbase_field(keys: Mapping[str, str]) -> bool:
     """Whether listed keys have the shape this bridge writes (other data may share an FDB)."""
     if keys.get("class") != CLASS or keys.get("levtype") != LEVTYPE:
         return False
+    if not keys.get("channel", "").isdigit():
+        return False
     shape = (keys.get("stream"), keys.get("type"))
     if shape == (SCENARIO_STREAM, SCENARIO_TYPE):
         return keys.get("number", "").isdigit()
@@ -123,9 +140,20 @@ def listing_request(
     return request
 
 
-def run_request(*, expver: str, member: int | None, reference_time: datetime) -> Keys:
-    """A `fdb.list` request for every field of one run (metkit-valid, `domain` included)."""
-    return dict(run_keys(expver=expver, member=member, reference_time=reference_time))
+def run_request(
+    *, expver: str, member: int | None, reference_time: datetime, channel: int = 0
+) -> Keys:
+    """A `fdb.list` request for every field of one run (metkit-valid, `domain` included).
+
+    FDB also lists fields that lack an optional key of the request (`channel`): keep only
+    the listed keys `of_run` matches.
+    """
+    return run_keys(expver=expver, member=member, reference_time=reference_time, channel=channel)
+
+
+def of_run(listed: list[Keys], request: Mapping[str, str]) -> list[Keys]:
+    """The listed fields whose keys hold every key of a run request, exactly."""
+    return [keys for keys in listed if all(keys.get(k) == v for k, v in request.items())]
 
 
 def retrieve_request(run: Mapping[str, str], *, params: list[str], steps: list[str]) -> Request:

@@ -3,11 +3,14 @@
 - a model gets an `expver`: 4 characters, `d001`, `d002`, ... (base 36 after the `d`);
 - a scenario of a model gets a member `number`, 1 to 255 (GRIB2 keeps it in one octet);
 - a measure (name, units) gets a `paramId`: the standard one where the table below has
-  it, otherwise the next free code of ECMWF's experimental ranges (80-120, 212001-212255).
+  it, otherwise the next free code of ECMWF's experimental ranges (80-120, 212001-212255);
+- a sensor link (the sensor a run forecasts, and its measure) gets a `channel`, 1 to
+  65534 (GRIB2 keeps it in two octets, 65535 meaning "missing"); a run without a sensor
+  has channel 0.
 
 Codes never collide: one `expver` per model, one member per scenario of a model, one
-`paramId` per measure. A registry assigns codes once and keeps them; a later name change
-needs an edit of the registry, not a new code.
+`paramId` per measure, one `channel` per sensor link. A registry assigns codes once and
+keeps them; a later name change needs an edit of the registry, not a new code.
 
 Standard parameters (matched on the measure's name, ignoring case, spaces, `_` and `-`,
 and on its units exactly). Values are stored as given, so a measure only gets a standard
@@ -41,12 +44,15 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from dtbase.fdb.errors import RegistryError
+from dtbase.fdb.runs import SensorLink
 
 MeasureKey = tuple[str, str]  # (name, units)
 
 EXPVER_PATTERN = re.compile(r"^[a-z0-9]{4}$")
 EXPVER_PREFIX = "d"
 MEMBERS = range(1, 256)
+CHANNELS = range(1, 65535)
+NO_CHANNEL = 0
 EXPERIMENTAL_PARAMS: tuple[int, ...] = (*range(80, 121), *range(212001, 212256))
 _BASE36 = string.digits + string.ascii_lowercase
 
@@ -122,20 +128,24 @@ def standard_param(name: str, units: str) -> int | None:
 
 @dataclass(frozen=True)
 class RunCodes:
-    """The codes of one run: its model's `expver`, its member (None: no scenario), params."""
+    """The codes of one run: its model's `expver`, its member (None: no scenario), params,
+    and its sensor link's channel (0: no sensor)."""
 
     expver: str
     member: int | None
     params: dict[MeasureKey, int]
+    channel: int = NO_CHANNEL
 
 
 @dataclass(frozen=True)
 class Codes:
-    """A registry's whole content; small (one row per model, scenario and measure)."""
+    """A registry's whole content; small (one row per model, scenario, measure and
+    sensor link)."""
 
     models: dict[str, str] = field(default_factory=dict)
     scenarios: dict[tuple[str, str], int] = field(default_factory=dict)
     measures: dict[MeasureKey, int] = field(default_factory=dict)
+    sensors: dict[SensorLink, int] = field(default_factory=dict)
 
     def expver(self, model: str) -> str | None:
         return self.models.get(model)
@@ -158,18 +168,31 @@ class Codes:
     def measure_of(self, param: int) -> MeasureKey | None:
         return next((key for key, code in self.measures.items() if code == param), None)
 
+    def channel(self, sensor: SensorLink | None) -> int | None:
+        """A sensor link's channel (0 for no sensor), None if it has none yet."""
+        return NO_CHANNEL if sensor is None else self.sensors.get(sensor)
+
+    def sensor_of(self, channel: int) -> SensorLink | None:
+        return next((link for link, code in self.sensors.items() if code == channel), None)
+
     def run_codes(
-        self, *, model: str, scenario: str | None, measures: Collection[MeasureKey]
+        self,
+        *,
+        model: str,
+        scenario: str | None,
+        measures: Collection[MeasureKey],
+        sensor: SensorLink | None = None,
     ) -> RunCodes | None:
         """The codes of a run if all are registered (without assigning any), else None."""
         expver = self.expver(model)
         member = self.member(model, scenario) if scenario is not None else None
         params = {key: self.measures[key] for key in measures if key in self.measures}
-        if expver is None or (scenario is not None and member is None):
+        channel = self.channel(sensor)
+        if expver is None or (scenario is not None and member is None) or channel is None:
             return None
         if len(params) != len(set(measures)):
             return None
-        return RunCodes(expver, member, params)
+        return RunCodes(expver, member, params, channel)
 
     def check(self) -> None:
         """Raise `RegistryError` if codes are malformed or collide."""
@@ -192,6 +215,10 @@ class Codes:
             if isinstance(param, bool) or not isinstance(param, int) or param <= 0:
                 problems.append(f"measure {name!r} [{units}]: paramId {param!r} is invalid")
         problems += _collisions("paramId", {f"{n} [{u}]": p for (n, u), p in self.measures.items()})
+        for link, channel in self.sensors.items():
+            if isinstance(channel, bool) or channel not in CHANNELS:
+                problems.append(f"sensor link {_link(link)}: channel {channel!r} not 1-65534")
+        problems += _collisions("channel", {_link(k): c for k, c in self.sensors.items()})
         if problems:
             raise RegistryError("Invalid FDB code registry: " + "; ".join(problems))
 
@@ -210,6 +237,10 @@ class Codes:
                 {"name": name, "units": units, "param": param}
                 for (name, units), param in sorted(self.measures.items())
             ],
+            "sensors": [
+                {"sensor": link.sensor, "measure": link.measure, "units": link.units, "channel": c}
+                for link, c in sorted(self.sensors.items())
+            ],
         }
 
     @classmethod
@@ -225,18 +256,35 @@ class Codes:
                 (str(entry["name"]), str(entry["units"])): int(entry["param"])
                 for entry in data["measures"]
             }
+            sensors = {
+                SensorLink(str(entry["sensor"]), str(entry["measure"]), str(entry["units"])): int(
+                    entry["channel"]
+                )
+                for entry in data.get("sensors", [])
+            }
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise RegistryError(f"Malformed FDB code registry: {error!r}") from error
-        codes = cls(models, scenarios, measures)
+        codes = cls(models, scenarios, measures, sensors)
         codes.check()
         return codes
 
 
 def allocate(
-    codes: Codes, *, model: str, scenario: str | None, measures: Collection[MeasureKey]
+    codes: Codes,
+    *,
+    model: str,
+    scenario: str | None,
+    measures: Collection[MeasureKey],
+    sensor: SensorLink | None = None,
 ) -> tuple[Codes, RunCodes]:
     """The registry with the run's missing codes added, and the run's codes."""
     models, scenarios, params = dict(codes.models), dict(codes.scenarios), dict(codes.measures)
+    sensors = dict(codes.sensors)
+    channel = NO_CHANNEL
+    if sensor is not None:
+        if sensor not in sensors:
+            sensors[sensor] = _first_free(iter(CHANNELS), set(sensors.values()), "channel")
+        channel = sensors[sensor]
     if model not in models:
         models[model] = _first_free(_expvers(), set(models.values()), "expver")
     member = None
@@ -256,9 +304,9 @@ def allocate(
             params[(name, units)] = standard
         else:
             params[(name, units)] = _first_free(iter(EXPERIMENTAL_PARAMS), taken, "paramId")
-    updated = Codes(models, scenarios, params)
+    updated = Codes(models, scenarios, params, sensors)
     updated.check()
-    run = RunCodes(models[model], member, {key: params[key] for key in measures})
+    run = RunCodes(models[model], member, {key: params[key] for key in measures}, channel)
     return updated, run
 
 
@@ -270,7 +318,12 @@ class CodeRegistry(Protocol):
         ...
 
     def assign(
-        self, *, model: str, scenario: str | None, measures: Collection[MeasureKey]
+        self,
+        *,
+        model: str,
+        scenario: str | None,
+        measures: Collection[MeasureKey],
+        sensor: SensorLink | None = None,
     ) -> RunCodes:
         """The codes of a run, registering (atomically) those it does not have yet."""
         ...
@@ -295,10 +348,17 @@ class JsonCodeRegistry:
         return Codes.from_json(data)
 
     def assign(
-        self, *, model: str, scenario: str | None, measures: Collection[MeasureKey]
+        self,
+        *,
+        model: str,
+        scenario: str | None,
+        measures: Collection[MeasureKey],
+        sensor: SensorLink | None = None,
     ) -> RunCodes:
         current = self.codes()
-        updated, run = allocate(current, model=model, scenario=scenario, measures=measures)
+        updated, run = allocate(
+            current, model=model, scenario=scenario, measures=measures, sensor=sensor
+        )
         if updated != current:
             self._write(updated)
         return run
@@ -334,6 +394,10 @@ def _first_free(candidates: Iterator[T], taken: set[T], what: str) -> T:
         if candidate not in taken:
             return candidate
     raise RegistryError(f"No free {what} is left in the FDB code registry")
+
+
+def _link(link: SensorLink) -> str:
+    return f"{link.sensor!r} / {link.measure!r} [{link.units}]"
 
 
 def _collisions(what: str, codes: dict[str, Any]) -> list[str]:

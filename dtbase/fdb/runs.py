@@ -11,14 +11,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from dtbase.fdb.errors import InvalidRun
 
 Point = tuple[datetime, float]
 
 # GRIB2 stores a step in 32 bits (minutes, or seconds when needed) and MARS times to the
-# minute: a run's fields hang off its run time truncated to the minute.
+# minute: a run's fields hang off its reference time (see `reference_of`).
 MAX_STEP_SECONDS = 2**32 - 1
+# The creation time is kept as the data cut-off after the reference time: 2 octets of hours.
+MAX_CUTOFF = timedelta(hours=2**16 - 2, minutes=59)  # 65535 hours means "missing"
 # Each problem list names at most this many examples per kind of problem and measure.
 _EXAMPLES = 3
 
@@ -29,6 +32,14 @@ class Location:
 
     latitude: float
     longitude: float
+
+
+class SensorLink(NamedTuple):
+    """The sensor a run forecasts (its unique identifier) and the sensor's measure, if named."""
+
+    sensor: str
+    measure: str = ""
+    units: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +58,15 @@ class MeasureSeries:
 
 @dataclass(frozen=True, slots=True)
 class ModelRun:
-    """A model run: model, scenario (None for a run without one), run time, measures, site."""
+    """A model run: model, scenario (None for a run without one), run time (its creation
+    time), measures, site, and the sensor link it forecasts (None for none)."""
 
     model: str
     scenario: str | None
     run_time: datetime
     measures: tuple[MeasureSeries, ...]
     location: Location | None = None
+    sensor: SensorLink | None = None
 
     def __init__(
         self,
@@ -62,17 +75,19 @@ class ModelRun:
         run_time: datetime,
         measures: Sequence[MeasureSeries],
         location: Location | None = None,
+        sensor: SensorLink | None = None,
     ) -> None:
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "scenario", scenario)
         object.__setattr__(self, "run_time", as_utc(run_time))
         object.__setattr__(self, "measures", tuple(measures))
         object.__setattr__(self, "location", location)
+        object.__setattr__(self, "sensor", sensor)
 
     @property
     def reference_time(self) -> datetime:
-        """The run time as FDB keeps it (MARS `date` and `time`): truncated to the minute."""
-        return reference_time(self.run_time)
+        """The time FDB files the run under (MARS `date` and `time`): see `reference_of`."""
+        return reference_of(self.run_time, self.measures)
 
     def sorted(self) -> ModelRun:
         """The same run with measures by (name, units) and points by time, as read back."""
@@ -83,6 +98,7 @@ class ModelRun:
             self.run_time,
             [MeasureSeries(m.name, m.units, sorted(m.points, key=_when)) for m in measures],
             self.location,
+            self.sensor,
         )
 
 
@@ -96,7 +112,18 @@ def as_utc(value: datetime) -> datetime:
 
 
 def reference_time(run_time: datetime) -> datetime:
+    """A time as MARS keeps it: UTC, truncated to the minute."""
     return as_utc(run_time).replace(second=0, microsecond=0)
+
+
+def reference_of(run_time: datetime, measures: Sequence[MeasureSeries]) -> datetime:
+    """A run's FDB reference time: its creation time, or its first value's time if that is
+    earlier (a forecast from an old reading, an analysis, a backfill), to the minute, so
+    that no step is negative. The creation time is kept as the fields' data cut-off."""
+    times = [when for m in measures for when, _ in m.points if isinstance(when, datetime)]
+    if not isinstance(run_time, datetime):
+        return run_time  # left for `validate_run` to report
+    return reference_time(min([as_utc(run_time), *times]))
 
 
 def seconds_after(reference: datetime, when: datetime) -> int:
@@ -118,18 +145,32 @@ def validate_run(run: ModelRun) -> None:
         problems.extend(_location_problems(run.location))
     if not run.measures:
         problems.append("the run has no measures")
+    if run.sensor is not None and not (
+        isinstance(run.sensor, SensorLink)
+        and all(isinstance(part, str) for part in run.sensor)
+        and run.sensor.sensor
+    ):
+        problems.append(f"sensor link must be a SensorLink of strings, not {run.sensor!r}")
     seen: set[tuple[str, str]] = set()
+    reference = None
+    if not problems and isinstance(run.run_time, datetime):
+        reference = run.reference_time
+        if run.run_time - reference > MAX_CUTOFF:
+            problems.append(
+                f"the run was created {run.run_time - reference} after its first value; "
+                f"GRIB2 keeps at most {MAX_CUTOFF} between them"
+            )
     for measure in run.measures:
         key = (measure.name, measure.units)
         if key in seen:
             problems.append(f"measure {_label(measure)} appears more than once")
         seen.add(key)
-        problems.extend(_measure_problems(measure, run.run_time))
+        problems.extend(_measure_problems(measure, reference))
     if problems:
         raise InvalidRun(problems)
 
 
-def _measure_problems(measure: MeasureSeries, run_time: object) -> list[str]:
+def _measure_problems(measure: MeasureSeries, reference: datetime | None) -> list[str]:
     label = _label(measure)
     problems: list[str] = []
     if not isinstance(measure.name, str) or not measure.name.strip():
@@ -166,16 +207,9 @@ def _measure_problems(measure: MeasureSeries, run_time: object) -> list[str]:
             f"e.g. {not_datetime[0]!r}"
         )
         return problems
-    if not isinstance(run_time, datetime):
+    if reference is None:
         return problems
 
-    reference = reference_time(run_time)
-    before = [when for when, _ in measure.points if when < run_time]
-    if before:
-        problems.append(
-            f"measure {label}: {len(before)} timestamp(s) before the run time "
-            f"{run_time.isoformat()}, e.g. {_times(before)}; FDB steps cannot be negative"
-        )
     fractional = [when for when, _ in measure.points if when.microsecond]
     if fractional:
         problems.append(
@@ -186,7 +220,7 @@ def _measure_problems(measure: MeasureSeries, run_time: object) -> list[str]:
     too_far = [when for when, _ in measure.points if when > latest]
     if too_far:
         problems.append(
-            f"measure {label}: {len(too_far)} timestamp(s) too far after the run time "
+            f"measure {label}: {len(too_far)} timestamp(s) too far after the reference time "
             f"for a GRIB2 step, e.g. {_times(too_far)}"
         )
     counts: dict[datetime, int] = {}

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from dtbase.fdb.errors import FdbError
 from dtbase.fdb.grib import EncodedMessage
 from dtbase.fdb.store import FdbStore
 
@@ -64,7 +65,13 @@ class MultioSink:
         *,
         plan: Mapping[str, Any] | Path | None = None,
     ) -> None:
-        import multio  # type: ignore[import-untyped]
+        try:
+            import multio  # type: ignore[import-untyped]
+        except ImportError as error:
+            raise FdbError(
+                "The multio sink needs the fdb-multio extra (pymultio and multiolib), "
+                "which is not installed here; use the pyfdb sink"
+            ) from error
 
         if plan is None:
             if fdb_config is None:

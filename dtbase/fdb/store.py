@@ -34,9 +34,17 @@ class FdbStore:
         """Archive messages under their keys (not visible before `flush`)."""
         archive = self._fdb.archive
         count = 0
-        for message in messages:
-            archive(message.data, identifier=message.keys)
-            count += 1
+        message = None
+        try:
+            for message in messages:
+                archive(message.data, identifier=message.keys)
+                count += 1
+        except RuntimeError as error:
+            keys = message.keys if message is not None else {}
+            raise FdbRequestError(
+                f"FDB refused to archive a field with keys {keys}: {error} (its schema must "
+                "hold every key dtbase writes, `channel` included: see dtbase.fdb.SCHEMA)"
+            ) from None
         return count
 
     def flush(self) -> None:

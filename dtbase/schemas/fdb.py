@@ -1,7 +1,8 @@
 """Wire models of the /fdb endpoints: the registry of GRIB codes for the FDB bridge.
 
 A model has an `expver` (4 characters of [a-z0-9]), a scenario of a model a member number
-(1-255), a measure (name, units) a `paramId`. All additive to DTBase's API.
+(1-255), a measure (name, units) a `paramId`, a sensor link (sensor, and its measure's
+name and units, empty when not named) a `channel` (1-65534). All additive to DTBase's API.
 """
 
 from __future__ import annotations
@@ -36,17 +37,34 @@ class MeasureCode(BaseModel):
     param: int
 
 
+class SensorCode(BaseModel):
+    sensor: str
+    measure: str
+    units: str
+    channel: int
+
+
 class FdbCodes(BaseModel):
-    """The whole registry (one row per model, scenario and measure), each list by name."""
+    """The whole registry (one row per model, scenario, measure and sensor link), each
+    list by name."""
 
     models: list[ModelCode]
     scenarios: list[ScenarioCode]
     measures: list[MeasureCode]
+    sensors: list[SensorCode] = Field(default_factory=list)
 
 
 class MeasureName(BaseModel):
     name: NonEmptyName
     units: Name
+
+
+class SensorLinkName(BaseModel):
+    """The sensor a run forecasts (unique identifier) and, if named, its measure."""
+
+    sensor: NonEmptyText
+    measure: Name = ""
+    units: Name = ""
 
 
 class AssignCodesRequest(BaseModel):
@@ -55,16 +73,19 @@ class AssignCodesRequest(BaseModel):
     model: NonEmptyName
     scenario: NonEmptyText | None = None
     measures: list[MeasureName] = Field(default_factory=list)
+    sensor: SensorLinkName | None = None
 
 
 class RunCodes(BaseModel):
-    """The codes of a run: its model's expver, its scenario's member (or null), params."""
+    """The codes of a run: its model's expver, its scenario's member (or null), params,
+    and its sensor link's channel (0: the run names no sensor)."""
 
     model: str
     scenario: str | None
     expver: str
     member: int | None
     measures: list[MeasureCode]
+    channel: int = 0
 
 
 class EditModelCodeRequest(BaseModel):

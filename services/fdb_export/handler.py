@@ -72,8 +72,10 @@ def handle(
 ) -> dict[str, Any]:
     """Export every model run of the window that the FDB does not hold yet.
 
-    Bad parameters (and unknown models) raise ParameterError (a 400); runs that cannot
-    be exported are skipped with the reason; the summary is `ok` unless a write failed.
+    Bad parameters (and unknown models) raise ParameterError (a 400). The summary lists
+    each run as exported, skipped (the FDB holds it with the same values) or failed with
+    one short reason (it cannot be encoded, or the FDB holds something else under its
+    keys); it is `ok` only when no run failed (see `dtbase.fdb.api_export`).
     """
     now = (clock or (lambda: datetime.now(UTC)))()
     request = parse_request(parameters, now=now)

@@ -11,14 +11,26 @@ from typer.testing import CliRunner
 
 from dtbase.client import Client
 from dtbase.client.fdb import Fdb
-from dtbase.fdb import FdbStore, Location, RunNotFound, read_run
+from dtbase.fdb import (
+    FdbStore,
+    Location,
+    MeasureSeries,
+    ModelRun,
+    RunNotFound,
+    SensorLink,
+    export_run,
+    open_sink,
+    read_back,
+    read_run,
+)
 from dtbase.fdb.api_export import export_window
 from dtbase.fdb.api_registry import ApiCodeRegistry
 from dtbase.fdb.bridge import list_runs
 from dtbase.fdb.commands import fdb_app
 from dtbase.fdb.errors import InvalidRun
+from dtbase.fdb.from_api import measures_by_name, to_model_run
 from dtbase.schemas.locations import LocationIdentifier
-from dtbase.schemas.models import MeasureValues
+from dtbase.schemas.models import MeasureValues, SensorMeasureIdentifier
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
 from tests.conftest import DEFAULT_PASSWORD
@@ -98,7 +110,9 @@ def test_reexport_changes_nothing(client: Client, store: FdbStore) -> None:
     again = export_window(client, store, dt_from=FROM, dt_to=TO)
 
     assert again.exported == []
-    assert [(o.model, o.reason) for o in again.skipped] == [("arima", "the FDB holds it already")]
+    assert [(o.model, o.reason) for o in again.skipped] == [
+        ("arima", "the FDB holds it already, with the same values")
+    ]
     assert store.list({"class": "rd", "expver": "d001"}) == listing
     assert registry.codes() == codes
 
@@ -127,31 +141,42 @@ def test_a_run_with_a_sensor_location_carries_its_coordinates(
     assert export_window(client, store, dt_from=FROM, dt_to=TO).ok
 
     run = read_run(
-        store, ApiCodeRegistry(client), model="arima", scenario="baseline", run_time=RUN_TIME
+        store,
+        ApiCodeRegistry(client),
+        model="arima",
+        scenario="baseline",
+        run_time=RUN_TIME,
+        sensor=SensorLink("S1"),
     )
     assert run.location == Location(51.5072, -0.1276)
 
 
-def test_non_float_measures_are_skipped_and_nothing_is_written(
+def test_a_run_that_cannot_be_encoded_fails_with_one_reason_and_writes_nothing(
     client: Client, store: FdbStore
 ) -> None:
     client.models.insert_model("classifier")
-    client.models.insert_model_measure("label", "", ValueDatatype.string)
+    for name in ("label", "cloud", "wind"):
+        client.models.insert_model_measure(name, "", ValueDatatype.string)
     client.models.insert_model_run(
         "classifier",
         "baseline",
-        [MeasureValues(measure_name="label", values=["sunny", "rain"], timestamps=TIMES[:2])],
+        [
+            MeasureValues(measure_name=name, values=["sunny", "rain"], timestamps=TIMES[:2])
+            for name in ("label", "cloud", "wind")
+        ],
         time_created=RUN_TIME,
         create_scenario=True,
     )
 
     summary = export_window(client, store, dt_from=FROM, dt_to=TO)
 
-    assert summary.ok
-    assert summary.exported == []
-    assert [o.reason for o in summary.skipped] == [
-        "measure 'label' [] holds string values; only float measures can be exported to FDB"
+    assert not summary.ok
+    assert summary.exported == summary.skipped == []
+    assert [o.reason for o in summary.failed] == [
+        "measure 'cloud' [] holds string values; only float measures can be exported to FDB "
+        "(and 2 more problems)"
     ]
+    assert summary.to_dict()["ok"] is False
     assert list_runs(store, ApiCodeRegistry(client)) == []
     assert Fdb(client).list_codes().models == []
 
@@ -191,7 +216,7 @@ def test_cli_export_list_read(
 
     listed = runner.invoke(fdb_app, ["list"])
     assert listed.exit_code == 0, listed.output
-    assert "arima (expver d001)  scenario baseline  16 fields" in listed.output
+    assert "arima (expver d001)  scenario baseline  sensor -  16 fields" in listed.output
 
     read = runner.invoke(
         fdb_app,
@@ -207,3 +232,137 @@ def test_cli_export_list_read(
     unknown = runner.invoke(fdb_app, ["export", *window, "--model", "nope"])
     assert unknown.exit_code == 1
     assert "no such model: 'nope'" in unknown.output
+
+    _clash(client, store=FdbStore(data_dir=tmp_path / "cli-data"), model="clashing")
+    failed = runner.invoke(fdb_app, ["export", *window])
+    assert failed.exit_code == 1, failed.output
+    assert "0 exported (0 fields), 1 skipped, 1 failed" in failed.output
+    assert "FAILED    run" in failed.output
+    assert "not overwritten" in failed.output
+
+
+def _sensor(client: Client, unique_id: str) -> None:
+    kelvin = SensorMeasure(name="temperature", units="K", datatype=ValueDatatype.float)
+    if "Weather" not in {t.name for t in client.sensors.list_sensor_types()}:
+        client.sensors.insert_sensor_type("Weather", [kelvin])
+    client.sensors.insert_sensor("Weather", unique_id)
+
+
+def _forecast(
+    client: Client, *, sensor: str, created: datetime, start: datetime, values: list[float]
+) -> None:
+    """An ARIMA-like run: one sensor, its temperature, values every half hour from `start`."""
+    if "arima" not in {m.name for m in client.models.list_models()}:
+        client.models.insert_model("arima")
+        client.models.insert_model_measure("Mean temperature", "K", ValueDatatype.float)
+    times = [start + timedelta(minutes=30 * i) for i in range(len(values))]
+    client.models.insert_model_run(
+        "arima",
+        "default",
+        [MeasureValues(measure_name="Mean temperature", values=values, timestamps=times)],
+        time_created=created,
+        create_scenario=True,
+        sensor_unique_id=sensor,
+        sensor_measure=SensorMeasureIdentifier(name="temperature", units="K"),
+    )
+
+
+def _read_back_every_run(client: Client, store: FdbStore) -> None:
+    """Each run of the API, read back from the FDB by its own keys, equals the API's."""
+    registry = ApiCodeRegistry(client)
+    measures = measures_by_name(client)
+    for model in client.models.list_models():
+        for api_run in client.models.list_model_runs(model.name):
+            run = to_model_run(client, api_run, measures=measures)
+            back = read_back(store, registry, run)
+            assert back.measures == run.sorted().measures, api_run
+            assert back.sensor == run.sensor
+            assert back.run_time == run.run_time.replace(second=0, microsecond=0)
+
+
+def test_runs_of_two_sensors_in_one_minute_export_separately(
+    client: Client, store: FdbStore
+) -> None:
+    """The issue's first case: one ARIMA call for LOOP1 and LOOP2 (creation times within
+    the same minute), exported both, each read back as itself."""
+    for sensor in ("LOOP1", "LOOP2"):
+        _sensor(client, sensor)
+    start = RUN_TIME + timedelta(minutes=30)
+    _forecast(client, sensor="LOOP1", created=RUN_TIME, start=start, values=[281.0, 281.5])
+    _forecast(
+        client,
+        sensor="LOOP2",
+        created=RUN_TIME + timedelta(seconds=20),
+        start=start,
+        values=[275.0, 274.5],
+    )
+
+    summary = export_window(client, store, dt_from=FROM, dt_to=TO)
+
+    assert summary.ok, summary.to_dict()
+    assert [(o.messages, o.reason) for o in summary.exported] == [(2, None), (2, None)]
+    _read_back_every_run(client, store)
+    listed = list_runs(store, ApiCodeRegistry(client))
+    assert [r.sensor for r in listed] == [
+        SensorLink("LOOP1", "temperature", "K"),
+        SensorLink("LOOP2", "temperature", "K"),
+    ]
+    again = export_window(client, store, dt_from=FROM, dt_to=TO)
+    assert (len(again.exported), len(again.skipped), again.ok) == (0, 2, True)
+
+
+def test_a_forecast_from_a_reading_three_hours_old_exports(client: Client, store: FdbStore) -> None:
+    """The issue's second case: values start hours before the run's creation time."""
+    _sensor(client, "LOOP1")
+    start = RUN_TIME - timedelta(hours=2, minutes=30)
+    _forecast(client, sensor="LOOP1", created=RUN_TIME, start=start, values=[280.0, 280.25, 281.0])
+
+    summary = export_window(client, store, dt_from=FROM, dt_to=TO)
+
+    assert summary.ok, summary.to_dict()
+    assert [o.messages for o in summary.exported] == [3]
+    [listed] = list_runs(store, ApiCodeRegistry(client))
+    assert listed.run_time == start  # the reference time: the first value's
+    _read_back_every_run(client, store)
+
+
+def _clash(client: Client, *, store: FdbStore, model: str = "arima") -> None:
+    """A run in the API, and other values under its keys in the FDB (written first)."""
+    _insert_run(client, model=model)
+    [api_run] = client.models.list_model_runs(model, dt_from=FROM, dt_to=TO)
+    run = to_model_run(client, api_run)
+    other = ModelRun(
+        run.model,
+        run.scenario,
+        run.run_time,
+        [
+            MeasureSeries(m.name, m.units, [(t, -v - 1.0) for t, v in m.points])
+            for m in run.measures
+        ],
+        run.location,
+        run.sensor,
+    )
+    export_run(other, registry=ApiCodeRegistry(client), sink=open_sink(store))
+
+
+def test_a_run_the_fdb_holds_with_other_values_fails_and_is_not_overwritten(
+    client: Client, store: FdbStore
+) -> None:
+    _clash(client, store=store)
+    listing = store.list({"class": "rd"})
+    registry = ApiCodeRegistry(client)
+
+    summary = export_window(client, store, dt_from=FROM, dt_to=TO)
+
+    assert not summary.ok
+    assert summary.exported == summary.skipped == []
+    [failed] = summary.failed
+    assert failed.reason is not None
+    assert failed.reason.startswith(
+        "the FDB holds something else under this run's keys: 16 of its 16 fields hold other "
+        "values (e.g. param 80 at 2024-05-01T06:00:00+00:00: held -1.0, run 0.0); "
+    )
+    assert failed.reason.endswith("not overwritten")
+    assert store.list({"class": "rd"}) == listing
+    back = read_run(store, registry, model="arima", scenario="baseline", run_time=RUN_TIME)
+    assert back.measures[1].points[0][1] == -TEMPERATURES[0] - 1.0  # still the other values

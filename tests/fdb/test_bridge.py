@@ -11,15 +11,19 @@ from dtbase.fdb import (
     FdbError,
     FdbRequestError,
     FdbStore,
+    HeldRun,
     JsonCodeRegistry,
     MeasureSeries,
     ModelRun,
     RunNotFound,
+    SensorLink,
+    compare_held,
     export_run,
     list_fields,
     list_runs,
     missing_fields,
     open_sink,
+    read_back,
     read_run,
 )
 from dtbase.fdb.mars import listing_request, retrieve_request, run_request
@@ -216,3 +220,103 @@ def test_a_bad_code_in_the_registry_writes_nothing(
         export_run(make_run(), registry=registry, sink=open_sink(store))
 
     assert store.list({"class": "rd"}) == []
+
+
+def _for_sensor(run: ModelRun, sensor: SensorLink | None, *, factor: float = 1.0) -> ModelRun:
+    """The run forecasting another sensor link, with its own values."""
+    measures = [
+        MeasureSeries(m.name, m.units, [(t, v * factor) for t, v in m.points]) for m in run.measures
+    ]
+    return ModelRun(run.model, run.scenario, run.run_time, measures, run.location, sensor)
+
+
+LOOP1 = SensorLink("LOOP1", "temperature", "K")
+LOOP2 = SensorLink("LOOP2", "temperature", "K")
+
+
+def test_runs_of_one_call_for_several_sensors_are_separate_field_sets(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    """Same model, scenario and creation time (to the second), different sensor links:
+    each run is its own field set and reads back as itself."""
+    created = RUN_TIME.replace(second=17)
+    base = ModelRun("arima", "baseline", created, make_run().measures)
+    runs = [
+        _for_sensor(base, LOOP1, factor=1.0),
+        _for_sensor(base, LOOP2, factor=-1.0),
+        _for_sensor(base, SensorLink("LOOP1", "humidity", "%"), factor=0.5),
+        _for_sensor(base, None),
+    ]
+
+    results = [export_run(run, registry=registry, sink=open_sink(store)) for run in runs]
+
+    assert [r.channel for r in results] == [1, 2, 3, 0]
+    assert len(store.list({"class": "rd"})) == 4 * 16
+    for run in runs:
+        back = read_back(store, registry, run)
+        assert back.sensor == run.sensor
+        assert back.measures == run.sorted().measures
+        assert back.run_time == RUN_TIME  # the creation time, to the minute
+        assert compare_held(store, registry, run).same
+    listed = list_runs(store, registry)
+    assert sorted((r.channel, r.sensor) for r in listed) == sorted(
+        [(0, None), (1, LOOP1), (2, LOOP2), (3, SensorLink("LOOP1", "humidity", "%"))]
+    )
+
+
+def test_a_run_starting_before_its_creation_exports_and_reads_back(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    """A forecast from a sensor whose last reading is three hours old."""
+    created = RUN_TIME.replace(second=42)
+    start = RUN_TIME - timedelta(hours=3) + timedelta(seconds=30)
+    points = [(start + timedelta(minutes=30 * i), 280.0 + i / 7) for i in range(12)]
+    run = ModelRun("arima", None, created, [MeasureSeries("temperature", "K", points)], None, LOOP1)
+
+    export_run(run, registry=registry, sink=open_sink(store))
+
+    reference = RUN_TIME - timedelta(hours=3)
+    assert run.reference_time == reference
+    [listed] = list_runs(store, registry)
+    assert (listed.run_time, listed.sensor) == (reference, LOOP1)
+    steps = [
+        k["step"]
+        for k in list_fields(
+            store, registry, model="arima", scenario=None, run_time=reference, sensor=LOOP1
+        )
+    ]
+    assert sorted(steps, key=lambda s: (len(s), s))[0] == "30s"
+    back = read_back(store, registry, run)
+    assert back.measures == run.measures
+    assert back.run_time == RUN_TIME  # kept as the data cut-off, to the minute
+    assert compare_held(store, registry, run).same
+
+
+def test_compare_held_tells_same_missing_and_different(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    run = _for_sensor(make_run(), LOOP1)
+    assert compare_held(store, registry, run) == HeldRun(16, 16)
+
+    export_run(run, registry=registry, sink=open_sink(store))
+    assert compare_held(store, registry, run) == HeldRun(16, 0)
+
+    other = _for_sensor(make_run(), LOOP1, factor=-1.0)  # same keys, other values
+    held = compare_held(store, registry, other)
+    assert (held.missing, held.differing, held.extra, held.conflicts) == (0, 16, 0, True)
+    assert "16 of its 16 fields hold other values" in held.reason()
+    later = ModelRun(run.model, run.scenario, run.run_time, run.measures, LONDON, run.sensor)
+    assert compare_held(store, registry, later).differing == 16  # not at the run's location
+    shorter = ModelRun(
+        run.model,
+        run.scenario,
+        run.run_time,
+        [MeasureSeries(m.name, m.units, m.points[:2]) for m in run.measures],
+        None,
+        run.sensor,
+    )
+    held = compare_held(store, registry, shorter)
+    assert (held.missing, held.differing, held.extra) == (0, 0, 12)
+    longer = _for_sensor(make_run(steps=14), LOOP1)
+    held = compare_held(store, registry, longer)
+    assert (held.missing, held.conflicts, held.same) == (2, False, False)

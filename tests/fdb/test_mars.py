@@ -69,9 +69,14 @@ def test_run_keys_without_and_with_a_scenario() -> None:
         "domain": "g",
         "type": "fc",
         "levtype": "sfc",
+        "channel": "0",
     }
     assert member == {**plain, "stream": "enfo", "type": "pf", "number": "7"}
+    sensor = run_keys(expver="d001", member=None, reference_time=RUN_TIME, channel=65534)
+    assert sensor == {**plain, "channel": "65534"}
     assert is_dtbase_field({**plain, "param": "167", "step": "0"})
     assert is_dtbase_field({**member, "param": "167", "step": "0"})
     assert not is_dtbase_field({**member, "number": ""})
     assert not is_dtbase_field({**plain, "class": "od"})
+    old_layout = {k: v for k, v in plain.items() if k != "channel"}
+    assert not is_dtbase_field({**old_layout, "param": "167", "step": "0"})

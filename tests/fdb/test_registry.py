@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from dtbase.fdb import Codes, JsonCodeRegistry, RegistryError, allocate, standard_param
-from dtbase.fdb.registry import EXPERIMENTAL_PARAMS, MEMBERS
+from dtbase.fdb import (
+    Codes,
+    JsonCodeRegistry,
+    RegistryError,
+    SensorLink,
+    allocate,
+    standard_param,
+)
+from dtbase.fdb.registry import CHANNELS, EXPERIMENTAL_PARAMS, MEMBERS
 
 
 @pytest.mark.parametrize(
@@ -158,3 +165,37 @@ def test_reverse_lookups(registry: JsonCodeRegistry) -> None:
     assert codes.measure_of(80) == ("level", "m")
     assert codes.model_of("zzzz") is None
     assert codes.run_codes(model="arima", scenario="dry", measures=[("level", "m")]) is None
+
+
+def test_sensor_links_get_channels_once(registry: JsonCodeRegistry) -> None:
+    loop1 = SensorLink("LOOP1", "temperature", "K")
+    first = registry.assign(model="arima", scenario=None, measures=[], sensor=loop1)
+    other = registry.assign(
+        model="arima", scenario=None, measures=[], sensor=SensorLink("LOOP1", "humidity", "%")
+    )
+    again = JsonCodeRegistry(registry.path).assign(
+        model="other", scenario=None, measures=[], sensor=loop1
+    )
+    plain = registry.assign(model="arima", scenario=None, measures=[])
+
+    assert (first.channel, other.channel, again.channel, plain.channel) == (1, 2, 1, 0)
+    codes = registry.codes()
+    assert codes.sensor_of(1) == loop1
+    assert codes.channel(None) == 0
+    assert codes.channel(SensorLink("never")) is None
+    assert json.loads(registry.path.read_text())["sensors"][0] == {
+        "sensor": "LOOP1",
+        "measure": "humidity",
+        "units": "%",
+        "channel": 2,
+    }
+
+
+def test_channels_are_checked() -> None:
+    with pytest.raises(RegistryError, match="channel 65535 not 1-65534"):
+        Codes(sensors={SensorLink("a"): 65535}).check()
+    with pytest.raises(RegistryError, match="channel 4 is used by"):
+        Codes(sensors={SensorLink("a"): 4, SensorLink("b"): 4}).check()
+    codes = Codes(sensors={SensorLink(f"s{i}"): i for i in CHANNELS})
+    with pytest.raises(RegistryError, match="No free channel"):
+        allocate(codes, model="m", scenario=None, measures=[], sensor=SensorLink("one more"))

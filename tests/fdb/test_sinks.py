@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from dtbase.fdb import (
+    FdbError,
     FdbStore,
     JsonCodeRegistry,
     MultioSink,
@@ -89,3 +91,13 @@ def test_a_given_multio_plan(
 def test_unknown_sink_kind(store: FdbStore) -> None:
     with pytest.raises(ValueError, match="Unknown sink 'kafka'"):
         open_sink(store, "kafka")  # type: ignore[arg-type]
+
+
+def test_without_multio_installed_the_sink_says_so(
+    store: FdbStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the functions image, which installs the fdb extra but not fdb-multio."""
+    monkeypatch.setitem(sys.modules, "multio", None)  # `import multio` raises ImportError
+
+    with pytest.raises(FdbError, match="needs the fdb-multio extra"):
+        open_sink(store, "multio")

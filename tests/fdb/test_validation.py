@@ -41,16 +41,10 @@ BAD_RUNS = {
     "missing value": (one_measure([(HOUR, None)]), "None (NoneType)"),
     "not a number": (one_measure([(HOUR, float("nan"))]), "are not finite"),
     "infinite": (one_measure([(HOUR, float("inf"))]), "are not finite"),
-    "negative step": (
-        one_measure([(RUN_TIME - timedelta(minutes=15), 1.0), (HOUR, 2.0)]),
-        "1 timestamp(s) before the run time 2024-03-09T06:45:00+00:00, "
-        "e.g. 2024-03-09T06:30:00+00:00; FDB steps cannot be negative",
-    ),
-    "before a run time with seconds": (
-        one_measure(
-            [(RUN_TIME + timedelta(seconds=10), 1.0)], run_time=RUN_TIME.replace(second=30)
-        ),
-        "before the run time",
+    "created too long after its first value": (
+        one_measure([(RUN_TIME - timedelta(days=2731), 1.0)]),
+        "the run was created 2731 days, 0:00:00 after its first value; "
+        "GRIB2 keeps at most 2730 days, 14:59:00 between them",
     ),
     "empty series": (one_measure([]), "the series is empty"),
     "fraction of a second": (
@@ -104,7 +98,7 @@ def test_every_problem_is_listed_at_once() -> None:
         RUN_TIME,
         [
             MeasureSeries("a", "m", [(HOUR, 1)]),
-            MeasureSeries("b", "m", [(RUN_TIME - timedelta(hours=1), 1.0)]),
+            MeasureSeries("b", "m", [(HOUR + timedelta(microseconds=1), 1.0)]),
             MeasureSeries("c", "m", []),
         ],
     )
@@ -150,3 +144,18 @@ def test_run_time_is_kept_to_the_minute(tmp_path: Path) -> None:
 
     assert run.reference_time == RUN_TIME
     validate_run(run)
+
+
+def test_values_before_the_creation_time_are_valid_and_move_the_reference_time() -> None:
+    """A forecast from an old reading, an analysis, a backfill: the reference time is the
+    first value's (to the minute), so steps are never negative."""
+    early = one_measure([(RUN_TIME - timedelta(hours=3, seconds=20), 1.0), (HOUR, 2.0)])
+    seconds = one_measure(
+        [(RUN_TIME + timedelta(seconds=10), 1.0)], run_time=RUN_TIME.replace(second=30)
+    )
+
+    validate_run(early)
+    validate_run(seconds)
+
+    assert early.reference_time == RUN_TIME - timedelta(hours=3, minutes=1)
+    assert seconds.reference_time == RUN_TIME

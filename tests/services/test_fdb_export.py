@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import azure.functions as func
@@ -88,7 +89,10 @@ def test_the_handler_exports_once_into_the_local_store(
     assert first["messages"] == 3
     assert [run["model"] for run in first["exported"]] == ["arima"]
     assert second["exported"] == []
-    assert [run["reason"] for run in second["skipped"]] == ["the FDB holds it already"]
+    assert [run["reason"] for run in second["skipped"]] == [
+        "the FDB holds it already, with the same values"
+    ]
+    assert second["ok"] is True
     store = FdbStore(data_dir=tmp_path / "data")
     runs = list_runs(store, ApiCodeRegistry(client))
     assert [(run.model, run.fields) for run in runs] == [("arima", 3)]
@@ -112,3 +116,44 @@ def test_unknown_models_are_a_400_and_nothing_is_written(
     assert "no such model: 'nope'" in answer["detail"]
     store = FdbStore(data_dir=tmp_path / "data")
     assert store.list({"class": "rd"}) == []
+
+
+def test_a_run_that_fails_makes_the_summary_not_ok(
+    backend_env: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One run exports, one cannot be encoded: the function answers 502 (the run finished,
+    some of its work failed) with the summary, which says ok false and gives the failed
+    run's one reason."""
+    monkeypatch.setenv("DT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DT_FDB_CONFIG", raising=False)
+    client = Client.logged_in(backend_env, "default_user@localhost", DEFAULT_PASSWORD)
+    _insert_run(client, [280.5, 281.25])
+    client.models.insert_model("classifier")
+    client.models.insert_model_measure("label", "", ValueDatatype.string)
+    client.models.insert_model_run(
+        "classifier",
+        "baseline",
+        [MeasureValues(measure_name="label", values=["sunny"], timestamps=[RUN_TIME])],
+        time_created=RUN_TIME,
+        create_scenario=True,
+    )
+    monkeypatch.setitem(registry.HANDLERS, "fdb_export", partial(handler.handle, clock=_clock))
+    body = json.dumps({"dt_from": "-6h"}).encode()
+
+    response = function_app.fdb_export(
+        func.HttpRequest("POST", "http://localhost:7071/api/fdb_export", body=body)
+    )
+
+    assert response.status_code == 502
+    summary = json.loads(response.get_body())
+    assert summary["ok"] is False
+    assert [run["model"] for run in summary["exported"]] == ["arima"]
+    assert [(run["model"], run["reason"]) for run in summary["failed"]] == [
+        (
+            "classifier",
+            "measure 'label' [] holds string values; only float measures can be exported to FDB",
+        )
+    ]
+    client.close()

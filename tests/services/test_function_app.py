@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
+import re
+import sys
+import tomllib
 from functools import cache, partial
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from services import function_app, registry
 from services.weather import handler as weather
@@ -144,3 +152,163 @@ def test_a_scheduled_run_logs_a_failed_summary(
 
     assert summary == {"ok": False, "problems": ["x"]}
     assert caplog.records[-1].levelno == logging.ERROR
+
+
+# The functions image (Dockerfile_functions) against what its functions import.
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _image_extras() -> set[str]:
+    """The extras the image installs dtbase with (its one `pip install ".[...]"`)."""
+    text = (ROOT / "Dockerfile_functions").read_text(encoding="utf-8")
+    found = re.findall(r'pip install [^\n]*"\.\[([^\]]*)\]"', text)
+    assert len(found) == 1, found
+    return {extra.strip() for extra in found[0].split(",")}
+
+
+def _requirements(extras: set[str]) -> set[str]:
+    """Distributions dtbase installs with these extras (its own extras expanded)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = [Requirement(r) for r in project["dependencies"]]
+    optional = project["optional-dependencies"]
+    todo = sorted(extras)
+    while todo:
+        for requirement in map(Requirement, optional[todo.pop()]):
+            if canonicalize_name(requirement.name) == "dtbase":
+                todo += sorted(requirement.extras)
+            else:
+                wanted.append(requirement)
+    return {canonicalize_name(requirement.name) for requirement in wanted}
+
+
+def _provided_modules(extras: set[str]) -> set[str]:
+    """Top-level modules of those distributions and of everything they depend on."""
+    seen: set[str] = set()
+    todo = sorted(_requirements(extras))
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(requirement.name))
+    return {
+        module
+        for module, distributions in metadata.packages_distributions().items()
+        if any(canonicalize_name(d) in seen for d in distributions)
+    }
+
+
+class _Imports(ast.NodeVisitor):
+    """Modules a module imports when it runs, wherever the import is (functions too), but
+    not under `if TYPE_CHECKING:` nor in a `try` that handles ImportError (optional)."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+        self.found: set[str] = set()
+
+    def visit_If(self, node: ast.If) -> None:
+        if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+            self.generic_visit(node)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        handled = {
+            name.id
+            for handler in node.handlers
+            for name in ast.walk(handler.type or ast.Name("BaseException"))
+            if isinstance(name, ast.Name)
+        }
+        if not handled & {"ImportError", "ModuleNotFoundError"}:
+            self.generic_visit(node)
+            return
+        for child in [*node.handlers, *node.orelse, *node.finalbody]:
+            self.visit(child)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.found |= {alias.name for alias in node.names}
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        base = node.module or ""
+        if node.level:
+            parent = self.package.split(".")[: len(self.package.split(".")) - node.level + 1]
+            base = ".".join([*parent, base] if base else parent)
+        self.found.add(base)
+        names = (f"{base}.{alias.name}" for alias in node.names)
+        self.found |= {name for name in names if _source(name)}
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        # importlib.import_module("...") and lazy-import tables name project modules
+        if isinstance(node.value, str) and _source(node.value):
+            self.found.add(node.value)
+
+
+def _source(module: str) -> Path | None:
+    """The file of a project module (dtbase or services), None for anything else."""
+    if not re.fullmatch(r"(dtbase|services)(\.\w+)*", module):
+        return None
+    path = ROOT.joinpath(*module.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _third_party_imports(module: str) -> set[str]:
+    """Top-level modules outside the project and the standard library that importing
+    `module` can load, following the project's own modules transitively."""
+    seen: set[str] = set()
+    outside: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = _source(name)
+        if path is None:
+            top = name.split(".")[0]
+            if top not in sys.stdlib_module_names and top not in {"dtbase", "services"}:
+                outside.add(top)
+            continue
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages run
+        package = name if path.name == "__init__.py" else ".".join(parts[:-1])
+        visitor = _Imports(package)
+        visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
+        todo += sorted(visitor.found)
+    return outside
+
+
+def _registered_modules() -> dict[str, str]:
+    """Each function of the app and the module of the handler it runs (timers run the
+    handler of the service they are named after)."""
+    modules = {}
+    for name in _functions():
+        service = name.removesuffix("_timer")
+        modules[name] = registry.HANDLERS[service].__module__
+    return modules
+
+
+def test_the_functions_image_installs_what_every_registered_function_imports() -> None:
+    provided = _provided_modules(_image_extras())
+
+    missing = {
+        function: sorted(_third_party_imports(module) - provided)
+        for function, module in _registered_modules().items()
+    }
+
+    assert {function: modules for function, modules in missing.items() if modules} == {}
+    assert set(missing) == {"weather", "arima", "fdb_export", "weather_timer", "arima_timer"}
+
+
+def test_the_image_check_sees_the_fdb_stack_and_the_app_itself() -> None:
+    """The check has teeth: without the fdb extra, the FDB export's ECMWF imports show."""
+    without_fdb = _provided_modules(_image_extras() - {"fdb"})
+    needed = _third_party_imports(registry.HANDLERS["fdb_export"].__module__)
+
+    assert {"eccodes", "pyfdb"} <= needed - without_fdb
+    assert "azure" in _third_party_imports("services.function_app")
+    assert "multio" not in needed  # imported only where its absence is handled

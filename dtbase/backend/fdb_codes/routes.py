@@ -14,6 +14,7 @@ from dtbase.backend.db import SessionDep
 from dtbase.backend.fdb_codes import store
 from dtbase.backend.routing import documented, protected_router
 from dtbase.fdb.registry import Codes
+from dtbase.fdb.runs import SensorLink
 from dtbase.schemas.common import Msg
 from dtbase.schemas.fdb import (
     AssignCodesRequest,
@@ -25,6 +26,7 @@ from dtbase.schemas.fdb import (
     ModelCode,
     RunCodes,
     ScenarioCode,
+    SensorCode,
 )
 
 router: APIRouter = protected_router(prefix="/fdb", tags=["fdb"])
@@ -45,10 +47,16 @@ def assign_codes(body: AssignCodesRequest, session: SessionDep, _: Writer) -> Ru
     """The codes of a run; those it lacks are assigned first, in one transaction.
 
     Idempotent: asking again returns the same codes and changes nothing. A measure gets
-    its standard paramId where it has one (e.g. temperature in K: 167) and that id is free.
+    its standard paramId where it has one (e.g. temperature in K: 167) and that id is free;
+    a sensor link gets the next free channel.
     """
     measures = [(measure.name, measure.units) for measure in body.measures]
-    codes = store.assign(session, model=body.model, scenario=body.scenario, measures=measures)
+    sensor = None
+    if body.sensor is not None:
+        sensor = SensorLink(body.sensor.sensor, body.sensor.measure, body.sensor.units)
+    codes = store.assign(
+        session, model=body.model, scenario=body.scenario, measures=measures, sensor=sensor
+    )
     return RunCodes(
         model=body.model,
         scenario=body.scenario,
@@ -58,6 +66,7 @@ def assign_codes(body: AssignCodesRequest, session: SessionDep, _: Writer) -> Ru
             MeasureCode(name=name, units=units, param=param)
             for (name, units), param in sorted(codes.params.items())
         ],
+        channel=codes.channel,
     )
 
 
@@ -132,5 +141,9 @@ def to_wire(codes: Codes) -> FdbCodes:
         measures=[
             MeasureCode(name=name, units=units, param=param)
             for (name, units), param in sorted(codes.measures.items())
+        ],
+        sensors=[
+            SensorCode(sensor=link.sensor, measure=link.measure, units=link.units, channel=c)
+            for link, c in sorted(codes.sensors.items())
         ],
     )

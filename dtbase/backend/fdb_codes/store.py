@@ -16,9 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput
-from dtbase.backend.fdb_codes.tables import FdbMeasureCode, FdbModelCode, FdbScenarioCode
+from dtbase.backend.fdb_codes.tables import (
+    FdbMeasureCode,
+    FdbModelCode,
+    FdbScenarioCode,
+    FdbSensorCode,
+)
 from dtbase.fdb.errors import RegistryError
 from dtbase.fdb.registry import Codes, MeasureKey, RunCodes, allocate
+from dtbase.fdb.runs import SensorLink
 
 # An arbitrary constant: the key of the advisory lock that serialises registry writes.
 REGISTRY_LOCK = 0x46_44_42_43  # "FDBC"
@@ -35,23 +41,41 @@ def codes(session: Session) -> Codes:
     names = {row.id: row.model for row in models}
     scenarios = session.scalars(select(FdbScenarioCode)).all()
     measures = session.scalars(select(FdbMeasureCode)).all()
+    sensors = session.scalars(select(FdbSensorCode)).all()
     return Codes(
         {row.model: row.expver for row in models},
         {(names[row.model_code_id], row.scenario): row.member for row in scenarios},
         {(row.name, row.units): row.param for row in measures},
+        {SensorLink(row.sensor, row.measure, row.units): row.channel for row in sensors},
     )
 
 
 def assign(
-    session: Session, *, model: str, scenario: str | None, measures: Sequence[MeasureKey]
+    session: Session,
+    *,
+    model: str,
+    scenario: str | None,
+    measures: Sequence[MeasureKey],
+    sensor: SensorLink | None = None,
 ) -> RunCodes:
     """The codes of a run, inserting those it lacks (idempotent)."""
     lock(session)
     current = codes(session)
     try:
-        updated, run = allocate(current, model=model, scenario=scenario, measures=measures)
+        updated, run = allocate(
+            current, model=model, scenario=scenario, measures=measures, sensor=sensor
+        )
     except RegistryError as error:
         raise Conflict(str(error)) from error
+    if sensor is not None and sensor not in current.sensors:
+        session.add(
+            FdbSensorCode(
+                sensor=sensor.sensor,
+                measure=sensor.measure,
+                units=sensor.units,
+                channel=updated.sensors[sensor],
+            )
+        )
     if model not in current.models:
         session.add(FdbModelCode(model=model, expver=updated.models[model]))
         _flush(session)

@@ -1,6 +1,6 @@
 """The FDB code registry: free-text names of dtbase mapped to the GRIB codes FDB indexes by.
 
-Codes are keyed by names, not by foreign keys to the model tables: a code stays with the
+Codes are keyed by names, not by foreign keys to the model and sensor tables: a code stays with the
 data archived under it even when the model, scenario or measure is deleted, so it is never
 handed out again. Renames are edits of the registry (`/fdb/edit-*-code`).
 """
@@ -53,3 +53,20 @@ class FdbMeasureCode(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(100))
     units: Mapped[str] = mapped_column(String(100))
     param: Mapped[int] = mapped_column(unique=True)
+
+
+class FdbSensorCode(Timestamped, Base):
+    """A sensor link's `channel` (1-65534): the sensor a run forecasts and its measure
+    (empty strings when the run names none)."""
+
+    __tablename__ = "fdb_sensor_code"
+    __table_args__ = (
+        UniqueConstraint("sensor", "measure", "units"),
+        CheckConstraint("channel BETWEEN 1 AND 65534", name="channel_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sensor: Mapped[str] = mapped_column(Text)
+    measure: Mapped[str] = mapped_column(String(100))
+    units: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[int] = mapped_column(unique=True)

@@ -10,7 +10,7 @@ import httpx
 from dtbase.schemas.users import Role
 from tests.conftest import UserFactory
 
-EMPTY: dict[str, list[object]] = {"models": [], "scenarios": [], "measures": []}
+EMPTY: dict[str, list[object]] = {"models": [], "scenarios": [], "measures": [], "sensors": []}
 RUN = {
     "model": "arima",
     "scenario": "baseline",
@@ -49,6 +49,7 @@ def test_assign_codes_gives_standard_and_experimental_codes(admin: httpx.Client)
             {"name": "soil moisture", "units": "m3 m-3", "param": 80},
             {"name": "temperature", "units": "K", "param": 167},
         ],
+        "channel": 0,
     }
     assert _codes(admin) == {
         "models": [{"model": "arima", "expver": "d001"}],
@@ -57,6 +58,7 @@ def test_assign_codes_gives_standard_and_experimental_codes(admin: httpx.Client)
             {"name": "soil moisture", "units": "m3 m-3", "param": 80},
             {"name": "temperature", "units": "K", "param": 167},
         ],
+        "sensors": [],
     }
 
 
@@ -116,6 +118,9 @@ def test_assign_codes_rejects_bad_input_and_changes_nothing(admin: httpx.Client)
         {"model": "m" * 101, "measures": []},
         {"model": "m", "measures": [{"name": "x"}]},
         {"model": "m\x00", "measures": []},
+        {"model": "m", "sensor": {"sensor": ""}},
+        {"model": "m", "sensor": {"sensor": "S1", "measure": "x" * 101}},
+        {"model": "m", "sensor": "S1"},
     ):
         response = admin.post("/fdb/assign-codes", json=body)
         assert response.status_code == 422, (body, response.text)
@@ -246,3 +251,19 @@ def test_roles(admin: httpx.Client, user_factory: UserFactory) -> None:
     assert user.post("/fdb/edit-model-code", json=edit).status_code == 403
     assert _codes(admin) == before
     assert _assign(user, {"model": "u", "measures": []})["expver"] == "d002"
+
+
+def test_sensor_links_get_a_channel_each(admin: httpx.Client) -> None:
+    loop1 = {"sensor": "LOOP1", "measure": "temperature", "units": "K"}
+    first = _assign(admin, {**RUN, "sensor": loop1})
+    second = _assign(admin, {**RUN, "sensor": {**loop1, "sensor": "LOOP2"}})
+    bare = _assign(admin, {**RUN, "sensor": {"sensor": "LOOP3"}})
+    again = _assign(admin, {"model": "other", "sensor": loop1})
+
+    assert [a["channel"] for a in (first, second, bare, again)] == [1, 2, 3, 1]
+    assert first["expver"] == second["expver"]
+    assert _codes(admin)["sensors"] == [
+        {**loop1, "channel": 1},
+        {"sensor": "LOOP2", "measure": "temperature", "units": "K", "channel": 2},
+        {"sensor": "LOOP3", "measure": "", "units": "", "channel": 3},
+    ]
