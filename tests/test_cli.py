@@ -343,7 +343,12 @@ def test_fake_weather_serves_one_call_until_ctrl_c(cli_env: dict[str, str]) -> N
         assert (
             second.strip() == f"Point the weather service at it: DT_OPENWEATHERMAP_URL={base_url}"
         )
-        query = {"lat": 51.53, "lon": -0.127, "units": "metric", "appid": "any"}
+        query: dict[str, str | float] = {
+            "lat": 51.53,
+            "lon": -0.127,
+            "units": "metric",
+            "appid": "any",
+        }
         response = httpx.get(f"{base_url}/onecall", params=query, timeout=10)
         assert response.status_code == 200
         assert len(response.json()["hourly"]) == 48
