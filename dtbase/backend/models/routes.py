@@ -196,7 +196,9 @@ def edit_model_measure(body: EditModelMeasureRequest, session: SessionDep, _: Wr
 )
 def insert_model_run(body: InsertModelRunRequest, session: SessionDep, _: Writer) -> Msg:
     """Store a run: one output per measure, each value checked against the measure's
-    datatype. Repeated timestamps within an output are skipped."""
+    datatype. Repeated timestamps within an output are skipped. A run is identified by its
+    model, scenario, time_created, sensor and sensor measure, so runs of one time for
+    several sensors are all stored."""
     store.create_run(session, run=body)
     return Msg(detail="Model run inserted")
 
