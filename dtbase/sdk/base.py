@@ -53,7 +53,7 @@ class ServiceSettings(BaseSettings):
 
 class Outcome(StrEnum):
     ok = "ok"
-    exists = "exists"  # a 409 on an insert: the object is already there
+    exists = "exists"  # a 409 on an insert, and what is stored is what was sent
     failed = "failed"
 
 

@@ -108,3 +108,34 @@ def test_the_timeout_applies_to_every_request(monkeypatch: pytest.MonkeyPatch) -
     Spy(timeout=2)()
 
     assert timeouts == [httpx.Timeout(7.5), httpx.Timeout(2)]
+
+
+def test_a_409_whose_stored_object_cannot_be_read_is_a_failure() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/login":
+            return httpx.Response(200, json=TOKENS)
+        if request.url.path == "/model/insert-model-run":
+            return httpx.Response(409, json={"detail": "Model run exists already"})
+        return httpx.Response(503, json={"detail": "down for maintenance"})
+
+    http = httpx.Client(base_url="http://backend", transport=httpx.MockTransport(answer))
+    run = {
+        "model_name": "M",
+        "scenario_description": "S",
+        "time_created": "2024-01-01T00:00:00Z",
+        "measures_and_values": [],
+    }
+    without_time = {key: value for key, value in run.items() if key != "time_created"}
+    pairs: list[tuple[str, Any]] = [
+        ("/model/insert-model-run", run),
+        ("/model/insert-model-run", without_time),
+    ]
+
+    with pytest.raises(ServiceRunError) as raised:
+        Pairs(pairs, http=http)(dt_user_password="pw")
+
+    unreadable, untimed = raised.value.summary.failures
+    assert (unreadable.outcome, unreadable.status_code) == (Outcome.failed, 409)
+    assert "comparing with what is stored failed" in unreadable.detail
+    assert "down for maintenance" in unreadable.detail
+    assert "has no time_created" in untimed.detail
