@@ -4,12 +4,14 @@
 
     store = FdbStore(data_dir=settings.data_dir)          # or FdbStore(config)
     registry = JsonCodeRegistry(default_registry_path(settings.data_dir))
-    compare_held(store, registry, run).same        # the FDB holds the run, identical
+    compare_held(store, registry, run).same        # the FDB holds the run's values
     export_run(run, registry=registry, sink=open_sink(store))          # or "multio"
-    list_runs(store, registry, model="arima")
     read_back(store, registry, run)                # the FDB's copy of the run
-    read_run(store, registry, model="arima", scenario=None, run_time=listed.run_time,
-             sensor=listed.sensor)
+    listed = list_runs(store, registry, model="arima")[0]      # by reference time
+    read_run(store, registry, model="arima", scenario=listed.scenario,
+             run_time=listed.run_time, sensor=listed.sensor)
+
+Keys, codes and what the export guarantees: docs/fdb.md and `dtbase.fdb.mars`.
 
 The data model, the registry, the MARS mapping and the configuration are plain Python;
 the names that need pyfdb, eccodes (and multio for its sink) load them on first use, so

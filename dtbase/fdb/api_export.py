@@ -5,11 +5,14 @@ run's keys is read back and compared with the run (`dtbase.fdb.bridge.compare_he
 
 - exported: the FDB held none or only part of it (the part it held being equal); the run
   is written whole (FDB masks fields archived again with the same bytes), then listed;
-- skipped: the FDB holds it already, every field with the run's values, location and
-  creation time, and nothing more;
-- failed, with one short reason: the FDB holds something else under its keys (it is not
-  overwritten), the run cannot be encoded (a measure that is not float, ...; nothing of
-  it is written), or the API or the FDB failed.
+- skipped: the FDB holds it already, every field with the run's values (bit for bit) and
+  location, and nothing more; the creation time is not compared (it is no key): a run
+  created later with the same values under the same keys, such as an hourly forecast of a
+  sensor that stopped reporting, is the same data, and the reason names the creation time
+  the FDB keeps;
+- failed, with one short reason: the FDB holds other values (or fields the run does not
+  have) under its keys (they are not overwritten), the run cannot be encoded (a measure
+  that is not float, ...; nothing of it is written), or the API or the FDB failed.
 
 So exporting again is idempotent, and `ok` is false as soon as one run failed.
 """
@@ -144,9 +147,6 @@ def export_window(
     return summary
 
 
-SKIPPED = "the FDB holds it already, with the same values"
-
-
 def _export_one(
     client: Client,
     store: FdbStore,
@@ -161,7 +161,7 @@ def _export_one(
     run = to_model_run(client, api_run, measures=measures)
     held = compare_held(store, registry, run)
     if held.same:
-        return "skipped", {"reason": SKIPPED}
+        return "skipped", {"reason": held.same_reason(run.run_time)}
     if held.conflicts:
         return "failed", {"reason": held.reason() + "; not overwritten"}
     result = export_run(run, registry=registry, sink=writer)

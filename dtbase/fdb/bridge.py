@@ -4,8 +4,8 @@ A run is identified in FDB by its model's `expver`, its scenario's member (or no
 sensor link's `channel` (0 for none) and its reference time to the minute (see
 `dtbase.fdb.mars`); its fields by measure (`param`) and time (`step`). What the FDB
 holds is the truth: `compare_held` reads back what the FDB holds under a run's keys and
-compares it with the run, so an exporter skips only runs the FDB holds identically and
-never overwrites a different one.
+compares it with the run, so an exporter skips only runs whose values (and location) the
+FDB holds identically and never overwrites different ones.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from dtbase.fdb.sinks import Sink
 from dtbase.fdb.store import FdbStore
 
 _FLOAT = struct.Struct(">d")
+SAME = "the FDB holds it already, with the same values"
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,12 @@ class ExportResult:
 class HeldRun:
     """What the FDB holds under a run's keys, compared with the run.
 
-    `differing` counts held fields whose value, location or creation time is not the
-    run's; `extra` held fields the run does not have (another run under the same keys).
+    `differing` counts held fields whose value (bit for bit) or location is not the run's;
+    `extra` held fields the run does not have (another run under the same keys). The
+    creation time is not compared: it is no key, and a run with the same values under the
+    same keys is the same data (a scheduled forecast of a sensor that stopped reporting
+    repeats itself every hour). `created` holds the creation times, to the minute, of the
+    held fields equal to the run's: whose metadata the FDB keeps.
     """
 
     expected: int
@@ -68,6 +73,7 @@ class HeldRun:
     differing: int = 0
     extra: int = 0
     example: str | None = None
+    created: tuple[datetime, ...] = ()
 
     @property
     def same(self) -> bool:
@@ -91,6 +97,15 @@ class HeldRun:
         found = "; ".join(parts)
         example = f" (e.g. {self.example})" if self.example else ""
         return f"the FDB holds something else under this run's keys: {found}{example}"
+
+    def same_reason(self, run_time: datetime) -> str:
+        """One line saying that the FDB holds the run created at `run_time`, and, when the
+        held fields come from a run created at another time, which one."""
+        others = [when for when in self.created if when != reference_time(run_time)]
+        if not others:
+            return SAME
+        when = ", ".join(when.isoformat() for when in others)
+        return f"{SAME}: identical values from a run created at {when}, kept as they are"
 
 
 @dataclass(frozen=True)
@@ -177,7 +192,7 @@ def missing_fields(store: FdbStore, registry: CodeRegistry, run: ModelRun) -> in
 
 def compare_held(store: FdbStore, registry: CodeRegistry, run: ModelRun) -> HeldRun:
     """What the FDB holds under the run's keys, read back and compared field by field
-    (values bit for bit, location, creation time to the minute)."""
+    (values bit for bit, and location; not the creation time: see `HeldRun`)."""
     expected = expected_fields(run, registry.codes())
     total = sum(len(measure.points) for measure in run.measures)
     if expected is None:
@@ -190,8 +205,8 @@ def compare_held(store: FdbStore, registry: CodeRegistry, run: ModelRun) -> Held
         (int(keys["param"]), step_seconds(keys["step"])): value
         for keys, value in zip(expected, _values(run), strict=True)
     }
-    created = reference_time(run.run_time)
     differing, extra, example = 0, 0, None
+    created: set[datetime] = set()
     held = _read_fields(store, request, listed)
     for field in held:
         key = (field.param, field.step)
@@ -206,14 +221,13 @@ def compare_held(store: FdbStore, registry: CodeRegistry, run: ModelRun) -> Held
                 f"param {field.param} at {field.valid_time.isoformat()}: "
                 f"held {field.value!r}, run {value!r}"
             )
-        elif field.location != run.location or field.created != created:
+        elif field.location != run.location:
             differing += 1
-            example = example or (
-                f"held location {field.location} created {field.created.isoformat()}, "
-                f"run {run.location} created {created.isoformat()}"
-            )
+            example = example or f"held location {field.location}, run {run.location}"
+        else:
+            created.add(field.created)
     missing = total - (len(held) - extra)
-    return HeldRun(total, missing, differing, extra, example)
+    return HeldRun(total, missing, differing, extra, example, tuple(sorted(created)))
 
 
 def list_fields(

@@ -153,7 +153,7 @@ def validate_run(run: ModelRun) -> None:
         problems.append(f"sensor link must be a SensorLink of strings, not {run.sensor!r}")
     seen: set[tuple[str, str]] = set()
     reference = None
-    if not problems and isinstance(run.run_time, datetime):
+    if isinstance(run.run_time, datetime):
         reference = run.reference_time
         if run.run_time - reference > MAX_CUTOFF:
             problems.append(

@@ -233,10 +233,38 @@ def test_cli_export_list_read(
     assert unknown.exit_code == 1
     assert "no such model: 'nope'" in unknown.output
 
+    _sensor(client, "LOOP1")
+    early = RUN_TIME - timedelta(hours=3)
+    _forecast(client, sensor="LOOP1", created=RUN_TIME, start=early, values=[281.0, 282.5])
+    assert runner.invoke(fdb_app, ["export", *window]).exit_code == 0
+    link = ["--sensor", "LOOP1", "--sensor-measure", "temperature", "--sensor-units", "K"]
+    by_sensor = runner.invoke(
+        fdb_app, ["read", "--model", "arima", "--scenario", "default", "--run-time", "03:00"]
+    )
+    assert by_sensor.exit_code == 1  # not an ISO time
+    by_sensor = runner.invoke(
+        fdb_app,
+        [
+            "read",
+            "--model",
+            "arima",
+            "--scenario",
+            "default",
+            "--run-time",
+            early.isoformat(),
+            *link,
+        ],
+    )
+    assert by_sensor.exit_code == 0, by_sensor.output
+    assert "created 2024-05-01T06:00:00+00:00 for LOOP1 / temperature [K]" in by_sensor.output
+    assert f"{early.isoformat()}  281.0" in by_sensor.output
+    listed = runner.invoke(fdb_app, ["list", "--model", "arima"])
+    assert "sensor LOOP1 / temperature [K] (channel 1)  2 fields" in listed.output
+
     _clash(client, store=FdbStore(data_dir=tmp_path / "cli-data"), model="clashing")
     failed = runner.invoke(fdb_app, ["export", *window])
     assert failed.exit_code == 1, failed.output
-    assert "0 exported (0 fields), 1 skipped, 1 failed" in failed.output
+    assert "0 exported (0 fields), 2 skipped, 1 failed" in failed.output
     assert "FAILED    run" in failed.output
     assert "not overwritten" in failed.output
 
@@ -254,6 +282,7 @@ def _forecast(
     """An ARIMA-like run: one sensor, its temperature, values every half hour from `start`."""
     if "arima" not in {m.name for m in client.models.list_models()}:
         client.models.insert_model("arima")
+    if "Mean temperature" not in {m.name for m in client.models.list_model_measures()}:
         client.models.insert_model_measure("Mean temperature", "K", ValueDatatype.float)
     times = [start + timedelta(minutes=30 * i) for i in range(len(values))]
     client.models.insert_model_run(
@@ -324,6 +353,82 @@ def test_a_forecast_from_a_reading_three_hours_old_exports(client: Client, store
     [listed] = list_runs(store, ApiCodeRegistry(client))
     assert listed.run_time == start  # the reference time: the first value's
     _read_back_every_run(client, store)
+
+
+STALE = [280.0, 280.25, 281.0, 281.5]
+LATER = RUN_TIME + timedelta(hours=1, seconds=12)
+LOOP1 = SensorLink("LOOP1", "temperature", "K")
+
+
+def _stale_forecast(client: Client, *, created: datetime, values: list[float]) -> None:
+    """A scheduled ARIMA run on LOOP1, which stopped reporting: its forecast starts at the
+    last reading, three hours before 06:00, whenever the run is created."""
+    start = RUN_TIME - timedelta(hours=3)
+    _forecast(client, sensor="LOOP1", created=created, start=start, values=values)
+
+
+def _read_loop1(store: FdbStore, registry: ApiCodeRegistry) -> ModelRun:
+    [listed] = list_runs(store, registry)
+    return read_run(
+        store, registry, model="arima", scenario="default", run_time=listed.run_time, sensor=LOOP1
+    )
+
+
+def test_an_hourly_forecast_of_a_stale_sensor_is_skipped_and_the_first_kept(
+    client: Client, store: FdbStore
+) -> None:
+    """Same sensor link, model, scenario and first value, same values, created an hour
+    apart: one set of keys, the same data, so the later run is skipped, and the reason says
+    whose creation time the FDB keeps."""
+    registry = ApiCodeRegistry(client)
+    _sensor(client, "LOOP1")
+    _stale_forecast(client, created=RUN_TIME, values=STALE)
+    assert export_window(client, store, dt_from=FROM, dt_to=TO).ok
+    listing = store.list({"class": "rd"})
+    _stale_forecast(client, created=LATER, values=list(STALE))
+
+    summary = export_window(client, store, dt_from=FROM, dt_to=LATER)
+
+    assert summary.ok, summary.to_dict()
+    assert summary.exported == summary.failed == []
+    assert [(o.run_time, o.reason) for o in summary.skipped] == [
+        (RUN_TIME, "the FDB holds it already, with the same values"),
+        (
+            LATER,
+            "the FDB holds it already, with the same values: identical values from a run "
+            "created at 2024-05-01T06:00:00+00:00, kept as they are",
+        ),
+    ]
+    assert store.list({"class": "rd"}) == listing
+    back = _read_loop1(store, registry)
+    assert (back.run_time, [v for _, v in back.measures[0].points]) == (RUN_TIME, STALE)
+
+
+def test_an_hourly_forecast_with_one_other_value_fails_and_changes_nothing(
+    client: Client, store: FdbStore
+) -> None:
+    registry = ApiCodeRegistry(client)
+    _sensor(client, "LOOP1")
+    _stale_forecast(client, created=RUN_TIME, values=STALE)
+    assert export_window(client, store, dt_from=FROM, dt_to=TO).ok
+    listing = store.list({"class": "rd"})
+    _stale_forecast(client, created=LATER, values=[*STALE[:2], STALE[2] + 0.5, STALE[3]])
+
+    summary = export_window(client, store, dt_from=FROM, dt_to=LATER)
+
+    assert not summary.ok
+    assert [o.run_time for o in summary.skipped] == [RUN_TIME]
+    assert [(o.run_time, o.reason) for o in summary.failed] == [
+        (
+            LATER,
+            "the FDB holds something else under this run's keys: 1 of its 4 fields hold "
+            "other values (e.g. param 80 at 2024-05-01T04:00:00+00:00: held 281.0, run 281.5)"
+            "; not overwritten",
+        )
+    ]
+    assert store.list({"class": "rd"}) == listing
+    back = _read_loop1(store, registry)
+    assert (back.run_time, [v for _, v in back.measures[0].points]) == (RUN_TIME, STALE)
 
 
 def _clash(client: Client, *, store: FdbStore, model: str = "arima") -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -292,6 +292,52 @@ def test_a_run_starting_before_its_creation_exports_and_reads_back(
     assert compare_held(store, registry, run).same
 
 
+def _stale_forecast(created: datetime, *, nudge: float = 0.0) -> ModelRun:
+    """A forecast of LOOP1 from its last reading, three hours before `created`."""
+    start = RUN_TIME - timedelta(hours=3)
+    points = [(start + timedelta(minutes=30 * i), 280.0 + i / 7) for i in range(12)]
+    points[5] = (points[5][0], points[5][1] + nudge)
+    return ModelRun(
+        "arima", None, created, [MeasureSeries("temperature", "K", points)], None, LOOP1
+    )
+
+
+def test_a_later_run_with_the_same_values_is_held_and_keeps_the_first_creation_time(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    """A scheduled forecast of a sensor that stopped reporting: every hour, the same values
+    from the same origin, under the same keys; the FDB holds them already."""
+    first = _stale_forecast(RUN_TIME)
+    export_run(first, registry=registry, sink=open_sink(store))
+    before = store.list({"class": "rd"})
+    later = _stale_forecast(RUN_TIME + timedelta(hours=1, seconds=20))
+
+    held = compare_held(store, registry, later)
+
+    assert later.reference_time == first.reference_time
+    assert held == HeldRun(12, 0, created=(RUN_TIME,))
+    assert held.same
+    assert held.same_reason(later.run_time) == (
+        "the FDB holds it already, with the same values: identical values from a run "
+        "created at 2024-03-09T06:45:00+00:00, kept as they are"
+    )
+    assert held.same_reason(first.run_time) == "the FDB holds it already, with the same values"
+    assert read_back(store, registry, later).run_time == RUN_TIME
+    assert store.list({"class": "rd"}) == before
+
+
+def test_a_later_run_with_one_other_value_under_the_same_keys_conflicts(
+    store: FdbStore, registry: JsonCodeRegistry
+) -> None:
+    export_run(_stale_forecast(RUN_TIME), registry=registry, sink=open_sink(store))
+    later = _stale_forecast(RUN_TIME + timedelta(hours=1), nudge=1e-9)
+
+    held = compare_held(store, registry, later)
+
+    assert (held.same, held.conflicts, held.differing, held.missing) == (False, True, 1, 0)
+    assert "1 of its 12 fields hold other values" in held.reason()
+
+
 def test_compare_held_tells_same_missing_and_different(
     store: FdbStore, registry: JsonCodeRegistry
 ) -> None:
@@ -299,7 +345,7 @@ def test_compare_held_tells_same_missing_and_different(
     assert compare_held(store, registry, run) == HeldRun(16, 16)
 
     export_run(run, registry=registry, sink=open_sink(store))
-    assert compare_held(store, registry, run) == HeldRun(16, 0)
+    assert compare_held(store, registry, run) == HeldRun(16, 0, created=(RUN_TIME,))
 
     other = _for_sensor(make_run(), LOOP1, factor=-1.0)  # same keys, other values
     held = compare_held(store, registry, other)

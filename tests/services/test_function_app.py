@@ -284,11 +284,11 @@ def _third_party_imports(module: str) -> set[str]:
 
 def _registered_modules() -> dict[str, str]:
     """Each function of the app and the module of the handler it runs (timers run the
-    handler of the service they are named after)."""
+    handler of the service they are named after; any other function, its own module)."""
     modules = {}
-    for name in _functions():
-        service = name.removesuffix("_timer")
-        modules[name] = registry.HANDLERS[service].__module__
+    for name, function in _functions().items():
+        handler = registry.HANDLERS.get(name.removesuffix("_timer"))
+        modules[name] = (handler or function.get_user_function()).__module__
     return modules
 
 
