@@ -158,6 +158,16 @@ def _fdb_values(client: Client, data_dir: Path, run: ModelRun) -> Series:
     return {measure.name: sorted(measure.points) for measure in held.measures}
 
 
+def _fdb_listing(client: Client, data_dir: Path) -> list[tuple[str, str]]:
+    """(sensor, sensor measure) of each run the FDB lists."""
+    from dtbase.fdb.api_registry import ApiCodeRegistry
+    from dtbase.fdb.bridge import list_runs
+    from dtbase.fdb.store import FdbStore
+
+    listed = list_runs(FdbStore(data_dir=data_dir), ApiCodeRegistry(client), model="Arima")
+    return [(run.sensor.sensor, run.sensor.measure) if run.sensor else ("", "") for run in listed]
+
+
 def _loop_readings(now: datetime, sensor: int) -> tuple[list[datetime], list[float]]:
     """14 days of half-hourly temperatures: a daily cycle, different for each sensor."""
     end = now.replace(minute=0, second=0, microsecond=0) - (STALE if sensor == 3 else STEP)
@@ -274,3 +284,12 @@ def test_up_demo_runs_weather_arima_and_the_fdb_export_by_itself_offline(
             assert _fdb_values(client, data_dir, run) == _api_values(client, run), run
         firsts = [_fdb_values(client, data_dir, run)["Mean temperature"][0] for run in loop_runs]
         assert len(set(firsts)) == 3  # each sensor's own values
+        # The FDB's own listing: five runs, each its own field set with its sensor link.
+        listed = _fdb_listing(client, data_dir)
+        assert sorted(listed) == sorted(
+            [
+                ("OpenWeatherMapHistory", "temperature"),
+                ("OpenWeatherMapHistory", "relative humidity"),
+            ]
+            + [(f"LOOP{number}", "temperature") for number in (1, 2, 3)]
+        )
