@@ -356,3 +356,26 @@ def test_fake_weather_serves_one_call_until_ctrl_c(cli_env: dict[str, str]) -> N
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
     assert process.returncode == 0
+
+
+def test_demo_points_the_weather_service_at_a_fake_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dtbase import cli
+
+    monkeypatch.setenv("DT_OPENWEATHERMAP_URL", "https://api.openweathermap.org/data/3.0")
+    assert cli._start_fake_weather() is None
+
+    monkeypatch.delenv("DT_OPENWEATHERMAP_URL")
+    # Set, then removed: so monkeypatch removes what `up` sets, after the test.
+    monkeypatch.setenv("DT_OPENWEATHERMAP_APIKEY", "")
+    monkeypatch.delenv("DT_OPENWEATHERMAP_APIKEY")
+    fake = cli._start_fake_weather()
+    assert fake is not None
+    try:
+        assert os.environ["DT_OPENWEATHERMAP_URL"] == fake.base_url
+        key = os.environ["DT_OPENWEATHERMAP_APIKEY"]
+        query = {"lat": "51.5", "lon": "0", "units": "metric", "appid": key}
+        assert httpx.get(f"{fake.base_url}/onecall", params=query).status_code == 200
+    finally:
+        fake.stop()
