@@ -7,7 +7,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from dtbase.devdb import EmbeddedPostgres
     from services.host import BackgroundHost
+    from services.weather.fake_provider import FakeOpenWeatherMap
 
 T = TypeVar("T")
 M = TypeVar("M", bound="BaseModel")
@@ -55,7 +56,13 @@ app.add_typer(user_app, name="user")
 def up(
     host: Annotated[str | None, typer.Option(help="Backend host [DT_BACKEND_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Backend port [DT_BACKEND_PORT].")] = None,
-    demo: Annotated[bool, typer.Option(help="Load a small demo twin (idempotent).")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="Load a small demo twin (idempotent), serve a fake OpenWeatherMap and "
+            "schedule weather ingress, ARIMA and the FDB export."
+        ),
+    ] = False,
 ) -> None:
     """Start the database, migrate, ensure the default user, serve backend and frontend."""
     import uvicorn
@@ -73,14 +80,21 @@ def up(
         frontend = start_frontend(front_settings)
         password = settings.default_user_pass
         secret = password.get_secret_value() if password else None
+        weather = _start_fake_weather() if demo else None
         services = _start_services(base, secret)
         if demo and secret is not None:
-            threading.Thread(target=_load_demo, args=(base, secret), daemon=True).start()
+            threading.Thread(
+                target=_load_demo, args=(base, secret, services.url), daemon=True
+            ).start()
+        provider = ""
+        if weather is not None:
+            provider = f"  weather   {weather.base_url}   (fake OpenWeatherMap)\n"
         typer.echo(
             f"\ndtbase is starting.\n"
             f"  frontend  {frontend.url}\n"
             f"  backend   {base}   (API docs: {base}/docs)\n"
             f"  services  {services.url}/api/<name>\n"
+            f"{provider}"
             f"  database  {_display_url(url)}\n"
             f"  login     {DEFAULT_USER_EMAIL} / "
             f"{password.get_secret_value() if password else '(default user disabled)'}\n"
@@ -91,6 +105,8 @@ def up(
         finally:
             services.stop()
             frontend.stop()
+            if weather is not None:
+                weather.stop()
     typer.echo("dtbase stopped.")
 
 
@@ -104,6 +120,27 @@ def services_serve(
 
     settings = ServicesHostSettings()
     serve(host=host or settings.services_host, port=port or settings.services_port)
+
+
+@services_app.command("fake-weather")
+def services_fake_weather(
+    host: Annotated[str, typer.Option(help="Host.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7072,
+    api_key: Annotated[
+        str | None, typer.Option(help="Accept only this key (default: any non-empty one).")
+    ] = None,
+) -> None:
+    """Serve a fake OpenWeatherMap (One Call 3.0, recorded London weather) for offline runs."""
+    from services.weather.fake_provider import FakeOpenWeatherMap
+
+    provider = FakeOpenWeatherMap(host, port, api_key=api_key)
+    typer.echo(
+        f"Fake OpenWeatherMap on {provider.base_url}\n"
+        f"Point the weather service at it: DT_OPENWEATHERMAP_URL={provider.base_url}\n"
+        "Press Ctrl-C to stop."
+    )
+    with suppress(KeyboardInterrupt):
+        provider.serve_forever()
 
 
 @serve_app.command("backend")
@@ -275,10 +312,32 @@ def _register_services(backend_url: str, password: str, services_url: str) -> No
         typer.echo("Could not register the services with the backend.", err=True)
 
 
-def _load_demo(backend_url: str, password: str) -> None:
-    from dtbase import demo
+def _start_fake_weather() -> FakeOpenWeatherMap | None:
+    """For `--demo`: the fake provider on a free port, and the weather service pointed at it
+    (through this process's environment, which the services host reads when a service runs).
+    A `DT_OPENWEATHERMAP_URL` set by the user wins: then no fake is started."""
+    from services.weather.fake_provider import FakeOpenWeatherMap
 
-    if not _with_backend(backend_url, password, lambda client: typer.echo(demo.load(client))):
+    if os.environ.get("DT_OPENWEATHERMAP_URL"):
+        return None
+    provider = FakeOpenWeatherMap(port=0).start()
+    os.environ["DT_OPENWEATHERMAP_URL"] = provider.base_url
+    os.environ.setdefault("DT_OPENWEATHERMAP_APIKEY", "offline-demo")
+    return provider
+
+
+def _load_demo(backend_url: str, password: str, services_url: str) -> None:
+    """The demo twin, then the services and the demo's schedules (the loop)."""
+    from dtbase import demo, demo_loop
+    from services.host import register
+
+    def load(client: Any) -> None:
+        typer.echo(demo.load(client))
+        register(client, services_url)
+        lines = demo_loop.schedule(client, fdb=demo_loop.fdb_installed())
+        typer.echo("Demo schedules: " + "; ".join(lines))
+
+    if not _with_backend(backend_url, password, load):
         typer.echo("Could not load the demo data.", err=True)
 
 

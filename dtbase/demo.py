@@ -42,7 +42,10 @@ ROOMS: dict[str, dict[str, Scalar]] = {
     "store": {"building": "Annex", "room": "Store", "floor": 0},
 }
 
-TEMPERATURE = SensorMeasure(name="temperature", units="degC", datatype=ValueDatatype.float)
+# The weather service's units: so the forecasts of both share their model measures.
+TEMPERATURE = SensorMeasure(
+    name="temperature", units="degrees Celsius", datatype=ValueDatatype.float
+)
 HUMIDITY = SensorMeasure(name="humidity", units="percent", datatype=ValueDatatype.float)
 CO2 = SensorMeasure(name="co2", units="ppm", datatype=ValueDatatype.float)
 DOOR_OPEN = SensorMeasure(name="door open", units=None, datatype=ValueDatatype.boolean)
@@ -302,7 +305,7 @@ def _forecasts(client: Client, summary: DemoSummary, end: datetime, times: list[
     )
     linked = {run.sensor_unique_id for run in runs if run.scenario_description == SCENARIO}
     forecast_sensors = [s for s in SENSORS if TEMPERATURE in SENSOR_TYPES[s.type_name]]
-    for index, sensor in enumerate(forecast_sensors):
+    for sensor in forecast_sensors:
         if sensor.unique_identifier in linked:
             continue
         values = readings(sensor, TEMPERATURE, times)
@@ -311,8 +314,8 @@ def _forecasts(client: Client, summary: DemoSummary, end: datetime, times: list[
             MODEL,
             SCENARIO,
             run_measures(TEMPERATURE, result),
-            # Runs are unique by model, scenario and time: one minute apart.
-            time_created=start + timedelta(minutes=index),
+            # One run time for all: a run is also told apart by its sensor.
+            time_created=start,
             create_scenario=True,
             sensor_unique_id=sensor.unique_identifier,
             sensor_measure=SensorMeasureIdentifier(name=TEMPERATURE.name, units=TEMPERATURE.units),

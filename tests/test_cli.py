@@ -323,3 +323,59 @@ def test_schedule_command_errors_are_clear(schedule_env: dict[str, str], client:
     assert "Cannot reach the backend" in unreachable.stderr
     # Nothing was written by the failed commands.
     assert client.services.list_schedules() == []
+
+
+def test_fake_weather_serves_one_call_until_ctrl_c(cli_env: dict[str, str]) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dtbase", "services", "fake-weather", "--port", str(port)],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        first = process.stdout.readline()
+        second = process.stdout.readline()
+        base_url = f"http://127.0.0.1:{port}/data/3.0"
+        assert first.strip() == f"Fake OpenWeatherMap on {base_url}"
+        assert (
+            second.strip() == f"Point the weather service at it: DT_OPENWEATHERMAP_URL={base_url}"
+        )
+        query: dict[str, str | float] = {
+            "lat": 51.53,
+            "lon": -0.127,
+            "units": "metric",
+            "appid": "any",
+        }
+        response = httpx.get(f"{base_url}/onecall", params=query, timeout=10)
+        assert response.status_code == 200
+        assert len(response.json()["hourly"]) == 48
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
+
+
+def test_demo_points_the_weather_service_at_a_fake_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dtbase import cli
+
+    monkeypatch.setenv("DT_OPENWEATHERMAP_URL", "https://api.openweathermap.org/data/3.0")
+    assert cli._start_fake_weather() is None
+
+    monkeypatch.delenv("DT_OPENWEATHERMAP_URL")
+    # Set, then removed: so monkeypatch removes what `up` sets, after the test.
+    monkeypatch.setenv("DT_OPENWEATHERMAP_APIKEY", "")
+    monkeypatch.delenv("DT_OPENWEATHERMAP_APIKEY")
+    fake = cli._start_fake_weather()
+    assert fake is not None
+    try:
+        assert os.environ["DT_OPENWEATHERMAP_URL"] == fake.base_url
+        key = os.environ["DT_OPENWEATHERMAP_APIKEY"]
+        query = {"lat": "51.5", "lon": "0", "units": "metric", "appid": key}
+        assert httpx.get(f"{fake.base_url}/onecall", params=query).status_code == 200
+    finally:
+        fake.stop()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from dtbase import demo
+from dtbase import demo, demo_loop
 from dtbase.client import Client
 
 END = datetime(2026, 3, 1, tzinfo=UTC)
@@ -97,6 +97,57 @@ def test_load_builds_the_twin_and_loading_again_adds_nothing(client: Client) -> 
         == 3
     )
     temperature = client.sensors.sensor_readings(
-        "temperature", "demo-climate-lab", END - timedelta(days=31), END, measure_units="degC"
+        "temperature",
+        "demo-climate-lab",
+        END - timedelta(days=31),
+        END,
+        measure_units="degrees Celsius",
     )
     assert len(temperature) == 30 * 24 * 6
+
+
+NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def _register_services(client: Client) -> None:
+    for name in ("weather", "arima", "fdb_export"):
+        client.services.insert_service(name, f"http://127.0.0.1:7071/api/{name}", "POST")
+
+
+def test_the_demo_loop_schedules_weather_arima_and_the_fdb_export(client: Client) -> None:
+    _register_services(client)
+
+    lines = demo_loop.schedule(client, fdb=True, now=NOW)
+
+    assert lines == [
+        "weather every 10 min (at once)",
+        "arima every 30 min (first after 30 s)",
+        "fdb_export every 10 min (first after 1 min)",
+    ]
+    schedules = {s.name: s for s in client.services.list_schedules()}
+    weather, arima, export = (
+        schedules[n] for n in ("demo-weather", "demo-arima", "demo-fdb-export")
+    )
+    assert (weather.service_name, weather.parameter_set_name) == ("weather", "demo-london")
+    assert weather.next_run_at == NOW
+    assert arima.parameters == demo_loop.ARIMA_PARAMETERS
+    assert arima.next_run_at == NOW + timedelta(seconds=30)
+    assert (export.interval_seconds, export.next_run_at) == (600, NOW + timedelta(minutes=1))
+    [parameter_set] = client.services.list_parameter_sets("weather")
+    assert parameter_set.parameters == demo_loop.WEATHER_PARAMETERS
+
+    # Again (a restart): what is there is kept, changes by the user included.
+    client.services.edit_schedule("weather", "demo-weather", interval_seconds=3600)
+    again = demo_loop.schedule(client, fdb=True, now=NOW + timedelta(days=1))
+
+    assert again == [f"{name} kept as it is" for name in schedules]
+    assert client.services.list_schedules("weather")[0].interval_seconds == 3600
+
+
+def test_without_the_fdb_extra_the_export_is_not_scheduled_and_says_why(client: Client) -> None:
+    _register_services(client)
+
+    lines = demo_loop.schedule(client, fdb=False, now=NOW)
+
+    assert "fdb_export not scheduled: the fdb extra is not installed" in lines[-1]
+    assert [s.name for s in client.services.list_schedules()] == ["demo-weather", "demo-arima"]

@@ -9,7 +9,9 @@ DTBase's classes do, so a DTBase service ports unchanged. Unlike DTBase:
 * the backend URL (`DT_BACKEND_URL`) and the default password (`DT_DEFAULT_USER_PASS`) are
   read when the service is called, not when it is imported;
 * it logs in *before* `get_service_data`, which can read through `self.client`;
-* every call has a timeout, and a 409 on an `insert-...` endpoint counts as "already there";
+* every call has a timeout;
+* a 409 on an `insert-...` endpoint counts as "already there" only when what is stored is
+  what was sent (`dtbase.sdk.existing`); a clash with something else is a failure;
 * the answer is a `RunSummary` of what succeeded and what failed; when anything failed, the
   summary is raised as one `ServiceRunError` (after every pair has been tried);
 * a payload of `{}` is sent as `{}` (only `None` means "no body").
@@ -24,10 +26,11 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dtbase.client import ApiError, Client
+from dtbase.sdk import existing
 
 logger = logging.getLogger("dtbase.sdk")
 
@@ -50,7 +53,7 @@ class ServiceSettings(BaseSettings):
 
 class Outcome(StrEnum):
     ok = "ok"
-    exists = "exists"  # a 409 on an insert: the object is already there
+    exists = "exists"  # a 409 on an insert, and what is stored is what was sent
     failed = "failed"
 
 
@@ -211,8 +214,7 @@ class BaseService:
             answer = client.request("POST", endpoint, payload)
         except ApiError as error:
             if error.status_code == CONFLICT and _is_insert(endpoint):
-                logger.info("%s: %s already there (%s)", self.name, endpoint, error.detail)
-                return CallResult(endpoint, Outcome.exists, error.status_code, error.detail)
+                return self._conflict(client, endpoint, payload, error)
             logger.warning("%s: %s failed: %s", self.name, endpoint, error)
             return CallResult(endpoint, Outcome.failed, error.status_code, error.detail)
         except httpx.TimeoutException as error:
@@ -226,6 +228,20 @@ class BaseService:
         detail = answer.get("detail") if isinstance(answer, dict) else None
         logger.info("%s: %s ok", self.name, endpoint)
         return CallResult(endpoint, Outcome.ok, None, detail)
+
+    def _conflict(self, client: Client, endpoint: str, payload: Any, error: ApiError) -> CallResult:
+        """A 409 on an insert: "already there" only if what is stored is what was sent."""
+        try:
+            different = existing.difference(client, endpoint, payload)
+        except existing.Unchecked as unchecked:
+            different = f"{error.detail} ({unchecked})"
+        except (ApiError, httpx.HTTPError, ValidationError) as failure:
+            different = f"{error.detail}; comparing with what is stored failed: {failure}"
+        if different is None:
+            logger.info("%s: %s already there (%s)", self.name, endpoint, error.detail)
+            return CallResult(endpoint, Outcome.exists, error.status_code, error.detail)
+        logger.warning("%s: %s clashes with what is stored: %s", self.name, endpoint, different)
+        return CallResult(endpoint, Outcome.failed, error.status_code, different)
 
 
 class BaseIngress(BaseService):

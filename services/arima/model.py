@@ -6,7 +6,9 @@ writes runs the way DTBase's ARIMA did, so that the model page plots them over t
 observations: model `Arima`, scenario `Business as usual`, measures `Mean <m>`,
 `Upper Bound <m>` and `Lower Bound <m>` (the first interval level, 68% by default) plus
 `Upper Bound 95% <m>` and `Lower Bound 95% <m>` for each further level, every run linked to
-its sensor and sensor measure. "Now" is the time of the call (or the `now` parameter).
+its sensor and sensor measure. "Now" is the time of the call (or the `now` parameter), and
+every run of a call is created at that time: a run is told apart by its sensor measure, and
+a repeated call with the same `now` writes nothing new (its runs are "already there").
 """
 
 from __future__ import annotations
@@ -231,6 +233,7 @@ class ArimaModel(BaseModel):
                         body = {"name": name, "units": model_units, "datatype": "float"}
                         calls.append(("/model/insert-model-measure", body))
                 run = self._run(request, sensor, measure, units, result, first, step)
+                run["time_created"] = _iso(now)
                 calls.append(("/model/insert-model-run", run))
                 report |= _describe(result, step, first, len(values))
         self.report = {

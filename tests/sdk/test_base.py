@@ -17,14 +17,6 @@ from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def backend_env(live_backend: str, clean_database: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The environment a DTBase service runs in: the backend URL and the password."""
-    monkeypatch.setenv("DT_BACKEND_URL", live_backend)
-    monkeypatch.setenv("DT_DEFAULT_USER_PASS", DEFAULT_PASSWORD)
-    return live_backend
-
-
 class ExampleIngress(BaseIngress):
     """Written as DTBase's docs write one: pairs of endpoint and payload."""
 

@@ -32,8 +32,8 @@ def _fake_backend(seen: list[httpx.Request]) -> httpx.MockTransport:
             raise httpx.ReadTimeout("timed out", request=request)
         if path == "/down":
             raise httpx.ConnectError("connection refused", request=request)
-        if path == "/sensor/insert-sensor":
-            return httpx.Response(409, json={"detail": "Sensor exists already"})
+        if path == "/model/insert-model":
+            return httpx.Response(409, json={"detail": "Model exists already"})
         if path == "/service/edit-parameter-set":
             return httpx.Response(409, json={"detail": "conflict"})
         if path == "/not-json":
@@ -50,7 +50,7 @@ def test_bodies_headers_and_outcomes() -> None:
         ("/a", {"x": 1}),
         ("/b", {}),
         ("/c", None),
-        ("/sensor/insert-sensor", {"unique_identifier": "S"}),
+        ("/model/insert-model", {"name": "M"}),  # the name is all a model is
         ("/service/edit-parameter-set", {"name": "p"}),
         ("/slow", {"y": 2}),
         ("/down", {"z": 3}),
@@ -73,7 +73,7 @@ def test_bodies_headers_and_outcomes() -> None:
         ("/a", Outcome.ok, None),
         ("/b", Outcome.ok, None),
         ("/c", Outcome.ok, None),
-        ("/sensor/insert-sensor", Outcome.exists, 409),
+        ("/model/insert-model", Outcome.exists, 409),
         ("/service/edit-parameter-set", Outcome.failed, 409),  # only inserts are "there"
         ("/slow", Outcome.failed, None),
         ("/down", Outcome.failed, None),
@@ -108,3 +108,34 @@ def test_the_timeout_applies_to_every_request(monkeypatch: pytest.MonkeyPatch) -
     Spy(timeout=2)()
 
     assert timeouts == [httpx.Timeout(7.5), httpx.Timeout(2)]
+
+
+def test_a_409_whose_stored_object_cannot_be_read_is_a_failure() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/login":
+            return httpx.Response(200, json=TOKENS)
+        if request.url.path == "/model/insert-model-run":
+            return httpx.Response(409, json={"detail": "Model run exists already"})
+        return httpx.Response(503, json={"detail": "down for maintenance"})
+
+    http = httpx.Client(base_url="http://backend", transport=httpx.MockTransport(answer))
+    run = {
+        "model_name": "M",
+        "scenario_description": "S",
+        "time_created": "2024-01-01T00:00:00Z",
+        "measures_and_values": [],
+    }
+    without_time = {key: value for key, value in run.items() if key != "time_created"}
+    pairs: list[tuple[str, Any]] = [
+        ("/model/insert-model-run", run),
+        ("/model/insert-model-run", without_time),
+    ]
+
+    with pytest.raises(ServiceRunError) as raised:
+        Pairs(pairs, http=http)(dt_user_password="pw")
+
+    unreadable, untimed = raised.value.summary.failures
+    assert (unreadable.outcome, unreadable.status_code) == (Outcome.failed, 409)
+    assert "comparing with what is stored failed" in unreadable.detail
+    assert "down for maintenance" in unreadable.detail
+    assert "has no time_created" in untimed.detail

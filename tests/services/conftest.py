@@ -18,7 +18,8 @@ import uvicorn
 from dtbase.devdb import free_port
 from tests.conftest import DEFAULT_PASSWORD
 
-DATA = Path(__file__).parent / "data"
+# The recordings ship with the weather service (its offline fake provider replays them).
+DATA = Path(__file__).parents[2] / "services" / "weather" / "data"
 CASSETTE = DATA / "openweathermap_london_2024-03-10.json"
 ERRORS = DATA / "openweathermap_errors.json"
 API_KEY = "0123456789abcdef0123456789abcdef"

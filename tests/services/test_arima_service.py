@@ -179,7 +179,7 @@ def test_stale_or_missing_data_is_too_little_data(backend_env: str, client: Clie
     assert empty["series"][0]["error"].startswith("too little data: no readings between")
 
 
-def test_a_rerun_adds_a_run_and_finds_the_rest_already_there(
+def test_a_rerun_as_of_the_same_now_finds_its_run_already_there(
     backend_env: str, client: Client
 ) -> None:
     now = datetime(2024, 2, 1, 12, tzinfo=UTC)
@@ -197,15 +197,38 @@ def test_a_rerun_adds_a_run_and_finds_the_rest_already_there(
     second = arima.handle(parameters)
 
     assert first["ok"]
-    assert second["ok"]
-    assert second["already_there"] == 2 + 3  # model, scenario, three measures
-    runs = client.models.list_model_runs("Arima", dt_from=now - timedelta(days=1000))
-    assert len(runs) == 2
-    values = client.models.get_model_run(runs[1].id)
+    assert second["ok"], second
+    assert second["already_there"] == 2 + 3 + 1  # model, scenario, three measures, the run
+    (run,) = client.models.list_model_runs("Arima", dt_from=now - timedelta(days=1000))
+    assert run.time_created == now
+    values = client.models.get_model_run(run.id)
     assert set(values) == {"Mean temperature", "Upper Bound temperature", "Lower Bound temperature"}
     assert len(values["Mean temperature"]) == 12
-    first_points = client.models.get_model_run(runs[0].id)["Mean temperature"]
-    assert [p.value for p in first_points] == [p.value for p in values["Mean temperature"]]
+
+
+def test_one_call_for_two_sensors_writes_two_runs_of_one_time(
+    backend_env: str, client: Client
+) -> None:
+    now = datetime(2024, 2, 1, 12, tzinfo=UTC)
+    _setup(client, now)
+    client.sensors.insert_sensor("thermo-hygrometer", "TRH2")
+    hours = [now - (24 * 21 - 1 - i) * HOUR for i in range(24 * 21)]
+    warmer = [value + 5 for value in _series(len(hours))]
+    client.sensors.insert_sensor_readings("temperature", "TRH2", warmer, hours)
+
+    summary = arima.handle(
+        {"sensors": ["TRH1", "TRH2"], "measures": ["temperature"], "now": now.isoformat()}
+    )
+
+    assert summary["ok"], summary
+    runs = client.models.list_model_runs("Arima", dt_from=now - timedelta(days=1000))
+    assert [(run.sensor_unique_id, run.time_created) for run in runs] == [
+        ("TRH1", now),
+        ("TRH2", now),
+    ]
+    means = [client.models.get_model_run(run.id)["Mean temperature"] for run in runs]
+    first, second = ([float(point.value) for point in mean] for mean in means)
+    assert sum(second) / len(second) - sum(first) / len(first) == pytest.approx(5, abs=1)
 
 
 def test_gappy_data_get_a_flagged_fallback(backend_env: str, client: Client) -> None:

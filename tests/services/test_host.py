@@ -75,7 +75,9 @@ def test_the_whole_loop_through_run_service(
     assert refused.response_status_code == 400
     assert refused.response_json is not None
     assert refused.response_json["field"] == "sensors"
-    (run,) = client.models.list_model_runs("Arima")
+    # Created at the run's "now".
+    (run,) = client.models.list_model_runs("Arima", dt_from=datetime(2024, 3, 1, tzinfo=UTC))
+    assert run.time_created == datetime(2024, 3, 12, 12, tzinfo=UTC)
     assert run.sensor_unique_id == "OpenWeatherMapForecast"
     points = client.models.get_model_run(run.id)["Mean temperature"]
     # From the hour after the last reading (11:00) to now + 24 hours.

@@ -190,13 +190,16 @@ def edit_model_measure(body: EditModelMeasureRequest, session: SessionDep, _: Wr
         {
             400: "No such model, scenario, sensor, sensor measure or model measure, "
             "or a measure name shared by several measures without `units`",
-            409: "Model run exists already (same model, scenario and time_created)",
+            409: "Model run exists already "
+            "(same model, scenario, time_created, sensor and measure)",
         }
     ),
 )
 def insert_model_run(body: InsertModelRunRequest, session: SessionDep, _: Writer) -> Msg:
     """Store a run: one output per measure, each value checked against the measure's
-    datatype. Repeated timestamps within an output are skipped."""
+    datatype. Repeated timestamps within an output are skipped. A run is identified by its
+    model, scenario, time_created, sensor and sensor measure, so runs of one time for
+    several sensors are all stored."""
     store.create_run(session, run=body)
     return Msg(detail="Model run inserted")
 

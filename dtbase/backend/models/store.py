@@ -302,7 +302,7 @@ def create_run(session: Session, *, run: schemas.InsertModelRunRequest) -> Model
             session.add(model_run)
     except IntegrityError as error:
         raise AlreadyExists(
-            "Model run exists already (same model, scenario and time_created)"
+            "Model run exists already (same model, scenario, time_created, sensor and measure)"
         ) from error
     for output in outputs:
         product = ModelProduct(run_id=model_run.id, measure_id=output.measure.id)

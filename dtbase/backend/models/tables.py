@@ -46,8 +46,17 @@ class ModelRun(Base):
 
     __tablename__ = "model_run"
     __table_args__ = (
+        # A run is its model, scenario and time *and* the sensor measure it forecasts, so
+        # one call forecasting several sensors at one time stores every run (nulls equal:
+        # two runs of no sensor at one time still clash).
         UniqueConstraint(
-            "model_id", "scenario_id", "time_created", postgresql_nulls_not_distinct=True
+            "model_id",
+            "scenario_id",
+            "time_created",
+            "sensor_id",
+            "sensor_measure_id",
+            name="uq_model_run_identity",
+            postgresql_nulls_not_distinct=True,
         ),
         Index(None, "time_created"),
     )

@@ -334,8 +334,45 @@ def test_same_run_twice_is_409(world: httpx.Client) -> None:
 
     assert response.status_code == 409
     assert response.json() == {
-        "detail": "Model run exists already (same model, scenario and time_created)"
+        "detail": "Model run exists already "
+        "(same model, scenario, time_created, sensor and measure)"
     }
+    assert _snapshot(world) == before
+
+
+def test_runs_of_one_time_for_different_sensors_or_measures_are_all_stored(
+    world: httpx.Client,
+) -> None:
+    """One call forecasting several sensors writes its runs at one time: none may clash."""
+    response = world.post(
+        "/sensor/insert-sensor", json={"type_name": "weather", "unique_identifier": "S2"}
+    )
+    assert response.status_code == 201, response.text
+    humidity = {"name": "humidity", "units": None}
+    links = [("S1", SENSOR_MEASURE), ("S2", SENSOR_MEASURE), ("S1", humidity)]
+    for index, (sensor, measure) in enumerate(links):
+        values = [{"measure_name": "mean temp", "values": [index], "timestamps": [T0]}]
+        _insert(
+            world,
+            a_run(sensor_unique_id=sensor, sensor_measure=measure, measures_and_values=values),
+        )
+
+    runs = _runs(world, **WIDE)
+    assert [(run["sensor_unique_id"], run["sensor_measure"]) for run in runs] == links
+    for index, run in enumerate(runs):
+        stored = world.post("/model/get-model-run", json={"run_id": run["id"]}).json()
+        assert [point["value"] for point in stored["mean temp"]] == [index]
+
+
+def test_the_same_sensor_run_twice_is_409(world: httpx.Client) -> None:
+    linked = a_run(sensor_unique_id="S1", sensor_measure=SENSOR_MEASURE)
+    _insert(world, linked)
+    _insert(world, a_run())  # no sensor link: another run
+    before = _snapshot(world)
+
+    response = world.post("/model/insert-model-run", json=linked)
+
+    assert response.status_code == 409
     assert _snapshot(world) == before
 
 
