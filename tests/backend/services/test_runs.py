@@ -17,12 +17,23 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dtbase.backend.app import create_app
+from dtbase.backend.services.allowlist import Allowlist
+from dtbase.backend.services.caller import CallPolicy
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.devdb import free_port
 from dtbase.schemas.users import Role
-from tests.conftest import DEFAULT_PASSWORD, UserFactory
+from tests.conftest import DEFAULT_PASSWORD, LOCAL_SERVICES, UserFactory
 
 SLOW_SECONDS = 3.0
+
+
+def local_policy(timeout_seconds: float) -> CallPolicy:
+    """What the test backend allows: services on this machine (see tests/conftest.py)."""
+    return CallPolicy(
+        allowlist=Allowlist.parse(LOCAL_SERVICES),
+        timeout_seconds=timeout_seconds,
+        reply_max_bytes=1_000_000,
+    )
 
 
 @dataclass(frozen=True)
