@@ -11,7 +11,7 @@ from dtbase.schemas.users import Role
 from tests.conftest import UserFactory
 
 SERVICE1 = {"name": "svc1", "url": "http://localhost:7001/run", "http_method": "POST"}
-SERVICE2 = {"name": "svc2", "url": "https://example.com/api?code=k", "http_method": "GET"}
+SERVICE2 = {"name": "svc2", "url": "https://localhost/api?code=k", "http_method": "GET"}
 
 
 def _services(client: httpx.Client) -> list[dict[str, Any]]:
@@ -286,22 +286,27 @@ def test_viewers_cannot_write(
     assert _snapshot(admin) == before
 
 
-def test_users_can_write_everything_but_delete_services(
+def test_users_write_parameter_sets_but_only_admins_register_or_change_services(
     admin: httpx.Client, user_factory: UserFactory
 ) -> None:
+    """Issue 15, item 1: a user could repoint an admin's service (and its parameter sets,
+    keys included, went to the new URL at the next scheduled run)."""
     user = user_factory(Role.user)
+    _insert(admin, SERVICE1)
 
-    assert user.post("/service/insert-service", json=SERVICE1).status_code == 201
+    assert user.post("/service/insert-service", json=SERVICE2).status_code == 403
+    repoint = {"name": "svc1", "url": "http://localhost:1/attacker"}
+    assert user.post("/service/edit-service", json=repoint).status_code == 403
     assert (
-        user.post("/service/edit-service", json={"name": "svc1", "url": "http://u/"}).status_code
-        == 200
+        user.post("/service/edit-service", json={"name": "svc1", "new_name": "x"}).status_code
+        == 403
     )
     assert user.post("/service/insert-parameter-set", json=PARAMETER_SET).status_code == 201
     assert user.post("/service/edit-parameter-set", json=PARAMETER_SET).status_code == 200
     delete_set = {"service_name": "svc1", "name": "p"}
     assert user.post("/service/delete-parameter-set", json=delete_set).status_code == 200
     assert user.post("/service/delete-service", json={"name": "svc1"}).status_code == 403
-    assert _services(admin) == [{**SERVICE1, "url": "http://u/"}]
+    assert _services(admin) == [SERVICE1]
 
 
 def test_viewers_can_read(admin: httpx.Client, user_factory: UserFactory) -> None:
