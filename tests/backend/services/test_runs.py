@@ -152,11 +152,16 @@ def _handler(stub: StubService) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class StubServer(ThreadingHTTPServer):
+    # Many concurrent calls (tests of slow services) must not overflow the listen queue.
+    request_queue_size = 256
+
+
 @contextmanager
 def serve_stub() -> Iterator[StubService]:
     """Run a StubService on a free port of 127.0.0.1 for the duration of the block."""
     stub = StubService(base_url="")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
+    server = StubServer(("127.0.0.1", 0), _handler(stub))
     server.daemon_threads = True
     server.block_on_close = False
     stub.base_url = f"http://127.0.0.1:{server.server_address[1]}"
