@@ -56,6 +56,7 @@ class StubService:
     /json: 200 with a JSON object; /array: 200 with a JSON array; /text: 200 plain text;
     /empty: 204; /status/<code>: that status with a JSON object; /status-text/<code>: that
     status with plain text; /nan: JSON with NaN; /slow: answers after SLOW_SECONDS;
+    /sleep/<seconds>: answers after that many seconds;
     /redirect: 302 to /json; /big: 2 MB of JSON; /endless: a JSON array that never ends;
     /deep: arrays nested 256 deep; /disconnect: hangs up without answering.
     """
@@ -80,7 +81,9 @@ def _handler(stub: StubService) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?")[0]
             if path == "/slow":
                 time.sleep(SLOW_SECONDS)
-            if path == "/json" or path == "/slow":
+            if path.startswith("/sleep/"):
+                time.sleep(float(path.removeprefix("/sleep/")))
+            if path == "/json" or path == "/slow" or path.startswith("/sleep/"):
                 self._reply(200, "application/json", json.dumps({"ok": True, "got": path}))
             elif path == "/array":
                 self._reply(200, "application/json", "[1, 2, 3]")
@@ -475,7 +478,7 @@ def test_slow_service_is_504_and_logged(
         elapsed = time.monotonic() - started
 
         assert response.status_code == 504
-        assert response.json() == {"detail": "Service did not answer within 0.5 seconds."}
+        assert response.json()["detail"] == "Service did not answer within 0.5 seconds."
         assert elapsed < SLOW_SECONDS
         [received] = stub.received
         assert (received.method, received.json) == ("PUT", [1])

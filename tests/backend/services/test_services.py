@@ -167,7 +167,7 @@ def test_edit_service_changes_only_what_is_given(admin: httpx.Client) -> None:
         "/service/edit-service",
         json={
             "name": "svc2",
-            "url": "http://elsewhere/",
+            "url": "http://localhost:9/elsewhere",
             "http_method": "DELETE",
             "new_name": None,
         },
@@ -178,7 +178,7 @@ def test_edit_service_changes_only_what_is_given(admin: httpx.Client) -> None:
     assert moved.status_code == 200
     assert _services(admin) == [
         {**SERVICE1, "name": "renamed"},
-        {"name": "svc2", "url": "http://elsewhere/", "http_method": "DELETE"},
+        {"name": "svc2", "url": "http://localhost:9/elsewhere", "http_method": "DELETE"},
     ]
 
 
@@ -207,7 +207,9 @@ def test_edit_service_to_its_own_name_is_fine(admin: httpx.Client) -> None:
 def test_edit_unknown_service_is_400(admin: httpx.Client) -> None:
     _insert(admin, SERVICE1)
 
-    response = admin.post("/service/edit-service", json={"name": "nope", "url": "http://x"})
+    response = admin.post(
+        "/service/edit-service", json={"name": "nope", "url": "http://localhost:9/x"}
+    )
 
     assert response.status_code == 400
     assert response.json() == {"detail": "Service does not exist."}
@@ -220,7 +222,7 @@ def test_edit_service_to_a_taken_name_is_409_and_changes_nothing(admin: httpx.Cl
 
     response = admin.post(
         "/service/edit-service",
-        json={"name": "svc1", "new_name": "svc2", "url": "http://changed/"},
+        json={"name": "svc1", "new_name": "svc2", "url": "http://localhost:9/changed"},
     )
 
     assert response.status_code == 409
@@ -253,7 +255,7 @@ def test_edit_service_rejects_bad_input(
 PARAMETER_SET = {"service_name": "svc1", "name": "p", "parameters": {"a": 1}}
 WRITES: list[tuple[str, dict[str, Any]]] = [
     ("/service/insert-service", SERVICE2),
-    ("/service/edit-service", {"name": "svc1", "url": "http://changed/"}),
+    ("/service/edit-service", {"name": "svc1", "url": "http://localhost:9/changed"}),
     ("/service/delete-service", {"name": "svc1"}),
     ("/service/insert-parameter-set", {**PARAMETER_SET, "name": "q"}),
     ("/service/edit-parameter-set", {**PARAMETER_SET, "parameters": {"b": 2}}),

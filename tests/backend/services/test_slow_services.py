@@ -19,10 +19,14 @@ from fastapi.testclient import TestClient
 from dtbase.backend.app import create_app
 from dtbase.backend.scheduler import Scheduler
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
-from tests.backend.services.test_runs import SLOW_SECONDS, StubService, serve_stub
+from tests.backend.services.test_runs import StubService, serve_stub
 from tests.conftest import DEFAULT_PASSWORD
 
 CONCURRENT_CALLS = 50
+# Long enough that a request held behind the slow calls cannot pass for a free one on a
+# busy machine.
+SLOW_SECONDS = 6.0
+SLOW = f"/sleep/{SLOW_SECONDS:g}"
 
 
 @pytest.fixture
@@ -51,7 +55,7 @@ def _wait_for(condition: object, timeout: float) -> None:
 def test_many_slow_runs_do_not_hold_up_unrelated_requests(
     admin: httpx.Client, live_backend: str, stub: StubService
 ) -> None:
-    _register(admin, "slow", stub.url("/slow"))
+    _register(admin, "slow", stub.url(SLOW))
     unloaded = statistics.median(_timed_list_sensor_types(admin) for _ in range(5))
     answers: list[int] = []
 
@@ -84,7 +88,7 @@ def test_background_runs_of_a_slow_service_do_not_delay_another_services_schedul
         login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
         token = backend.post("/auth/login", json=login).json()["access_token"]
         backend.headers["Authorization"] = f"Bearer {token}"
-        _register(backend, "slow", stub.url("/slow"))
+        _register(backend, "slow", stub.url(SLOW))
         _register(backend, "fast", stub.url("/json"))
         due = datetime.now(UTC) + timedelta(days=1)
         schedule = {"service_name": "fast", "name": "s", "interval_seconds": 3600}
@@ -109,12 +113,10 @@ def test_background_runs_of_a_slow_service_do_not_delay_another_services_schedul
         assert outcome.status_code == 200
         assert elapsed < SLOW_SECONDS / 2, elapsed
         # One service gets at most `service_concurrent_runs` calls at once; the rest wait.
-        slow_calls = [r for r in stub.received if r.path == "/slow"]
+        slow_calls = [r for r in stub.received if r.path == SLOW]
         assert len(slow_calls) == settings.service_concurrent_runs
-        _wait_for(
-            lambda: len([r for r in stub.received if r.path == "/slow"]) == 8, 3 * SLOW_SECONDS
-        )
-        _wait_for(lambda: all(r["status"] != "pending" for r in _details(backend)), 5)
+        _wait_for(lambda: len([r for r in stub.received if r.path == SLOW]) == 8, 3 * SLOW_SECONDS)
+        _wait_for(lambda: all(r["status"] != "pending" for r in _details(backend)), 2 * SLOW_SECONDS)
         statuses = [r["status"] for r in _details(backend)]
         assert statuses == ["succeeded"] * 9
 
