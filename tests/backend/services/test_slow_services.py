@@ -116,7 +116,9 @@ def test_background_runs_of_a_slow_service_do_not_delay_another_services_schedul
         slow_calls = [r for r in stub.received if r.path == SLOW]
         assert len(slow_calls) == settings.service_concurrent_runs
         _wait_for(lambda: len([r for r in stub.received if r.path == SLOW]) == 8, 3 * SLOW_SECONDS)
-        _wait_for(lambda: all(r["status"] != "pending" for r in _details(backend)), 2 * SLOW_SECONDS)
+        _wait_for(
+            lambda: all(r["status"] != "pending" for r in _details(backend)), 2 * SLOW_SECONDS
+        )
         statuses = [r["status"] for r in _details(backend)]
         assert statuses == ["succeeded"] * 9
 
