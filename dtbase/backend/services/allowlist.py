@@ -24,6 +24,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
+import httpx
+
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -124,6 +126,13 @@ class Allowlist:
         host = _host_of(parts)
         if not host:
             raise UrlNotAllowed("The URL must name a host, e.g. http://services:7071/api/x.")
+        try:
+            # As it goes on the wire (non-ASCII names in their IDNA form); and a URL the
+            # HTTP client could not send is refused now rather than at every run.
+            host = host.encode("idna").decode("ascii")
+            httpx.URL(url.strip())
+        except (UnicodeError, httpx.InvalidURL) as error:
+            raise UrlNotAllowed(f"The URL is not valid: {error}.") from error
         port = port or SCHEMES[parts.scheme.lower()]
         address = _address(host)
         if address is not None and not self._address_allowed(address, port, by_name=False):

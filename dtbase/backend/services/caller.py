@@ -77,7 +77,7 @@ async def call_service(
     except TimeoutError:
         detail = f"Service did not answer within {policy.timeout_seconds:g} seconds."
         return _failure(GATEWAY_TIMEOUT, detail, detail, started)
-    except (OSError, httpx.HTTPError) as error:
+    except (OSError, httpx.HTTPError, httpx.InvalidURL) as error:
         # The cause (refused, reset, unknown host...) tells the network's shape: logs only.
         logger.warning("Service call to %s failed: %s", _origin(url), _describe(error))
         return _failure(BAD_GATEWAY, UNREACHABLE, UNREACHABLE, started)
@@ -136,21 +136,14 @@ async def _request(
         response = await http.send(request, stream=True)
         try:
             content = bytearray()
-            async for chunk in response.aiter_raw():
+            # Counted decoded: a small compressed reply cannot unpack past the cap either.
+            async for chunk in response.aiter_bytes():
                 content += chunk
                 if len(content) > policy.reply_max_bytes:
                     return response.status_code, None
-            # Decoded only once the raw size is known to be within the cap.
-            return response.status_code, _decoded(response, bytes(content))
+            return response.status_code, bytes(content)
         finally:
             await response.aclose()
-
-
-def _decoded(response: httpx.Response, raw: bytes) -> bytes:
-    """The body without its content-encoding (a compressed reply is read as sent)."""
-    if not response.headers.get("content-encoding"):
-        return raw
-    return httpx.Response(response.status_code, headers=response.headers, content=raw).content
 
 
 def read_reply(content: bytes | None, max_bytes: int) -> tuple[Any, str | None]:
