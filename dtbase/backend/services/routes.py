@@ -48,9 +48,6 @@ router: APIRouter = protected_router(prefix="/service", tags=["service"])
 NO_SERVICE: Responses = {400: {"model": Msg, "description": "Service does not exist."}}
 NO_PARAMETER_SET: Responses = {400: {"model": Msg, "description": "Parameter set does not exist."}}
 SERVICE_EXISTS: Responses = {409: {"model": Msg, "description": "Service already exists."}}
-URL_REFUSED: Responses = documented(
-    {422: "The URL is not http(s), or its host is not on DT_SERVICE_URL_ALLOWLIST."}
-)
 
 
 def _runs_of(request: Request) -> BackgroundRuns:
@@ -76,14 +73,15 @@ def _is_admin(user: User) -> bool:
     "/insert-service",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses={**SERVICE_EXISTS, **URL_REFUSED},
+    responses=SERVICE_EXISTS,
 )
 def insert_service(
     body: InsertServiceRequest, request: Request, session: SessionDep, _: Admin
 ) -> Msg:
     """Register a service: a name, the URL to call and the HTTP method to call it with.
 
-    Admins only: the backend sends parameter sets (which may hold keys) to this URL.
+    Admins only: the backend sends parameter sets (which may hold keys) to this URL. A URL
+    that is not http(s), or whose host is not on DT_SERVICE_URL_ALLOWLIST, is a 422.
     """
     _check_url(request, body.url)
     store.insert_service(session, name=body.name, url=body.url, http_method=body.http_method)
@@ -103,7 +101,7 @@ def list_services(session: SessionDep, user: CurrentUser) -> list[ServiceDetails
 @router.post(
     "/edit-service",
     response_model=Msg,
-    responses={**NO_SERVICE, **SERVICE_EXISTS, **URL_REFUSED},
+    responses={**NO_SERVICE, **SERVICE_EXISTS},
 )
 def edit_service(body: EditServiceRequest, request: Request, session: SessionDep, _: Admin) -> Msg:
     """Rename a service or change its URL or method (dtbase only; admins only); omitted
