@@ -19,8 +19,9 @@ import asyncio
 import ipaddress
 import json
 import logging
+import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,9 @@ class CallPolicy:
     allowlist: Allowlist
     timeout_seconds: float
     reply_max_bytes: int
+    # Certificates are checked as usual (SSL_CERT_FILE / SSL_CERT_DIR add a private CA);
+    # made once, as loading the CA bundle costs more than a small call.
+    tls: ssl.SSLContext = field(default_factory=httpx.create_ssl_context)
 
 
 @dataclass(frozen=True)
@@ -119,9 +123,11 @@ async def _request(
     auth = (parts.username or "", parts.password or "") if parts.username else None
     body = {} if parameters is None else {"json": parameters}
     # No timeout of its own: the caller bounds the whole call.
+    # trust_env=False: a proxy from the environment would receive the pinned address.
     async with httpx.AsyncClient(
         follow_redirects=False,
         trust_env=False,
+        verify=policy.tls,
         auth=auth,
         timeout=None,  # noqa: S113
     ) as http:

@@ -3,10 +3,17 @@ sees the keys; each test is an attack from the audit, against the real backend."
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import json
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from dtbase.backend.app import create_app
 from dtbase.backend.services.allowlist import Allowlist, UrlNotAllowed
+from dtbase.backend.services.caller import CallOutcome, CallPolicy, call_service
 from dtbase.core.settings import DEFAULT_SERVICE_URL_ALLOWLIST, DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.devdb import free_port
 from dtbase.schemas.users import Role
@@ -336,3 +344,65 @@ def _backend(
         token = client.post("/auth/login", json=login).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"
         yield client
+
+
+# --- https ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_service(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A real HTTPS service on 127.0.0.1 whose certificate names only `localhost`; it
+    answers with the Host header and path it got. (port, certificate)"""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"host": self.headers["host"], "path": self.path}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_is_called_at_the_checked_address_and_verified_against_the_name(
+    tls_service: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, cert = tls_service
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the service's private CA
+
+    def call(url: str, allowlist: str) -> CallOutcome:
+        policy = CallPolicy(
+            allowlist=Allowlist.parse(allowlist), timeout_seconds=10, reply_max_bytes=10_000
+        )
+        return asyncio.run(call_service(method="GET", url=url, parameters=None, policy=policy))
+
+    by_name = call(f"https://localhost:{port}/api/x?code=k", "localhost")
+    # The certificate names localhost, not 127.0.0.1: checked against the URL's name.
+    by_address = call(f"https://127.0.0.1:{port}/api/x", "127.0.0.1")
+
+    assert (by_name.status_code, by_name.error) == (200, None)
+    assert by_name.response_json == {"host": f"localhost:{port}", "path": "/api/x?code=k"}
+    assert (by_address.status_code, by_address.error) == (502, "Service could not be reached.")
