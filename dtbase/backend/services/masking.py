@@ -13,7 +13,10 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from dtbase.schemas.services import MAX_JSON_DEPTH
+
 MASK = "********"
+TOO_DEEP = f"(nested deeper than {MAX_JSON_DEPTH} levels: not shown)"
 
 # Matched against the key in lower case with `-`, `_`, `.` and spaces removed.
 SECRET_WORDS = re.compile(
@@ -33,6 +36,21 @@ def mask(value: Any) -> Any:
         return {k: MASK if is_secret_key(k) else mask(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask(item) for item in value]
+    return value
+
+
+def readable(value: Any, depth: int = 0) -> Any:
+    """`value` with what lies deeper than MAX_JSON_DEPTH replaced by a note.
+
+    New values cannot be that deep (refused on the way in), but rows stored before, or by
+    DTBase, may be; the JSON encoder gives up on them, and one such row used to make the
+    whole list a 500."""
+    if isinstance(value, dict | list) and depth >= MAX_JSON_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {k: readable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [readable(item, depth + 1) for item in value]
     return value
 
 

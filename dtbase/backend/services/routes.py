@@ -14,7 +14,7 @@ from dtbase.backend.errors import Unprocessable
 from dtbase.backend.routing import Responses, documented, protected_router
 from dtbase.backend.services import caller, store
 from dtbase.backend.services.allowlist import UrlNotAllowed
-from dtbase.backend.services.masking import mask, mask_url
+from dtbase.backend.services.masking import mask, mask_url, readable
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.backend.users.tables import User
 from dtbase.schemas.common import Msg, utc_now
@@ -167,8 +167,11 @@ def list_parameter_sets(
 
 
 def _shown_to(user: User) -> Callable[[Any], Any]:
-    """What a reader sees of stored parameters: all for admins, secrets masked otherwise."""
-    return (lambda value: value) if _is_admin(user) else mask
+    """What a reader sees of stored parameters: all for admins, secrets masked otherwise
+    (and never what is nested too deep to be sent back)."""
+    if _is_admin(user):
+        return readable
+    return lambda value: mask(readable(value))
 
 
 @router.post("/edit-parameter-set", response_model=Msg, responses=NO_PARAMETER_SET)
@@ -294,7 +297,7 @@ def list_runs(
             service_name=row.service_name,
             parameter_set_name=row.parameter_set_name,
             parameters=show(row.run.parameters),
-            response_json=row.run.response_json,
+            response_json=readable(row.run.response_json),
             response_status_code=row.run.response_status_code,
             timestamp=row.run.timestamp,
         )
@@ -314,7 +317,7 @@ def list_runs_details(
             service_name=row.service_name,
             parameter_set_name=row.parameter_set_name,
             parameters=show(row.run.parameters),
-            response_json=row.run.response_json,
+            response_json=readable(row.run.response_json),
             response_status_code=row.run.response_status_code,
             timestamp=row.run.timestamp,
             error=row.run.error,

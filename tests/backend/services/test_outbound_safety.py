@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 from dtbase.backend.app import create_app
 from dtbase.backend.services.allowlist import Allowlist, UrlNotAllowed
@@ -406,3 +407,39 @@ def test_https_is_called_at_the_checked_address_and_verified_against_the_name(
     assert (by_name.status_code, by_name.error) == (200, None)
     assert by_name.response_json == {"host": f"localhost:{port}", "path": "/api/x?code=k"}
     assert (by_address.status_code, by_address.error) == (502, "Service could not be reached.")
+
+
+def test_rows_stored_too_deep_before_the_limit_still_read(
+    admin: httpx.Client, user_factory: UserFactory, engine: Engine
+) -> None:
+    """Rows from before the depth limit (or from DTBase) must not make the lists a 500."""
+    assert _register(admin, "svc", "http://localhost:1/").status_code == 201
+    deep = json.dumps(_nested(300))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO service_parameter_set (name, service_id, parameters) "
+                "VALUES ('p', 1, CAST(:deep AS jsonb))"
+            ),
+            {"deep": deep},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO service_run_log (service_id, parameter_set_id, parameters, "
+                "response_status_code, response_json, timestamp, status) VALUES "
+                "(1, 1, CAST(:deep AS jsonb), 200, CAST(:deep AS jsonb), now(), 'succeeded')"
+            ),
+            {"deep": deep},
+        )
+
+    for reader in (admin, user_factory(Role.viewer)):
+        [parameter_set] = reader.post("/service/list-parameter-sets").json()
+        [run] = reader.post("/service/list-runs").json()
+        [details] = reader.post("/service/list-runs-details").json()
+
+        shown = parameter_set["parameters"]
+        for _ in range(32):
+            shown = shown["a"]
+        assert shown == "(nested deeper than 32 levels: not shown)"
+        assert run["parameters"] == run["response_json"] == parameter_set["parameters"]
+        assert details["response_json"] == parameter_set["parameters"]
