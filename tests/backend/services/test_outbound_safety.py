@@ -80,6 +80,12 @@ def default_backend(
         ("http://metadata.google.internal/", "allow-list"),
         ("http://localhost.:5000/", "allow-list"),
         ("http://localhost:7071@127.0.0.1:5000/", "allow-list"),
+        # Other spellings of 127.0.0.1, resolved to it: judged on that address and port.
+        ("http://2130706433:5000/", "allow-list"),
+        ("http://0x7f.1:5432/", "allow-list"),
+        ("http://127.1:22/", "allow-list"),
+        ("http://[::ffff:127.0.0.1]:5000/", "allow-list"),
+        ("https://localhost:5000/", "allow-list"),
     ],
 )
 def test_urls_the_backend_may_not_call_are_refused_with_a_reason(
