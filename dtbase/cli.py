@@ -15,6 +15,7 @@ import httpx
 import typer
 
 from dtbase.core.settings import (
+    DEFAULT_SERVICE_URL_ALLOWLIST,
     DEFAULT_USER_EMAIL,
     BackendSettings,
     DatabaseSettings,
@@ -268,6 +269,12 @@ def _development_settings() -> BackendSettings:
             overrides["default_user_pass"] = _kept_secret(base.kept_password_file, 12)
         if not os.environ.get("DT_JWT_SECRET_KEY"):
             overrides["jwt_secret_key"] = _kept_secret(base.data_dir / "jwt_secret", 48)
+    if not os.environ.get("DT_SERVICE_URL_ALLOWLIST"):
+        # The services host `up` starts may call: wherever DT_SERVICES_HOST/PORT put it.
+        services = ServicesHostSettings()
+        overrides["service_url_allowlist"] = (
+            f"{DEFAULT_SERVICE_URL_ALLOWLIST},{services.services_host}:{services.services_port}"
+        )
     try:
         return BackendSettings(**overrides)
     except ValueError as error:

@@ -58,6 +58,10 @@ def create_apps(config: StackConfig, group: resources.ResourceGroup, database: D
         "DT_DATABASE_URL": database.url,
         "DT_JWT_SECRET_KEY": config.secrets.jwt_secret_key,
         "DT_DEFAULT_USER_PASS": config.secrets.default_user_password,
+        # The functions app's name is only known once it exists (Pulumi adds a suffix), so
+        # the backend may call any App Service host over https; narrow it to the stack's
+        # functionsUrl host once deployed (docs/services.md).
+        "DT_SERVICE_URL_ALLOWLIST": "*.azurewebsites.net:443",
     }
     backend = _web_app(
         f"{config.name_prefix}-backend",

@@ -34,6 +34,8 @@ from dtbase.schemas.users import Role
 
 DEFAULT_PASSWORD = "default-password-for-tests"
 JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!"
+# Test services listen on free ports of this machine.
+LOCAL_SERVICES = "127.0.0.1,localhost"
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +67,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> BackendSettings:
         scheduler_enabled=False,
         # Rollups are refreshed by the reads under test; the refresher's own test starts it.
         rollup_refresh_seconds=0,
+        service_url_allowlist=LOCAL_SERVICES,
     )
 
 

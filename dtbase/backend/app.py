@@ -82,11 +82,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         engine, ingest_fk_shortcut=settings.ingest_fk_shortcut
     )
     # Service calls that do not block a request: scheduled runs, run-service "wait": false.
-    app.state.background_runs = BackgroundRuns(
-        app.state.session_factory,
-        timeout_seconds=settings.service_timeout_seconds,
-        workers=settings.background_run_workers,
-    )
+    app.state.background_runs = BackgroundRuns.from_settings(app.state.session_factory, settings)
     app.state.token_config = TokenConfig(
         secret=_jwt_secret(settings),
         access_seconds=settings.jwt_access_token_expires_seconds,

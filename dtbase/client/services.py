@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dtbase.client.errors import ApiError
 from dtbase.client.resource import Resource
 from dtbase.schemas.common import Msg
 from dtbase.schemas.services import (
@@ -23,12 +24,30 @@ from dtbase.schemas.services import (
     ListRunsRequest,
     ListSchedulesRequest,
     ParameterSet,
+    RunOutcome,
     RunStarted,
     Schedule,
     ServiceDetails,
     ServiceRun,
     ServiceRunDetails,
 )
+
+
+class ServiceRunFailed(ApiError):
+    """The service answered, but not with success (or its reply could not be stored).
+
+    `status_code` is the service's own; `detail` its JSON reply (or why the run failed);
+    `outcome` the whole answer of run-service."""
+
+    def __init__(self, outcome: RunOutcome, *, service_name: str) -> None:
+        self.outcome = outcome
+        detail = outcome.error or outcome.response_json
+        super().__init__(
+            outcome.response_status_code or 0,
+            detail,
+            method="POST",
+            path=f"/service/run-service ({service_name}, run {outcome.run_id})",
+        )
 
 
 class Services(Resource):
@@ -80,12 +99,22 @@ class Services(Resource):
         *,
         parameter_set_name: str | None = None,
         parameters: dict[str, Any] | list[Any] | None = None,
-    ) -> Msg:
-        """Call the service through the backend; ApiError 502/504 if it failed (still logged)."""
+        check: bool = False,
+    ) -> RunOutcome:
+        """Call the service through the backend and wait for its answer.
+
+        Returns the run's outcome: its id, the service's status code and JSON reply, and
+        whether it succeeded (a 2xx answer). ApiError 502/504 if the service could not be
+        reached or timed out (the run is logged all the same). With `check=True`, a run
+        that did not succeed raises ServiceRunFailed, with the service's own message.
+        """
         body = CallServiceRequest(
             service_name=service_name, parameter_set_name=parameter_set_name, parameters=parameters
         )
-        return self._client.post("/service/run-service", _dump(body), Msg)
+        outcome = self._client.post("/service/run-service", _dump(body), RunOutcome)
+        if check and not outcome.succeeded:
+            raise ServiceRunFailed(outcome, service_name=service_name)
+        return outcome
 
     def start_service_run(
         self,

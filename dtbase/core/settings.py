@@ -24,6 +24,9 @@ PLACEHOLDER_SECRETS = frozenset({"changethis", "secret", "password", "dev", "dev
 
 DEFAULT_USER_EMAIL = "default_user@localhost"
 
+# The local services host (`dtbase services serve`, `dtbase up`) on its default port.
+DEFAULT_SERVICE_URL_ALLOWLIST = "localhost:7071,127.0.0.1:7071,[::1]:7071"
+
 # `npm ci` at the top of a checkout installs the JavaScript and CSS that dtbase serves.
 CHECKOUT_ASSETS = Path(__file__).resolve().parents[2] / "node_modules"
 
@@ -83,11 +86,20 @@ class BackendSettings(DatabaseSettings):
     # Roll up newly written readings in the background every so many seconds (0: only when
     # a downsampled read needs them).
     rollup_refresh_seconds: float = Field(default=10.0, ge=0)
-    # Threads calling services for scheduled runs and run-service with "wait": false.
+    # Threads recording the answers of scheduled runs and run-service with "wait": false
+    # (the calls themselves wait on an event loop, not on threads).
     background_run_workers: int = Field(default=4, ge=1, le=64)
     # Bulk ingest checks foreign keys once per request instead of once per row, where the
     # database role may (see dtbase.backend.sensors.foreign_keys); false: always per row.
     ingest_fk_shortcut: bool = True
+    # --- outbound service calls (docs/services.md, "Calling services safely") ---
+    # Where services may be registered: comma-separated host names (`services`,
+    # `*.example.org`), `host:port`, IP addresses or networks (`10.0.0.0/8`), or `*`.
+    service_url_allowlist: str = DEFAULT_SERVICE_URL_ALLOWLIST
+    # The largest reply of a service that is read and stored; a larger one fails the run.
+    service_reply_max_bytes: int = Field(default=1_000_000, ge=1024, le=50_000_000)
+    # Background and scheduled runs of one service called at once; more wait their turn.
+    service_concurrent_runs: int = Field(default=4, ge=1, le=256)
     backend_host: str = "127.0.0.1"
     backend_port: int = Field(default=5000, ge=1, le=65535)
 

@@ -13,7 +13,8 @@ from dtbase.schemas.common import NOT_BLANK, UtcDatetime
 
 
 class RunStatus(StrEnum):
-    """A run is pending until the service answers; it succeeded if it answered 2xx or 3xx."""
+    """A run is pending until the service answers; it succeeded if it answered 2xx (and
+    its reply, if JSON, could be stored). Redirects are not followed: a 3xx fails."""
 
     pending = "pending"
     succeeded = "succeeded"
@@ -29,14 +30,24 @@ class HttpMethod(StrEnum):
     DELETE = "DELETE"
 
 
+# JSON stored for services (parameters, replies) nests at most this deep: deeper values
+# are refused on the way in, because reading them back fails (issue 15, item 5).
+MAX_JSON_DEPTH = 32
+# The largest parameters (as JSON text) that a parameter set, schedule or run may hold.
+MAX_PARAMETERS_BYTES = 256 * 1024
+
+
 def json_problem(value: Any, path: tuple[str | int, ...] = ()) -> JsonProblem | None:
-    """Where and why PostgreSQL could not store `value` as JSON, or None when it can.
+    """Where and why `value` cannot be stored as JSON, or None when it can.
 
     Python's JSON parser accepts NaN, Infinity and numbers too large for a float (read as
     infinity), and strings may hold NUL or lone surrogates; PostgreSQL refuses all of them.
-    Checked by the store rather than by a validator: FastAPI's 422 echoes the input, and
-    such values cannot be written back as JSON.
+    Values nested deeper than MAX_JSON_DEPTH are refused too. Checked by the store rather
+    than by a validator: FastAPI's 422 echoes the input, and such values cannot be written
+    back as JSON.
     """
+    if len(path) > MAX_JSON_DEPTH:
+        return JsonProblem(path[:MAX_JSON_DEPTH], f"nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, float) and not math.isfinite(value):
         return JsonProblem(path, "NaN and Infinity are not JSON numbers")
     if isinstance(value, str):
@@ -86,7 +97,10 @@ Text = Annotated[str, AfterValidator(_storable_text)]
 
 class InsertServiceRequest(BaseModel):
     name: Annotated[Text, NOT_BLANK]
-    url: Text = Field(description="Called as is; put an Azure Function key in it (`?code=`).")
+    url: Text = Field(
+        description="http or https, on a host the backend's DT_SERVICE_URL_ALLOWLIST allows; "
+        "put an Azure Function key in it (`?code=`; shown to admins only)."
+    )
     http_method: HttpMethod
 
 
@@ -152,6 +166,30 @@ class CallServiceRequest(BaseModel):
     )
 
 
+class RunOutcome(BaseModel):
+    """What run-service answers once the call is over: DTBase's `detail`, plus (dtbase
+    only) the run's id and what the service answered. The HTTP status of the answer is
+    200 whenever the service answered, whatever it answered (DTBase's contract); 502 or 504
+    when it could not be reached or timed out."""
+
+    detail: str
+    run_id: int | None = Field(default=None, description="The run in the log (list-runs-details).")
+    response_status_code: int | None = Field(
+        default=None, description="The service's status; 502 or 504 if it did not answer."
+    )
+    response_json: Any = Field(default=None, description="The service's JSON reply, if any.")
+    status: RunStatus | None = Field(
+        default=None, description="succeeded on a 2xx answer; failed otherwise."
+    )
+    error: str | None = Field(
+        default=None, description="Why the run failed, when not by the service's own answer."
+    )
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == RunStatus.succeeded
+
+
 class RunStarted(BaseModel):
     """The 202 answer of run-service with `"wait": false`."""
 
@@ -189,10 +227,14 @@ class ServiceRun(BaseModel):
 
 class ServiceRunDetails(ServiceRun):
     id: int
-    error: str | None = Field(description="Why the service could not be called, if it was not.")
+    error: str | None = Field(
+        description="Why the run failed, when not by the service's own answer: the service "
+        "could not be reached or did not answer in time, its URL is not allowed, or its "
+        "reply could not be stored."
+    )
     duration_seconds: float | None
     status: RunStatus = Field(
-        description="pending until the service answers; succeeded on a 2xx or 3xx answer; "
+        description="pending until the service answers; succeeded on a 2xx answer; "
         "failed otherwise."
     )
     schedule_name: str | None = Field(

@@ -1,10 +1,13 @@
 """The services area: services, their parameter sets, run now, schedules and the run log.
 
-The backend decides who may do what (registering or scheduling needs a user or an admin,
-deleting a service an admin); every refusal is a flash with its reason."""
+The backend decides who may do what (registering, changing and deleting a service needs an
+admin; parameter sets, runs and schedules a user); every refusal is a flash with its
+reason. A run the service did not answer with success is shown as failed, with the
+service's own message."""
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
@@ -14,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
 
 from dtbase.client import ApiError
-from dtbase.schemas.services import HttpMethod, ParameterSet, ServiceRunDetails
+from dtbase.schemas.services import HttpMethod, ParameterSet, RunOutcome, ServiceRunDetails
 from frontend.auth import session as user_session
 from frontend.backend import backend, describe, flashing_errors
 from frontend.forms import valid_or_flashed
@@ -159,8 +162,41 @@ def run() -> ResponseReturnValue:
                     f"{service_name} failed: {describe(error.detail)} (see the run log).", "error"
                 )
             else:
-                flash(f"{service_name} ran: {answer.detail}", "success")
+                _flash_outcome(service_name, answer)
     return _back(form)
+
+
+def _flash_outcome(service_name: str, answer: RunOutcome) -> None:
+    """A run the service answered: success only if it answered 2xx (DTBase's detail says
+    "called successfully" whatever the service answered)."""
+    code = answer.response_status_code
+    if answer.succeeded:
+        flash(f"{service_name} ran: the service answered {code}.", "success")
+        return
+    flash(
+        f"{service_name} failed: the service answered {code}: {service_message(answer)} "
+        "(see the run log).",
+        "error",
+    )
+
+
+# Where services put their own message in a JSON reply, most telling first.
+MESSAGE_KEYS = ("detail", "error", "message", "errors")
+MESSAGE_LENGTH = 300
+
+
+def service_message(answer: RunOutcome) -> str:
+    """The service's own message: a message field of its JSON reply, else the reply, else
+    why the run failed."""
+    reply = answer.response_json
+    if isinstance(reply, dict):
+        found = next((reply[key] for key in MESSAGE_KEYS if reply.get(key)), None)
+        if found is not None:
+            reply = found
+    if reply is None:
+        return answer.error or "no JSON reply"
+    text = describe(reply) if isinstance(reply, str | list) else json.dumps(reply)
+    return text if len(text) <= MESSAGE_LENGTH else text[: MESSAGE_LENGTH - 1] + "…"
 
 
 @bp.route("/services/schedules/create", methods=["POST"])

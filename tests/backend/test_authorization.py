@@ -23,6 +23,9 @@ ADMIN_ONLY = {
     "/user/delete-user",
     "/user/set-role",
     "/service/delete-service",
+    # A service's URL receives its parameter sets, keys included (issue 15, item 1).
+    "/service/insert-service",
+    "/service/edit-service",
     # Changing a code changes what data already in the FDB means.
     "/fdb/edit-model-code",
     "/fdb/edit-scenario-code",
@@ -99,7 +102,8 @@ def test_refused_writes_change_nothing(
 ) -> None:
     someone = user_factory(role)
     admin.post(
-        "/service/insert-service", json={"name": "s", "url": "http://x", "http_method": "GET"}
+        "/service/insert-service",
+        json={"name": "s", "url": "http://localhost:1/x", "http_method": "GET"},
     )
 
     someone.post("/service/delete-service", json={"name": "s"})

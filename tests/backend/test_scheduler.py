@@ -22,7 +22,7 @@ from dtbase.backend.scheduler import Scheduler
 from dtbase.backend.services import timing
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
-from tests.backend.services.test_runs import StubService, stub  # noqa: F401
+from tests.backend.services.test_runs import StubService, local_policy, stub  # noqa: F401
 from tests.conftest import DEFAULT_PASSWORD
 
 T = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
@@ -36,7 +36,7 @@ def factory(engine: Engine) -> sessionmaker[Session]:
 
 @pytest.fixture
 def scheduler(factory: sessionmaker[Session]) -> Iterator[Scheduler]:
-    runs = BackgroundRuns(factory, timeout_seconds=5, workers=2)
+    runs = BackgroundRuns(factory, policy=local_policy(5), workers=2)
     yield Scheduler(factory, runs)
     runs.shutdown()
 
@@ -201,7 +201,9 @@ def test_two_schedulers_on_one_database_run_each_schedule_once(
         _post(admin, "insert-schedule", body)
 
     engines = [make_engine(database_url), make_engine(database_url)]
-    pools = [BackgroundRuns(make_session_factory(e), timeout_seconds=5, workers=2) for e in engines]
+    pools = [
+        BackgroundRuns(make_session_factory(e), policy=local_policy(5), workers=2) for e in engines
+    ]
     # Small batches, so that the two interleave their claims many times.
     schedulers = [
         Scheduler(make_session_factory(e), pool, batch_size=3)

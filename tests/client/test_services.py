@@ -7,9 +7,16 @@ from collections.abc import Iterator
 import pytest
 
 from dtbase.client import ApiError, Client
+from dtbase.client.services import ServiceRunFailed
 from dtbase.devdb import free_port
 from dtbase.schemas.common import Msg
-from dtbase.schemas.services import HttpMethod, ParameterSet, ServiceDetails
+from dtbase.schemas.services import (
+    HttpMethod,
+    ParameterSet,
+    RunOutcome,
+    RunStatus,
+    ServiceDetails,
+)
 from tests.backend.services.test_runs import StubService, serve_stub
 
 
@@ -140,3 +147,37 @@ def test_failed_runs_raise_and_are_logged(client: Client) -> None:
     [run] = client.services.list_runs_details()
     assert (run.response_status_code, run.parameters) == (502, {"a": 1})
     assert run.error is not None
+
+
+def test_run_service_tells_the_outcome_and_can_raise_on_failure(
+    client: Client, stub: StubService
+) -> None:
+    """Issue 14, item 5: a run the service refused read as a success."""
+    client.services.insert_service("ok", stub.url("/json"), "POST")
+    client.services.insert_service("refuses", stub.url("/status/400"), "POST")
+
+    ok = client.services.run_service("ok", check=True)
+    refused = client.services.run_service("refuses")
+    with pytest.raises(ServiceRunFailed) as raised:
+        client.services.run_service("refuses", check=True)
+
+    assert ok == RunOutcome(
+        detail="Service called successfully.",
+        run_id=1,
+        response_status_code=200,
+        response_json={"ok": True, "got": "/json"},
+        status=RunStatus.succeeded,
+    )
+    assert ok.succeeded
+    assert refused.detail == "Service called successfully."  # DTBase's contract
+    assert (refused.run_id, refused.response_status_code) == (2, 400)
+    assert (refused.status, refused.response_json) == (RunStatus.failed, {"error": 400})
+    assert not refused.succeeded
+    assert isinstance(raised.value, ApiError)
+    assert (raised.value.status_code, raised.value.detail) == (400, {"error": 400})
+    assert raised.value.outcome.run_id == 3
+    assert [r.status for r in client.services.list_runs_details()] == [
+        RunStatus.succeeded,
+        RunStatus.failed,
+        RunStatus.failed,
+    ]

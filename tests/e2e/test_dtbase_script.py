@@ -224,9 +224,12 @@ def test_a_dtbase_script_runs_unchanged(anonymous: httpx.Client, service_url: st
         {"service_name": "ingress", "name": "daily", "parameters": {"days": 1}},
         201,
     )
-    assert dt.post(
+    ran = dt.post(
         "/service/run-service", {"service_name": "ingress", "parameter_set_name": "daily"}, 200
-    ) == {"detail": "Service called successfully."}
+    )
+    # DTBase's detail, with dtbase's additions beside it (the run and what the service said).
+    assert ran["detail"] == "Service called successfully."
+    assert (ran["response_status_code"], ran["response_json"]) == (200, {"ingested": 1})
     assert _Recorder.calls == [{"path": "/ingress", "body": {"days": 1}}]
     log = dt.post("/service/list-runs", {"service_name": "ingress"}, 200)
     assert len(log) == 1

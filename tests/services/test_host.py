@@ -32,11 +32,11 @@ def test_services_are_registered_once_and_repointed(backend_env: str, client: Cl
 
     assert register(client, base) == dict.fromkeys(registry.HANDLERS, "registered")
     assert register(client, base) == dict.fromkeys(registry.HANDLERS, "unchanged")
-    assert register(client, "http://10.0.0.9:7071", ["arima"]) == {"arima": "updated"}
+    assert register(client, "http://localhost:7071", ["arima"]) == {"arima": "updated"}
     services = {s.name: (s.url, str(s.http_method)) for s in client.services.list_services()}
     assert services == {
         **{name: (f"http://127.0.0.1:7071/api/{name}", "POST") for name in registry.HANDLERS},
-        "arima": ("http://10.0.0.9:7071/api/arima", "POST"),
+        "arima": ("http://localhost:7071/api/arima", "POST"),
     }
     assert service_urls("http://h:1/", ["x"]) == {"x": "http://h:1/api/x"}
 

@@ -2,85 +2,188 @@
 
 As in DTBase, the parameters (object or array) are the JSON body, whatever the method;
 without parameters there is neither a body nor a content-type. No credentials are
-forwarded. Unlike DTBase there is a timeout, and failures are reported, not raised, so that
-the caller can log them.
+forwarded. Unlike DTBase:
+
+- the call is asynchronous, so a slow service holds no thread of the backend;
+- the URL is checked against the allow-list at every call, and the connection goes to the
+  address that was checked (see `allowlist`); redirects are not followed;
+- the whole call is bounded by the timeout, and the reply is read up to a cap;
+- failures are reported, not raised. Every connection failure reads the same ("could not
+  be reached"), so run logs and answers do not tell a closed port from a filtered one;
+  the cause is logged on the server only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
+import logging
+import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from dtbase.backend.services.allowlist import Allowlist, IpAddress, Target, UrlNotAllowed
 from dtbase.schemas.services import json_problem
+
+logger = logging.getLogger(__name__)
 
 BAD_GATEWAY = 502
 GATEWAY_TIMEOUT = 504
 
+CALLED = "Service called successfully."
+UNREACHABLE = "Service could not be reached."
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    """What every call obeys (from the backend's settings)."""
+
+    allowlist: Allowlist
+    timeout_seconds: float
+    reply_max_bytes: int
+    # Certificates are checked as usual (SSL_CERT_FILE / SSL_CERT_DIR add a private CA);
+    # made once, as loading the CA bundle costs more than a small call.
+    tls: ssl.SSLContext = field(default_factory=httpx.create_ssl_context)
+
 
 @dataclass(frozen=True)
 class CallOutcome:
-    """What a call produced: the service's status and JSON reply, or why it failed."""
+    """What a call produced: the service's status and JSON reply, or why it failed.
+
+    `error` is None when the service answered and its reply (if JSON) was stored.
+    """
 
     status_code: int
     response_json: Any
     error: str | None
     duration_seconds: float
-    detail: str = "Service called successfully."
+    detail: str = CALLED
+    # The service answered (whatever its status): run-service says 200, as DTBase does.
+    answered: bool = True
 
 
-def call_service(
-    *,
-    method: str,
-    url: str,
-    parameters: Any,
-    timeout_seconds: float,
+async def call_service(
+    *, method: str, url: str, parameters: Any, policy: CallPolicy
 ) -> CallOutcome:
     """Send one request; `parameters` None means no body. Never raises for network errors."""
     started = time.perf_counter()
     try:
-        # Redirects are followed, as DTBase's `requests` did.
-        with httpx.Client(timeout=timeout_seconds, follow_redirects=True) as http:
-            if parameters is None:
-                response = http.request(method, url)
-            else:
-                response = http.request(method, url, json=parameters)
-    except httpx.TimeoutException as error:
-        return _failure(
-            GATEWAY_TIMEOUT,
-            _describe(error),
-            f"Service did not answer within {timeout_seconds:g} seconds.",
-            started,
-        )
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
-        return _failure(
-            BAD_GATEWAY,
-            _describe(error),
-            f"Service could not be reached: {_describe(error)}",
-            started,
-        )
-    return CallOutcome(
-        status_code=response.status_code,
-        response_json=parse_reply(response.content),
-        error=None,
-        duration_seconds=time.perf_counter() - started,
-    )
+        async with asyncio.timeout(policy.timeout_seconds):
+            target = await policy.allowlist.target(url)
+            return await _call(target, method, parameters, policy, started)
+    except UrlNotAllowed as refusal:
+        return _failure(BAD_GATEWAY, str(refusal), str(refusal), started)
+    except TimeoutError:
+        detail = f"Service did not answer within {policy.timeout_seconds:g} seconds."
+        return _failure(GATEWAY_TIMEOUT, detail, detail, started)
+    except (OSError, httpx.HTTPError, httpx.InvalidURL) as error:
+        # The cause (refused, reset, unknown host...) tells the network's shape: logs only.
+        logger.warning("Service call to %s failed: %s", _origin(url), _describe(error))
+        return _failure(BAD_GATEWAY, UNREACHABLE, UNREACHABLE, started)
 
 
-def parse_reply(content: bytes) -> Any:
-    """The reply as JSON, or None when it is not JSON that the database can store."""
+async def _call(
+    target: Target, method: str, parameters: Any, policy: CallPolicy, started: float
+) -> CallOutcome:
+    """Try the checked addresses in order until one connects; read the reply."""
+    last_error: Exception | None = None
+    for address in target.addresses:
+        try:
+            status_code, content = await _request(target, address, method, parameters, policy)
+        except httpx.ConnectError as error:
+            last_error = error
+            continue
+        response_json, problem = read_reply(content, policy.reply_max_bytes)
+        return CallOutcome(
+            status_code=status_code,
+            response_json=response_json,
+            error=problem,
+            duration_seconds=time.perf_counter() - started,
+        )
+    raise last_error or OSError("no address")
+
+
+async def _request(
+    target: Target, address: IpAddress, method: str, parameters: Any, policy: CallPolicy
+) -> tuple[int, bytes | None]:
+    """The status and up to `reply_max_bytes` + 1 bytes of the reply (None: cut short)."""
+    parts = urlsplit(target.url)
+    default_port = {"http": 80, "https": 443}[target.scheme]
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    literal = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
+    pinned = f"{target.scheme}://{literal}:{target.port}{parts.path or '/'}"
+    if parts.query:
+        pinned += f"?{parts.query}"
+    headers = {"Host": host if target.port == default_port else f"{host}:{target.port}"}
+    auth = (parts.username or "", parts.password or "") if parts.username else None
+    body = {} if parameters is None else {"json": parameters}
+    # No timeout of its own: the caller bounds the whole call.
+    # trust_env=False: a proxy from the environment would receive the pinned address.
+    async with httpx.AsyncClient(
+        follow_redirects=False,
+        trust_env=False,
+        verify=policy.tls,
+        auth=auth,
+        timeout=None,  # noqa: S113
+    ) as http:
+        request = http.build_request(
+            method,
+            pinned,
+            headers=headers,
+            # TLS checks the certificate against the name, not the address.
+            extensions={"sni_hostname": target.host},
+            **body,
+        )
+        response = await http.send(request, stream=True)
+        try:
+            content = bytearray()
+            # Counted decoded: a small compressed reply cannot unpack past the cap either.
+            async for chunk in response.aiter_bytes():
+                content += chunk
+                if len(content) > policy.reply_max_bytes:
+                    return response.status_code, None
+            return response.status_code, bytes(content)
+        finally:
+            await response.aclose()
+
+
+def read_reply(content: bytes | None, max_bytes: int) -> tuple[Any, str | None]:
+    """The reply as JSON to store (None when it is not JSON), and why it was not stored
+    when it could not be (too large, too deep, or values the database cannot hold)."""
+    if content is None or len(content) > max_bytes:
+        return None, f"The reply was larger than {max_bytes} bytes; it was not stored."
     try:
         value = json.loads(content, parse_constant=_no_constant)
+    except RecursionError:
+        return None, "The reply was nested too deeply to be stored."
     except ValueError:
-        return None
-    return None if json_problem(value) else value
+        return None, None
+    problem = json_problem(value)
+    if problem is None:
+        return value, None
+    if problem.message.startswith("nested deeper"):
+        return None, f"The reply was {problem.message}; it was not stored."
+    # NaN and the like: not JSON, as before (DTBase stored nothing either).
+    return None, None
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _origin(url: str) -> str:
+    """The scheme, host and port of a URL, without its path and query (which may hold a
+    function key)."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"
+    except ValueError:
+        return "an invalid URL"
 
 
 def _describe(error: Exception) -> str:
@@ -94,4 +197,5 @@ def _failure(status_code: int, error: str, detail: str, started: float) -> CallO
         error=error,
         duration_seconds=time.perf_counter() - started,
         detail=detail,
+        answered=False,
     )

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
+from anyio.to_thread import run_sync
 from fastapi import APIRouter, Body, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from dtbase.backend.auth.deps import Admin, Writer
+from dtbase.backend.auth.deps import Admin, CurrentUser, Writer
 from dtbase.backend.db import SessionDep
+from dtbase.backend.errors import Unprocessable
 from dtbase.backend.routing import Responses, documented, protected_router
 from dtbase.backend.services import caller, store
+from dtbase.backend.services.allowlist import UrlNotAllowed
+from dtbase.backend.services.masking import mask, mask_url, readable
 from dtbase.backend.services.runs import BackgroundRuns
-from dtbase.core.settings import BackendSettings
+from dtbase.backend.users.tables import User
 from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.services import (
     CallServiceRequest,
@@ -29,12 +34,14 @@ from dtbase.schemas.services import (
     ListRunsRequest,
     ListSchedulesRequest,
     ParameterSet,
+    RunOutcome,
     RunStarted,
     Schedule,
     ServiceDetails,
     ServiceRun,
     ServiceRunDetails,
 )
+from dtbase.schemas.users import Role
 
 router: APIRouter = protected_router(prefix="/service", tags=["service"])
 
@@ -43,30 +50,63 @@ NO_PARAMETER_SET: Responses = {400: {"model": Msg, "description": "Parameter set
 SERVICE_EXISTS: Responses = {409: {"model": Msg, "description": "Service already exists."}}
 
 
+def _runs_of(request: Request) -> BackgroundRuns:
+    runs: BackgroundRuns = request.app.state.background_runs
+    return runs
+
+
+def _check_url(request: Request, url: str | None) -> None:
+    """422 unless the backend may call `url` (who may register URLs: admins)."""
+    if url is None:
+        return
+    try:
+        _runs_of(request).policy.allowlist.check_registration(url)
+    except UrlNotAllowed as refusal:
+        raise Unprocessable(["url"], str(refusal)) from refusal
+
+
+def _is_admin(user: User) -> bool:
+    return user.role == Role.admin
+
+
 @router.post(
     "/insert-service",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
     responses=SERVICE_EXISTS,
 )
-def insert_service(body: InsertServiceRequest, session: SessionDep, _: Writer) -> Msg:
-    """Register a service: a name, the URL to call and the HTTP method to call it with."""
+def insert_service(
+    body: InsertServiceRequest, request: Request, session: SessionDep, _: Admin
+) -> Msg:
+    """Register a service: a name, the URL to call and the HTTP method to call it with.
+
+    Admins only: the backend sends parameter sets (which may hold keys) to this URL. A URL
+    that is not http(s), or whose host is not on DT_SERVICE_URL_ALLOWLIST, is a 422.
+    """
+    _check_url(request, body.url)
     store.insert_service(session, name=body.name, url=body.url, http_method=body.http_method)
     return Msg(detail="Service created successfully.")
 
 
 @router.get("/list-services", response_model=list[ServiceDetails])
-def list_services(session: SessionDep) -> list[ServiceDetails]:
-    """Every service, oldest first."""
+def list_services(session: SessionDep, user: CurrentUser) -> list[ServiceDetails]:
+    """Every service, oldest first; keys in URLs (`?code=`) are shown to admins only."""
+    show = (lambda url: url) if _is_admin(user) else mask_url
     return [
-        ServiceDetails(name=s.name, url=s.url, http_method=HttpMethod(s.http_method))
+        ServiceDetails(name=s.name, url=show(s.url), http_method=HttpMethod(s.http_method))
         for s in store.list_services(session)
     ]
 
 
-@router.post("/edit-service", response_model=Msg, responses={**NO_SERVICE, **SERVICE_EXISTS})
-def edit_service(body: EditServiceRequest, session: SessionDep, _: Writer) -> Msg:
-    """Rename a service or change its URL or method (dtbase only); omitted fields stay."""
+@router.post(
+    "/edit-service",
+    response_model=Msg,
+    responses={**NO_SERVICE, **SERVICE_EXISTS},
+)
+def edit_service(body: EditServiceRequest, request: Request, session: SessionDep, _: Admin) -> Msg:
+    """Rename a service or change its URL or method (dtbase only; admins only); omitted
+    fields stay."""
+    _check_url(request, body.url)
     store.edit_service(
         session, name=body.name, new_name=body.new_name, url=body.url, http_method=body.http_method
     )
@@ -110,14 +150,28 @@ def delete_parameter_set(body: DeleteParameterSetRequest, session: SessionDep, _
 
 @router.post("/list-parameter-sets", response_model=list[ParameterSet])
 def list_parameter_sets(
-    session: SessionDep, body: Annotated[ListParameterSetsRequest | None, Body()] = None
+    session: SessionDep,
+    user: CurrentUser,
+    body: Annotated[ListParameterSetsRequest | None, Body()] = None,
 ) -> list[ParameterSet]:
-    """Every parameter set, oldest first, optionally of one service. The body is optional."""
+    """Every parameter set, oldest first, optionally of one service. The body is optional.
+
+    Values under keys that look like secrets (`api_key`, `password`, ...) are masked for
+    everyone but admins."""
     service_name = body.service_name if body is not None else None
+    show = _shown_to(user)
     return [
-        ParameterSet(service_name=name, name=s.name, parameters=s.parameters)
+        ParameterSet(service_name=name, name=s.name, parameters=show(s.parameters))
         for name, s in store.list_parameter_sets(session, service_name=service_name)
     ]
+
+
+def _shown_to(user: User) -> Callable[[Any], Any]:
+    """What a reader sees of stored parameters: all for admins, secrets masked otherwise
+    (and never what is nested too deep to be sent back)."""
+    if _is_admin(user):
+        return readable
+    return lambda value: mask(readable(value))
 
 
 @router.post("/edit-parameter-set", response_model=Msg, responses=NO_PARAMETER_SET)
@@ -131,62 +185,97 @@ def edit_parameter_set(body: EditParameterSetRequest, session: SessionDep, _: Wr
 
 @router.post(
     "/run-service",
-    response_model=Msg,
+    response_model=RunOutcome,
     responses={
         202: {"model": RunStarted, "description": 'With `"wait": false`: the run started.'},
         400: {"model": Msg, "description": "Service or parameter set does not exist."},
-        502: {"model": Msg, "description": "The service could not be reached (run logged)."},
-        504: {"model": Msg, "description": "The service did not answer in time (run logged)."},
+        502: {
+            "model": RunOutcome,
+            "description": "The service could not be reached, or its URL is not allowed "
+            "(run logged).",
+        },
+        504: {
+            "model": RunOutcome,
+            "description": "The service did not answer in time (run logged).",
+        },
     },
 )
-def run_service(
+async def run_service(
     body: CallServiceRequest, request: Request, session: SessionDep, _: Writer
-) -> Msg | JSONResponse:
+) -> RunOutcome | JSONResponse:
     """Call a service once and log the run.
 
     The JSON body sent is `parameters` if given, else the named parameter set's; with both,
     the explicit parameters win and the run is attributed to the set. The answer is 200
-    whatever the service replied; 502 or 504 if it could not be reached or timed out.
-    With `"wait": false` the answer is 202 at once, with the id of the run, logged as
-    pending and completed when the service answers (see `list-runs-details`).
+    whatever the service replied, with the run's id, the service's status code and JSON
+    reply, and whether the run succeeded (a 2xx answer); 502 or 504 if it could not be
+    reached or timed out. With `"wait": false` the answer is 202 at once, with the id of
+    the run, logged as pending and completed when the service answers (see
+    `list-runs-details`).
+
+    Async: while the service works, the request holds neither a thread nor a database
+    connection, so slow services cannot starve the rest of the API.
     """
-    target = store.run_target(
-        session,
-        service_name=body.service_name,
-        parameter_set_name=body.parameter_set_name,
-        parameters=body.parameters,
-    )
+    runs = _runs_of(request)
+
+    def target_of_run() -> store.RunTarget:
+        target = store.run_target(
+            session,
+            service_name=body.service_name,
+            parameter_set_name=body.parameter_set_name,
+            parameters=body.parameters,
+        )
+        if body.wait:
+            # No transaction (nor connection) is held while the service works.
+            session.commit()
+        return target
+
+    target = await run_sync(target_of_run)
     if not body.wait:
-        run = store.start_run(session, target=target, timestamp=utc_now())
-        session.commit()
-        runs: BackgroundRuns = request.app.state.background_runs
-        runs.submit(store.ClaimedRun(run_id=run.id, target=target))
-        started = RunStarted(detail="Service run started.", run_id=run.id)
+
+        def start() -> int:
+            run_id = store.start_run(session, target=target, timestamp=utc_now()).id
+            session.commit()
+            return run_id
+
+        run_id = await run_sync(start)
+        runs.submit(store.ClaimedRun(run_id=run_id, target=target))
+        started = RunStarted(detail="Service run started.", run_id=run_id)
         return JSONResponse(started.model_dump(), status_code=status.HTTP_202_ACCEPTED)
-    # No transaction (nor connection) is held while the service works.
-    session.commit()
-    settings: BackendSettings = request.app.state.settings
+
     timestamp = utc_now()
-    outcome = caller.call_service(
+    outcome = await caller.call_service(
         method=target.http_method,
         url=target.url,
         parameters=target.parameters,
-        timeout_seconds=settings.service_timeout_seconds,
+        policy=runs.policy,
     )
-    store.log_run(
-        session,
-        target=target,
-        timestamp=timestamp,
+
+    def log() -> int:
+        run = store.log_run(
+            session,
+            target=target,
+            timestamp=timestamp,
+            response_status_code=outcome.status_code,
+            response_json=outcome.response_json,
+            error=outcome.error,
+            duration_seconds=outcome.duration_seconds,
+        )
+        # Committed here: a failed call is logged, although the answer is an error.
+        session.commit()
+        return run.id
+
+    answer = RunOutcome(
+        detail=outcome.detail,
+        run_id=await run_sync(log),
         response_status_code=outcome.status_code,
         response_json=outcome.response_json,
+        status=store.run_status(outcome.status_code, outcome.error),
         error=outcome.error,
-        duration_seconds=outcome.duration_seconds,
     )
-    # Committed here: a failed call is logged, although the answer is an error.
-    session.commit()
-    if outcome.error is not None:
-        return JSONResponse({"detail": outcome.detail}, status_code=outcome.status_code)
-    return Msg(detail=outcome.detail)
+    if not outcome.answered:
+        return JSONResponse(answer.model_dump(mode="json"), status_code=outcome.status_code)
+    return answer
 
 
 OptionalRunFilters = Annotated[
@@ -196,14 +285,19 @@ OptionalRunFilters = Annotated[
 
 
 @router.post("/list-runs", response_model=list[ServiceRun])
-def list_runs(session: SessionDep, body: OptionalRunFilters = None) -> list[ServiceRun]:
-    """Runs ordered by time, optionally of one service and parameter set. Body optional."""
+def list_runs(
+    session: SessionDep, user: CurrentUser, body: OptionalRunFilters = None
+) -> list[ServiceRun]:
+    """Runs ordered by time, optionally of one service and parameter set. Body optional.
+    Secrets in the parameters are masked for everyone but admins (as in list-parameter-sets).
+    """
+    show = _shown_to(user)
     return [
         ServiceRun(
             service_name=row.service_name,
             parameter_set_name=row.parameter_set_name,
-            parameters=row.run.parameters,
-            response_json=row.run.response_json,
+            parameters=show(row.run.parameters),
+            response_json=readable(row.run.response_json),
             response_status_code=row.run.response_status_code,
             timestamp=row.run.timestamp,
         )
@@ -213,16 +307,17 @@ def list_runs(session: SessionDep, body: OptionalRunFilters = None) -> list[Serv
 
 @router.post("/list-runs-details", response_model=list[ServiceRunDetails])
 def list_runs_details(
-    session: SessionDep, body: OptionalRunFilters = None
+    session: SessionDep, user: CurrentUser, body: OptionalRunFilters = None
 ) -> list[ServiceRunDetails]:
     """list-runs plus each run's id, error text and duration (dtbase only)."""
+    show = _shown_to(user)
     return [
         ServiceRunDetails(
             id=row.run.id,
             service_name=row.service_name,
             parameter_set_name=row.parameter_set_name,
-            parameters=row.run.parameters,
-            response_json=row.run.response_json,
+            parameters=show(row.run.parameters),
+            response_json=readable(row.run.response_json),
             response_status_code=row.run.response_status_code,
             timestamp=row.run.timestamp,
             error=row.run.error,
@@ -282,10 +377,14 @@ def insert_schedule(body: InsertScheduleRequest, session: SessionDep, _: Writer)
 
 @router.post("/list-schedules", response_model=list[Schedule])
 def list_schedules(
-    session: SessionDep, body: Annotated[ListSchedulesRequest | None, Body()] = None
+    session: SessionDep,
+    user: CurrentUser,
+    body: Annotated[ListSchedulesRequest | None, Body()] = None,
 ) -> list[Schedule]:
-    """Every schedule, oldest first, optionally of one service. The body is optional."""
+    """Every schedule, oldest first, optionally of one service. The body is optional.
+    Secrets in explicit parameters are masked for everyone but admins."""
     rows = store.list_schedules(session, service_name=body.service_name if body else None)
+    show = _shown_to(user)
     return [
         Schedule(
             service_name=row.service_name,
@@ -294,7 +393,7 @@ def list_schedules(
             interval_seconds=row.schedule.interval_seconds,
             time_zone=row.schedule.time_zone,
             parameter_set_name=row.parameter_set_name,
-            parameters=row.schedule.parameters,
+            parameters=show(row.schedule.parameters),
             enabled=row.schedule.enabled,
             next_run_at=row.schedule.next_run_at if row.schedule.enabled else None,
             last_run_at=row.schedule.last_run_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,13 +14,14 @@ from sqlalchemy.orm import Session
 
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
 from dtbase.backend.services import timing
+from dtbase.backend.services.masking import unmask
 from dtbase.backend.services.tables import (
     Service,
     ServiceParameterSet,
     ServiceRunLog,
     ServiceSchedule,
 )
-from dtbase.schemas.services import HttpMethod, RunStatus, json_problem
+from dtbase.schemas.services import MAX_PARAMETERS_BYTES, HttpMethod, RunStatus, json_problem
 
 NO_SERVICE = "Service does not exist."
 NO_PARAMETER_SET = "Parameter set does not exist."
@@ -28,11 +30,16 @@ NO_SCHEDULE = "Schedule does not exist."
 
 
 def check_parameters(parameters: Any) -> None:
-    """422 naming the element of `parameters` that PostgreSQL cannot store as JSON."""
+    """422 naming the element of `parameters` that cannot be stored (and read back) as
+    JSON, or saying that they are too large."""
     problem = json_problem(parameters)
     if problem is not None:
         # The input is not echoed: NaN or a lone surrogate cannot be written back as JSON.
         raise Unprocessable(["parameters", *problem.path], problem.message)
+    if parameters is not None and len(json.dumps(parameters)) > MAX_PARAMETERS_BYTES:
+        raise Unprocessable(
+            ["parameters"], f"Parameters may take at most {MAX_PARAMETERS_BYTES} bytes as JSON"
+        )
 
 
 def _constraint_of(error: IntegrityError) -> str | None:
@@ -141,7 +148,8 @@ def edit_parameter_set(
 ) -> ServiceParameterSet:
     check_parameters(parameters)
     parameter_set = get_parameter_set(session, service_name=service_name, name=name)
-    parameter_set.parameters = parameters
+    # A masked secret sent back (by a user who was shown the mask) keeps its stored value.
+    parameter_set.parameters = unmask(parameters, parameter_set.parameters)
     session.flush()
     return parameter_set
 
@@ -227,8 +235,9 @@ def run_target(
 
 
 def run_status(response_status_code: int, error: str | None) -> RunStatus:
-    """Succeeded when the service answered 2xx or 3xx; failed otherwise."""
-    if error is None and 200 <= response_status_code < 400:
+    """Succeeded when the service answered 2xx; failed otherwise (redirects are not
+    followed, so a 3xx means the work was not done)."""
+    if error is None and 200 <= response_status_code < 300:
         return RunStatus.succeeded
     return RunStatus.failed
 

@@ -11,7 +11,7 @@ from dtbase.schemas.users import Role
 from tests.conftest import UserFactory
 
 SERVICE1 = {"name": "svc1", "url": "http://localhost:7001/run", "http_method": "POST"}
-SERVICE2 = {"name": "svc2", "url": "https://example.com/api?code=k", "http_method": "GET"}
+SERVICE2 = {"name": "svc2", "url": "https://localhost/api?code=k", "http_method": "GET"}
 
 
 def _services(client: httpx.Client) -> list[dict[str, Any]]:
@@ -167,7 +167,7 @@ def test_edit_service_changes_only_what_is_given(admin: httpx.Client) -> None:
         "/service/edit-service",
         json={
             "name": "svc2",
-            "url": "http://elsewhere/",
+            "url": "http://localhost:9/elsewhere",
             "http_method": "DELETE",
             "new_name": None,
         },
@@ -178,7 +178,7 @@ def test_edit_service_changes_only_what_is_given(admin: httpx.Client) -> None:
     assert moved.status_code == 200
     assert _services(admin) == [
         {**SERVICE1, "name": "renamed"},
-        {"name": "svc2", "url": "http://elsewhere/", "http_method": "DELETE"},
+        {"name": "svc2", "url": "http://localhost:9/elsewhere", "http_method": "DELETE"},
     ]
 
 
@@ -207,7 +207,9 @@ def test_edit_service_to_its_own_name_is_fine(admin: httpx.Client) -> None:
 def test_edit_unknown_service_is_400(admin: httpx.Client) -> None:
     _insert(admin, SERVICE1)
 
-    response = admin.post("/service/edit-service", json={"name": "nope", "url": "http://x"})
+    response = admin.post(
+        "/service/edit-service", json={"name": "nope", "url": "http://localhost:9/x"}
+    )
 
     assert response.status_code == 400
     assert response.json() == {"detail": "Service does not exist."}
@@ -220,7 +222,7 @@ def test_edit_service_to_a_taken_name_is_409_and_changes_nothing(admin: httpx.Cl
 
     response = admin.post(
         "/service/edit-service",
-        json={"name": "svc1", "new_name": "svc2", "url": "http://changed/"},
+        json={"name": "svc1", "new_name": "svc2", "url": "http://localhost:9/changed"},
     )
 
     assert response.status_code == 409
@@ -253,7 +255,7 @@ def test_edit_service_rejects_bad_input(
 PARAMETER_SET = {"service_name": "svc1", "name": "p", "parameters": {"a": 1}}
 WRITES: list[tuple[str, dict[str, Any]]] = [
     ("/service/insert-service", SERVICE2),
-    ("/service/edit-service", {"name": "svc1", "url": "http://changed/"}),
+    ("/service/edit-service", {"name": "svc1", "url": "http://localhost:9/changed"}),
     ("/service/delete-service", {"name": "svc1"}),
     ("/service/insert-parameter-set", {**PARAMETER_SET, "name": "q"}),
     ("/service/edit-parameter-set", {**PARAMETER_SET, "parameters": {"b": 2}}),
@@ -286,22 +288,27 @@ def test_viewers_cannot_write(
     assert _snapshot(admin) == before
 
 
-def test_users_can_write_everything_but_delete_services(
+def test_users_write_parameter_sets_but_only_admins_register_or_change_services(
     admin: httpx.Client, user_factory: UserFactory
 ) -> None:
+    """Issue 15, item 1: a user could repoint an admin's service (and its parameter sets,
+    keys included, went to the new URL at the next scheduled run)."""
     user = user_factory(Role.user)
+    _insert(admin, SERVICE1)
 
-    assert user.post("/service/insert-service", json=SERVICE1).status_code == 201
+    assert user.post("/service/insert-service", json=SERVICE2).status_code == 403
+    repoint = {"name": "svc1", "url": "http://localhost:1/attacker"}
+    assert user.post("/service/edit-service", json=repoint).status_code == 403
     assert (
-        user.post("/service/edit-service", json={"name": "svc1", "url": "http://u/"}).status_code
-        == 200
+        user.post("/service/edit-service", json={"name": "svc1", "new_name": "x"}).status_code
+        == 403
     )
     assert user.post("/service/insert-parameter-set", json=PARAMETER_SET).status_code == 201
     assert user.post("/service/edit-parameter-set", json=PARAMETER_SET).status_code == 200
     delete_set = {"service_name": "svc1", "name": "p"}
     assert user.post("/service/delete-parameter-set", json=delete_set).status_code == 200
     assert user.post("/service/delete-service", json={"name": "svc1"}).status_code == 403
-    assert _services(admin) == [{**SERVICE1, "url": "http://u/"}]
+    assert _services(admin) == [SERVICE1]
 
 
 def test_viewers_can_read(admin: httpx.Client, user_factory: UserFactory) -> None:

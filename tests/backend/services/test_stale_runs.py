@@ -21,6 +21,7 @@ from dtbase.backend.services import store
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.core.settings import BackendSettings
 from dtbase.schemas.common import utc_now
+from tests.backend.services.test_runs import local_policy
 
 STALE_AFTER = 90.0
 
@@ -32,7 +33,9 @@ def factory(engine: Engine) -> sessionmaker[Session]:
 
 @pytest.fixture
 def runs(factory: sessionmaker[Session]) -> Iterator[BackgroundRuns]:
-    runs = BackgroundRuns(factory, timeout_seconds=10, workers=2, stale_after_seconds=STALE_AFTER)
+    runs = BackgroundRuns(
+        factory, policy=local_policy(10), workers=2, stale_after_seconds=STALE_AFTER
+    )
     yield runs
     runs.shutdown()
 
@@ -166,7 +169,7 @@ def test_two_backends_sweeping_together_fail_each_run_once(
         stale.append(run_id)
     engines = [make_engine(database_url), make_engine(database_url)]
     keepers = [
-        BackgroundRuns(make_session_factory(e), timeout_seconds=10, workers=1) for e in engines
+        BackgroundRuns(make_session_factory(e), policy=local_policy(10), workers=1) for e in engines
     ]
     barrier = threading.Barrier(2)
     failed: list[list[int]] = [[], []]
@@ -216,7 +219,7 @@ def test_a_late_answer_does_not_revive_a_run_failed_as_stale(
     _service(admin, gate.url)
     claimed = _pending_run(factory)
     # Performed by another pool that does not keep its runs alive, as a dead backend.
-    dead = BackgroundRuns(factory, timeout_seconds=10, workers=1)
+    dead = BackgroundRuns(factory, policy=local_policy(10), workers=1)
     future = dead.submit(claimed)
     assert gate.called.wait(timeout=30)
     _age(factory, claimed.run_id, created=3600, touched=3600)
@@ -252,6 +255,6 @@ def test_the_backend_fails_stale_runs_when_it_starts(
 
 
 def test_the_bound_is_the_service_timeout_plus_a_margin(factory: sessionmaker[Session]) -> None:
-    runs = BackgroundRuns(factory, timeout_seconds=30, workers=1)
+    runs = BackgroundRuns(factory, policy=local_policy(30), workers=1)
     assert runs.stale_after == timedelta(seconds=90)
     assert runs.keep_alive_seconds <= runs.stale_after.total_seconds() / 4

@@ -1,5 +1,6 @@
 """A real HTTP service on 127.0.0.1 for the tests: it answers every POST with the JSON it
-was sent (`{"received": ...}`), or with a 500 when the body holds `{"fail": true}`."""
+was sent (`{"received": ...}`), or with a 500 when the body holds `{"fail": true}`, or with
+a 400 and `{"detail": <message>}` when it holds `{"refuse": <message>}`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ class EchoHandler(BaseHTTPRequestHandler):
         type(self).received.append(body)
         failed = isinstance(body, dict) and body.get("fail") is True
         answer = json.dumps({"received": body, "ok": not failed}).encode()
-        self.send_response(500 if failed else 200)
+        status = 500 if failed else 200
+        if isinstance(body, dict) and "refuse" in body:  # a service's own 400 and message
+            answer, status = json.dumps({"detail": body["refuse"]}).encode(), 400
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()

@@ -86,16 +86,39 @@ def test_admin_deletes_a_service(admin_visitor: Visitor, client: Client) -> None
     assert client.services.list_services() == []
 
 
-def test_user_may_register_but_not_delete(visitor_factory: VisitorFactory, client: Client) -> None:
+def test_users_may_neither_register_nor_delete(
+    visitor_factory: VisitorFactory, client: Client
+) -> None:
     client.services.insert_service("kept", "http://127.0.0.1:9/kept", "POST")
     member = visitor_factory(Role.user)
 
     page = member.get(PAGE)
     refused = member.submit(PAGE, "/services/delete", {"service": "kept"})
+    not_registered = member.submit(
+        PAGE,
+        "/services/register",
+        {"name": "mine", "url": "http://127.0.0.1:9/", "http_method": "GET"},
+    )
 
     assert "/services/delete" not in page.text  # no delete buttons for non-admins
+    assert "/services/register" not in page.text  # nor the register form
+    assert "Only admins register services." in page.text
     assert "This action needs the role 'admin'" in text_of(refused)
+    assert "This action needs the role 'admin'" in text_of(not_registered)
     assert [s.name for s in client.services.list_services()] == ["kept"]
+
+
+def test_a_url_off_the_allow_list_is_refused_with_the_reason(
+    admin_visitor: Visitor, client: Client
+) -> None:
+    response = admin_visitor.submit(
+        PAGE,
+        "/services/register",
+        {"name": "meta", "url": "http://169.254.169.254/latest/", "http_method": "GET"},
+    )
+
+    assert "not on the backend's allow-list" in text_of(response)
+    assert client.services.list_services() == []
 
 
 def test_unknown_service_page_is_404(admin_visitor: Visitor) -> None:
@@ -200,6 +223,25 @@ def test_run_log_is_newest_first_and_shows_failures(
     newest, oldest = max(runs, key=lambda r: r.id), min(runs, key=lambda r: r.id)
     assert page.index(f'data-run="{newest.id}"') < page.index(f'data-run="{oldest.id}"')
     assert '<td class="status-failed" data-testid="run-status">500</td>' in page
+
+
+def test_a_run_the_service_refused_is_shown_failed_with_its_message(
+    admin_visitor: Visitor, client: Client, echo: list[Any]
+) -> None:
+    """Issue 14, item 5: a weather run that answered 400 showed a green success message."""
+    response = admin_visitor.submit(
+        ECHO,
+        "/services/run",
+        {"service": "echo", "parameters": '{"refuse": "lat is required"}'},
+    )
+
+    text = text_of(response)
+    assert 'class="flash flash-error"' in response.text
+    assert "flash-success" not in response.text
+    assert "echo failed: the service answered 400: lat is required (see the run log)." in text
+    assert '<td class="status-failed" data-testid="run-status">400</td>' in response.text
+    (run,) = client.services.list_runs_details("echo")
+    assert (run.status, run.response_json) == ("failed", {"detail": "lat is required"})
 
 
 def test_unreachable_service_is_a_flash_and_a_logged_run(
