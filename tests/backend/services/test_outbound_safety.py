@@ -7,7 +7,6 @@ import asyncio
 import ipaddress
 import json
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
@@ -358,18 +358,11 @@ def _backend(
 
 @pytest.fixture
 def tls_service(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """A real HTTPS service on 127.0.0.1 whose certificate names only `localhost`; it
-    answers with the Host header and path it got. (port, certificate)"""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    """A real HTTPS service on 127.0.0.1 whose certificate (from a private CA) names only
+    `localhost`; it answers with the Host header and path it got. (port, certificate)"""
+    authority = trustme.CA()
+    cert = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(cert))
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -385,11 +378,11 @@ def tls_service(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    authority.issue_cert("localhost").configure_cert(context)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server.server_address[1], cert
+    yield server.server_address[1], cert  # the CA to trust
     server.shutdown()
     server.server_close()
 
