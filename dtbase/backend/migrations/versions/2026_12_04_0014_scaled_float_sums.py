@@ -3,7 +3,7 @@ FLOAT_SUM_SCALE), so that they cannot overflow: the sums already stored are scal
 same way (exactly: only their exponent changes).
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-04 22:00:00
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
