@@ -100,7 +100,7 @@ def test_up_serves_a_backend_that_keeps_its_users_across_restarts(
         auth = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
         created = httpx.post(
             f"{url}/user/create-user",
-            json={"email": "kept@example.com", "password": "kept"},
+            json={"email": "kept@example.com", "password": "kept-password"},
             headers=auth,
         )
         assert created.status_code == 201
@@ -115,7 +115,7 @@ def test_up_serves_a_backend_that_keeps_its_users_across_restarts(
 
     with _up(cli_env, "--demo") as (url, _, _, second_password):
         assert second_password == password
-        login = {"email": "kept@example.com", "password": "kept"}
+        login = {"email": "kept@example.com", "password": "kept-password"}
         assert httpx.post(f"{url}/auth/login", json=login).status_code == 200
         assert _eventually(
             lambda: httpx.post(f"{url}/sensor/list-sensors", json={}, headers=auth).json()

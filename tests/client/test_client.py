@@ -20,14 +20,14 @@ def _expired(token_type: str, email: str = DEFAULT_USER_EMAIL) -> str:
 
 
 def test_users_through_the_client(client: Client) -> None:
-    client.users.create_user("ana@example.com", "secret", Role.viewer)
+    client.users.create_user("ana@example.com", "secret-password", Role.viewer)
 
     assert client.users.list_users() == [DEFAULT_USER_EMAIL, "ana@example.com"]
     assert client.users.list_users_details()[1] == UserDetails(
         email="ana@example.com", role=Role.viewer
     )
     client.users.set_role("ana@example.com", Role.user)
-    client.users.change_password("ana@example.com", "other")
+    client.users.change_password("ana@example.com", "other-password")
     client.users.delete_user("ana@example.com")
     assert client.users.list_users() == [DEFAULT_USER_EMAIL]
 
