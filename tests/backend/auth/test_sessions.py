@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-
 from sqlalchemy import Engine
 
 from dtbase.backend.auth import store as auth_store

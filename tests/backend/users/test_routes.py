@@ -31,7 +31,10 @@ def test_create_user_then_log_in(admin: httpx.Client, anonymous: httpx.Client) -
 
 def test_new_users_get_the_user_role_unless_told(admin: httpx.Client) -> None:
     admin.post("/user/create-user", json=NEW_USER)
-    admin.post("/user/create-user", json={"email": "v@x.org", "password": "viewer-password", "role": "viewer"})
+    admin.post(
+        "/user/create-user",
+        json={"email": "v@x.org", "password": "viewer-password", "role": "viewer"},
+    )
 
     details = admin.get("/user/list-users-details").json()
 
@@ -110,7 +113,8 @@ def test_admin_changes_someone_elses_password(admin: httpx.Client, anonymous: ht
     assert response.json() == {"detail": "Password changed"}
     assert anonymous.post("/auth/login", json=NEW_USER).status_code == 401
     assert (
-        anonymous.post("/auth/login", json={**NEW_USER, "password": "new password"}).status_code == 200
+        anonymous.post("/auth/login", json={**NEW_USER, "password": "new password"}).status_code
+        == 200
     )
 
 
@@ -120,10 +124,14 @@ def test_everyone_changes_their_own_password(
 ) -> None:
     me = user_factory(role, "me@example.com")
 
-    response = me.post("/user/change-password", json={"email": "me@example.com", "password": "new password"})
+    response = me.post(
+        "/user/change-password", json={"email": "me@example.com", "password": "new password"}
+    )
 
     assert response.status_code == 200
-    login = anonymous.post("/auth/login", json={"email": "me@example.com", "password": "new password"})
+    login = anonymous.post(
+        "/auth/login", json={"email": "me@example.com", "password": "new password"}
+    )
     assert login.status_code == 200
 
 
