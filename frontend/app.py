@@ -67,6 +67,9 @@ def create_app(settings: FrontendSettings) -> Flask:
         SESSION_COOKIE_NAME="dtbase_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # HTTPS only, except in development: the cookie carries the backend's tokens.
+        SESSION_COOKIE_SECURE=_cookie_secure(settings),
+        REMEMBER_COOKIE_SECURE=_cookie_secure(settings),
         # A CSRF token lives as long as the session: a page left open for hours still works.
         WTF_CSRF_TIME_LIMIT=None,
         DT_SHOW_BACKEND_URL=settings.environment == "development",
@@ -98,6 +101,12 @@ def _secret_key(settings: FrontendSettings) -> str:
     # Only reachable in development: settings refuse a missing secret elsewhere.
     logger.warning("DT_FRONT_SECRET_KEY is unset: sessions will not survive a restart")
     return secrets.token_urlsafe(48)
+
+
+def _cookie_secure(settings: FrontendSettings) -> bool:
+    if settings.session_cookie_secure is not None:
+        return settings.session_cookie_secure
+    return settings.environment != "development"
 
 
 def _serve_vendor_files(app: Flask, assets_dir: Path) -> None:

@@ -73,6 +73,21 @@ class Client:
         self.tokens = TokenPair.model_validate(_checked(response))
         return self.tokens
 
+    def logout(self) -> None:
+        """End this login session at the backend: its tokens stop working everywhere."""
+        if self.tokens is not None:
+            token = self.tokens.refresh_token  # works even when the access token has expired
+            response = self.http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+            _checked(response)
+        self.tokens = None
+        self._credentials = None
+
+    def password_changed(self, email: str, password: str) -> None:
+        """After changing the password of the user this client logged in as: the backend
+        ended the session, so log in again with the new password."""
+        if self._credentials is not None and self._credentials.email.lower() == email.lower():
+            self.login(self._credentials.email, password)
+
     def request(self, method: str, path: str, json: Any = None) -> Any:
         """Call the API and return the decoded JSON answer; raise ApiError on 4xx/5xx."""
         response = self._send(method, path, json)

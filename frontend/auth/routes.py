@@ -9,7 +9,7 @@ from dtbase.client import ApiError
 from frontend.auth import session as user_session
 from frontend.auth.forms import LoginForm
 from frontend.auth.roles import role_of
-from frontend.backend import anonymous_client
+from frontend.backend import anonymous_client, backend
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -41,6 +41,12 @@ def login() -> ResponseReturnValue:
 @user_session.login_required
 def logout() -> ResponseReturnValue:
     # A POST, so its CSRF token is checked: no other site can log the user out.
+    try:
+        # The session's tokens end at the backend too: a copy of this cookie is useless.
+        backend().logout()
+    except ApiError as error:
+        if error.status_code != 401:  # 401: they had ended already
+            raise
     user_session.end()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

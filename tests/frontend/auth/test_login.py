@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import jwt
 import pytest
 from flask import Flask
@@ -13,9 +14,16 @@ from dtbase.client import Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.auth import TokenPair
 from dtbase.schemas.users import Role
+from frontend import create_app
 from frontend.auth.session import TOKENS_KEY, USER_KEY, safe_next
 from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
-from tests.frontend.conftest import Visitor, VisitorFactory, csrf_token, text_of
+from tests.frontend.conftest import (
+    Visitor,
+    VisitorFactory,
+    csrf_token,
+    frontend_settings,
+    text_of,
+)
 
 
 def test_login_page_has_a_form_with_a_csrf_token(visitor: Visitor) -> None:
@@ -167,6 +175,38 @@ def test_sessions_of_one_user_are_independent(app: Flask) -> None:
     assert two.get("/home/index").status_code == 200
 
 
+def test_logout_ends_the_tokens_at_the_backend(admin_visitor: Visitor, live_backend: str) -> None:
+    # Whoever kept a copy of the cookie (or read the tokens out of it) is logged out too.
+    tokens = TokenPair.model_validate(admin_visitor.session()[TOKENS_KEY])
+
+    admin_visitor.submit("/home/index", "/logout", {})
+
+    with httpx.Client(base_url=live_backend) as api:
+        for token in (tokens.access_token, tokens.refresh_token):
+            me = api.get("/user/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 401
+
+
+@pytest.mark.parametrize(("environment", "secure"), [("production", True), ("development", False)])
+def test_session_cookie_is_secure_outside_development(
+    live_backend: str, clean_database: None, environment: str, secure: bool
+) -> None:
+    app = create_app(frontend_settings(live_backend, environment=environment))
+    with app.test_client() as client:
+        login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD, "next": ""}
+        response = Visitor(client).submit("/login", "/login", login, follow=False)
+
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("dtbase_session=")
+    assert "HttpOnly" in cookie
+    assert ("; Secure" in cookie) == secure
+
+
+def test_secure_flag_can_be_turned_off_for_plain_http(live_backend: str) -> None:
+    settings = frontend_settings(live_backend, session_cookie_secure=False)
+    assert create_app(settings).config["SESSION_COOKIE_SECURE"] is False
+
+
 def _token(token_type: str, *, expires_in: int, email: str = DEFAULT_USER_EMAIL) -> str:
     claims = {"sub": email, "token_type": token_type, "exp": int(time.time()) + expires_in}
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
@@ -181,7 +221,7 @@ def test_expired_access_token_is_refreshed_and_kept(
     admin_visitor: Visitor, live_backend: str
 ) -> None:
     expired = _token("access", expires_in=-10)
-    _set_tokens(admin_visitor, expired, _token("refresh", expires_in=600))
+    _set_tokens(admin_visitor, expired, admin_visitor.session()[TOKENS_KEY]["refresh_token"])
 
     response = admin_visitor.get("/users/index")
 
@@ -232,7 +272,7 @@ def test_form_sent_after_the_session_expired_returns_to_its_page(
         data={
             "csrf_token": token,
             "email": "new@example.com",
-            "password": "pw",
+            "password": "a password",
             "role": "user",
         },
         headers={"Referer": "http://localhost/users/index"},
