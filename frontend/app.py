@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, current_app, request, send_from_directory
 from flask.typing import ResponseReturnValue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dtbase.core.settings import FrontendSettings
 from frontend import backend
@@ -75,6 +76,10 @@ def create_app(settings: FrontendSettings) -> Flask:
         DT_SHOW_BACKEND_URL=settings.environment == "development",
         DT_ENVIRONMENT=settings.environment,
     )
+    if settings.frontend_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.frontend_proxies, x_proto=settings.frontend_proxies
+        )
     backend.install(app, settings.backend_url)
     csrf.init_app(app)
     user_session.login_manager.init_app(app)

@@ -56,10 +56,17 @@ class Client:
         client.login(email, password)
         return client
 
-    def login(self, email: str, password: str) -> TokenPair:
-        """Log in; the credentials are kept to log in again when the refresh token expires."""
+    def login(self, email: str, password: str, *, on_behalf_of: str | None = None) -> TokenPair:
+        """Log in; the credentials are kept to log in again when the refresh token expires.
+
+        `on_behalf_of`: the address of the person logging in, when this client logs in for
+        them (the frontend), so that the backend throttles failed logins per person, not
+        per frontend. The backend believes it only from addresses it trusts (uvicorn's
+        `FORWARDED_ALLOW_IPS`).
+        """
         credentials = LoginRequest(email=email, password=password)
-        response = self.http.post("/auth/login", json=credentials.model_dump())
+        headers = {"X-Forwarded-For": on_behalf_of} if on_behalf_of else None
+        response = self.http.post("/auth/login", json=credentials.model_dump(), headers=headers)
         self.tokens = TokenPair.model_validate(_checked(response))
         self._credentials = credentials
         return self.tokens

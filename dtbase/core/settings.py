@@ -135,6 +135,9 @@ class FrontendSettings(DtSettings):
     # The session cookie's Secure flag (sent over HTTPS only). None: on, except in
     # development. Turn it off only for a site served over plain HTTP on a trusted network.
     session_cookie_secure: bool | None = None
+    # Reverse proxies in front of the frontend that set X-Forwarded-For/-Proto: their
+    # headers tell the visitor's address (passed on to the backend's login throttling).
+    frontend_proxies: int = Field(default=0, ge=0, le=5)
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:

@@ -26,7 +26,7 @@ def login() -> ResponseReturnValue:
         email = str(form.email.data).strip()
         client = anonymous_client()
         try:
-            tokens = client.login(email, str(form.password.data))
+            tokens = client.login(email, str(form.password.data), on_behalf_of=request.remote_addr)
         except ApiError as error:
             if error.status_code not in (401, 422):
                 raise

@@ -9,6 +9,7 @@ import httpx
 import jwt
 import pytest
 from flask import Flask
+from sqlalchemy import Engine, text
 
 from dtbase.client import Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
@@ -292,3 +293,25 @@ def test_deleted_user_is_sent_to_login(visitor_factory: VisitorFactory, client: 
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/login"
+
+
+def _throttled_addresses(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        keys = connection.execute(text("SELECT key FROM login_attempts")).scalars()
+        return {key.removeprefix("address:") for key in keys if key.startswith("address:")}
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_failed_logins_are_counted_per_visitor_not_per_frontend(
+    live_backend: str, clean_database: None, engine: Engine, proxies: int
+) -> None:
+    # Every login through the site reaches the backend from the frontend's address: the
+    # visitor's own address is passed on, or one guesser would lock out every visitor.
+    app = create_app(frontend_settings(live_backend, frontend_proxies=proxies))
+    with app.test_client() as client:
+        client.environ_base["REMOTE_ADDR"] = "10.1.2.3"
+        if proxies:  # the proxy at 10.1.2.3 tells who its visitor is
+            client.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.7"
+        Visitor(client).login(DEFAULT_USER_EMAIL, "a wrong password")
+
+    assert _throttled_addresses(engine) == {"198.51.100.7" if proxies else "10.1.2.3"}
