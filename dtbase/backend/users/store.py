@@ -101,6 +101,7 @@ def ensure_default_user(session: Session, *, password: str | None) -> None:
     if user is None:
         try:
             create(session, email=DEFAULT_USER_EMAIL, password=password, role=Role.admin)
+            logger.info("Created the default user %s (an admin)", DEFAULT_USER_EMAIL)
             return
         except AlreadyExists:
             # Another backend starting at the same moment created it first.
@@ -110,6 +111,7 @@ def ensure_default_user(session: Session, *, password: str | None) -> None:
         user.role = Role.admin
         # A changed password ends the old one's sessions, like any password change.
         auth_store.end_all(session, user_id=user.id)
+        logger.info("Set the default user's password and role from DT_DEFAULT_USER_PASS")
     session.flush()
 
 
