@@ -8,7 +8,6 @@ from flask.typing import ResponseReturnValue
 from dtbase.client import ApiError
 from frontend.auth import session as user_session
 from frontend.auth.forms import LoginForm
-from frontend.auth.roles import role_of
 from frontend.backend import anonymous_client, backend
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -32,7 +31,9 @@ def login() -> ResponseReturnValue:
                 raise
             flash("Incorrect email or password.", "error")
         else:
-            user_session.start(email, role_of(client), tokens)
+            # The account's own spelling of the email (a login may use another case).
+            me = client.users.me()
+            user_session.start(me.email, me.role, tokens)
             return redirect(target)
     return render_template("auth/login.html", form=form)
 

@@ -9,6 +9,7 @@ opens it, and it closes `window` later, which is what `Retry-After` tells.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,8 +30,9 @@ class LoginLimits:
 
 def account_key(email: str) -> str:
     # Emails are one account whatever their case; unknown emails are counted the same
-    # way, so that throttling does not tell which accounts exist.
-    return "account:" + email.lower()
+    # way, so that throttling does not tell which accounts exist. Hashed: a key of any
+    # length fits the index, and the table holds no addresses.
+    return "account:" + hashlib.sha256(email.lower().encode("utf-8", "replace")).hexdigest()
 
 
 def address_key(address: str) -> str:

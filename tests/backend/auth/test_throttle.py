@@ -4,6 +4,7 @@ logins waits in a queue of its own (issue 15, item 8)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import statistics
 import threading
 import time
@@ -86,6 +87,15 @@ def test_a_successful_login_gives_its_attempt_back(
     with _backend(settings, database_url, **limits) as url, httpx.Client(base_url=url) as client:
         codes = [_login(client, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD).status_code for _ in range(5)]
         assert codes == [200] * 5
+
+
+def test_a_huge_email_is_just_a_failed_login(anonymous: httpx.Client) -> None:
+    # The attempt is counted under a key of bounded size (the index refuses long keys).
+    # Random characters: a repeated one would be compressed below the index's limit.
+    response = _login(anonymous, secrets.token_hex(10_000) + "@example.com", "guess")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Incorrect email or password"}
 
 
 def _median_seconds(client: httpx.Client, calls: int) -> float:

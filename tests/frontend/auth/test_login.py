@@ -46,6 +46,13 @@ def test_login_keeps_user_and_tokens_in_the_session(visitor: Visitor) -> None:
     assert set(session[TOKENS_KEY]) == {"access_token", "refresh_token"}
 
 
+def test_login_in_another_case_is_the_same_account(visitor: Visitor) -> None:
+    response = visitor.login(DEFAULT_USER_EMAIL.upper(), DEFAULT_PASSWORD)
+
+    assert response.request.path == "/home/index"
+    assert visitor.session()[USER_KEY] == {"email": DEFAULT_USER_EMAIL, "role": "admin"}
+
+
 def test_wrong_password_shows_the_form_again(visitor: Visitor) -> None:
     response = visitor.login(DEFAULT_USER_EMAIL, "not-the-password")
 
