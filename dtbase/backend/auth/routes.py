@@ -62,6 +62,10 @@ async def login(body: LoginRequest, request: Request) -> Response | TokenPair:
     checks: PasswordChecks = state.password_checks
     matches = await checks.verify(body.password, user.password_hash if user else None)
     if matches is None:
+        # Not the login's fault: it must not count towards its account's limit.
+        await anyio.to_thread.run_sync(
+            lambda: throttle.not_checked(factory, email=body.email, address=address)
+        )
         return _too_many("Too many logins at once; try again shortly", BUSY_RETRY_SECONDS)
     if not matches or user is None:
         raise Unauthorized("Incorrect email or password")

@@ -63,11 +63,21 @@ def succeeded(factory: sessionmaker[Session], *, email: str, address: str) -> No
     """A login worked: its account starts afresh, its address gets the attempt back."""
     with factory.begin() as session:
         session.execute(delete(LoginAttempts).where(LoginAttempts.key == account_key(email)))
-        session.execute(
-            update(LoginAttempts)
-            .where(LoginAttempts.key == address_key(address), LoginAttempts.attempts > 0)
-            .values(attempts=LoginAttempts.attempts - 1)
-        )
+        _give_back(session, [address_key(address)])
+
+
+def not_checked(factory: sessionmaker[Session], *, email: str, address: str) -> None:
+    """A login was turned away before its password was checked: it does not count."""
+    with factory.begin() as session:
+        _give_back(session, [account_key(email), address_key(address)])
+
+
+def _give_back(session: Session, keys: list[str]) -> None:
+    session.execute(
+        update(LoginAttempts)
+        .where(LoginAttempts.key.in_(keys), LoginAttempts.attempts > 0)
+        .values(attempts=LoginAttempts.attempts - 1)
+    )
 
 
 def _count(session: Session, *, key: str, window: timedelta) -> tuple[int, float]:
