@@ -4,19 +4,20 @@ have 8 characters at least and one email is one account whatever its case (item 
 from __future__ import annotations
 
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from dtbase.backend.app import create_app
 from dtbase.backend.db import make_session_factory
+from dtbase.backend.errors import Conflict
+from dtbase.backend.users import store
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.schemas.users import Role
-from tests.conftest import DEFAULT_PASSWORD, UserFactory
+from tests.conftest import DEFAULT_PASSWORD, UserFactory, when_blocked
 
 
 def _details(admin: httpx.Client) -> list[dict[str, str]]:
@@ -40,43 +41,30 @@ def test_an_admin_may_go_while_another_remains(
     assert _details(other) == [{"email": "other-admin@example.com", "role": "admin"}]
 
 
-def _lock_waiters(engine: Engine, count: int) -> None:
-    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-    deadline = time.monotonic() + 10
-    with engine.connect() as connection:
-        while connection.execute(query).scalar_one() < count:
-            assert time.monotonic() < deadline, f"{count} requests never waited for a lock"
-            time.sleep(0.02)
-
-
-@pytest.mark.parametrize("action", ["delete-user", "set-role"])
+@pytest.mark.parametrize("action", ["delete", "set_role"])
 def test_two_admins_removing_each_other_at_once_leave_one(
     admin: httpx.Client, user_factory: UserFactory, engine: Engine, action: str
 ) -> None:
-    other = user_factory(Role.admin, "other-admin@example.com")
-    body = {"role": "user"} if action == "set-role" else {}
-    # Both requests are held at the same point (the admins' rows locked here), then
-    # released together: each has checked its caller before the other's change.
-    holder = make_session_factory(engine)()
-    holder.execute(text("SELECT id FROM users FOR UPDATE"))
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            first = pool.submit(
-                admin.post, f"/user/{action}", json={"email": "other-admin@example.com", **body}
-            )
-            second = pool.submit(
-                other.post, f"/user/{action}", json={"email": DEFAULT_USER_EMAIL, **body}
-            )
-            _lock_waiters(engine, 2)
-            holder.commit()
-            codes = sorted([first.result(30).status_code, second.result(30).status_code])
-    finally:
-        holder.close()
+    # Two requests' transactions on the real database: the first has removed the other
+    # admin but not committed yet when the second, which checked its caller before, tries
+    # to remove the first. Without the admins' rows locked, both commit and none is left.
+    user_factory(Role.admin, "other-admin@example.com")
 
-    assert codes == [200, 409]
-    with engine.connect() as connection:
-        admins = connection.execute(text("SELECT count(*) FROM users WHERE role = 'admin'"))
-        assert admins.scalar_one() == 1
+    def remove(session: Session, email: str) -> None:
+        if action == "delete":
+            store.delete(session, email=email)
+        else:
+            store.set_role(session, email=email, role=Role.user)
+
+    factory = make_session_factory(engine)
+    with factory() as first, factory() as second:
+        remove(first, "other-admin@example.com")
+        second_pid = second.scalar(text("SELECT pg_backend_pid()"))
+        with pytest.raises(Conflict, match="last admin"):
+            when_blocked(engine, first, lambda: remove(second, DEFAULT_USER_EMAIL), second_pid)
+
+    admins = [user["email"] for user in _details(admin) if user["role"] == "admin"]
+    assert admins == [DEFAULT_USER_EMAIL]
 
 
 @pytest.mark.parametrize("password", ["1", "seven77"])
