@@ -4,6 +4,8 @@ have 8 characters at least and one email is one account whatever its case (item 
 from __future__ import annotations
 
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -65,6 +67,45 @@ def test_two_admins_removing_each_other_at_once_leave_one(
 
     admins = [user["email"] for user in _details(admin) if user["role"] == "admin"]
     assert admins == [DEFAULT_USER_EMAIL]
+
+
+def _lock_waiters(engine: Engine, count: int) -> None:
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    deadline = time.monotonic() + 30
+    with engine.connect() as connection:
+        while connection.execute(query).scalar_one() < count:
+            # pg_stat_activity is a snapshot per transaction: end it to look again.
+            connection.rollback()
+            assert time.monotonic() < deadline, f"{count} requests never waited for a lock"
+            time.sleep(0.02)
+
+
+def test_two_admins_deleting_each_other_over_http_leave_one(
+    admin: httpx.Client, user_factory: UserFactory, engine: Engine
+) -> None:
+    other = user_factory(Role.admin, "other-admin@example.com")
+    # Both requests are held at the same point (the users' rows locked here), then
+    # released together: each has checked its caller before the other's change.
+    holder = make_session_factory(engine)()
+    holder.execute(text("SELECT id FROM users FOR UPDATE"))
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(
+                admin.post, "/user/delete-user", json={"email": "other-admin@example.com"}
+            )
+            second = pool.submit(
+                other.post, "/user/delete-user", json={"email": DEFAULT_USER_EMAIL}
+            )
+            _lock_waiters(engine, 2)
+            holder.commit()
+            codes = sorted([first.result(30).status_code, second.result(30).status_code])
+    finally:
+        holder.close()
+
+    assert codes == [200, 409]
+    with engine.connect() as connection:  # either may have won: ask the database
+        admins = connection.execute(text("SELECT count(*) FROM users WHERE role = 'admin'"))
+        assert admins.scalar_one() == 1
 
 
 @pytest.mark.parametrize("password", ["1", "seven77"])
