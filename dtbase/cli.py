@@ -241,14 +241,17 @@ def user_set_password(
     email: str,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
 ) -> None:
-    """Set a user's password."""
-    _in_session(lambda s, store: store.set_password(s, email=email, password=password))
+    """Set a user's password (their login sessions end)."""
+    from dtbase.schemas.users import ChangePasswordRequest
+
+    request = _validated(ChangePasswordRequest, email=email, password=password)
+    _in_session(lambda s, store: store.set_password(s, **request.model_dump()))
     typer.echo(f"Password of {email} changed.")
 
 
 @user_app.command("delete")
 def user_delete(email: str) -> None:
-    """Delete a user."""
+    """Delete a user (never the last admin)."""
     _in_session(lambda s, store: store.delete(s, email=email))
     typer.echo(f"Deleted {email}.")
 

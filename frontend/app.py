@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, current_app, request, send_from_directory
 from flask.typing import ResponseReturnValue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dtbase.core.settings import FrontendSettings
 from frontend import backend
@@ -67,11 +68,18 @@ def create_app(settings: FrontendSettings) -> Flask:
         SESSION_COOKIE_NAME="dtbase_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # HTTPS only, except in development: the cookie carries the backend's tokens.
+        SESSION_COOKIE_SECURE=_cookie_secure(settings),
+        REMEMBER_COOKIE_SECURE=_cookie_secure(settings),
         # A CSRF token lives as long as the session: a page left open for hours still works.
         WTF_CSRF_TIME_LIMIT=None,
         DT_SHOW_BACKEND_URL=settings.environment == "development",
         DT_ENVIRONMENT=settings.environment,
     )
+    if settings.frontend_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.frontend_proxies, x_proto=settings.frontend_proxies
+        )
     backend.install(app, settings.backend_url)
     csrf.init_app(app)
     user_session.login_manager.init_app(app)
@@ -98,6 +106,12 @@ def _secret_key(settings: FrontendSettings) -> str:
     # Only reachable in development: settings refuse a missing secret elsewhere.
     logger.warning("DT_FRONT_SECRET_KEY is unset: sessions will not survive a restart")
     return secrets.token_urlsafe(48)
+
+
+def _cookie_secure(settings: FrontendSettings) -> bool:
+    if settings.session_cookie_secure is not None:
+        return settings.session_cookie_secure
+    return settings.environment != "development"
 
 
 def _serve_vendor_files(app: Flask, assets_dir: Path) -> None:

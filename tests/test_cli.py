@@ -100,7 +100,7 @@ def test_up_serves_a_backend_that_keeps_its_users_across_restarts(
         auth = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
         created = httpx.post(
             f"{url}/user/create-user",
-            json={"email": "kept@example.com", "password": "kept"},
+            json={"email": "kept@example.com", "password": "kept-password"},
             headers=auth,
         )
         assert created.status_code == 201
@@ -115,7 +115,7 @@ def test_up_serves_a_backend_that_keeps_its_users_across_restarts(
 
     with _up(cli_env, "--demo") as (url, _, _, second_password):
         assert second_password == password
-        login = {"email": "kept@example.com", "password": "kept"}
+        login = {"email": "kept@example.com", "password": "kept-password"}
         assert httpx.post(f"{url}/auth/login", json=login).status_code == 200
         assert _eventually(
             lambda: httpx.post(f"{url}/sensor/list-sensors", json={}, headers=auth).json()
@@ -154,9 +154,17 @@ def test_user_and_db_commands(cli_env: dict[str, str]) -> None:
     finally:
         _dtbase(cli_env, "db", "stop")
 
-    _dtbase(cli_env, "user", "create", "ana@example.com", "--role", "viewer", stdin="pw\npw\n")
-    _dtbase(cli_env, "user", "create", "bo@example.com", "--password", "pw")
-    _dtbase(cli_env, "user", "set-password", "bo@example.com", "--password", "new")
+    _dtbase(
+        cli_env,
+        "user",
+        "create",
+        "ana@example.com",
+        "--role",
+        "viewer",
+        stdin="password\npassword\n",
+    )
+    _dtbase(cli_env, "user", "create", "bo@example.com", "--password", "password")
+    _dtbase(cli_env, "user", "set-password", "bo@example.com", "--password", "new password")
     _dtbase(cli_env, "user", "delete", "ana@example.com")
 
     assert _dtbase(cli_env, "user", "list").splitlines() == ["bo@example.com\tuser"]
@@ -195,6 +203,26 @@ def test_cli_errors_are_clear(cli_env: dict[str, str]) -> None:
     )
     assert invalid.returncode == 2
     assert "not a valid email address" in invalid.stderr
+
+    short = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dtbase",
+            "user",
+            "set-password",
+            "a@example.com",
+            "--password",
+            "1",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert short.returncode == 2
+    assert "at least 8 characters" in short.stderr
 
 
 def test_production_backend_refuses_to_start_without_a_secret(cli_env: dict[str, str]) -> None:

@@ -6,13 +6,16 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from dtbase.backend import db
+from dtbase.backend.auth.passwords import MAX_WAITING_LOGINS, PasswordChecks
 from dtbase.backend.auth.routes import refresh_router
 from dtbase.backend.auth.routes import router as auth_router
+from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
@@ -87,6 +90,14 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         secret=_jwt_secret(settings),
         access_seconds=settings.jwt_access_token_expires_seconds,
         refresh_grace_seconds=settings.jwt_refresh_token_grace_seconds,
+    )
+    app.state.login_limits = LoginLimits(
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window=timedelta(seconds=settings.login_window_seconds),
+    )
+    app.state.password_checks = PasswordChecks(
+        settings.password_hash_workers, max_waiting=MAX_WAITING_LOGINS
     )
     app.add_middleware(RefuseLoneSurrogates)
     install_error_handlers(app)  # Its last resort for server faults wraps every middleware.

@@ -1,5 +1,6 @@
 """Every domain's tables, imported so that `Base.metadata` describes the whole schema."""
 
+from dtbase.backend.auth.tables import AuthSession, LoginAttempts
 from dtbase.backend.db import Base
 from dtbase.backend.fdb_codes.tables import FdbMeasureCode, FdbModelCode, FdbScenarioCode
 from dtbase.backend.locations.tables import (
@@ -34,6 +35,7 @@ from dtbase.backend.services.tables import (
 from dtbase.backend.users.tables import User
 
 __all__ = [
+    "AuthSession",
     "Base",
     "FdbMeasureCode",
     "FdbModelCode",
@@ -43,6 +45,7 @@ __all__ = [
     "LocationSchema",
     "LocationSchemaIdentifier",
     "LocationValue",
+    "LoginAttempts",
     "Model",
     "ModelMeasure",
     "ModelProduct",

@@ -56,10 +56,17 @@ class Client:
         client.login(email, password)
         return client
 
-    def login(self, email: str, password: str) -> TokenPair:
-        """Log in; the credentials are kept to log in again when the refresh token expires."""
+    def login(self, email: str, password: str, *, on_behalf_of: str | None = None) -> TokenPair:
+        """Log in; the credentials are kept to log in again when the refresh token expires.
+
+        `on_behalf_of`: the address of the person logging in, when this client logs in for
+        them (the frontend), so that the backend throttles failed logins per person, not
+        per frontend. The backend believes it only from addresses it trusts (uvicorn's
+        `FORWARDED_ALLOW_IPS`).
+        """
         credentials = LoginRequest(email=email, password=password)
-        response = self.http.post("/auth/login", json=credentials.model_dump())
+        headers = {"X-Forwarded-For": on_behalf_of} if on_behalf_of else None
+        response = self.http.post("/auth/login", json=credentials.model_dump(), headers=headers)
         self.tokens = TokenPair.model_validate(_checked(response))
         self._credentials = credentials
         return self.tokens
@@ -72,6 +79,21 @@ class Client:
         )
         self.tokens = TokenPair.model_validate(_checked(response))
         return self.tokens
+
+    def logout(self) -> None:
+        """End this login session at the backend: its tokens stop working everywhere."""
+        if self.tokens is not None:
+            token = self.tokens.refresh_token  # works even when the access token has expired
+            response = self.http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+            _checked(response)
+        self.tokens = None
+        self._credentials = None
+
+    def password_changed(self, email: str, password: str) -> None:
+        """After changing the password of the user this client logged in as: the backend
+        ended the session, so log in again with the new password."""
+        if self._credentials is not None and self._credentials.email.lower() == email.lower():
+            self.login(self._credentials.email, password)
 
     def request(self, method: str, path: str, json: Any = None) -> Any:
         """Call the API and return the decoded JSON answer; raise ApiError on 4xx/5xx."""

@@ -31,8 +31,12 @@ class Users(Resource):
         return self._client.post("/user/delete-user", body.model_dump(), Msg)
 
     def change_password(self, email: str, password: str) -> Msg:
+        """Change a password. The backend ends that user's sessions: when it is this
+        client's own user, the client logs in again with the new password."""
         body = ChangePasswordRequest(email=email, password=password)
-        return self._client.post("/user/change-password", body.model_dump(), Msg)
+        answer = self._client.post("/user/change-password", body.model_dump(), Msg)
+        self._client.password_changed(email, password)
+        return answer
 
     def set_role(self, email: str, role: Role) -> Msg:
         body = SetRoleRequest(email=email, role=role)

@@ -21,6 +21,10 @@ Environment = Literal["development", "production"]
 # least as many bits as the hash (RFC 7518, section 3.2), i.e. 32 bytes.
 MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"changethis", "secret", "password", "dev", "development"})
+# A long secret of few different characters (32 spaces) is long but not random.
+MIN_SECRET_DISTINCT_CHARACTERS = 12
+# Passwords of new accounts and changed passwords (DTBase's own tests use 8 characters).
+MIN_PASSWORD_LENGTH = 8
 
 DEFAULT_USER_EMAIL = "default_user@localhost"
 
@@ -100,6 +104,14 @@ class BackendSettings(DatabaseSettings):
     service_reply_max_bytes: int = Field(default=1_000_000, ge=1024, le=50_000_000)
     # Background and scheduled runs of one service called at once; more wait their turn.
     service_concurrent_runs: int = Field(default=4, ge=1, le=256)
+    # Login throttling, shared by every backend process through the database: failed
+    # logins per account and per client address within a window get 429 and Retry-After.
+    login_failures_per_account: int = Field(default=10, ge=1)
+    login_failures_per_address: int = Field(default=100, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    # Passwords checked at once (argon2 is deliberately slow); more logins wait their turn
+    # in a queue of their own, not in the threads that serve other requests.
+    password_hash_workers: int = Field(default=1, ge=1, le=16)
     backend_host: str = "127.0.0.1"
     backend_port: int = Field(default=5000, ge=1, le=65535)
 
@@ -115,6 +127,13 @@ class BackendSettings(DatabaseSettings):
                 f"{MIN_SECRET_LENGTH} characters, e.g. from "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
+        password = self.default_user_pass
+        if password is not None and len(password.get_secret_value()) < MIN_PASSWORD_LENGTH:
+            raise ValueError(
+                f"DT_DEFAULT_USER_PASS is shorter than {MIN_PASSWORD_LENGTH} characters. "
+                "Outside development the default admin needs a real password (or leave it "
+                "unset to disable the default user)."
+            )
         return self
 
 
@@ -128,6 +147,12 @@ class FrontendSettings(DtSettings):
     # `dtbase serve frontend` (gunicorn): processes, and threads in each.
     frontend_workers: int = Field(default=2, ge=1, le=64)
     frontend_threads: int = Field(default=4, ge=1, le=64)
+    # The session cookie's Secure flag (sent over HTTPS only). None: on, except in
+    # development. Turn it off only for a site served over plain HTTP on a trusted network.
+    session_cookie_secure: bool | None = None
+    # Reverse proxies in front of the frontend that set X-Forwarded-For/-Proto: their
+    # headers tell the visitor's address (passed on to the backend's login throttling).
+    frontend_proxies: int = Field(default=0, ge=0, le=5)
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:
@@ -166,6 +191,8 @@ def secret_problem(secret: SecretStr | None) -> str | None:
         return "is a placeholder"
     if len(value) < MIN_SECRET_LENGTH:
         return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(value)) < MIN_SECRET_DISTINCT_CHARACTERS:
+        return f"has fewer than {MIN_SECRET_DISTINCT_CHARACTERS} different characters"
     return None
 
 

@@ -5,6 +5,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from dtbase.core.settings import MIN_PASSWORD_LENGTH
+
 # DTBase's rule, applied to the whole string.
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
 
@@ -19,7 +21,7 @@ class Role(StrEnum):
 
 class CreateUserRequest(BaseModel):
     email: str
-    password: str = Field(min_length=1)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH)
     role: Role = Role.user
 
     @field_validator("email")
@@ -36,7 +38,7 @@ class DeleteUserRequest(BaseModel):
 
 class ChangePasswordRequest(BaseModel):
     email: str
-    password: str = Field(min_length=1, description="The new password.")
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, description="The new password.")
 
 
 class SetRoleRequest(BaseModel):

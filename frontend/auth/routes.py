@@ -8,8 +8,7 @@ from flask.typing import ResponseReturnValue
 from dtbase.client import ApiError
 from frontend.auth import session as user_session
 from frontend.auth.forms import LoginForm
-from frontend.auth.roles import role_of
-from frontend.backend import anonymous_client
+from frontend.backend import anonymous_client, backend
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -26,13 +25,15 @@ def login() -> ResponseReturnValue:
         email = str(form.email.data).strip()
         client = anonymous_client()
         try:
-            tokens = client.login(email, str(form.password.data))
+            tokens = client.login(email, str(form.password.data), on_behalf_of=request.remote_addr)
         except ApiError as error:
             if error.status_code not in (401, 422):
                 raise
             flash("Incorrect email or password.", "error")
         else:
-            user_session.start(email, role_of(client), tokens)
+            # The account's own spelling of the email (a login may use another case).
+            me = client.users.me()
+            user_session.start(me.email, me.role, tokens)
             return redirect(target)
     return render_template("auth/login.html", form=form)
 
@@ -41,6 +42,12 @@ def login() -> ResponseReturnValue:
 @user_session.login_required
 def logout() -> ResponseReturnValue:
     # A POST, so its CSRF token is checked: no other site can log the user out.
+    try:
+        # The session's tokens end at the backend too: a copy of this cookie is useless.
+        backend().logout()
+    except ApiError as error:
+        if error.status_code != 401:  # 401: they had ended already
+            raise
     user_session.end()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

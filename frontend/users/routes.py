@@ -76,6 +76,10 @@ def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
     if valid_or_flashed(form):
         with flashing_errors():
-            backend().users.change_password(user_session.current().email, str(form.password.data))
+            email, password = user_session.current().email, str(form.password.data)
+            backend().users.change_password(email, password)
+            # The backend ended every session of the user, this one too: log in again
+            # with the new password (the new tokens are saved after the request).
+            backend().login(email, password)
             flash("Your password is changed.", "success")
     return redirect(url_for("users.index"))

@@ -20,6 +20,7 @@ from dtbase.backend.db import SessionDep, make_session_factory
 from dtbase.backend.errors import InvalidInput
 from dtbase.backend.users import store
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from dtbase.schemas.users import Role
 from tests.conftest import when_blocked
 
 
@@ -99,11 +100,17 @@ def test_default_user_follows_the_setting_at_start_up(
     clean_database: None,
 ) -> None:
     database_url = database_url_of_each_role
-    new_password = settings.model_copy(update={"default_user_pass": SecretStr("brand new")})
+    new_password = settings.model_copy(
+        update={"default_user_pass": SecretStr("brand new password")}
+    )
     with TestClient(create_app(new_password, database_url=database_url)) as client:
-        login = {"email": DEFAULT_USER_EMAIL, "password": "brand new"}
+        login = {"email": DEFAULT_USER_EMAIL, "password": "brand new password"}
         assert client.post("/auth/login", json=login).status_code == 200
 
+    # Without a password the default user goes, once another admin can take over (a lone
+    # admin stays: tests/backend/users/test_accounts.py).
+    with make_session_factory(engine).begin() as session:
+        store.create(session, email="admin@example.com", password="an admin", role=Role.admin)
     unset = settings.model_copy(update={"default_user_pass": None})
     with TestClient(create_app(unset, database_url=database_url)):
         assert DEFAULT_USER_EMAIL not in _emails(engine)
@@ -119,7 +126,7 @@ def test_backends_starting_together_on_a_fresh_database_both_start(
     # first one's transaction, then fails on the unique email, and must carry on.
     factory = make_session_factory(engine)
     with factory() as first, factory() as second:
-        store.delete(first, email=DEFAULT_USER_EMAIL)
+        first.delete(store.get(first, email=DEFAULT_USER_EMAIL))  # not via store: last admin
         first.commit()
         assert store.find(second, email=DEFAULT_USER_EMAIL) is None
         store.ensure_default_user(first, password="first")

@@ -20,23 +20,23 @@ def _expired(token_type: str, email: str = DEFAULT_USER_EMAIL) -> str:
 
 
 def test_users_through_the_client(client: Client) -> None:
-    client.users.create_user("ana@example.com", "secret", Role.viewer)
+    client.users.create_user("ana@example.com", "secret-password", Role.viewer)
 
     assert client.users.list_users() == [DEFAULT_USER_EMAIL, "ana@example.com"]
     assert client.users.list_users_details()[1] == UserDetails(
         email="ana@example.com", role=Role.viewer
     )
     client.users.set_role("ana@example.com", Role.user)
-    client.users.change_password("ana@example.com", "other")
+    client.users.change_password("ana@example.com", "other-password")
     client.users.delete_user("ana@example.com")
     assert client.users.list_users() == [DEFAULT_USER_EMAIL]
 
 
 def test_errors_carry_status_and_detail(client: Client) -> None:
-    client.users.create_user("ana@example.com", "secret")
+    client.users.create_user("ana@example.com", "secret-password")
 
     with pytest.raises(ApiError) as duplicate:
-        client.users.create_user("ana@example.com", "secret")
+        client.users.create_user("ana@example.com", "secret-password")
     with pytest.raises(ApiError) as missing:
         client.users.delete_user("nobody@example.com")
 
@@ -91,3 +91,21 @@ def test_backend_url_comes_from_dt_backend_url(
     with Client() as client:
         client.login(DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
         assert client.users.list_users() == [DEFAULT_USER_EMAIL]
+
+
+def test_changing_its_own_password_keeps_the_client_logged_in(client: Client) -> None:
+    # The backend ends the user's sessions; the client logs in again with the new password.
+    client.users.change_password(DEFAULT_USER_EMAIL, "a brand new password")
+
+    assert client.users.me().email == DEFAULT_USER_EMAIL
+
+
+def test_logout_ends_the_clients_tokens(client: Client, live_backend: str) -> None:
+    tokens = client.tokens
+    assert tokens is not None
+
+    client.logout()
+
+    with Client(live_backend, tokens=tokens) as stale, pytest.raises(ApiError) as refused:
+        stale.users.me()
+    assert refused.value.status_code == 401

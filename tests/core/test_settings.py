@@ -5,12 +5,18 @@ from pydantic import ValidationError
 
 from dtbase.core.settings import BackendSettings, ClientSettings, DatabaseSettings
 
-STRONG = "x" * 40
+STRONG = "a-strong-secret-of-many-different-characters-0123456789"
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DT_DATABASE_URL", "DT_SQL_HOST", "DT_ENVIRONMENT", "DT_JWT_SECRET_KEY"):
+    for name in (
+        "DT_DATABASE_URL",
+        "DT_SQL_HOST",
+        "DT_ENVIRONMENT",
+        "DT_JWT_SECRET_KEY",
+        "DT_DEFAULT_USER_PASS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -41,7 +47,13 @@ def test_full_database_url_wins_and_gets_the_psycopg_driver(
 
 @pytest.mark.parametrize(
     ("secret", "reason"),
-    [(None, "is not set"), ("changethis", "placeholder"), ("short", "shorter than 32")],
+    [
+        (None, "is not set"),
+        ("changethis", "placeholder"),
+        ("short", "shorter than 32"),
+        (" " * 32, "fewer than 12 different characters"),
+        ("ab" * 40, "fewer than 12 different characters"),
+    ],
 )
 def test_production_refuses_weak_jwt_secrets(
     monkeypatch: pytest.MonkeyPatch, secret: str | None, reason: str
@@ -57,6 +69,23 @@ def test_production_accepts_a_strong_secret(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DT_JWT_SECRET_KEY", STRONG)
 
     assert BackendSettings().environment == "production"
+
+
+@pytest.mark.parametrize("password", ["1", "seven77"])
+def test_production_refuses_a_short_default_user_password(
+    monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    monkeypatch.setenv("DT_JWT_SECRET_KEY", STRONG)
+    monkeypatch.setenv("DT_DEFAULT_USER_PASS", password)
+
+    with pytest.raises(ValidationError, match="DT_DEFAULT_USER_PASS is shorter than 8"):
+        BackendSettings()
+
+
+def test_production_runs_without_a_default_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DT_JWT_SECRET_KEY", STRONG)
+
+    assert BackendSettings().default_user_pass is None
 
 
 def test_development_runs_without_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,8 @@ PUBLIC_ENDPOINTS = {
     "auth.login",
 }
 
+STRONG_SECRET = "a-frontend-secret-of-many-different-characters-0123456789"
+
 
 def _private_urls() -> list[tuple[str, str, str]]:
     """(endpoint, method, url) of every route that is not public, with dummy arguments."""
@@ -140,12 +142,12 @@ def test_server_serves_the_app_on_the_configured_port(live_backend: str) -> None
 
 def test_app_from_environment_reads_dt_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DT_BACKEND_URL", "http://127.0.0.1:5999")
-    monkeypatch.setenv("DT_FRONT_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DT_FRONT_SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("DT_ENVIRONMENT", "production")
 
     app = app_from_environment()
 
-    assert app.config["SECRET_KEY"] == "x" * 40
+    assert app.config["SECRET_KEY"] == STRONG_SECRET
     with app.app_context():
         assert backend_url() == "http://127.0.0.1:5999"
 

@@ -29,6 +29,8 @@ def served_frontend(live_backend: str, clean_database: None) -> Iterator[str]:
         DT_BACKEND_URL=live_backend,
         DT_FRONT_SECRET_KEY="a-frontend-secret-that-is-long-enough-for-production-use",
         DT_FRONTEND_WORKERS="2",
+        # Served over plain HTTP here: a Secure cookie would never come back.
+        DT_SESSION_COOKIE_SECURE="false",
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "dtbase", "serve", "frontend", "--port", str(port)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -10,10 +11,10 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from dtbase.backend.auth import store as auth_store
 from dtbase.backend.auth.tokens import Claims, TokenConfig, TokenType, read_claims
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Forbidden, NotAuthenticated, Unauthorized
-from dtbase.backend.users import store as users_store
 from dtbase.backend.users.tables import User
 from dtbase.schemas.users import Role
 
@@ -45,17 +46,31 @@ def claims_of(request: Request) -> Claims:
     return claims
 
 
-def user_of(session: Session, claims: Claims, token_type: TokenType) -> User:
-    """The user a token's claims name, if they still exist and the token is of this type."""
-    user = users_store.find(session, email=claims.subject)
+def user_of(session: Session, claims: Claims, token_type: TokenType | None) -> User:
+    """The user of a token whose session has not ended, if the token is of this type
+    (None: either type).
+
+    Asked of the database on every request (one indexed join): a logout, a password change
+    or a deletion ends the tokens at once, in every backend process.
+    """
+    user = None
+    if claims.session_id is not None:
+        user = auth_store.user_of(session, session_id=claims.session_id)
     if user is None:
         raise Unauthorized("Could not validate credentials")
-    if claims.token_type != token_type:
+    if token_type is not None and claims.token_type != token_type:
         raise Unauthorized("Token of wrong type")
     return user
 
 
-def _user_with_token(token_type: TokenType) -> Callable[..., User]:
+def session_id_of(claims: Claims) -> uuid.UUID:
+    """The session a token names (call after `user_of` found it)."""
+    if claims.session_id is None:
+        raise Unauthorized("Could not validate credentials")
+    return claims.session_id
+
+
+def _user_with_token(token_type: TokenType | None) -> Callable[..., User]:
     def dependency(request: Request, session: SessionDep, _: Credentials) -> User:
         return user_of(session, claims_of(request), token_type)
 
@@ -64,8 +79,11 @@ def _user_with_token(token_type: TokenType) -> Callable[..., User]:
 
 current_user = _user_with_token("access")
 refreshing_user = _user_with_token("refresh")
+any_token_user = _user_with_token(None)
 CurrentUser = Annotated[User, Depends(current_user, scope="function")]
 RefreshingUser = Annotated[User, Depends(refreshing_user, scope="function")]
+# Logging out works with either token: a client whose access token has expired may too.
+AnyTokenUser = Annotated[User, Depends(any_token_user, scope="function")]
 
 
 def check_role(user: User, minimum: Role) -> User:

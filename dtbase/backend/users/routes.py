@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from dtbase.backend.auth.deps import Admin, CurrentUser, check_role
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Forbidden
-from dtbase.backend.routing import protected_router
+from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.users import store
 from dtbase.schemas.common import Msg
 from dtbase.schemas.users import (
@@ -55,26 +55,39 @@ def create_user(body: CreateUserRequest, session: SessionDep, _: Admin) -> Msg:
     return Msg(detail="User created")
 
 
-@router.post("/delete-user", response_model=Msg, responses=NO_SUCH_USER)
+@router.post(
+    "/delete-user",
+    response_model=Msg,
+    responses=NO_SUCH_USER | documented({409: "The user is the last admin"}),
+)
 def delete_user(body: DeleteUserRequest, session: SessionDep, _: Admin) -> Msg:
-    """Delete a user. Their tokens stop working at once."""
+    """Delete a user. Their tokens stop working at once. The last admin cannot be deleted."""
     store.delete(session, email=body.email)
     return Msg(detail="User deleted")
 
 
 @router.post("/change-password", response_model=Msg, responses=NO_SUCH_USER)
 def change_password(body: ChangePasswordRequest, session: SessionDep, user: CurrentUser) -> Msg:
-    """Set a new password: anyone for themself, admins for anyone."""
-    if body.email != user.email:
+    """Set a new password: anyone for themself, admins for anyone.
+
+    Every session of that user ends (their tokens stop working, also the caller's own when
+    changing their own password): log in again with the new password.
+    """
+    if body.email.lower() != user.email.lower():
         check_role(user, Role.admin)
     store.set_password(session, email=body.email, password=body.password)
     return Msg(detail="Password changed")
 
 
-@router.post("/set-role", response_model=Msg, responses=NO_SUCH_USER)
+@router.post(
+    "/set-role",
+    response_model=Msg,
+    responses=NO_SUCH_USER | documented({409: "The user is the last admin"}),
+)
 def set_role(body: SetRoleRequest, session: SessionDep, admin: Admin) -> Msg:
-    """Give a user another role. Admins cannot demote themselves (someone must remain)."""
-    if body.email == admin.email and body.role != Role.admin:
+    """Give a user another role. Admins cannot demote themselves, and the last admin stays
+    one."""
+    if body.email.lower() == admin.email.lower() and body.role != Role.admin:
         raise Forbidden("You cannot remove your own admin role; ask another admin")
     store.set_role(session, email=body.email, role=body.role)
     return Msg(detail="Role changed")

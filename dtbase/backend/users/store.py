@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dtbase.backend.auth.passwords import hash_password
-from dtbase.backend.errors import AlreadyExists, InvalidInput
+from dtbase.backend.auth import store as auth_store
+from dtbase.backend.auth.passwords import hash_password, verify_password
+from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput
 from dtbase.backend.users.tables import User
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.users import Role
 
-# Built once: every authenticated request runs it, and building a statement and its cache
-# key each time costs more than running it.
-_BY_EMAIL = select(User).where(User.email == bindparam("email"))
+logger = logging.getLogger(__name__)
+
+# Built once. One address is one account whatever its case (the index on lower(email)).
+_BY_EMAIL = select(User).where(func.lower(User.email) == func.lower(bindparam("email")))
+
+LAST_ADMIN = "This is the last admin: make another user admin first"
 
 
 def find(session: Session, *, email: str) -> User | None:
@@ -45,35 +50,83 @@ def create(session: Session, *, email: str, password: str, role: Role = Role.use
 
 
 def delete(session: Session, *, email: str) -> None:
-    session.delete(get(session, email=email))
+    """Delete a user (their login sessions, hence tokens, go with them); never the last
+    admin."""
+    user = get(session, email=email)
+    if user.role == Role.admin:
+        _keep_an_admin(session, leaving=user)
+    session.delete(user)
     session.flush()
 
 
 def set_password(session: Session, *, email: str, password: str) -> None:
-    get(session, email=email).password_hash = hash_password(password)
+    """Set a password and end every login session of the user: whoever had their tokens
+    must log in with the new password."""
+    user = get(session, email=email)
+    user.password_hash = hash_password(password)
+    auth_store.end_all(session, user_id=user.id)
     session.flush()
 
 
 def set_role(session: Session, *, email: str, role: Role) -> None:
-    get(session, email=email).role = role
+    user = get(session, email=email)
+    if user.role == Role.admin and role != Role.admin:
+        _keep_an_admin(session, leaving=user)
+    user.role = role
     session.flush()
 
 
+def _keep_an_admin(session: Session, *, leaving: User) -> None:
+    """Refuse to let `leaving` stop being an admin if no other admin would remain.
+
+    The admins' rows are locked (in id order, so two such requests cannot deadlock) until
+    the transaction ends: of two admins removing each other at once, the second waits, then
+    sees that it is the last one left.
+    """
+    admins = session.scalars(
+        select(User.id).where(User.role == Role.admin).order_by(User.id).with_for_update()
+    ).all()
+    if not set(admins) - {leaving.id}:
+        raise Conflict(LAST_ADMIN)
+
+
 def ensure_default_user(session: Session, *, password: str | None) -> None:
-    """With a password, the default admin exists with it; without one, it is removed."""
+    """With a password, the default admin exists with it; without one, it is removed,
+    unless it is the last admin (an installation without any admin could not be managed)."""
     user = find(session, email=DEFAULT_USER_EMAIL)
     if password is None:
         if user is not None:
-            session.delete(user)
-            session.flush()
+            _remove_default_user(session, user)
         return
     if user is None:
         try:
             create(session, email=DEFAULT_USER_EMAIL, password=password, role=Role.admin)
+            logger.info("Created the default user %s (an admin)", DEFAULT_USER_EMAIL)
             return
         except AlreadyExists:
             # Another backend starting at the same moment created it first.
             user = get(session, email=DEFAULT_USER_EMAIL)
-    user.password_hash = hash_password(password)
-    user.role = Role.admin
+    if user.role != Role.admin or not verify_password(password, user.password_hash):
+        user.password_hash = hash_password(password)
+        user.role = Role.admin
+        # A changed password ends the old one's sessions, like any password change.
+        auth_store.end_all(session, user_id=user.id)
+        logger.info("Set the default user's password and role from DT_DEFAULT_USER_PASS")
     session.flush()
+
+
+def _remove_default_user(session: Session, user: User) -> None:
+    try:
+        if user.role == Role.admin:
+            _keep_an_admin(session, leaving=user)
+    except Conflict:
+        logger.warning(
+            "DT_DEFAULT_USER_PASS is unset, but %s is the only admin: it is kept (with its "
+            "old password). Make another user admin (`dtbase user create --role admin`), "
+            "and it will be removed at the next start.",
+            DEFAULT_USER_EMAIL,
+        )
+        return
+    session.delete(user)
+    session.flush()
+    logger.info("DT_DEFAULT_USER_PASS is unset: removed the default user %s", DEFAULT_USER_EMAIL)

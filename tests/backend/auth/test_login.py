@@ -18,8 +18,11 @@ def test_login_returns_an_access_and_a_refresh_token(anonymous: httpx.Client) ->
     assert set(body) == {"access_token", "refresh_token"}
     access = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"])
     refresh = jwt.decode(body["refresh_token"], JWT_SECRET, algorithms=["HS256"])
-    assert set(access) == {"sub", "token_type", "exp"}
+    # DTBase's claims, plus the login session (`sid`) and the refresh token's number (`n`).
+    assert set(access) == {"sub", "token_type", "exp", "sid"}
+    assert set(refresh) == {"sub", "token_type", "exp", "sid", "n"}
     assert access["sub"] == refresh["sub"] == DEFAULT_USER_EMAIL
+    assert access["sid"] == refresh["sid"]
     assert (access["token_type"], refresh["token_type"]) == ("access", "refresh")
     assert refresh["exp"] - access["exp"] == 3600
     header = jwt.get_unverified_header(body["access_token"])
@@ -31,7 +34,7 @@ def test_login_returns_an_access_and_a_refresh_token(anonymous: httpx.Client) ->
     [
         (DEFAULT_USER_EMAIL, "wrong password"),
         ("nobody@example.com", DEFAULT_PASSWORD),
-        (DEFAULT_USER_EMAIL.upper(), DEFAULT_PASSWORD),
+        (DEFAULT_USER_EMAIL, DEFAULT_PASSWORD.upper()),
     ],
 )
 def test_bad_credentials_get_401(anonymous: httpx.Client, email: str, password: str) -> None:

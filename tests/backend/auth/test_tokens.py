@@ -21,6 +21,15 @@ def _token(secret: str = JWT_SECRET, algorithm: str = "HS256", **claims: object)
     return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm)
 
 
+@pytest.fixture
+def sid(anonymous: httpx.Client) -> str:
+    """The session id of a real login of the default user (tokens made with it work)."""
+    login = anonymous.post(
+        "/auth/login", json={"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+    )
+    return str(jwt.decode(login.json()["access_token"], JWT_SECRET, ["HS256"])["sid"])
+
+
 def _get_users(client: httpx.Client, token: str | None, scheme: str = "Bearer") -> httpx.Response:
     headers = {"Authorization": f"{scheme} {token}"} if token is not None else {}
     return client.get("/user/list-users", headers=headers)
@@ -41,8 +50,8 @@ def test_non_bearer_scheme_is_not_authenticated(anonymous: httpx.Client) -> None
     assert response.json() == {"detail": "Not authenticated"}
 
 
-def test_bearer_scheme_is_case_insensitive(anonymous: httpx.Client) -> None:
-    assert _get_users(anonymous, _token(), scheme="bEaReR").status_code == 200
+def test_bearer_scheme_is_case_insensitive(anonymous: httpx.Client, sid: str) -> None:
+    assert _get_users(anonymous, _token(sid=sid), scheme="bEaReR").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -75,23 +84,34 @@ def test_expired_token(anonymous: httpx.Client) -> None:
     assert response.json() == {"detail": "Token has expired"}
 
 
-def test_token_of_deleted_user(anonymous: httpx.Client) -> None:
-    response = _get_users(anonymous, _token(sub="gone@example.com"))
+@pytest.mark.parametrize(
+    "claims",
+    [{}, {"sid": "not a uuid"}, {"sid": "8d8ac610-566d-4ef0-9c22-186b2d3e4f4e"}],
+    ids=["no-session", "malformed-session", "unknown-session"],
+)
+def test_token_without_a_live_session_cannot_be_validated(
+    anonymous: httpx.Client, claims: dict[str, str]
+) -> None:
+    # Signed by us, but naming no session: e.g. a DTBase-style token naming only an email.
+    response = _get_users(anonymous, _token(**claims))
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Could not validate credentials"}
 
 
 @pytest.mark.parametrize("token_type", ["refresh", "something"])
-def test_protected_route_needs_an_access_token(anonymous: httpx.Client, token_type: str) -> None:
-    response = _get_users(anonymous, _token(token_type=token_type))
+def test_protected_route_needs_an_access_token(
+    anonymous: httpx.Client, sid: str, token_type: str
+) -> None:
+    response = _get_users(anonymous, _token(sid=sid, token_type=token_type))
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Token of wrong type"}
 
 
-def test_extra_claims_are_ignored(anonymous: httpx.Client) -> None:
-    assert _get_users(anonymous, _token(iat=int(time.time()), aud="x")).status_code == 200
+def test_extra_claims_are_ignored(anonymous: httpx.Client, sid: str) -> None:
+    token = _token(sid=sid, iat=int(time.time()), aud="x")
+    assert _get_users(anonymous, token).status_code == 200
 
 
 def test_unauthenticated_request_with_bad_body_gets_401_not_422(anonymous: httpx.Client) -> None:
@@ -127,18 +147,21 @@ def test_refresh_gives_a_new_working_pair(anonymous: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("make_token", "detail"),
     [
-        (lambda: None, "Not authenticated"),
-        (lambda: _token(), "Token of wrong type"),
-        (lambda: _token(token_type="refresh", exp=int(time.time()) - 1), "Token has expired"),
-        (lambda: "garbage", "Could not validate credentials"),
+        (lambda sid: None, "Not authenticated"),
+        (lambda sid: _token(sid=sid), "Token of wrong type"),
+        (
+            lambda sid: _token(sid=sid, token_type="refresh", exp=int(time.time()) - 1),
+            "Token has expired",
+        ),
+        (lambda sid: "garbage", "Could not validate credentials"),
     ],
     ids=["none", "access-token", "expired", "garbage"],
 )
 def test_refresh_refuses(
-    anonymous: httpx.Client, make_token: Callable[[], str | None], detail: str
+    anonymous: httpx.Client, sid: str, make_token: Callable[[str], str | None], detail: str
 ) -> None:
     # Tokens are made when the test runs: made at collection, they could expire first.
-    token = make_token()
+    token = make_token(sid)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     response = anonymous.post("/auth/refresh", headers=headers)
@@ -154,7 +177,9 @@ def test_a_token_that_passed_before_is_refused_once_expired(
     config = TokenConfig(secret=JWT_SECRET, access_seconds=60, refresh_grace_seconds=60)
     expiry = int(time.time()) + 60
     token = _token(exp=expiry)
-    assert read_claims(config, token) == Claims(subject=DEFAULT_USER_EMAIL, token_type="access")
+    assert read_claims(config, token) == Claims(
+        subject=DEFAULT_USER_EMAIL, token_type="access", session_id=None, refresh_number=None
+    )
 
     monkeypatch.setattr(time, "time", lambda: expiry + 1)
     with pytest.raises(Unauthorized, match="Token has expired"):

@@ -31,7 +31,10 @@ def test_create_user_then_log_in(admin: httpx.Client, anonymous: httpx.Client) -
 
 def test_new_users_get_the_user_role_unless_told(admin: httpx.Client) -> None:
     admin.post("/user/create-user", json=NEW_USER)
-    admin.post("/user/create-user", json={"email": "v@x.org", "password": "p", "role": "viewer"})
+    admin.post(
+        "/user/create-user",
+        json={"email": "v@x.org", "password": "viewer-password", "role": "viewer"},
+    )
 
     details = admin.get("/user/list-users-details").json()
 
@@ -47,7 +50,7 @@ def test_duplicate_user_is_409_and_changes_nothing(
 ) -> None:
     admin.post("/user/create-user", json=NEW_USER)
 
-    response = admin.post("/user/create-user", json={**NEW_USER, "password": "other"})
+    response = admin.post("/user/create-user", json={**NEW_USER, "password": "other-password"})
 
     assert response.status_code == 409
     assert response.json() == {"detail": "User already exists"}
@@ -57,12 +60,12 @@ def test_duplicate_user_is_409_and_changes_nothing(
 @pytest.mark.parametrize(
     ("body", "error_type", "loc"),
     [
-        ({"email": "not-an-email", "password": "p"}, "value_error", ["body", "email"]),
-        ({"email": "a@b.c d", "password": "p"}, "value_error", ["body", "email"]),
+        ({"email": "not-an-email", "password": "password"}, "value_error", ["body", "email"]),
+        ({"email": "a@b.c d", "password": "password"}, "value_error", ["body", "email"]),
         ({"email": "a@b.com"}, "missing", ["body", "password"]),
         ({"email": "a@b.com", "password": ""}, "string_too_short", ["body", "password"]),
         ({"email": "a@b.com", "password": 5}, "string_type", ["body", "password"]),
-        ({"email": "a@b.com", "password": "p", "role": "boss"}, "enum", ["body", "role"]),
+        ({"email": "a@b.com", "password": "password", "role": "boss"}, "enum", ["body", "role"]),
     ],
 )
 def test_create_user_rejects_bad_input(
@@ -85,7 +88,7 @@ def test_delete_user_revokes_their_tokens(admin: httpx.Client, user_factory: Use
     assert response.json() == {"detail": "User deleted"}
     assert _emails(admin) == [DEFAULT_USER_EMAIL]
     stale = someone.post(
-        "/user/change-password", json={"email": "someone@example.com", "password": "x"}
+        "/user/change-password", json={"email": "someone@example.com", "password": "x" * 8}
     )
     assert stale.status_code == 401
     assert stale.json() == {"detail": "Could not validate credentials"}
@@ -93,7 +96,7 @@ def test_delete_user_revokes_their_tokens(admin: httpx.Client, user_factory: Use
 
 @pytest.mark.parametrize("path", ["/user/delete-user", "/user/change-password"])
 def test_unknown_user_is_400(admin: httpx.Client, path: str) -> None:
-    response = admin.post(path, json={"email": "nobody@example.com", "password": "p"})
+    response = admin.post(path, json={"email": "nobody@example.com", "password": "p" * 8})
 
     assert response.status_code == 400
     assert response.json() == {"detail": "User doesn't exist"}
@@ -103,14 +106,15 @@ def test_admin_changes_someone_elses_password(admin: httpx.Client, anonymous: ht
     admin.post("/user/create-user", json=NEW_USER)
 
     response = admin.post(
-        "/user/change-password", json={"email": NEW_USER["email"], "password": "new one"}
+        "/user/change-password", json={"email": NEW_USER["email"], "password": "new password"}
     )
 
     assert response.status_code == 200
     assert response.json() == {"detail": "Password changed"}
     assert anonymous.post("/auth/login", json=NEW_USER).status_code == 401
     assert (
-        anonymous.post("/auth/login", json={**NEW_USER, "password": "new one"}).status_code == 200
+        anonymous.post("/auth/login", json={**NEW_USER, "password": "new password"}).status_code
+        == 200
     )
 
 
@@ -120,19 +124,23 @@ def test_everyone_changes_their_own_password(
 ) -> None:
     me = user_factory(role, "me@example.com")
 
-    response = me.post("/user/change-password", json={"email": "me@example.com", "password": "n"})
+    response = me.post(
+        "/user/change-password", json={"email": "me@example.com", "password": "new password"}
+    )
 
     assert response.status_code == 200
-    login = anonymous.post("/auth/login", json={"email": "me@example.com", "password": "n"})
+    login = anonymous.post(
+        "/auth/login", json={"email": "me@example.com", "password": "new password"}
+    )
     assert login.status_code == 200
 
 
 ADMIN_ACTIONS: list[tuple[str, str, dict[str, object] | None]] = [
     ("GET", "/user/list-users", None),
     ("GET", "/user/list-users-details", None),
-    ("POST", "/user/create-user", {"email": "x@example.com", "password": "p"}),
+    ("POST", "/user/create-user", {"email": "x@example.com", "password": "p" * 8}),
     ("POST", "/user/delete-user", {"email": DEFAULT_USER_EMAIL}),
-    ("POST", "/user/change-password", {"email": DEFAULT_USER_EMAIL, "password": "p"}),
+    ("POST", "/user/change-password", {"email": DEFAULT_USER_EMAIL, "password": "p" * 8}),
     ("POST", "/user/set-role", {"email": DEFAULT_USER_EMAIL, "role": "viewer"}),
 ]
 

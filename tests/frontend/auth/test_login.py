@@ -5,17 +5,26 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import jwt
 import pytest
 from flask import Flask
+from sqlalchemy import Engine, text
 
 from dtbase.client import Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.auth import TokenPair
 from dtbase.schemas.users import Role
+from frontend import create_app
 from frontend.auth.session import TOKENS_KEY, USER_KEY, safe_next
 from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
-from tests.frontend.conftest import Visitor, VisitorFactory, csrf_token, text_of
+from tests.frontend.conftest import (
+    Visitor,
+    VisitorFactory,
+    csrf_token,
+    frontend_settings,
+    text_of,
+)
 
 
 def test_login_page_has_a_form_with_a_csrf_token(visitor: Visitor) -> None:
@@ -35,6 +44,13 @@ def test_login_keeps_user_and_tokens_in_the_session(visitor: Visitor) -> None:
     session = visitor.session()
     assert session[USER_KEY] == {"email": DEFAULT_USER_EMAIL, "role": "admin"}
     assert set(session[TOKENS_KEY]) == {"access_token", "refresh_token"}
+
+
+def test_login_in_another_case_is_the_same_account(visitor: Visitor) -> None:
+    response = visitor.login(DEFAULT_USER_EMAIL.upper(), DEFAULT_PASSWORD)
+
+    assert response.request.path == "/home/index"
+    assert visitor.session()[USER_KEY] == {"email": DEFAULT_USER_EMAIL, "role": "admin"}
 
 
 def test_wrong_password_shows_the_form_again(visitor: Visitor) -> None:
@@ -167,6 +183,38 @@ def test_sessions_of_one_user_are_independent(app: Flask) -> None:
     assert two.get("/home/index").status_code == 200
 
 
+def test_logout_ends_the_tokens_at_the_backend(admin_visitor: Visitor, live_backend: str) -> None:
+    # Whoever kept a copy of the cookie (or read the tokens out of it) is logged out too.
+    tokens = TokenPair.model_validate(admin_visitor.session()[TOKENS_KEY])
+
+    admin_visitor.submit("/home/index", "/logout", {})
+
+    with httpx.Client(base_url=live_backend) as api:
+        for token in (tokens.access_token, tokens.refresh_token):
+            me = api.get("/user/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 401
+
+
+@pytest.mark.parametrize(("environment", "secure"), [("production", True), ("development", False)])
+def test_session_cookie_is_secure_outside_development(
+    live_backend: str, clean_database: None, environment: str, secure: bool
+) -> None:
+    app = create_app(frontend_settings(live_backend, environment=environment))
+    with app.test_client() as client:
+        login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD, "next": ""}
+        response = Visitor(client).submit("/login", "/login", login, follow=False)
+
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("dtbase_session=")
+    assert "HttpOnly" in cookie
+    assert ("; Secure" in cookie) == secure
+
+
+def test_secure_flag_can_be_turned_off_for_plain_http(live_backend: str) -> None:
+    settings = frontend_settings(live_backend, session_cookie_secure=False)
+    assert create_app(settings).config["SESSION_COOKIE_SECURE"] is False
+
+
 def _token(token_type: str, *, expires_in: int, email: str = DEFAULT_USER_EMAIL) -> str:
     claims = {"sub": email, "token_type": token_type, "exp": int(time.time()) + expires_in}
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
@@ -181,7 +229,7 @@ def test_expired_access_token_is_refreshed_and_kept(
     admin_visitor: Visitor, live_backend: str
 ) -> None:
     expired = _token("access", expires_in=-10)
-    _set_tokens(admin_visitor, expired, _token("refresh", expires_in=600))
+    _set_tokens(admin_visitor, expired, admin_visitor.session()[TOKENS_KEY]["refresh_token"])
 
     response = admin_visitor.get("/users/index")
 
@@ -232,7 +280,7 @@ def test_form_sent_after_the_session_expired_returns_to_its_page(
         data={
             "csrf_token": token,
             "email": "new@example.com",
-            "password": "pw",
+            "password": "a password",
             "role": "user",
         },
         headers={"Referer": "http://localhost/users/index"},
@@ -252,3 +300,25 @@ def test_deleted_user_is_sent_to_login(visitor_factory: VisitorFactory, client: 
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/login"
+
+
+def _throttled_addresses(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        keys = connection.execute(text("SELECT key FROM login_attempts")).scalars()
+        return {key.removeprefix("address:") for key in keys if key.startswith("address:")}
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_failed_logins_are_counted_per_visitor_not_per_frontend(
+    live_backend: str, clean_database: None, engine: Engine, proxies: int
+) -> None:
+    # Every login through the site reaches the backend from the frontend's address: the
+    # visitor's own address is passed on, or one guesser would lock out every visitor.
+    app = create_app(frontend_settings(live_backend, frontend_proxies=proxies))
+    with app.test_client() as client:
+        client.environ_base["REMOTE_ADDR"] = "10.1.2.3"
+        if proxies:  # the proxy at 10.1.2.3 tells who its visitor is
+            client.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.7"
+        Visitor(client).login(DEFAULT_USER_EMAIL, "a wrong password")
+
+    assert _throttled_addresses(engine) == {"198.51.100.7" if proxies else "10.1.2.3"}

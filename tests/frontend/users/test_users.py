@@ -7,6 +7,7 @@ import pytest
 from dtbase.client import ApiError, Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.users import Role
+from tests.conftest import DEFAULT_PASSWORD
 from tests.frontend.conftest import Visitor, VisitorFactory, password_of, text_of
 
 PAGE = "/users/index"
@@ -17,7 +18,7 @@ def _roles(client: Client) -> dict[str, Role]:
 
 
 def test_admin_sees_every_user_with_their_role(admin_visitor: Visitor, client: Client) -> None:
-    client.users.create_user("viewer@example.com", "pw", Role.viewer)
+    client.users.create_user("viewer@example.com", "password", Role.viewer)
 
     page = admin_visitor.get(PAGE)
 
@@ -45,10 +46,12 @@ def test_admin_creates_a_user(admin_visitor: Visitor, client: Client) -> None:
 def test_creating_an_existing_user_flashes_the_backend_answer(
     admin_visitor: Visitor, client: Client
 ) -> None:
-    client.users.create_user("twice@example.com", "pw")
+    client.users.create_user("twice@example.com", "password")
 
     response = admin_visitor.submit(
-        PAGE, "/users/create", {"email": "twice@example.com", "password": "pw", "role": "user"}
+        PAGE,
+        "/users/create",
+        {"email": "twice@example.com", "password": "password", "role": "user"},
     )
 
     assert response.status_code == 200
@@ -60,9 +63,9 @@ def test_creating_an_existing_user_flashes_the_backend_answer(
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"email": "not-an-email", "password": "pw", "role": "user"}, "Enter a valid email"),
+        ({"email": "not-an-email", "password": "password", "role": "user"}, "Enter a valid email"),
         ({"email": "a@example.com", "password": "", "role": "user"}, "This field is required."),
-        ({"email": "a@example.com", "password": "pw", "role": "root"}, "Not a valid choice"),
+        ({"email": "a@example.com", "password": "password", "role": "root"}, "Not a valid choice"),
     ],
 )
 def test_invalid_new_user_is_refused_with_a_reason(
@@ -77,7 +80,8 @@ def test_invalid_new_user_is_refused_with_a_reason(
 
 def test_create_without_csrf_token_is_refused(admin_visitor: Visitor, client: Client) -> None:
     response = admin_visitor.client.post(
-        "/users/create", data={"email": "sneaky@example.com", "password": "pw", "role": "admin"}
+        "/users/create",
+        data={"email": "sneaky@example.com", "password": "password", "role": "admin"},
     )
 
     assert response.status_code == 400
@@ -85,7 +89,7 @@ def test_create_without_csrf_token_is_refused(admin_visitor: Visitor, client: Cl
 
 
 def test_admin_changes_a_role(admin_visitor: Visitor, client: Client) -> None:
-    client.users.create_user("promoted@example.com", "pw", Role.viewer)
+    client.users.create_user("promoted@example.com", "password", Role.viewer)
 
     response = admin_visitor.submit(
         PAGE, "/users/set-role", {"email": "promoted@example.com", "role": "admin"}
@@ -115,7 +119,7 @@ def test_changing_the_role_of_nobody_flashes_the_backend_answer(admin_visitor: V
 
 
 def test_admin_deletes_a_user(admin_visitor: Visitor, client: Client) -> None:
-    client.users.create_user("gone@example.com", "pw")
+    client.users.create_user("gone@example.com", "password")
 
     response = admin_visitor.submit(PAGE, "/users/delete", {"email": "gone@example.com"})
 
@@ -147,7 +151,7 @@ def test_non_admin_sees_only_their_own_account(visitor_factory: VisitorFactory, 
 @pytest.mark.parametrize(
     ("action", "data"),
     [
-        ("/users/create", {"email": "x@example.com", "password": "pw", "role": "admin"}),
+        ("/users/create", {"email": "x@example.com", "password": "password", "role": "admin"}),
         ("/users/delete", {"email": DEFAULT_USER_EMAIL}),
         ("/users/set-role", {"email": DEFAULT_USER_EMAIL, "role": "viewer"}),
     ],
@@ -193,13 +197,38 @@ def test_everyone_changes_their_own_password(
         with pytest.raises(ApiError):
             api.login(email, password_of(email))
         api.login(email, "new-secret")
+    # The backend ended the old session; the site logged in again with the new password.
+    assert member.get(PAGE).status_code == 200
+
+
+def test_a_short_password_is_refused_by_the_form(admin_visitor: Visitor, live_backend: str) -> None:
+    response = admin_visitor.submit(
+        PAGE, "/users/change-password", {"password": "1", "confirm": "1"}
+    )
+
+    assert "A password needs at least 8 characters." in text_of(response)
+    with Client(live_backend) as api:
+        api.login(DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)  # unchanged
+        with pytest.raises(ApiError):
+            api.login(DEFAULT_USER_EMAIL, "1")
+
+
+def test_a_new_user_with_a_short_password_is_refused(
+    admin_visitor: Visitor, client: Client
+) -> None:
+    response = admin_visitor.submit(
+        PAGE, "/users/create", {"email": "short@example.com", "password": "1", "role": "user"}
+    )
+
+    assert "A password needs at least 8 characters." in text_of(response)
+    assert client.users.list_users() == [DEFAULT_USER_EMAIL]
 
 
 def test_password_confirmation_must_match(admin_visitor: Visitor, live_backend: str) -> None:
     response = admin_visitor.submit(
-        PAGE, "/users/change-password", {"password": "one", "confirm": "two"}
+        PAGE, "/users/change-password", {"password": "password one", "confirm": "password two"}
     )
 
     assert "The passwords differ." in text_of(response)
     with Client(live_backend) as api, pytest.raises(ApiError):
-        api.login(DEFAULT_USER_EMAIL, "one")
+        api.login(DEFAULT_USER_EMAIL, "password one")
