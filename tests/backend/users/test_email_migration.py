@@ -12,7 +12,7 @@ import pytest
 from dtbase.backend import migrate
 from dtbase.devdb import FAST_UNSAFE_OPTIONS, EmbeddedPostgres, free_port
 
-BEFORE = "0009"
+BEFORE = "0011"  # the revision before 0012
 
 
 def test_accounts_differing_only_in_case_are_kept_and_renamed(
