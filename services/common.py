@@ -96,12 +96,6 @@ def sdk_summary(run: Callable[[], Any]) -> dict[str, Any]:
 # Parameter helpers: each raises ParameterError naming the field.
 
 
-def object_parameters(parameters: Any, field: str = "body") -> dict[str, Any]:
-    if not isinstance(parameters, Mapping):
-        raise ParameterError(field, "must be a JSON object")
-    return dict(parameters)
-
-
 def known_keys(parameters: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(parameters) - allowed)
     if unknown:

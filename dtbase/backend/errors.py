@@ -50,12 +50,6 @@ class Forbidden(DomainError):
     status_code = 403
 
 
-class NotFound(DomainError):
-    """The object named by the path itself does not exist (404)."""
-
-    status_code = 404
-
-
 class AlreadyExists(DomainError):
     status_code = 409
 
@@ -80,14 +74,6 @@ class Unprocessable(DomainError):
     ) -> None:
         super().__init__(msg)
         self.errors = [{"type": kind, "loc": ["body", *loc], "msg": msg, "input": value}]
-
-
-class UpstreamFailed(DomainError):
-    status_code = 502
-
-
-class UpstreamTimeout(DomainError):
-    status_code = 504
 
 
 def install_error_handlers(app: FastAPI) -> None:

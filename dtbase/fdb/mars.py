@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from dtbase.fdb.runs import as_utc
 
@@ -103,10 +103,6 @@ def field_keys(run: Mapping[str, str], *, param: int, step: int) -> Keys:
 def reference_time_of(keys: Mapping[str, str]) -> datetime:
     """The run time (UTC, to the minute) that `date` and `time` keys spell."""
     return datetime.strptime(keys["date"] + keys["time"].zfill(4), "%Y%m%d%H%M").replace(tzinfo=UTC)
-
-
-def valid_time_of(keys: Mapping[str, str]) -> datetime:
-    return reference_time_of(keys) + timedelta(seconds=step_seconds(keys["step"]))
 
 
 def member_of(keys: Mapping[str, str]) -> int | None:

@@ -30,11 +30,11 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dtbase.client import ApiError, Client
+from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.sdk import existing
 
 logger = logging.getLogger("dtbase.sdk")
 
-DEFAULT_USER_EMAIL = "default_user@localhost"
 CONFLICT = 409
 
 # One call a service wants made: the endpoint path and its JSON body (None: no body).

@@ -32,7 +32,6 @@ from dtbase.backend.models.tables import (
     ModelProduct,
     ModelRun,
     ModelScenario,
-    ModelValue,
 )
 from dtbase.backend.sensors import ingest, timeseries
 from dtbase.backend.sensors.tables import Sensor, SensorMeasure
@@ -407,36 +406,10 @@ def run_sensor_measure(session: Session, *, run_id: int) -> schemas.ModelRunSens
     )
 
 
-def run_values(session: Session, *, run_id: int) -> schemas.ModelRunValues:
-    """Each product's points in timestamp order, keyed by measure name; `{}` if no run."""
-    if not _is_row_id(run_id):
-        return {}
-    products = session.execute(
-        select(ModelProduct.id, ModelMeasure.name, ModelMeasure.datatype)
-        .join(ModelMeasure, ModelMeasure.id == ModelProduct.measure_id)
-        .where(ModelProduct.run_id == run_id)
-        .order_by(ModelProduct.id)
-    ).all()
-    result: schemas.ModelRunValues = {name: [] for _, name, _ in products}
-    by_product = {product_id: (name, datatype) for product_id, name, datatype in products}
-    values = session.scalars(
-        select(ModelValue)
-        .where(ModelValue.product_id.in_(by_product))
-        .order_by(ModelValue.product_id, ModelValue.timestamp)
-    )
-    for value in values:
-        name, datatype = by_product[value.product_id]
-        scalar = value.value_of(datatype)
-        if scalar is None:  # Impossible: the CHECK constraint and insert_values agree.
-            continue
-        result[name].append(schemas.ModelValuePoint(value=scalar, timestamp=value.timestamp))
-    return result
-
-
 def stream_run_values(
     engine: Engine, *, run_id: int, chunk_rows: int = VALUE_CHUNK_ROWS
 ) -> Iterator[bytes]:
-    """The JSON of `run_values`, in pieces: `{"measure name": [{"value", "timestamp"}...]}`.
+    """The values of a run's products, in pieces: `{"measure name": [{"value", "timestamp"}...]}`.
 
     One repeatable-read snapshot; each product's values come through a server-side cursor
     `chunk_rows` at a time, so memory is bounded by the chunk, not by the run.
@@ -481,20 +454,6 @@ def delete_run(session: Session, *, run_id: int) -> None:
         raise InvalidInput("No such model run")
     session.delete(run)
     session.flush()
-
-
-def run_ids_for_sensor(session: Session, *, sensor_id: int) -> Sequence[int]:
-    """Ids of the runs that refer to a sensor (they block deleting it)."""
-    query = select(ModelRun.id).where(ModelRun.sensor_id == sensor_id).order_by(ModelRun.id)
-    return session.scalars(query).all()
-
-
-def run_ids_for_sensor_measure(session: Session, *, measure_id: int) -> Sequence[int]:
-    """Ids of the runs that refer to a sensor measure (they block deleting it)."""
-    query = (
-        select(ModelRun.id).where(ModelRun.sensor_measure_id == measure_id).order_by(ModelRun.id)
-    )
-    return session.scalars(query).all()
 
 
 # --- Helpers ------------------------------------------------------------------------------

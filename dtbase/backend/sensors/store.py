@@ -500,32 +500,6 @@ def insert_series(session: Session, series: Sequence[Series], *, overwrite: bool
         )
 
 
-def sensor_readings(
-    session: Session,
-    *,
-    unique_identifier: str,
-    measure_name: str,
-    measure_units: str | Unset | None = UNSET,
-    dt_from: datetime,
-    dt_to: datetime,
-) -> list[tuple[datetime, Scalar]]:
-    """sensor-readings: (timestamp, value) from dt_from to dt_to inclusive, oldest first.
-
-    As in DTBase, an unknown sensor, or a measure that exists but not for this sensor's
-    type, has no readings; a measure that does not exist at all is an error.
-    """
-    found = find_series(
-        session,
-        unique_identifier=unique_identifier,
-        measure_name=measure_name,
-        measure_units=measure_units,
-    )
-    if found is None:
-        return []
-    sensor, measure = found
-    return readings_of(session, sensor_id=sensor.id, measure=measure, dt_from=dt_from, dt_to=dt_to)
-
-
 def find_series(
     session: Session,
     *,
@@ -549,23 +523,6 @@ def find_series(
         return None
     measure = measure_of_sensor(session, sensor=sensor, name=measure_name, units=measure_units)
     return sensor, measure
-
-
-def readings_of(
-    session: Session, *, sensor_id: int, measure: SensorMeasure, dt_from: datetime, dt_to: datetime
-) -> list[tuple[datetime, Scalar]]:
-    value = getattr(SensorReading, VALUE_COLUMNS[measure.datatype])
-    rows = session.execute(
-        select(SensorReading.timestamp, value)
-        .where(
-            SensorReading.sensor_id == sensor_id,
-            SensorReading.measure_id == measure.id,
-            SensorReading.timestamp >= dt_from,
-            SensorReading.timestamp <= dt_to,
-        )
-        .order_by(SensorReading.timestamp)
-    )
-    return [(timestamp, reading) for timestamp, reading in rows]
 
 
 # Location history

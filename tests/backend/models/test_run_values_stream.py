@@ -10,22 +10,49 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dtbase.backend.models import store
-from dtbase.schemas.models import ModelRunValues
+from dtbase.backend.models.tables import ModelMeasure, ModelProduct, ModelValue
+from dtbase.schemas.models import ModelRunValues, ModelValuePoint
 
 from .test_runs import a_run, setup_models
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
+def run_values(session: Session, *, run_id: int) -> ModelRunValues:
+    """The test oracle: each product's points in timestamp order, keyed by measure name,
+    read through the ORM as get-model-run did before it streamed (`{}` if no run)."""
+    if not -(2**31) <= run_id < 2**31:
+        return {}  # not a PostgreSQL integer: no row
+    products = session.execute(
+        select(ModelProduct.id, ModelMeasure.name, ModelMeasure.datatype)
+        .join(ModelMeasure, ModelMeasure.id == ModelProduct.measure_id)
+        .where(ModelProduct.run_id == run_id)
+        .order_by(ModelProduct.id)
+    ).all()
+    result: ModelRunValues = {name: [] for _, name, _ in products}
+    by_product = {product_id: (name, datatype) for product_id, name, datatype in products}
+    values = session.scalars(
+        select(ModelValue)
+        .where(ModelValue.product_id.in_(by_product))
+        .order_by(ModelValue.product_id, ModelValue.timestamp)
+    )
+    for value in values:
+        name, datatype = by_product[value.product_id]
+        scalar = value.value_of(datatype)
+        assert scalar is not None  # the CHECK constraint and insert_values agree
+        result[name].append(ModelValuePoint(value=scalar, timestamp=value.timestamp))
+    return result
+
+
 def _old_response(engine: Engine, run_id: int) -> bytes:
     """What get-model-run answered before streaming: Pydantic's JSON of `run_values`, as
     FastAPI renders it."""
     with Session(engine) as session:
-        values = store.run_values(session, run_id=run_id)
+        values = run_values(session, run_id=run_id)
     python = TypeAdapter(ModelRunValues).dump_python(values, mode="json")
     return json.dumps(python, ensure_ascii=False, separators=(",", ":")).encode()
 
