@@ -224,7 +224,7 @@ def copy_rate(
     """Direct COPY (binary) of `total` readings into sensor_reading, in one transaction or
     one per `batch` readings. With `trigger=False` the rollup trigger is off (into a sensor
     deleted afterwards). With `keys_once`, the foreign keys are checked once per
-    transaction as the API does (`sensors.foreign_keys`): parents locked, then replica
+    transaction as the API does (`timeseries.foreign_keys`): parents locked, then replica
     mode for the COPY."""
     sensor_id, measure_id = ids(dsn, uid)
     rows = [
@@ -519,7 +519,7 @@ def ten_million_windows(
 ) -> list[tuple[str, float, float, int]]:
     """(window, API seconds, raw date_bin seconds, points) for windows over the 10M series,
     after checking that the API's buckets equal the raw computation's."""
-    from dtbase.backend.sensors.timeseries import bucket_width
+    from dtbase.backend.sensors.readings import bucket_width
 
     span = timedelta(seconds=args.ten_million - 1)
     windows = {

@@ -23,11 +23,11 @@ from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
 from dtbase.backend.models.routes import router as models_router
-from dtbase.backend.scheduler import Scheduler
 from dtbase.backend.sensors.refresher import RollupRefresher
 from dtbase.backend.sensors.routes import router as sensors_router
 from dtbase.backend.services.routes import router as services_router
 from dtbase.backend.services.runs import BackgroundRuns
+from dtbase.backend.services.scheduler import Scheduler
 from dtbase.backend.users import store as users_store
 from dtbase.backend.users.routes import router as users_router
 from dtbase.core.settings import BackendSettings

@@ -57,7 +57,7 @@ def make_session_factory(
     )
 
 
-# `Session.info` key: whether bulk ingest may check foreign keys once (`sensors.foreign_keys`).
+# `Session.info` key: whether bulk ingest may check foreign keys once (`timeseries.foreign_keys`).
 INGEST_FK_SHORTCUT = "dtbase_ingest_fk_shortcut"
 
 

@@ -94,7 +94,7 @@ class BackendSettings(DatabaseSettings):
     # (the calls themselves wait on an event loop, not on threads).
     background_run_workers: int = Field(default=4, ge=1, le=64)
     # Bulk ingest checks foreign keys once per request instead of once per row, where the
-    # database role may (see dtbase.backend.sensors.foreign_keys); false: always per row.
+    # database role may (see dtbase.backend.timeseries.foreign_keys); false: always per row.
     ingest_fk_shortcut: bool = True
     # --- outbound service calls (docs/services.md, "Calling services safely") ---
     # Where services may be registered: comma-separated host names (`services`,

@@ -41,9 +41,10 @@ from statsmodels.tsa.arima_process import arma2ma  # type: ignore[import-untyped
 from statsmodels.tsa.seasonal import MSTL  # type: ignore[import-untyped]
 from statsmodels.tsa.stattools import kpss  # type: ignore[import-untyped]
 
+from dtbase.core.timestamps import EPOCH
+
 Array = NDArray[np.float64]
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE = 60.0
 DAY = 86400.0
 WEEK = 7 * DAY

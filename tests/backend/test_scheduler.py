@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dtbase.backend.app import create_app
 from dtbase.backend.db import make_engine, make_session_factory
-from dtbase.backend.scheduler import Scheduler
 from dtbase.backend.services import timing
 from dtbase.backend.services.runs import BackgroundRuns
+from dtbase.backend.services.scheduler import Scheduler
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from tests.backend.services.test_runs import StubService, local_policy, stub  # noqa: F401
 from tests.conftest import DEFAULT_PASSWORD

@@ -33,8 +33,8 @@ from dtbase.backend.models.tables import (
     ModelRun,
     ModelScenario,
 )
-from dtbase.backend.sensors import ingest, timeseries
 from dtbase.backend.sensors.tables import Sensor, SensorMeasure
+from dtbase.backend.timeseries import ingest, streaming
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas import models as schemas
 from dtbase.schemas.common import utc_now
@@ -353,7 +353,7 @@ def insert_values(
     values: Sequence[Scalar],
     overwrite: bool = False,
 ) -> None:
-    """Write one product's values in one statement (see `sensors.ingest`); repeated
+    """Write one product's values in one statement (see `timeseries.ingest`); repeated
     timestamps are skipped (the first stays) unless `overwrite` (the last wins).
 
     The values must already be checked against the measure's datatype (`check_value`).
@@ -437,10 +437,10 @@ def stream_run_values(
                     ' ORDER BY "timestamp"'
                 ).format(column)
                 separator = b""
-                for rows in timeseries.server_side_chunks(
+                for rows in streaming.server_side_chunks(
                     connection, query, (product_id,), chunk_rows
                 ):
-                    yield separator + timeseries.json_items(rows)
+                    yield separator + streaming.json_items(rows)
                     separator = b","
             yield b"{}" if opening == b"{" else b"]}"
         finally:

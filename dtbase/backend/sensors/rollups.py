@@ -1,7 +1,7 @@
 """Rollups: per-bucket aggregates of readings at fixed widths, kept exact lazily.
 
-Design (why: see the storage choices in `sensors.timeseries`)
-------------------------------------------------------------
+Design (why: see the storage choices in `dtbase.backend.timeseries`)
+--------------------------------------------------------------------
 * `sensor_reading_rollup` holds, per (sensor, measure, width, epoch-aligned bucket), the
   count, sum, min and max (numeric measures, in their datatype's type; sums of floats
   scaled, see `FLOAT_SUM_SCALE`) and the timestamps
@@ -37,9 +37,9 @@ from typing import Any
 from psycopg import Connection, sql
 
 from dtbase.backend.values import VALUE_COLUMNS
+from dtbase.core.timestamps import EPOCH, floor_to
 from dtbase.schemas.values import ValueDatatype
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Seconds; each width divides the next.
 WIDTHS: tuple[int, ...] = (60, 600, 3600, 86400)
 TICK = timedelta(microseconds=1)  # the resolution of timestamptz
@@ -70,11 +70,6 @@ def summed(value: sql.Composable, datatype: ValueDatatype) -> sql.Composable:
 
 
 Interval = tuple[datetime, datetime]  # [start, end)
-
-
-def floor_to(stamp: datetime, seconds: int) -> datetime:
-    width = timedelta(seconds=seconds)
-    return EPOCH + width * ((stamp - EPOCH) // width)
 
 
 def ceil_to(stamp: datetime, seconds: int) -> datetime:

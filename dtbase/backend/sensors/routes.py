@@ -20,8 +20,10 @@ from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import InvalidInput, Unprocessable
 from dtbase.backend.ingest_route import post_ingest
 from dtbase.backend.routing import documented, protected_router
-from dtbase.backend.sensors import csv_upload, store, timeseries
+from dtbase.backend.sensors import csv_upload, readings, store
 from dtbase.backend.sensors.tables import SensorMeasure as SensorMeasureRow
+from dtbase.backend.timeseries import streaming
+from dtbase.core.timestamps import floor_to
 from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.sensors import (
     OVERWRITE_DESCRIPTION,
@@ -221,7 +223,7 @@ def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Respons
         if found is None:
             return Response(b"[]", media_type="application/json")
         sensor, measure = found
-        first, rest = timeseries.readings_json(
+        first, rest = readings.readings_json(
             session,
             _engine(session),
             sensor_id=sensor.id,
@@ -237,7 +239,7 @@ def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Respons
     if found is None:
         return Response(b"[]", media_type="application/json")
     sensor, measure = found
-    if measure.datatype not in timeseries.NUMERIC and aggregate not in timeseries.ORDERED_ONLY:
+    if measure.datatype not in readings.NUMERIC and aggregate not in readings.ORDERED_ONLY:
         raise Unprocessable(
             ["aggregate"],
             f"Sensor measure '{measure.name}' holds {measure.datatype} values: "
@@ -245,7 +247,7 @@ def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Respons
             aggregate,
         )
     try:
-        width = timeseries.bucket_width(
+        width = readings.bucket_width(
             dt_from=body.dt_from,
             dt_to=body.dt_to,
             max_points=body.max_points,
@@ -255,14 +257,16 @@ def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Respons
         raise Unprocessable(
             ["bucket_seconds"], "bucket_seconds is too large", body.bucket_seconds
         ) from None
-    if timeseries.first_bucket(body.dt_from, width) is None:
+    try:
+        floor_to(body.dt_from, width)
+    except OverflowError:
         raise Unprocessable(
             ["dt_from"], "The first bucket would start before year 1", body.dt_from.isoformat()
-        )
+        ) from None
     # End the request's transaction (reads only) to give its connection back: downsample
     # takes one of its own, and a request must never hold two (pool exhaustion).
     session.commit()
-    items = timeseries.downsample(
+    items = readings.downsample(
         _engine(session),
         sensor_id=sensor.id,
         measure_id=measure.id,
@@ -300,7 +304,7 @@ def export_sensor_readings(body: ExportSensorReadingsRequest, session: SessionDe
     chunks: Iterator[bytes] = iter(())
     if found is not None:
         sensor, measure = found
-        rows = timeseries.iter_readings(
+        rows = readings.iter_readings(
             _engine(session),
             sensor_id=sensor.id,
             measure_id=measure.id,
@@ -309,9 +313,7 @@ def export_sensor_readings(body: ExportSensorReadingsRequest, session: SessionDe
             dt_to=body.dt_to,
         )
         chunks = (
-            timeseries.ndjson_chunks(rows)
-            if body.format == "ndjson"
-            else timeseries.csv_chunks(rows)
+            streaming.ndjson_chunks(rows) if body.format == "ndjson" else streaming.csv_chunks(rows)
         )
     if body.format == "csv":
         chunks = itertools.chain([b"timestamp,value\r\n"], chunks)

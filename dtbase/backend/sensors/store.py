@@ -20,7 +20,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
 from dtbase.backend.locations import store as locations_store
 from dtbase.backend.models.tables import ModelRun
-from dtbase.backend.sensors import ingest
 from dtbase.backend.sensors.tables import (
     Sensor,
     SensorLocation,
@@ -29,6 +28,7 @@ from dtbase.backend.sensors.tables import (
     SensorType,
     SensorTypeMeasure,
 )
+from dtbase.backend.timeseries import ingest
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas import sensors as schemas
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueListError, check_values

@@ -1,4 +1,4 @@
-"""Foreign keys checked once per bulk write (`sensors.foreign_keys`): the write skips the
+"""Foreign keys checked once per bulk write (`timeseries.foreign_keys`): the write skips the
 per-row checks only with every parent locked, switches them back on after itself, keeps
 refusing rows of missing parents, and steps aside for a table with a plain trigger."""
 
@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from dtbase.backend.app import create_app
 from dtbase.backend.db import make_session_factory
-from dtbase.backend.sensors import foreign_keys, ingest
-from dtbase.backend.sensors.ingest import driver_connection
+from dtbase.backend.timeseries import foreign_keys, ingest
+from dtbase.backend.timeseries.ingest import driver_connection
 from dtbase.core.settings import BackendSettings
 from dtbase.schemas.values import ValueDatatype
 from tests.backend.sensors.conftest import add_sensors, iso

@@ -19,7 +19,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from dtbase.backend.db import make_session_factory
-from dtbase.backend.sensors import ingest
+from dtbase.backend.timeseries import ingest
 from dtbase.schemas.sensors import InsertReadingsBulkRequest, InsertSensorReadingsRequest
 from dtbase.schemas.values import (
     Scalar,

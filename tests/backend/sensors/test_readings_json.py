@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from dtbase.backend.sensors import timeseries
+from dtbase.backend.sensors import readings
 from dtbase.backend.sensors.tables import Sensor, SensorMeasure
 from dtbase.schemas.values import ValueDatatype
 
@@ -49,7 +49,7 @@ def test_every_chunk_size_gives_the_same_array(
     with Session(engine) as session:
         sensor_id = session.scalars(select(Sensor.id)).one()
         measure_id = session.scalars(select(SensorMeasure.id)).one()
-        first, rest = timeseries.readings_json(
+        first, rest = readings.readings_json(
             session,
             engine,
             sensor_id=sensor_id,

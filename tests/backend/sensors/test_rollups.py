@@ -15,7 +15,8 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
-from dtbase.backend.sensors import rollups, timeseries
+from dtbase.backend.sensors import readings, rollups
+from dtbase.core.timestamps import EPOCH, floor_to
 from tests.backend.sensors.conftest import add_sensors, iso
 
 MEASURES = [
@@ -24,7 +25,7 @@ MEASURES = [
     {"name": "icon", "units": None, "datatype": "string"},
 ]
 T0 = datetime(2024, 3, 1, 22, 13, 7, tzinfo=UTC)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 SPAN = timedelta(days=3)
 AGGREGATES = ["avg", "min", "max", "first", "last", "count"]
 
@@ -143,7 +144,7 @@ def _check_random_windows(
         start, end = request.pop("start"), request.pop("end")
         aggregate = rng.choice(AGGREGATES if numeric else ["first", "last", "count"])
         got = _read(admin, measure, start, end, aggregate=aggregate, **request)
-        width = timeseries.bucket_width(
+        width = readings.bucket_width(
             dt_from=start,
             dt_to=end,
             max_points=request.get("max_points"),
@@ -297,8 +298,8 @@ def test_a_plan_covers_the_window_exactly_once() -> None:
         assert sum((b - a for a, b in pieces), timedelta()) == end - start
         for width, a, b in chosen.rollups:
             assert width in levels
-            assert rollups.floor_to(a, width) == a
-            assert rollups.floor_to(b, width) == b
+            assert floor_to(a, width) == a
+            assert floor_to(b, width) == b
             for lo, hi in dirty:
                 assert hi <= a or lo >= b  # no rolled-up bucket meets a dirty range
 

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dtbase.backend.app import create_app
-from dtbase.backend.scheduler import Scheduler
+from dtbase.backend.services.scheduler import Scheduler
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from tests.backend.services.test_runs import StubService, serve_stub
 from tests.conftest import DEFAULT_PASSWORD

@@ -1,5 +1,5 @@
 """Rollup triggers fire in replica mode too: bulk ingest checks foreign keys once per
-request and writes in replica mode (dtbase.backend.sensors.foreign_keys), and its rows
+request and writes in replica mode (dtbase.backend.timeseries.foreign_keys), and its rows
 must still mark their ranges dirty.
 
 Revision ID: 0009

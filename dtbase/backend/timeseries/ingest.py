@@ -1,4 +1,5 @@
-"""Bulk ingest of time series (storage choices: see `timeseries`).
+"""Bulk ingest of time series: readings and model values (storage choices: see
+`dtbase.backend.timeseries`).
 
 Semantics, whatever the caller:
 * rows go into the table in key order (ties in the order given), so concurrent writers
@@ -21,7 +22,7 @@ Two ways in, picked per request:
   them, drops repeated keys and inserts them.
 
 Either way, a request of at least a few hundred rows has the table's foreign keys
-checked once for all its rows rather than once per row (`sensors.foreign_keys`).
+checked once for all its rows rather than once per row (`foreign_keys`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 from psycopg import Connection, Cursor, errors, sql
 from sqlalchemy.orm import Session
 
-from dtbase.backend.sensors import foreign_keys
+from dtbase.backend.timeseries import foreign_keys
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas.values import Scalar, ValueDatatype
 

@@ -9,7 +9,7 @@ scheduler: no occurrence is run twice.
 Catch-up policy: occurrences missed while no scheduler ran (downtime) are not replayed.
 A schedule found overdue runs once, at once, and its next run is its next future
 occurrence (an interval keeps its phase). A run whose backend stopped before the service
-answered is failed by the stale-run sweep of `BackgroundRuns` (services/runs.py).
+answered is failed by the stale-run sweep of `BackgroundRuns` (`runs.py`).
 """
 
 from __future__ import annotations

@@ -1,75 +1,24 @@
-"""Time series SQL: streamed reads, export, downsampling in SQL over rollups.
-
-Storage choices
----------------
-* **One table per kind of series, typed value columns.** Readings live in `sensor_reading`
-  and model values in `model_value`, each with one nullable column per datatype
-  (`value_float`, `value_integer`, `value_string`, `value_boolean`; a CHECK says exactly one
-  is set). The datatype belongs to the measure, so the column is known before a query
-  runs: one write path, one index and one query per read, and the unused columns
-  cost one bit each in the null bitmap. DTBase's one table per datatype needed four of all.
-* **Primary key (sensor_id, measure_id, timestamp)**, in that order. It is the only index:
-  a read of one sensor's measure over a window is one range scan of the key, already in
-  timestamp order (no sort, no second index to maintain at ingest). Leading with sensor_id
-  makes the table distributable by sensor (Citus `create_distributed_table('sensor_reading',
-  'sensor_id')`): every statement here filters or groups on one sensor, so it runs on one
-  shard. Model values use (product_id, timestamp) the same way.
-* **Foreign keys kept** from readings to their sensor and measure, so they guard every
-  way in, direct SQL and COPY by a research team included. Checked row by row they are
-  most of what an insert costs PostgreSQL (a COPY of 100,000 readings runs about 5 times
-  faster without them), so the API's bulk writes check them once per request instead:
-  the request's sensors and measures are locked as a per-row check would lock them,
-  and the write itself runs in replica mode (`sensors.foreign_keys`, with the
-  conditions under which it steps aside). Triggers on these tables must be
-  `ENABLE ALWAYS` to see those writes; a plain one turns the shortcut off.
-* **Ingest** writes a request's rows in key order with one COPY when nothing stored can
-  conflict with them (the usual case: newer readings), or else one INSERT ... ON CONFLICT
-  (see `sensors.ingest`): duplicates of a key are skipped (the first given stays), or
-  overwrite with `overwrite=True` (the last given wins). A request is one transaction.
-* **Reads** fetch the first 20,000 readings of a window with one plain query (binary
-  protocol) in the request's transaction, so small reads cost one round trip; longer ones
-  stream the rest from a server-side cursor, a chunk at a time, so the backend's memory
-  is bounded by the chunk whatever the window.
-* **Downsampling** groups by `date_bin` into buckets aligned on the Unix epoch, so buckets
-  of one width are the same whatever window is asked for. Over raw rows that costs about
-  1 ms per 1,000 readings (a year of a 1 Hz sensor is 30 million), so it reads
-  **rollups** (`sensors.rollups`): count, sum, min, max and the first and last timestamps
-  per bucket of 1 min, 10 min, 1 h and 1 day, in `sensor_reading_rollup`. A read whose
-  bucket width is a multiple of a rollup width takes the whole rollup buckets inside its
-  window (coarsest first) and the raw readings of the partial minutes at its edges, so
-  the values are exactly those of the raw computation (averages of floats up to the
-  rounding of a sum in another order) at a cost bounded by the number of points asked,
-  not by the readings; `max_points` widths are rounded up to a rollup multiple for that.
-  Why not maintain the rollups at ingest: an overwrite or delete cannot lower a max, and
-  concurrent writers of one sensor would all update the same day's row (contention, and
-  deadlocks across multi-series requests). Instead, statement-level triggers on
-  `sensor_reading` record the ranges written in `sensor_reading_dirty` (a plain insert,
-  a few rows per request, transparent to any writer, COPY included), and a read first
-  recomputes the dirty buckets of its window from the raw rows. Rollups lead with
-  sensor_id too, so they distribute with the readings. Deleting a sensor cascades to them.
-"""
+"""Sensor readings read back: streamed in timestamp order (JSON, CSV, NDJSON) and
+downsampled in SQL over the rollups (`sensors.rollups`). Storage choices: see
+`dtbase.backend.timeseries`."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from psycopg import Connection, sql
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dtbase.backend.sensors import rollups
-from dtbase.backend.sensors.ingest import driver_connection
+from dtbase.backend.timeseries import streaming
+from dtbase.backend.timeseries.ingest import driver_connection
 from dtbase.backend.values import VALUE_COLUMNS
+from dtbase.core.timestamps import EPOCH
 from dtbase.schemas.sensors import Aggregate
 from dtbase.schemas.values import ValueDatatype
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-CHUNK_ROWS = 20_000
 
 NUMERIC = frozenset({ValueDatatype.float, ValueDatatype.integer})
 ORDERED_ONLY: frozenset[Aggregate] = frozenset({"first", "last", "count"})
@@ -86,14 +35,6 @@ def _select_readings(datatype: ValueDatatype, *, after: bool = False) -> sql.Com
     ).format(sql.Identifier(VALUE_COLUMNS[datatype]), sql.SQL(">" if after else ">="))
 
 
-def json_items(rows: Sequence[tuple[datetime, Any]]) -> bytes:
-    """`{"value", "timestamp"},...`: the items of a JSON array, without the brackets."""
-    encoded = orjson.dumps(
-        [{"value": value, "timestamp": stamp} for stamp, value in rows], option=orjson.OPT_UTC_Z
-    )
-    return encoded[1:-1]
-
-
 def readings_json(
     session: Session,
     engine: Engine,
@@ -103,7 +44,7 @@ def readings_json(
     datatype: ValueDatatype,
     dt_from: datetime,
     dt_to: datetime,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = streaming.CHUNK_ROWS,
 ) -> tuple[bytes, Iterator[bytes] | None]:
     """The readings as one JSON array `[{"value", "timestamp"}...]`: its first piece, and
     an iterator over the other pieces when there are more than `chunk_rows` readings.
@@ -119,9 +60,9 @@ def readings_json(
     with driver_connection(session).cursor(binary=True) as cursor:
         rows = cursor.execute(query, (*series, dt_from, dt_to, chunk_rows + 1)).fetchall()
     if len(rows) <= chunk_rows:
-        return b"[" + json_items(rows) + b"]", None
+        return b"[" + streaming.json_items(rows) + b"]", None
     head = rows[:chunk_rows]
-    return b"[" + json_items(head), _rest_json(
+    return b"[" + streaming.json_items(head), _rest_json(
         engine, series, datatype, after=head[-1][0], dt_to=dt_to, chunk_rows=chunk_rows
     )
 
@@ -135,37 +76,11 @@ def _rest_json(
     dt_to: datetime,
     chunk_rows: int,
 ) -> Iterator[bytes]:
-    for rows in _chunks(
+    for rows in streaming.chunks(
         engine, _select_readings(datatype, after=True), (*series, after, dt_to), chunk_rows
     ):
-        yield b"," + json_items(rows)
+        yield b"," + streaming.json_items(rows)
     yield b"]"
-
-
-def _chunks(
-    engine: Engine, query: sql.Composed, params: tuple[Any, ...], chunk_rows: int
-) -> Iterator[list[tuple[datetime, Any]]]:
-    """The query's rows, `chunk_rows` at a time, on a connection of their own."""
-    with engine.connect() as outer:
-        connection = outer.connection.driver_connection
-        assert isinstance(connection, Connection)
-        try:
-            yield from server_side_chunks(connection, query, params, chunk_rows)
-        finally:
-            connection.rollback()
-
-
-def server_side_chunks(
-    connection: Connection[Any], query: sql.Composed, params: tuple[Any, ...], chunk_rows: int
-) -> Iterator[list[tuple[Any, ...]]]:
-    """The query's rows, `chunk_rows` at a time, from a server-side cursor (binary) in the
-    connection's transaction."""
-    with connection.cursor(name="dt_chunks", binary=True) as cursor:
-        cursor.execute(query, params)
-        while rows := cursor.fetchmany(chunk_rows):
-            yield rows
-            if len(rows) < chunk_rows:
-                break  # the last chunk: no need to ask again
 
 
 def iter_readings(
@@ -176,42 +91,11 @@ def iter_readings(
     datatype: ValueDatatype,
     dt_from: datetime,
     dt_to: datetime,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = streaming.CHUNK_ROWS,
 ) -> Iterator[list[tuple[datetime, Any]]]:
     """(timestamp, value) rows in timestamp order, a chunk at a time (server-side cursor)."""
     params = (sensor_id, measure_id, dt_from, dt_to)
-    return _chunks(engine, _select_readings(datatype), params, chunk_rows)
-
-
-def _csv_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value) if not isinstance(value, float) else repr(value)
-
-
-def _utc_text(stamp: datetime) -> str:
-    return stamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def csv_chunks(chunks: Iterable[list[tuple[datetime, Any]]]) -> Iterator[bytes]:
-    """CSV rows `timestamp,value` (RFC 4180 quoting), one piece per chunk."""
-    for rows in chunks:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerows((_utc_text(stamp), _csv_value(value)) for stamp, value in rows)
-        yield buffer.getvalue().encode()
-
-
-def ndjson_chunks(chunks: Iterable[list[tuple[datetime, Any]]]) -> Iterator[bytes]:
-    """One JSON object `{"value", "timestamp"}` per line, one piece per chunk."""
-    for rows in chunks:
-        yield b"".join(
-            orjson.dumps(
-                {"value": value, "timestamp": stamp},
-                option=orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE,
-            )
-            for stamp, value in rows
-        )
+    return streaming.chunks(engine, _select_readings(datatype), params, chunk_rows)
 
 
 def bucket_width(
@@ -229,14 +113,6 @@ def bucket_width(
         if needed > width:
             width = rollups.round_up(needed)
     return width
-
-
-def first_bucket(dt_from: datetime, width: timedelta) -> datetime | None:
-    """The start of the bucket holding `dt_from`, or None if it is before year 1."""
-    try:
-        return EPOCH + width * ((dt_from - EPOCH) // width)
-    except OverflowError:
-        return None
 
 
 def downsample(
