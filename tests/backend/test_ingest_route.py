@@ -9,11 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter
 
 from dtbase.backend import ingest_route
-from dtbase.backend.ingest_route import _minimum_role
+from dtbase.backend.auth.deps import Admin, Writer
+from dtbase.backend.db import SessionDep
+from dtbase.backend.ingest_route import _call_of, post_ingest
 from dtbase.backend.sensors.routes import insert_sensor_readings
 from dtbase.core.settings import DEFAULT_USER_EMAIL
+from dtbase.schemas.common import Msg
+from dtbase.schemas.sensors import InsertSensorReadingsRequest
 from dtbase.schemas.users import Role
 from tests.conftest import DEFAULT_PASSWORD, UserFactory
 
@@ -135,13 +140,71 @@ def test_valid_bodies_take_the_short_way_and_the_rest_fastapis(
 
 
 def test_the_role_comes_from_the_endpoints_declared_dependency() -> None:
-    assert _minimum_role(insert_sensor_readings) == Role.user
+    assert _call_of(insert_sensor_readings, InsertSensorReadingsRequest).minimum == Role.user
 
     def no_role(body: object, session: object, user: object) -> None:
         raise AssertionError("never called")
 
     with pytest.raises(TypeError, match="needs a role dependency"):
-        _minimum_role(no_role)
+        _call_of(no_role, InsertSensorReadingsRequest)
+
+
+def test_the_endpoint_is_called_by_parameter_name() -> None:
+    def reordered(
+        user: Admin, *, session: SessionDep, readings: InsertSensorReadingsRequest
+    ) -> Msg:
+        raise AssertionError("never called")
+
+    call = _call_of(reordered, InsertSensorReadingsRequest)
+
+    assert (call.body, call.session, call.user, call.minimum) == (
+        "readings",
+        "session",
+        "user",
+        Role.admin,
+    )
+
+
+def _registered(endpoint: Any) -> None:
+    post_ingest(APIRouter(), "/x", InsertSensorReadingsRequest)(endpoint)
+
+
+def test_an_endpoint_the_short_way_cannot_call_fails_at_registration() -> None:
+    # Each would get a 500 or a wrong call on the short way only, at its first request.
+    def extra(
+        body: InsertSensorReadingsRequest, session: SessionDep, _: Writer, dry_run: bool = False
+    ) -> Msg:
+        raise AssertionError("never called")
+
+    def other_body(body: Msg, session: SessionDep, _: Writer) -> Msg:
+        raise AssertionError("never called")
+
+    def no_session(body: InsertSensorReadingsRequest, _: Writer) -> Msg:
+        raise AssertionError("never called")
+
+    def two_bodies(
+        body: InsertSensorReadingsRequest,
+        again: InsertSensorReadingsRequest,
+        session: SessionDep,
+        _: Writer,
+    ) -> Msg:
+        raise AssertionError("never called")
+
+    def positional_only(
+        body: InsertSensorReadingsRequest, session: SessionDep, _: Writer, /
+    ) -> Msg:
+        raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match="cannot give its parameter 'dry_run'"):
+        _registered(extra)
+    with pytest.raises(TypeError, match="cannot give its parameter 'body'"):
+        _registered(other_body)
+    with pytest.raises(TypeError, match="takes a InsertSensorReadingsRequest body and a Sess"):
+        _registered(no_session)
+    with pytest.raises(TypeError, match="cannot give its parameter 'again'"):
+        _registered(two_bodies)
+    with pytest.raises(TypeError, match="cannot give its parameter 'body'"):
+        _registered(positional_only)
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
