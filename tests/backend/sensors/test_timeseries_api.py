@@ -224,6 +224,22 @@ def test_bad_downsampling_fields_are_422(station: httpx.Client, bad: dict[str, A
     assert station.post("/sensor/sensor-readings", json=body).status_code == 422
 
 
+def test_a_first_bucket_before_year_1_is_422(station: httpx.Client) -> None:
+    # Year 1 starts 3 days into a week of epoch-aligned weeks: its bucket starts before it.
+    body = {
+        "measure_name": "temperature",
+        "unique_identifier": "S1",
+        "dt_from": "0001-01-01T00:00:00Z",
+        "dt_to": "2000-01-01T00:00:00Z",
+    }
+    week = station.post("/sensor/sensor-readings", json={**body, "bucket_seconds": 7 * 86400})
+    day = station.post("/sensor/sensor-readings", json={**body, "bucket_seconds": 86400})
+
+    assert week.status_code == 422
+    assert week.json()["detail"][0]["loc"] == ["body", "dt_from"]
+    assert (day.status_code, day.json()) == (200, [])
+
+
 # Downsampling, against a reference computed here
 
 
