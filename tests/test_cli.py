@@ -457,3 +457,29 @@ def test_db_revision_refuses_to_number_after_an_unnumbered_head() -> None:
 
     with pytest.raises(ValueError, match="not numbered"):
         migrate.next_revision_number(Scripts())  # type: ignore[arg-type]
+
+
+def test_fdb_commands_log_in_with_the_password_up_keeps(
+    client: Any, live_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like the schedule commands, the FDB commands work beside `up` with nothing set."""
+    from typer.testing import CliRunner
+
+    from dtbase.core.settings import DatabaseSettings
+    from dtbase.fdb.commands import fdb_app
+
+    monkeypatch.setenv("DT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DT_DEFAULT_USER_PASS", raising=False)
+    monkeypatch.delenv("DT_FDB_CONFIG", raising=False)
+    kept = DatabaseSettings().kept_password_file
+    kept.parent.mkdir(parents=True)
+    kept.write_text(DEFAULT_PASSWORD + "\n")
+
+    listed = CliRunner().invoke(fdb_app, ["list", "--backend-url", live_backend])
+    assert listed.exit_code == 0, listed.output
+    assert "The FDB holds no run." in listed.output
+
+    kept.unlink()
+    refused = CliRunner().invoke(fdb_app, ["list", "--backend-url", live_backend])
+    assert refused.exit_code == 1
+    assert "No password: give --password or set DT_DEFAULT_USER_PASS" in refused.output
