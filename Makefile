@@ -31,7 +31,7 @@ lint: install
 # contract and the domain's backend, frontend and client tests; under two minutes.
 DOMAIN_TESTS = $(wildcard tests/backend/$(DOMAIN) tests/frontend/$(DOMAIN) tests/client/test_$(DOMAIN)*.py)
 check: domain lint
-	$(BIN)/pytest -n 2 -p no:randomly -q tests/backend/test_migrations.py \
+	$(BIN)/pytest -n auto -p no:randomly -q tests/backend/test_migrations.py \
 		tests/backend/test_authorization.py tests/client/test_contract.py $(DOMAIN_TESTS)
 
 domain:
