@@ -1,3 +1,3 @@
-from dtbase.cli import app
+from dtbase.cli.main import app
 
 app(prog_name="dtbase")

@@ -389,16 +389,16 @@ def test_fake_weather_serves_one_call_until_ctrl_c(cli_env: dict[str, str]) -> N
 def test_demo_points_the_weather_service_at_a_fake_unless_told_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from dtbase import cli
+    from dtbase.cli import up
 
     monkeypatch.setenv("DT_OPENWEATHERMAP_URL", "https://api.openweathermap.org/data/3.0")
-    assert cli._start_fake_weather() is None
+    assert up._start_fake_weather() is None
 
     monkeypatch.delenv("DT_OPENWEATHERMAP_URL")
     # Set, then removed: so monkeypatch removes what `up` sets, after the test.
     monkeypatch.setenv("DT_OPENWEATHERMAP_APIKEY", "")
     monkeypatch.delenv("DT_OPENWEATHERMAP_APIKEY")
-    fake = cli._start_fake_weather()
+    fake = up._start_fake_weather()
     assert fake is not None
     try:
         assert os.environ["DT_OPENWEATHERMAP_URL"] == fake.base_url
@@ -407,3 +407,79 @@ def test_demo_points_the_weather_service_at_a_fake_unless_told_otherwise(
         assert httpx.get(f"{fake.base_url}/onecall", params=query).status_code == 200
     finally:
         fake.stop()
+
+
+def test_db_revision_writes_the_next_numbered_lint_clean_migration(
+    database_url: str, tmp_path: Path, repo_root: Path
+) -> None:
+    """A forker's first `db revision`: numbered after the head, dated, and clean for ruff."""
+    scratch = database_url.rsplit("/", 1)[0] + "/revision_probe"
+    admin = psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True)
+    admin.execute("DROP DATABASE IF EXISTS revision_probe")
+    admin.execute("CREATE DATABASE revision_probe")
+    try:
+        migrate.upgrade(scratch)
+        # The ORM now has what this database lacks: a column and an index's worth of diff.
+        with psycopg.connect(scratch.replace("+psycopg", ""), autocommit=True) as probe:
+            probe.execute("ALTER TABLE sensor_measure DROP COLUMN units")
+        versions = tmp_path / "versions"
+        versions.mkdir()
+        for script in (migrate.MIGRATIONS / "versions").glob("*.py"):
+            (versions / script.name).write_text(script.read_text())
+        head = ScriptDirectory.from_config(migrate.alembic_config(scratch)).get_current_head()
+        assert head is not None
+
+        written = migrate.revision(scratch, "Sensor measure units again", versions=versions)
+    finally:
+        admin.execute("DROP DATABASE IF EXISTS revision_probe WITH (FORCE)")
+        admin.close()
+
+    number = f"{int(head) + 1:04d}"
+    assert re.fullmatch(
+        rf"\d{{4}}_\d{{2}}_\d{{2}}_{number}_sensor_measure_units_again\.py", written.name
+    )
+    text = written.read_text()
+    assert f'revision: str = "{number}"' in text
+    assert f'down_revision: str | None = "{head}"' in text
+    assert 'op.add_column("sensor_measure"' in text
+    ruff = [sys.executable, "-m", "ruff"]
+    for check in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        result = subprocess.run(
+            [*ruff, *check, str(written)], cwd=repo_root, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + text
+
+
+def test_db_revision_refuses_to_number_after_an_unnumbered_head() -> None:
+    class Scripts:
+        def get_current_head(self) -> str:
+            return "1975de39a6ab"
+
+    with pytest.raises(ValueError, match="not numbered"):
+        migrate.next_revision_number(Scripts())  # type: ignore[arg-type]
+
+
+def test_fdb_commands_log_in_with_the_password_up_keeps(
+    client: Any, live_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like the schedule commands, the FDB commands work beside `up` with nothing set."""
+    from typer.testing import CliRunner
+
+    from dtbase.core.settings import DatabaseSettings
+    from dtbase.fdb.commands import fdb_app
+
+    monkeypatch.setenv("DT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DT_DEFAULT_USER_PASS", raising=False)
+    monkeypatch.delenv("DT_FDB_CONFIG", raising=False)
+    kept = DatabaseSettings().kept_password_file
+    kept.parent.mkdir(parents=True)
+    kept.write_text(DEFAULT_PASSWORD + "\n")
+
+    listed = CliRunner().invoke(fdb_app, ["list", "--backend-url", live_backend])
+    assert listed.exit_code == 0, listed.output
+    assert "The FDB holds no run." in listed.output
+
+    kept.unlink()
+    refused = CliRunner().invoke(fdb_app, ["list", "--backend-url", live_backend])
+    assert refused.exit_code == 1
+    assert "No password: give --password or set DT_DEFAULT_USER_PASS" in refused.output

@@ -1,7 +1,7 @@
 """`dtbase fdb export|list|read`: the FDB bridge from the command line.
 
-The commands reach the backend with the client (`DT_BACKEND_URL`, the default user with
-`DT_DEFAULT_USER_PASS`, or `--email`/`--password`) and the FDB given by `DT_FDB_CONFIG`
+The commands reach the backend as every such command does (`--backend-url`, `--email`,
+`--password`: see `dtbase.cli.options`) and the FDB given by `DT_FDB_CONFIG`
 (a YAML file) or the local store under `DT_DATA_DIR`. Mount with
 `app.add_typer(fdb_app, name="fdb")`.
 """
@@ -14,10 +14,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dtbase.cli.options import (
+    BackendOption,
+    EmailOption,
+    PasswordOption,
+    fail,
+    utc_time,
+)
+from dtbase.cli.options import password as password_of
 from dtbase.client.client import Client
 from dtbase.client.errors import ApiError
 from dtbase.core.settings import DEFAULT_USER_EMAIL
@@ -30,13 +38,6 @@ if TYPE_CHECKING:
 
 fdb_app = typer.Typer(help="The FDB bridge: model runs as GRIB2 in ECMWF's FDB.")
 
-BackendOption = Annotated[
-    str | None, typer.Option("--backend-url", help="Backend URL [DT_BACKEND_URL].")
-]
-EmailOption = Annotated[str, typer.Option(help="Log in as this user.")]
-PasswordOption = Annotated[
-    str | None, typer.Option(help="Password [DT_DEFAULT_USER_PASS].", show_default=False)
-]
 ConfigOption = Annotated[
     Path | None, typer.Option("--fdb-config", help="FDB configuration (YAML) [DT_FDB_CONFIG].")
 ]
@@ -70,30 +71,24 @@ def _opened(
         updates["data_dir"] = data_dir
     settings = settings.model_copy(update=updates)
     try:
-        client = settings.client(email=email, password=password)
+        client = settings.client(email=email, password=password_of(password))
     except (ValueError, ApiError) as error:
-        _fail(f"Cannot log in to {settings.backend_url}: {error}")
+        fail(f"Cannot log in to {settings.backend_url}: {error}")
     try:
         yield _Context(client, settings.store())
     except (FdbError, ApiError, ValueError) as error:
-        _fail(str(error))
+        fail(str(error))
     finally:
         client.close()
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _time(value: str | None, default: datetime) -> datetime:
     if value is None:
         return default
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        _fail(f"{value!r} is not an ISO 8601 time")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return utc_time(value)
+    except ValueError as error:
+        fail(str(error))
 
 
 @fdb_app.command("export")
@@ -120,7 +115,7 @@ def export(
     from dtbase.fdb.errors import InvalidRun
 
     if sink not in ("pyfdb", "multio"):
-        _fail(f"--sink must be pyfdb or multio, not {sink!r}")
+        fail(f"--sink must be pyfdb or multio, not {sink!r}")
     kind: SinkKind = "multio" if sink == "multio" else "pyfdb"
     now = datetime.now(UTC)
     start, end = _time(dt_from, now - timedelta(hours=24)), _time(dt_to, now)
@@ -135,7 +130,7 @@ def export(
                 sink=kind,
             )
         except InvalidRun as error:
-            _fail("; ".join(error.problems))
+            fail("; ".join(error.problems))
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -293,7 +288,7 @@ def _date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        _fail(f"{value!r} is not an ISO date (YYYY-MM-DD)")
+        fail(f"{value!r} is not an ISO date (YYYY-MM-DD)")
 
 
 def _sensor_json(sensor: SensorLink | None) -> dict[str, str] | None:

@@ -37,10 +37,24 @@ def _functions() -> dict[str, Any]:
     return {str(f.get_function_name()): f for f in function_app.app.get_functions()}
 
 
+def _of_trigger(kind: str) -> set[str]:
+    return {name for name, f in _functions().items() if f.get_trigger().type == kind}
+
+
+def _expected_functions() -> set[str]:
+    """An HTTP function per registered service, and timers each named `<service>_timer`
+    after a registered service (read from the registry, so a new service is checked too)."""
+    timers = _of_trigger("timerTrigger")
+    assert {name.removesuffix("_timer") for name in timers} <= set(registry.HANDLERS)
+    assert all(name.endswith("_timer") for name in timers)
+    return set(registry.HANDLERS) | timers
+
+
 def test_one_http_trigger_per_service_and_two_timers() -> None:
     functions = _functions()
 
-    assert set(functions) == {"weather", "arima", "fdb_export", "weather_timer", "arima_timer"}
+    assert _of_trigger("httpTrigger") == set(registry.HANDLERS)
+    assert set(functions) == _expected_functions()
     for name in registry.HANDLERS:
         trigger = functions[name].get_trigger()
         assert trigger.route == name
@@ -301,7 +315,7 @@ def test_the_functions_image_installs_what_every_registered_function_imports() -
     }
 
     assert {function: modules for function, modules in missing.items() if modules} == {}
-    assert set(missing) == {"weather", "arima", "fdb_export", "weather_timer", "arima_timer"}
+    assert set(missing) == _expected_functions()
 
 
 def test_the_image_check_sees_the_fdb_stack_and_the_app_itself() -> None:

@@ -1,91 +1,25 @@
 """`dtbase services schedule list|add|enable|disable|delete`: service schedules from the
-command line, through the API of a running backend.
-
-The backend is `--backend-url` or `DT_BACKEND_URL`; the commands log in as the default user
-with `--password`, `DT_DEFAULT_USER_PASS`, or the password `dtbase up` keeps in the data
-directory (so they work beside `up` with nothing set).
+command line, through the API of a running backend (found and logged in to as every such
+command does: see `dtbase.cli.options`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from datetime import datetime
+from typing import Annotated, Any
 
-import httpx
 import typer
-from pydantic import SecretStr
 
-from dtbase.client import ApiError, Client
-from dtbase.core.settings import DEFAULT_USER_EMAIL, ClientSettings, DtSettings
+from dtbase.cli.options import BackendOption, EmailOption, PasswordOption, logged_in, utc_time
+from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.services import Schedule
 
 schedule_app = typer.Typer(help="Service schedules, through the API of a running backend.")
 
-BackendOption = Annotated[
-    str | None, typer.Option("--backend-url", help="Backend URL [DT_BACKEND_URL].")
-]
-EmailOption = Annotated[str, typer.Option(help="Log in as this user.")]
-PasswordOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Password [DT_DEFAULT_USER_PASS, or the one `dtbase up` keeps].", show_default=False
-    ),
-]
 EVERY = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class _Settings(ClientSettings, DtSettings):
-    default_user_pass: SecretStr | None = None
-
-
-@contextmanager
-def _client(backend_url: str | None, email: str, password: str | None) -> Iterator[Client]:
-    settings = _Settings()
-    url = backend_url or settings.backend_url
-    secret = password
-    if secret is None and settings.default_user_pass is not None:
-        secret = settings.default_user_pass.get_secret_value()
-    kept = settings.kept_password_file
-    if not secret and kept.is_file():
-        secret = kept.read_text().strip()
-    if not secret:
-        _fail("No password: give --password or set DT_DEFAULT_USER_PASS")
-    try:
-        client = Client.logged_in(url, email, secret)
-    except ApiError as error:
-        _fail(f"Cannot log in to {url}: {_detail(error)}")
-    except httpx.TransportError as error:
-        _fail(f"Cannot reach the backend at {url} ({error}): is it running?")
-    try:
-        yield client
-    except ApiError as error:
-        _fail(_detail(error))
-    finally:
-        client.close()
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(1)
-
-
-def _detail(error: ApiError) -> str:
-    """The backend's detail; a 422's list as `field: message` items."""
-    if isinstance(error.detail, list):
-        items = []
-        for item in error.detail:
-            if isinstance(item, dict):
-                where = ".".join(str(part) for part in item.get("loc", []) if part != "body")
-                items.append(f"{where}: {item.get('msg', item)}" if where else str(item.get("msg")))
-            else:
-                items.append(str(item))
-        return "; ".join(items)
-    return str(error.detail)
 
 
 def _seconds(every: str) -> int:
@@ -110,12 +44,9 @@ def _json_parameters(text: str) -> Any:
 
 def _start(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return utc_time(text)
     except ValueError as error:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 time", param_hint="--start-at"
-        ) from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        raise typer.BadParameter(str(error), param_hint="--start-at") from error
 
 
 def _timing(schedule: Schedule) -> str:
@@ -137,7 +68,7 @@ def list_schedules(
     password: PasswordOption = None,
 ) -> None:
     """The schedules, oldest first, with their next and last runs."""
-    with _client(backend_url, email, password) as client:
+    with logged_in(backend_url, email, password) as client:
         schedules = client.services.list_schedules(service)
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in schedules], indent=2))
@@ -190,7 +121,7 @@ def add(
         raise typer.BadParameter(
             "give either --parameter-set or --parameters", param_hint="--parameters"
         )
-    with _client(backend_url, email, password) as client:
+    with logged_in(backend_url, email, password) as client:
         client.services.insert_schedule(
             service,
             name,
@@ -216,7 +147,7 @@ def _set_enabled(
     email: str,
     password: str | None,
 ) -> None:
-    with _client(backend_url, email, password) as client:
+    with logged_in(backend_url, email, password) as client:
         client.services.edit_schedule(service, name, enabled=enabled)
     typer.echo(f"{'Enabled' if enabled else 'Disabled'} {service}/{name}.")
 
@@ -258,6 +189,6 @@ def delete(
     password: PasswordOption = None,
 ) -> None:
     """Delete a schedule; its runs stay in the run log."""
-    with _client(backend_url, email, password) as client:
+    with logged_in(backend_url, email, password) as client:
         client.services.delete_schedule(service, name)
     typer.echo(f"Deleted {service}/{name}.")

@@ -1,0 +1,100 @@
+"""`dtbase serve` and `dtbase services`: one part of dtbase at a time, as containers run
+them, and the local services host with its schedules."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Annotated, TypeVar
+
+import typer
+
+from dtbase.cli.schedules import schedule_app
+from dtbase.core.settings import (
+    BackendSettings,
+    DtSettings,
+    FrontendSettings,
+    ServicesHostSettings,
+)
+
+S = TypeVar("S", bound=DtSettings)
+
+serve_app = typer.Typer(help="Serve one part of dtbase (as containers do).")
+services_app = typer.Typer(
+    help="The local services host (the Azure Functions app's handlers) and schedules."
+)
+services_app.add_typer(schedule_app, name="schedule")
+
+
+@services_app.command("serve")
+def services_serve(
+    host: Annotated[str | None, typer.Option(help="Host [DT_SERVICES_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [DT_SERVICES_PORT].")] = None,
+) -> None:
+    """Serve every service at /api/<name>, as the Azure Functions app does."""
+    from services.host import serve
+
+    settings = ServicesHostSettings()
+    serve(host=host or settings.services_host, port=port or settings.services_port)
+
+
+@services_app.command("fake-weather")
+def services_fake_weather(
+    host: Annotated[str, typer.Option(help="Host.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7072,
+    api_key: Annotated[
+        str | None, typer.Option(help="Accept only this key (default: any non-empty one).")
+    ] = None,
+) -> None:
+    """Serve a fake OpenWeatherMap (One Call 3.0, recorded London weather) for offline runs."""
+    from services.weather.fake_provider import FakeOpenWeatherMap
+
+    provider = FakeOpenWeatherMap(host, port, api_key=api_key)
+    typer.echo(
+        f"Fake OpenWeatherMap on {provider.base_url}\n"
+        f"Point the weather service at it: DT_OPENWEATHERMAP_URL={provider.base_url}\n"
+        "Press Ctrl-C to stop."
+    )
+    with suppress(KeyboardInterrupt):
+        provider.serve_forever()
+
+
+@serve_app.command("backend")
+def serve_backend(
+    host: Annotated[str | None, typer.Option(help="Host [DT_BACKEND_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [DT_BACKEND_PORT].")] = None,
+) -> None:
+    """Serve the backend against DT_DATABASE_URL / DT_SQL_HOST (migrate first: db upgrade)."""
+    import uvicorn
+
+    settings = _checked_settings(BackendSettings)
+    uvicorn.run(
+        "dtbase.backend.app:app_from_environment",
+        factory=True,
+        host=host or settings.backend_host,
+        port=port or settings.backend_port,
+        proxy_headers=True,
+    )
+
+
+@serve_app.command("frontend")
+def serve_frontend(
+    host: Annotated[str | None, typer.Option(help="Host [DT_FRONTEND_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [DT_FRONTEND_PORT].")] = None,
+) -> None:
+    """Serve the web frontend; it reaches the backend at DT_BACKEND_URL."""
+    from frontend.server import serve
+
+    settings = _checked_settings(FrontendSettings)
+    overrides = {"frontend_host": host, "frontend_port": port}
+    serve(settings.model_copy(update={k: v for k, v in overrides.items() if v is not None}))
+
+
+def _checked_settings(kind: type[S]) -> S:
+    """Settings from the environment, or a clear message saying which variable is wrong."""
+    from pydantic import ValidationError
+
+    try:
+        return kind()
+    except ValidationError as error:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        raise typer.BadParameter(problems) from error
