@@ -75,17 +75,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _detail(error: ApiError) -> str:
-    """The backend's detail; a 422's list as `field: message` items."""
-    if isinstance(error.detail, list):
-        items = []
-        for item in error.detail:
-            if isinstance(item, dict):
-                where = ".".join(str(part) for part in item.get("loc", []) if part != "body")
-                items.append(f"{where}: {item.get('msg', item)}" if where else str(item.get("msg")))
-            else:
-                items.append(str(item))
-        return "; ".join(items)
-    return str(error.detail)
+    return error.description
 
 
 def _seconds(every: str) -> int:
