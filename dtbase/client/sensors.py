@@ -4,9 +4,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from dtbase.client.errors import ApiError
 from dtbase.client.resource import Resource
 from dtbase.schemas.common import Msg
 from dtbase.schemas.sensors import (
@@ -40,14 +37,6 @@ from dtbase.schemas.values import Scalar, ValueDatatype
 def _given(**fields: Any) -> dict[str, Any]:
     """The optional fields that were given: None means "leave the key out"."""
     return {name: value for name, value in fields.items() if value is not None}
-
-
-def _api_error(response: httpx.Response, path: str) -> ApiError:
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = response.text
-    return ApiError(response.status_code, detail, method="POST", path=path)
 
 
 class Sensors(Resource):
@@ -171,7 +160,12 @@ class Sensors(Resource):
         measure_units: str | None = None,
     ) -> list[DownsampledReading]:
         """One bucket per item, oldest first: at most `max_points` buckets and/or buckets
-        `bucket_seconds` wide, each with its `aggregate` (default avg), min, max and count."""
+        `bucket_seconds` wide, each with its `aggregate` (default avg), min, max and count.
+        Give one of them, or both (`sensor_readings` reads the readings themselves)."""
+        if max_points is None and bucket_seconds is None:
+            # Without either the backend answers plain readings, which fail validation as
+            # buckets with one error per reading: say what is missing before asking.
+            raise TypeError("sensor_readings_downsampled() needs max_points or bucket_seconds")
         body = SensorReadingsRequest(
             measure_name=measure_name,
             unique_identifier=unique_identifier,
@@ -217,16 +211,12 @@ class Sensors(Resource):
             measure_units=measure_units,
             overwrite=None if overwrite is None else str(overwrite).lower(),
         )
-        tokens = self._client.tokens
-        headers = {"Authorization": f"Bearer {tokens.access_token}"} if tokens else {}
-        response = self._client.http.post(
+        response = self._client.send(
+            "POST",
             "/sensor/insert-readings-bulk-csv",
             params=params,
             files={"file": ("readings.csv", data, "text/csv")},
-            headers=headers,
         )
-        if not response.is_success:
-            raise _api_error(response, "/sensor/insert-readings-bulk-csv")
         return Msg.model_validate(response.json())
 
     def export_sensor_readings(
@@ -248,13 +238,7 @@ class Sensors(Resource):
             **_given(measure_units=measure_units),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
-        tokens = self._client.tokens
-        headers = {"Authorization": f"Bearer {tokens.access_token}"} if tokens else {}
-        response = self._client.http.post(
-            "/sensor/export-sensor-readings", json=dumped, headers=headers
-        )
-        if not response.is_success:
-            raise _api_error(response, "/sensor/export-sensor-readings")
+        response = self._client.send("POST", "/sensor/export-sensor-readings", json=dumped)
         return response.content
 
     def delete_sensor(self, unique_identifier: str) -> Msg:
