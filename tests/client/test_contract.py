@@ -11,6 +11,7 @@ import httpx
 import dtbase.client
 
 CALL = re.compile(r'\.(get|post)\(\s*"(/[a-z]+/[a-z-]+)"')
+SEND = re.compile(r'\.send\(\s*"([A-Z]+)",\s*"(/[a-z]+/[a-z-]+)"')
 # Reached through Client.login / Client.refresh, which call the HTTP layer directly.
 CLIENT_ITSELF = {("POST", "/auth/login"), ("POST", "/auth/refresh")}
 NOT_FOR_CLIENTS = {("GET", "/health")}
@@ -21,7 +22,8 @@ def _client_calls() -> set[tuple[str, str]]:
     return {
         (method.upper(), path)
         for source in folder.glob("*.py")
-        for method, path in CALL.findall(source.read_text())
+        for pattern in (CALL, SEND)
+        for method, path in pattern.findall(source.read_text())
     }
 
 
