@@ -2,5 +2,6 @@
 
 from dtbase.client.client import Client
 from dtbase.client.errors import ApiError, describe
+from dtbase.client.unset import UNSET, Unset
 
-__all__ = ["ApiError", "Client", "describe"]
+__all__ = ["UNSET", "ApiError", "Client", "Unset", "describe"]

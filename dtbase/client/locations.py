@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from dtbase.client.resource import Resource
+from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.locations import (
     EditLocationRequest,
@@ -89,18 +89,14 @@ class Locations(Resource):
     def edit_location_schema(
         self,
         schema_name: str,
-        new_name: str | None = None,
-        description: str | None = None,
-        *,
-        clear_description: bool = False,
+        new_name: str | Unset = UNSET,
+        description: str | Unset | None = UNSET,
     ) -> Msg:
-        """Rename a schema and/or set its description; `clear_description` sets it to null."""
-        fields: dict[str, Any] = {"schema_name": schema_name}
-        if new_name is not None:
-            fields["new_name"] = new_name
-        if description is not None or clear_description:
-            fields["description"] = None if clear_description else description
-        body = EditLocationSchemaRequest(**fields)
+        """Rename a schema and/or set its description (None clears it); fields not given
+        stay."""
+        body = EditLocationSchemaRequest(
+            schema_name=schema_name, **given(new_name=new_name, description=description)
+        )
         return self._client.post(
             "/location/edit-location-schema", body.model_dump(exclude_unset=True), Msg
         )

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from dtbase.client.resource import Resource
+from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.models import (
     DeleteModelMeasureRequest,
@@ -84,14 +85,15 @@ class Models(Resource):
         self,
         name: str,
         units: str,
-        new_name: str | None = None,
-        new_units: str | None = None,
+        new_name: str | Unset = UNSET,
+        new_units: str | Unset = UNSET,
     ) -> Msg:
+        """Rename the measure and/or change its units; fields not given stay."""
         body = EditModelMeasureRequest(
-            name=name, units=units, new_name=new_name, new_units=new_units
+            name=name, units=units, **given(new_name=new_name, new_units=new_units)
         )
         return self._client.post(
-            "/model/edit-model-measure", body.model_dump(exclude_none=True), Msg
+            "/model/edit-model-measure", body.model_dump(exclude_unset=True), Msg
         )
 
     # Runs

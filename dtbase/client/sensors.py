@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from dtbase.client.resource import Resource
+from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.sensors import (
     Aggregate,
@@ -250,15 +251,19 @@ class Sensors(Resource):
         return self._client.post("/sensor/delete-sensor-type", body.model_dump(), Msg)
 
     def edit_sensor(self, unique_identifier: str, name: str, notes: str) -> Msg:
+        """Overwrite the sensor's name and notes (the wire contract wants both, as strings)."""
         body = EditSensorRequest(unique_identifier=unique_identifier, name=name, notes=notes)
         return self._client.post("/sensor/edit-sensor", body.model_dump(), Msg)
 
     def edit_sensor_type(
-        self, type_name: str, new_name: str | None = None, description: str | None = None
+        self,
+        type_name: str,
+        new_name: str | Unset = UNSET,
+        description: str | Unset | None = UNSET,
     ) -> Msg:
-        """Rename a type and/or set its description; None leaves a field as it is."""
+        """Rename a type and/or set its description (None clears it); fields not given stay."""
         body = EditSensorTypeRequest(
-            type_name=type_name, **_given(new_name=new_name, description=description)
+            type_name=type_name, **given(new_name=new_name, description=description)
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/edit-sensor-type", dumped, Msg)
@@ -267,15 +272,15 @@ class Sensors(Resource):
         self,
         name: str,
         units: str | None,
-        new_name: str | None = None,
-        new_units: str | None = None,
-        new_datatype: ValueDatatype | None = None,
+        new_name: str | Unset = UNSET,
+        new_units: str | Unset | None = UNSET,
+        new_datatype: ValueDatatype | Unset = UNSET,
     ) -> Msg:
-        """Change the measure (name, units); None leaves a field as it is."""
+        """Change the measure (name, units: None for none, datatype); fields not given stay."""
         body = EditSensorMeasureRequest(
             name=name,
             units=units,
-            **_given(new_name=new_name, new_units=new_units, new_datatype=new_datatype),
+            **given(new_name=new_name, new_units=new_units, new_datatype=new_datatype),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/edit-sensor-measure", dumped, Msg)

@@ -28,7 +28,7 @@ def test_schemas_through_the_client(client: Client) -> None:
     locations.edit_location_schema("site", new_name="place")
     locations.edit_location_schema("place", description="renamed")
     assert locations.get_schema_details("place").description == "renamed"
-    locations.edit_location_schema("place", clear_description=True)
+    locations.edit_location_schema("place", description=None)
     assert locations.get_schema_details("place").description is None
 
     assert locations.delete_location_schema("place") == Msg(

@@ -38,6 +38,21 @@ def test_types_and_measures(client: Client) -> None:
     assert client.sensors.list_measures() == [KELVIN]
 
 
+def test_edits_leave_out_what_is_not_given_and_clear_what_is_none(client: Client) -> None:
+    client.sensors.insert_sensor_type("Weather", [KELVIN], "Weather sensors")
+    client.sensors.edit_sensor_type("Weather", description=None)
+    client.sensors.edit_sensor_measure("temperature", "K", new_units=None)
+    client.sensors.edit_sensor_measure("temperature", None, new_name="temp")
+
+    assert client.sensors.list_sensor_types() == [
+        SensorType(
+            name="Weather",
+            description=None,
+            measures=[SensorMeasure(name="temp", units=None, datatype=ValueDatatype.float)],
+        )
+    ]
+
+
 def test_sensors(client: Client) -> None:
     client.sensors.insert_sensor_type("Weather", [KELVIN])
     client.sensors.insert_sensor_type("Other", [])
