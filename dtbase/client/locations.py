@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from dtbase.client.resource import Resource
+from dtbase.client.resource import Resource, as_models
 from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.locations import (
@@ -27,19 +28,30 @@ class Locations(Resource):
     """The /location endpoints."""
 
     def insert_location_schema(
-        self, name: str, description: str | None, identifiers: Sequence[LocationIdentifier]
+        self,
+        name: str,
+        description: str | None,
+        identifiers: Sequence[LocationIdentifier | Mapping[str, Any]],
     ) -> Msg:
-        body = LocationSchema(name=name, description=description, identifiers=list(identifiers))
+        body = LocationSchema(
+            name=name,
+            description=description,
+            identifiers=as_models(LocationIdentifier, identifiers),
+        )
         return self._client.post(
             "/location/insert-location-schema", body.model_dump(mode="json"), Msg
         )
 
     def insert_location(
-        self, identifiers: Sequence[LocationIdentifier], values: Sequence[Scalar]
+        self,
+        identifiers: Sequence[LocationIdentifier | Mapping[str, Any]],
+        values: Sequence[Scalar],
     ) -> InsertLocationResponse:
         """Insert a location (its schema, named after the sorted identifier names, is
         created if needed); returns the schema's name."""
-        body = InsertLocationRequest(identifiers=list(identifiers), values=list(values))
+        body = InsertLocationRequest(
+            identifiers=as_models(LocationIdentifier, identifiers), values=list(values)
+        )
         return self._client.post(
             "/location/insert-location", body.model_dump(mode="json"), InsertLocationResponse
         )

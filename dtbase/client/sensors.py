@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from dtbase.client.resource import Resource
+from dtbase.client.resource import Resource, as_models
 from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.sensors import (
@@ -44,9 +44,14 @@ class Sensors(Resource):
     """The /sensor endpoints."""
 
     def insert_sensor_type(
-        self, name: str, measures: Sequence[SensorMeasure], description: str | None = None
+        self,
+        name: str,
+        measures: Sequence[SensorMeasure | Mapping[str, Any]],
+        description: str | None = None,
     ) -> Msg:
-        body = SensorType(name=name, description=description, measures=list(measures))
+        body = SensorType(
+            name=name, description=description, measures=as_models(SensorMeasure, measures)
+        )
         return self._client.post("/sensor/insert-sensor-type", body.model_dump(mode="json"), Msg)
 
     def insert_sensor(
@@ -183,10 +188,14 @@ class Sensors(Resource):
         return self._client.post("/sensor/sensor-readings", dumped, list[DownsampledReading])
 
     def insert_readings_bulk(
-        self, series: Sequence[SeriesReadings], overwrite: bool | None = None
+        self,
+        series: Sequence[SeriesReadings | Mapping[str, Any]],
+        overwrite: bool | None = None,
     ) -> Msg:
         """Store readings of many sensors and measures at once: all or nothing."""
-        body = InsertReadingsBulkRequest(series=list(series), **_given(overwrite=overwrite))
+        body = InsertReadingsBulkRequest(
+            series=as_models(SeriesReadings, series), **_given(overwrite=overwrite)
+        )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/insert-readings-bulk", dumped, Msg)
 

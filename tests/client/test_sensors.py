@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from dtbase.client import ApiError, Client
 from dtbase.schemas.common import Msg
@@ -51,6 +52,30 @@ def test_edits_leave_out_what_is_not_given_and_clear_what_is_none(client: Client
             measures=[SensorMeasure(name="temp", units=None, datatype=ValueDatatype.float)],
         )
     ]
+
+
+def test_plain_dicts_for_measures_and_series(client: Client) -> None:
+    """Scripts may write models as dicts; strict mypy checks this file, so the types
+    accept them too."""
+    measure = {"name": "temperature", "units": "K", "datatype": "float"}
+    client.sensors.insert_sensor_type("Weather", [measure])
+    client.sensors.insert_sensor("Weather", "S1")
+    series = {
+        "unique_identifier": "S1",
+        "measure_name": "temperature",
+        "readings": [1.5],
+        "timestamps": [T0],
+    }
+
+    client.sensors.insert_readings_bulk([series])
+
+    assert client.sensors.list_measures() == [KELVIN]
+    assert client.sensors.sensor_readings("temperature", "S1", T0, T0) == [
+        Reading(timestamp=T0, value=1.5)
+    ]
+    with pytest.raises(ValidationError):
+        client.sensors.insert_sensor_type("Other", [{"name": "rain"}])
+    assert [t.name for t in client.sensors.list_sensor_types()] == ["Weather"]
 
 
 def test_sensors(client: Client) -> None:
