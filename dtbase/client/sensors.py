@@ -98,18 +98,19 @@ class Sensors(Resource):
         unique_identifier: str,
         readings: Sequence[Scalar],
         timestamps: Sequence[datetime],
-        measure_units: str | None = None,
+        measure_units: str | Unset | None = UNSET,
         overwrite: bool | None = None,
     ) -> Msg:
         """Store `readings[i]` taken at `timestamps[i]`; `measure_units` picks the measure
-        when the sensor's type has several of that name. Readings already stored at a
-        timestamp stay, unless `overwrite`."""
+        when the sensor's type has several of that name (None: the one without units).
+        Readings already stored at a timestamp stay, unless `overwrite`."""
         body = InsertSensorReadingsRequest(
             measure_name=measure_name,
             unique_identifier=unique_identifier,
             readings=list(readings),
             timestamps=list(timestamps),
-            **_given(measure_units=measure_units, overwrite=overwrite),
+            **given(measure_units=measure_units),
+            **_given(overwrite=overwrite),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/insert-sensor-readings", dumped, Msg)
@@ -141,7 +142,7 @@ class Sensors(Resource):
         unique_identifier: str,
         dt_from: datetime,
         dt_to: datetime,
-        measure_units: str | None = None,
+        measure_units: str | Unset | None = UNSET,
     ) -> list[Reading]:
         """Readings from `dt_from` to `dt_to` inclusive, oldest first."""
         body = SensorReadingsRequest(
@@ -149,7 +150,7 @@ class Sensors(Resource):
             unique_identifier=unique_identifier,
             dt_from=dt_from,
             dt_to=dt_to,
-            **_given(measure_units=measure_units),
+            **given(measure_units=measure_units),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/sensor-readings", dumped, list[Reading])
@@ -163,7 +164,7 @@ class Sensors(Resource):
         max_points: int | None = None,
         bucket_seconds: int | None = None,
         aggregate: Aggregate | None = None,
-        measure_units: str | None = None,
+        measure_units: str | Unset | None = UNSET,
     ) -> list[DownsampledReading]:
         """One bucket per item, oldest first: at most `max_points` buckets and/or buckets
         `bucket_seconds` wide, each with its `aggregate` (default avg), min, max and count.
@@ -177,8 +178,8 @@ class Sensors(Resource):
             unique_identifier=unique_identifier,
             dt_from=dt_from,
             dt_to=dt_to,
+            **given(measure_units=measure_units),
             **_given(
-                measure_units=measure_units,
                 max_points=max_points,
                 bucket_seconds=bucket_seconds,
                 aggregate=aggregate,
@@ -236,7 +237,7 @@ class Sensors(Resource):
         dt_from: datetime,
         dt_to: datetime,
         format: ExportFormat = ExportFormat.csv,
-        measure_units: str | None = None,
+        measure_units: str | Unset | None = UNSET,
     ) -> bytes:
         """The readings of the window as a CSV (`timestamp,value`) or NDJSON file."""
         body = ExportSensorReadingsRequest(
@@ -245,7 +246,7 @@ class Sensors(Resource):
             dt_from=dt_from,
             dt_to=dt_to,
             format=format,
-            **_given(measure_units=measure_units),
+            **given(measure_units=measure_units),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         response = self._client.send("POST", "/sensor/export-sensor-readings", json=dumped)

@@ -78,6 +78,21 @@ def test_plain_dicts_for_measures_and_series(client: Client) -> None:
     assert [t.name for t in client.sensors.list_sensor_types()] == ["Weather"]
 
 
+def test_reads_tell_no_units_from_units_not_given(client: Client) -> None:
+    unitless = SensorMeasure(name="temperature", units=None, datatype=ValueDatatype.string)
+    client.sensors.insert_sensor_type("Weather", [KELVIN, unitless])
+    client.sensors.insert_sensor("Weather", "S1")
+    client.sensors.insert_sensor_readings("temperature", "S1", [290.0], [T0], measure_units="K")
+    client.sensors.insert_sensor_readings("temperature", "S1", ["warm"], [T0], measure_units=None)
+
+    readings = client.sensors.sensor_readings("temperature", "S1", T0, T0, measure_units=None)
+
+    assert readings == [Reading(timestamp=T0, value="warm")]
+    with pytest.raises(ApiError) as ambiguous:
+        client.sensors.sensor_readings("temperature", "S1", T0, T0)
+    assert ambiguous.value.status_code == 400
+
+
 def test_sensors(client: Client) -> None:
     client.sensors.insert_sensor_type("Weather", [KELVIN])
     client.sensors.insert_sensor_type("Other", [])
