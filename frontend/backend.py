@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 from flask import Flask, Response, current_app, flash, g
 from pydantic import ValidationError
 
-from dtbase.client import ApiError, Client
+from dtbase.client import ApiError, Client, describe
 from frontend.auth import session as user_session
 
 HTTP_EXTENSION = "dtbase_http"
@@ -72,23 +71,6 @@ def flashing_errors() -> Iterator[None]:
         flash(describe(error.detail), "error")
     except ValidationError as error:
         flash(describe(error.errors()), "error")
-
-
-def describe(detail: Any) -> str:
-    """The backend's `detail` as a sentence: a string, or FastAPI's list of field errors."""
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                location = [str(part) for part in item.get("loc", ()) if part != "body"]
-                message = str(item.get("msg", item))
-                parts.append(f"{'.'.join(location)}: {message}" if location else message)
-            else:
-                parts.append(str(item))
-        return "; ".join(parts)
-    return str(detail)
 
 
 def backend_url() -> str:

@@ -69,17 +69,8 @@ def fail(message: str) -> NoReturn:
 
 
 def describe(error: ApiError) -> str:
-    """The backend's detail; a 422's list as `field: message` items."""
-    if isinstance(error.detail, list):
-        items = []
-        for item in error.detail:
-            if isinstance(item, dict):
-                where = ".".join(str(part) for part in item.get("loc", []) if part != "body")
-                items.append(f"{where}: {item.get('msg', item)}" if where else str(item.get("msg")))
-            else:
-                items.append(str(item))
-        return "; ".join(items)
-    return str(error.detail)
+    """The backend's detail as a sentence (one description, the client's)."""
+    return error.description
 
 
 def utc_time(text: str) -> datetime:

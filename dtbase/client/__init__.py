@@ -1,6 +1,7 @@
 """A typed Python client for the dtbase API."""
 
 from dtbase.client.client import Client
-from dtbase.client.errors import ApiError
+from dtbase.client.errors import ApiError, describe
+from dtbase.client.unset import UNSET, Unset
 
-__all__ = ["ApiError", "Client"]
+__all__ = ["UNSET", "ApiError", "Client", "Unset", "describe"]

@@ -8,6 +8,7 @@ Pass `http=` to reuse an `httpx.Client`, e.g. one with a mounted transport in te
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -97,10 +98,24 @@ class Client:
 
     def request(self, method: str, path: str, json: Any = None) -> Any:
         """Call the API and return the decoded JSON answer; raise ApiError on 4xx/5xx."""
-        response = self._send(method, path, json)
+        return _decoded(self.send(method, path, json=json))
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    ) -> httpx.Response:
+        """The one way calls go out: with the access token, renewed and retried once when
+        it has expired. The successful response (for answers that are not JSON, and
+        uploads); raise ApiError on 4xx/5xx."""
+        response = self._send(method, path, json, params, files)
         if response.status_code == 401 and _detail(response) == EXPIRED and self._renew():
-            response = self._send(method, path, json)
-        return _checked(response)
+            response = self._send(method, path, json, params, files)
+        return _successful(response)
 
     def get(self, path: str, result: type[T]) -> T:
         """GET and validate the answer as `result` (a model, `list[Model]`, ...)."""
@@ -124,13 +139,20 @@ class Client:
     ) -> None:
         self.close()
 
-    def _send(self, method: str, path: str, json: Any) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: Mapping[str, str] | None,
+        files: Mapping[str, tuple[str, bytes, str]] | None,
+    ) -> httpx.Response:
         headers = {}
         if self.tokens is not None:
             headers["Authorization"] = f"Bearer {self.tokens.access_token}"
         if json is None:
-            return self.http.request(method, path, headers=headers)
-        return self.http.request(method, path, json=json, headers=headers)
+            return self.http.request(method, path, params=params, files=files, headers=headers)
+        return self.http.request(method, path, json=json, params=params, headers=headers)
 
     def _renew(self) -> bool:
         """Get a fresh access token: refresh, or log in again. True when it worked."""
@@ -155,8 +177,16 @@ def _detail(response: httpx.Response) -> Any:
 
 
 def _checked(response: httpx.Response) -> Any:
+    return _decoded(_successful(response))
+
+
+def _decoded(response: httpx.Response) -> Any:
+    return response.json() if response.content else None
+
+
+def _successful(response: httpx.Response) -> httpx.Response:
     if response.is_success:
-        return response.json() if response.content else None
+        return response
     detail = _detail(response)
     raise ApiError(
         response.status_code,

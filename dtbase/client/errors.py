@@ -11,3 +11,26 @@ class ApiError(Exception):
         self.detail = detail
         self.method, self.path = method, path
         super().__init__(f"{method} {path} -> {status_code}: {detail}")
+
+    @property
+    def description(self) -> str:
+        """The backend's detail as one sentence, for people (the frontend, the CLI)."""
+        return describe(self.detail)
+
+
+def describe(detail: Any) -> str:
+    """A `detail` as a sentence: a string, or FastAPI's list of field errors as
+    `field: message` items."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                location = [str(part) for part in item.get("loc", ()) if part != "body"]
+                message = str(item.get("msg", item))
+                parts.append(f"{'.'.join(location)}: {message}" if location else message)
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return str(detail)

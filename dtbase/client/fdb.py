@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dtbase.client.resource import Resource
+from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.fdb import (
     AssignCodesRequest,
@@ -46,32 +47,37 @@ class Fdb(Resource):
         return self._client.post("/fdb/assign-codes", body.model_dump(exclude_none=True), RunCodes)
 
     def edit_model_code(
-        self, model: str, new_model: str | None = None, expver: str | None = None
+        self, model: str, new_model: str | Unset = UNSET, expver: str | Unset = UNSET
     ) -> Msg:
-        body = EditModelCodeRequest(model=model, new_model=new_model, expver=expver)
-        return self._client.post("/fdb/edit-model-code", body.model_dump(exclude_none=True), Msg)
+        """Rename the model and/or change its expver; fields not given stay."""
+        body = EditModelCodeRequest(model=model, **given(new_model=new_model, expver=expver))
+        return self._client.post("/fdb/edit-model-code", body.model_dump(exclude_unset=True), Msg)
 
     def edit_scenario_code(
         self,
         model: str,
         scenario: str,
-        new_scenario: str | None = None,
-        member: int | None = None,
+        new_scenario: str | Unset = UNSET,
+        member: int | Unset = UNSET,
     ) -> Msg:
+        """Rename the scenario and/or change its member number; fields not given stay."""
         body = EditScenarioCodeRequest(
-            model=model, scenario=scenario, new_scenario=new_scenario, member=member
+            model=model, scenario=scenario, **given(new_scenario=new_scenario, member=member)
         )
-        return self._client.post("/fdb/edit-scenario-code", body.model_dump(exclude_none=True), Msg)
+        dumped = body.model_dump(exclude_unset=True)
+        return self._client.post("/fdb/edit-scenario-code", dumped, Msg)
 
     def edit_measure_code(
         self,
         name: str,
         units: str,
-        new_name: str | None = None,
-        new_units: str | None = None,
-        param: int | None = None,
+        new_name: str | Unset = UNSET,
+        new_units: str | Unset = UNSET,
+        param: int | Unset = UNSET,
     ) -> Msg:
+        """Rename the measure, change its units and/or its paramId; fields not given stay."""
         body = EditMeasureCodeRequest(
-            name=name, units=units, new_name=new_name, new_units=new_units, param=param
+            name=name, units=units, **given(new_name=new_name, new_units=new_units, param=param)
         )
-        return self._client.post("/fdb/edit-measure-code", body.model_dump(exclude_none=True), Msg)
+        dumped = body.model_dump(exclude_unset=True)
+        return self._client.post("/fdb/edit-measure-code", dumped, Msg)

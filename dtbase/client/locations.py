@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dtbase.client.resource import Resource
+from dtbase.client.resource import Resource, as_models
+from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.locations import (
     EditLocationRequest,
@@ -27,19 +28,30 @@ class Locations(Resource):
     """The /location endpoints."""
 
     def insert_location_schema(
-        self, name: str, description: str | None, identifiers: Sequence[LocationIdentifier]
+        self,
+        name: str,
+        description: str | None,
+        identifiers: Sequence[LocationIdentifier | Mapping[str, Any]],
     ) -> Msg:
-        body = LocationSchema(name=name, description=description, identifiers=list(identifiers))
+        body = LocationSchema(
+            name=name,
+            description=description,
+            identifiers=as_models(LocationIdentifier, identifiers),
+        )
         return self._client.post(
             "/location/insert-location-schema", body.model_dump(mode="json"), Msg
         )
 
     def insert_location(
-        self, identifiers: Sequence[LocationIdentifier], values: Sequence[Scalar]
+        self,
+        identifiers: Sequence[LocationIdentifier | Mapping[str, Any]],
+        values: Sequence[Scalar],
     ) -> InsertLocationResponse:
         """Insert a location (its schema, named after the sorted identifier names, is
         created if needed); returns the schema's name."""
-        body = InsertLocationRequest(identifiers=list(identifiers), values=list(values))
+        body = InsertLocationRequest(
+            identifiers=as_models(LocationIdentifier, identifiers), values=list(values)
+        )
         return self._client.post(
             "/location/insert-location", body.model_dump(mode="json"), InsertLocationResponse
         )
@@ -89,18 +101,14 @@ class Locations(Resource):
     def edit_location_schema(
         self,
         schema_name: str,
-        new_name: str | None = None,
-        description: str | None = None,
-        *,
-        clear_description: bool = False,
+        new_name: str | Unset = UNSET,
+        description: str | Unset | None = UNSET,
     ) -> Msg:
-        """Rename a schema and/or set its description; `clear_description` sets it to null."""
-        fields: dict[str, Any] = {"schema_name": schema_name}
-        if new_name is not None:
-            fields["new_name"] = new_name
-        if description is not None or clear_description:
-            fields["description"] = None if clear_description else description
-        body = EditLocationSchemaRequest(**fields)
+        """Rename a schema and/or set its description (None clears it); fields not given
+        stay."""
+        body = EditLocationSchemaRequest(
+            schema_name=schema_name, **given(new_name=new_name, description=description)
+        )
         return self._client.post(
             "/location/edit-location-schema", body.model_dump(exclude_unset=True), Msg
         )

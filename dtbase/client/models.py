@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from dtbase.client.resource import Resource
+from dtbase.client.resource import Resource, as_models
+from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.models import (
     DeleteModelMeasureRequest,
@@ -84,14 +86,15 @@ class Models(Resource):
         self,
         name: str,
         units: str,
-        new_name: str | None = None,
-        new_units: str | None = None,
+        new_name: str | Unset = UNSET,
+        new_units: str | Unset = UNSET,
     ) -> Msg:
+        """Rename the measure and/or change its units; fields not given stay."""
         body = EditModelMeasureRequest(
-            name=name, units=units, new_name=new_name, new_units=new_units
+            name=name, units=units, **given(new_name=new_name, new_units=new_units)
         )
         return self._client.post(
-            "/model/edit-model-measure", body.model_dump(exclude_none=True), Msg
+            "/model/edit-model-measure", body.model_dump(exclude_unset=True), Msg
         )
 
     # Runs
@@ -100,20 +103,22 @@ class Models(Resource):
         self,
         model_name: str,
         scenario_description: str,
-        measures_and_values: Sequence[MeasureValues],
+        measures_and_values: Sequence[MeasureValues | Mapping[str, Any]],
         time_created: datetime | None = None,
         create_scenario: bool = False,
         sensor_unique_id: str | None = None,
-        sensor_measure: SensorMeasureIdentifier | None = None,
+        sensor_measure: SensorMeasureIdentifier | Mapping[str, Any] | None = None,
     ) -> Msg:
         body = InsertModelRunRequest(
             model_name=model_name,
             scenario_description=scenario_description,
-            measures_and_values=list(measures_and_values),
+            measures_and_values=as_models(MeasureValues, measures_and_values),
             time_created=time_created,
             create_scenario=create_scenario,
             sensor_unique_id=sensor_unique_id,
-            sensor_measure=sensor_measure,
+            sensor_measure=None
+            if sensor_measure is None
+            else as_models(SensorMeasureIdentifier, [sensor_measure])[0],
         )
         return self._client.post("/model/insert-model-run", body.model_dump(mode="json"), Msg)
 

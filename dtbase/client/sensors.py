@@ -4,10 +4,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from dtbase.client.errors import ApiError
-from dtbase.client.resource import Resource
+from dtbase.client.resource import Resource, as_models
+from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.sensors import (
     Aggregate,
@@ -42,21 +40,18 @@ def _given(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _api_error(response: httpx.Response, path: str) -> ApiError:
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = response.text
-    return ApiError(response.status_code, detail, method="POST", path=path)
-
-
 class Sensors(Resource):
     """The /sensor endpoints."""
 
     def insert_sensor_type(
-        self, name: str, measures: Sequence[SensorMeasure], description: str | None = None
+        self,
+        name: str,
+        measures: Sequence[SensorMeasure | Mapping[str, Any]],
+        description: str | None = None,
     ) -> Msg:
-        body = SensorType(name=name, description=description, measures=list(measures))
+        body = SensorType(
+            name=name, description=description, measures=as_models(SensorMeasure, measures)
+        )
         return self._client.post("/sensor/insert-sensor-type", body.model_dump(mode="json"), Msg)
 
     def insert_sensor(
@@ -103,18 +98,19 @@ class Sensors(Resource):
         unique_identifier: str,
         readings: Sequence[Scalar],
         timestamps: Sequence[datetime],
-        measure_units: str | None = None,
+        measure_units: str | Unset | None = UNSET,
         overwrite: bool | None = None,
     ) -> Msg:
         """Store `readings[i]` taken at `timestamps[i]`; `measure_units` picks the measure
-        when the sensor's type has several of that name. Readings already stored at a
-        timestamp stay, unless `overwrite`."""
+        when the sensor's type has several of that name (None: the one without units).
+        Readings already stored at a timestamp stay, unless `overwrite`."""
         body = InsertSensorReadingsRequest(
             measure_name=measure_name,
             unique_identifier=unique_identifier,
             readings=list(readings),
             timestamps=list(timestamps),
-            **_given(measure_units=measure_units, overwrite=overwrite),
+            **given(measure_units=measure_units),
+            **_given(overwrite=overwrite),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/insert-sensor-readings", dumped, Msg)
@@ -146,7 +142,7 @@ class Sensors(Resource):
         unique_identifier: str,
         dt_from: datetime,
         dt_to: datetime,
-        measure_units: str | None = None,
+        measure_units: str | Unset | None = UNSET,
     ) -> list[Reading]:
         """Readings from `dt_from` to `dt_to` inclusive, oldest first."""
         body = SensorReadingsRequest(
@@ -154,7 +150,7 @@ class Sensors(Resource):
             unique_identifier=unique_identifier,
             dt_from=dt_from,
             dt_to=dt_to,
-            **_given(measure_units=measure_units),
+            **given(measure_units=measure_units),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/sensor-readings", dumped, list[Reading])
@@ -168,17 +164,22 @@ class Sensors(Resource):
         max_points: int | None = None,
         bucket_seconds: int | None = None,
         aggregate: Aggregate | None = None,
-        measure_units: str | None = None,
+        measure_units: str | Unset | None = UNSET,
     ) -> list[DownsampledReading]:
         """One bucket per item, oldest first: at most `max_points` buckets and/or buckets
-        `bucket_seconds` wide, each with its `aggregate` (default avg), min, max and count."""
+        `bucket_seconds` wide, each with its `aggregate` (default avg), min, max and count.
+        Give one of them, or both (`sensor_readings` reads the readings themselves)."""
+        if max_points is None and bucket_seconds is None:
+            # Without either the backend answers plain readings, which fail validation as
+            # buckets with one error per reading: say what is missing before asking.
+            raise TypeError("sensor_readings_downsampled() needs max_points or bucket_seconds")
         body = SensorReadingsRequest(
             measure_name=measure_name,
             unique_identifier=unique_identifier,
             dt_from=dt_from,
             dt_to=dt_to,
+            **given(measure_units=measure_units),
             **_given(
-                measure_units=measure_units,
                 max_points=max_points,
                 bucket_seconds=bucket_seconds,
                 aggregate=aggregate,
@@ -188,10 +189,14 @@ class Sensors(Resource):
         return self._client.post("/sensor/sensor-readings", dumped, list[DownsampledReading])
 
     def insert_readings_bulk(
-        self, series: Sequence[SeriesReadings], overwrite: bool | None = None
+        self,
+        series: Sequence[SeriesReadings | Mapping[str, Any]],
+        overwrite: bool | None = None,
     ) -> Msg:
         """Store readings of many sensors and measures at once: all or nothing."""
-        body = InsertReadingsBulkRequest(series=list(series), **_given(overwrite=overwrite))
+        body = InsertReadingsBulkRequest(
+            series=as_models(SeriesReadings, series), **_given(overwrite=overwrite)
+        )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/insert-readings-bulk", dumped, Msg)
 
@@ -217,16 +222,12 @@ class Sensors(Resource):
             measure_units=measure_units,
             overwrite=None if overwrite is None else str(overwrite).lower(),
         )
-        tokens = self._client.tokens
-        headers = {"Authorization": f"Bearer {tokens.access_token}"} if tokens else {}
-        response = self._client.http.post(
+        response = self._client.send(
+            "POST",
             "/sensor/insert-readings-bulk-csv",
             params=params,
             files={"file": ("readings.csv", data, "text/csv")},
-            headers=headers,
         )
-        if not response.is_success:
-            raise _api_error(response, "/sensor/insert-readings-bulk-csv")
         return Msg.model_validate(response.json())
 
     def export_sensor_readings(
@@ -236,7 +237,7 @@ class Sensors(Resource):
         dt_from: datetime,
         dt_to: datetime,
         format: ExportFormat = ExportFormat.csv,
-        measure_units: str | None = None,
+        measure_units: str | Unset | None = UNSET,
     ) -> bytes:
         """The readings of the window as a CSV (`timestamp,value`) or NDJSON file."""
         body = ExportSensorReadingsRequest(
@@ -245,16 +246,10 @@ class Sensors(Resource):
             dt_from=dt_from,
             dt_to=dt_to,
             format=format,
-            **_given(measure_units=measure_units),
+            **given(measure_units=measure_units),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
-        tokens = self._client.tokens
-        headers = {"Authorization": f"Bearer {tokens.access_token}"} if tokens else {}
-        response = self._client.http.post(
-            "/sensor/export-sensor-readings", json=dumped, headers=headers
-        )
-        if not response.is_success:
-            raise _api_error(response, "/sensor/export-sensor-readings")
+        response = self._client.send("POST", "/sensor/export-sensor-readings", json=dumped)
         return response.content
 
     def delete_sensor(self, unique_identifier: str) -> Msg:
@@ -266,15 +261,19 @@ class Sensors(Resource):
         return self._client.post("/sensor/delete-sensor-type", body.model_dump(), Msg)
 
     def edit_sensor(self, unique_identifier: str, name: str, notes: str) -> Msg:
+        """Overwrite the sensor's name and notes (the wire contract wants both, as strings)."""
         body = EditSensorRequest(unique_identifier=unique_identifier, name=name, notes=notes)
         return self._client.post("/sensor/edit-sensor", body.model_dump(), Msg)
 
     def edit_sensor_type(
-        self, type_name: str, new_name: str | None = None, description: str | None = None
+        self,
+        type_name: str,
+        new_name: str | Unset = UNSET,
+        description: str | Unset | None = UNSET,
     ) -> Msg:
-        """Rename a type and/or set its description; None leaves a field as it is."""
+        """Rename a type and/or set its description (None clears it); fields not given stay."""
         body = EditSensorTypeRequest(
-            type_name=type_name, **_given(new_name=new_name, description=description)
+            type_name=type_name, **given(new_name=new_name, description=description)
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/edit-sensor-type", dumped, Msg)
@@ -283,15 +282,15 @@ class Sensors(Resource):
         self,
         name: str,
         units: str | None,
-        new_name: str | None = None,
-        new_units: str | None = None,
-        new_datatype: ValueDatatype | None = None,
+        new_name: str | Unset = UNSET,
+        new_units: str | Unset | None = UNSET,
+        new_datatype: ValueDatatype | Unset = UNSET,
     ) -> Msg:
-        """Change the measure (name, units); None leaves a field as it is."""
+        """Change the measure (name, units: None for none, datatype); fields not given stay."""
         body = EditSensorMeasureRequest(
             name=name,
             units=units,
-            **_given(new_name=new_name, new_units=new_units, new_datatype=new_datatype),
+            **given(new_name=new_name, new_units=new_units, new_datatype=new_datatype),
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/edit-sensor-measure", dumped, Msg)

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from dtbase.client.errors import ApiError
 from dtbase.client.resource import Resource
+from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.services import (
     CallServiceRequest,
@@ -64,12 +65,16 @@ class Services(Resource):
         self,
         name: str,
         *,
-        new_name: str | None = None,
-        url: str | None = None,
-        http_method: HttpMethod | str | None = None,
+        new_name: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        http_method: HttpMethod | str | Unset = UNSET,
     ) -> Msg:
-        body = EditServiceRequest(name=name, new_name=new_name, url=url, http_method=http_method)
-        return self._client.post("/service/edit-service", _dump(body), Msg)
+        """Change the fields given; the others stay."""
+        body = EditServiceRequest(
+            name=name, **given(new_name=new_name, url=url, http_method=http_method)
+        )
+        fields = body.model_dump(mode="json", exclude_unset=True)
+        return self._client.post("/service/edit-service", fields, Msg)
 
     def delete_service(self, name: str) -> Msg:
         body = DeleteServiceRequest(name=name)
@@ -176,15 +181,34 @@ class Services(Resource):
         body = ListSchedulesRequest(service_name=service_name)
         return self._client.post("/service/list-schedules", _dump(body), list[Schedule])
 
-    def edit_schedule(self, service_name: str, name: str, **changes: Any) -> Msg:
-        """Change the fields given (`enabled=False` disables); None clears a field.
-
-        The fields: new_name, cron, interval_seconds, time_zone, parameter_set_name,
-        parameters, enabled, start_at.
-        """
-        body = EditScheduleRequest.model_validate(
-            {"service_name": service_name, "name": name, **changes}
+    def edit_schedule(
+        self,
+        service_name: str,
+        name: str,
+        *,
+        new_name: str | Unset = UNSET,
+        cron: str | Unset | None = UNSET,
+        interval_seconds: int | Unset | None = UNSET,
+        time_zone: str | Unset = UNSET,
+        parameter_set_name: str | Unset | None = UNSET,
+        parameters: dict[str, Any] | list[Any] | Unset | None = UNSET,
+        enabled: bool | Unset = UNSET,
+        start_at: datetime | Unset | None = UNSET,
+    ) -> Msg:
+        """Change the fields given (`enabled=False` disables; None clears a field); the
+        others stay. Giving `cron` replaces `interval_seconds` and the reverse, and giving
+        `parameter_set_name` replaces `parameters` and the reverse."""
+        changes = given(
+            new_name=new_name,
+            cron=cron,
+            interval_seconds=interval_seconds,
+            time_zone=time_zone,
+            parameter_set_name=parameter_set_name,
+            parameters=parameters,
+            enabled=enabled,
+            start_at=start_at,
         )
+        body = EditScheduleRequest(service_name=service_name, name=name, **changes)
         fields = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/service/edit-schedule", fields, Msg)
 

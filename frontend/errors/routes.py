@@ -18,9 +18,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from dtbase.client import ApiError
+from dtbase.client import ApiError, describe
 from frontend.auth import session as user_session
-from frontend.backend import backend_url, describe
+from frontend.backend import backend_url
 from frontend.forms import CSRFError
 
 logger = logging.getLogger(__name__)

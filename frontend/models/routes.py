@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import Blueprint, flash, render_template, request
 from flask.typing import ResponseReturnValue
 
-from dtbase.client import ApiError
+from dtbase.client import ApiError, describe
 from dtbase.schemas.models import ModelRun, ModelRunSensorMeasure, ModelValuePoint
 from frontend.auth import session as user_session
-from frontend.backend import backend, describe, is_client_error
+from frontend.backend import backend, is_client_error
 from frontend.models.charts import Chart, add_observed, run_charts, time_span
 
 bp = Blueprint("models", __name__, template_folder="templates")

@@ -18,10 +18,10 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from dtbase.client import ApiError, Client
+from dtbase.client import ApiError, Client, describe
 from dtbase.schemas.sensors import SensorMeasure, SensorType
 from frontend.auth import session as user_session
-from frontend.backend import backend, describe, is_client_error
+from frontend.backend import backend, is_client_error
 from frontend.readings.paging import ReadingsPage, read_page
 from frontend.sensors.catalog import (
     BadChoice,

@@ -16,10 +16,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
 
-from dtbase.client import ApiError
+from dtbase.client import ApiError, describe
 from dtbase.schemas.services import HttpMethod, ParameterSet, RunOutcome, ServiceRunDetails
 from frontend.auth import session as user_session
-from frontend.backend import backend, describe, flashing_errors
+from frontend.backend import backend, flashing_errors
 from frontend.forms import valid_or_flashed
 from frontend.services.forms import (
     DeleteParameterSetForm,

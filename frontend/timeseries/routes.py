@@ -19,11 +19,11 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from dtbase.client import ApiError, Client
+from dtbase.client import ApiError, Client, describe
 from dtbase.schemas.sensors import SensorMeasure, SensorType
 from dtbase.schemas.values import ValueDatatype
 from frontend.auth import session as user_session
-from frontend.backend import backend, describe, is_client_error
+from frontend.backend import backend, is_client_error
 from frontend.sensors.catalog import (
     BadChoice,
     find_measure,

@@ -44,6 +44,19 @@ def test_errors_carry_status_and_detail(client: Client) -> None:
     assert (missing.value.status_code, missing.value.detail) == (400, "User doesn't exist")
 
 
+def test_errors_describe_themselves_for_people(client: Client) -> None:
+    """The frontend and the CLI show `description`: a 422's field errors as one sentence."""
+    with pytest.raises(ApiError) as invalid:
+        client.request("POST", "/user/create-user", {"email": "not-an-address"})
+    with pytest.raises(ApiError) as missing:
+        client.users.delete_user("nobody@example.com")
+
+    assert invalid.value.status_code == 422
+    assert invalid.value.description.startswith("email: ")
+    assert "password: Field required" in invalid.value.description
+    assert missing.value.description == "User doesn't exist"
+
+
 def test_wrong_login_raises(live_backend: str, clean_database: None) -> None:
     with pytest.raises(ApiError) as error:
         Client.logged_in(live_backend, DEFAULT_USER_EMAIL, "wrong")

@@ -28,7 +28,7 @@ def test_schemas_through_the_client(client: Client) -> None:
     locations.edit_location_schema("site", new_name="place")
     locations.edit_location_schema("place", description="renamed")
     assert locations.get_schema_details("place").description == "renamed"
-    locations.edit_location_schema("place", clear_description=True)
+    locations.edit_location_schema("place", description=None)
     assert locations.get_schema_details("place").description is None
 
     assert locations.delete_location_schema("place") == Msg(
@@ -90,3 +90,11 @@ def test_errors_raise_api_error(client: Client) -> None:
     assert (unknown.value.status_code, unknown.value.detail) == (400, "No such schema")
     assert wrong_type.value.status_code == 422
     assert wrong_type.value.detail[0]["loc"] == ["body", "coordinates", "room"]
+
+
+def test_identifiers_as_plain_dicts(client: Client) -> None:
+    room = {"name": "room", "units": None, "datatype": "string"}
+
+    client.locations.insert_location_schema("site", None, [room])
+
+    assert client.locations.get_schema_details("site").identifiers == [ROOM]

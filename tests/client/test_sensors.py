@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from dtbase.client import ApiError, Client
 from dtbase.schemas.common import Msg
@@ -36,6 +37,60 @@ def test_types_and_measures(client: Client) -> None:
     deleted = client.sensors.delete_sensor_measure("icon", "code")
     assert deleted == Msg(detail="Sensor measure deleted")
     assert client.sensors.list_measures() == [KELVIN]
+
+
+def test_edits_leave_out_what_is_not_given_and_clear_what_is_none(client: Client) -> None:
+    client.sensors.insert_sensor_type("Weather", [KELVIN], "Weather sensors")
+    client.sensors.edit_sensor_type("Weather", description=None)
+    client.sensors.edit_sensor_measure("temperature", "K", new_units=None)
+    client.sensors.edit_sensor_measure("temperature", None, new_name="temp")
+
+    assert client.sensors.list_sensor_types() == [
+        SensorType(
+            name="Weather",
+            description=None,
+            measures=[SensorMeasure(name="temp", units=None, datatype=ValueDatatype.float)],
+        )
+    ]
+
+
+def test_plain_dicts_for_measures_and_series(client: Client) -> None:
+    """Scripts may write models as dicts; strict mypy checks this file, so the types
+    accept them too."""
+    measure = {"name": "temperature", "units": "K", "datatype": "float"}
+    client.sensors.insert_sensor_type("Weather", [measure])
+    client.sensors.insert_sensor("Weather", "S1")
+    series = {
+        "unique_identifier": "S1",
+        "measure_name": "temperature",
+        "readings": [1.5],
+        "timestamps": [T0],
+    }
+
+    client.sensors.insert_readings_bulk([series])
+
+    assert client.sensors.list_measures() == [KELVIN]
+    assert client.sensors.sensor_readings("temperature", "S1", T0, T0) == [
+        Reading(timestamp=T0, value=1.5)
+    ]
+    with pytest.raises(ValidationError):
+        client.sensors.insert_sensor_type("Other", [{"name": "rain"}])
+    assert [t.name for t in client.sensors.list_sensor_types()] == ["Weather"]
+
+
+def test_reads_tell_no_units_from_units_not_given(client: Client) -> None:
+    unitless = SensorMeasure(name="temperature", units=None, datatype=ValueDatatype.string)
+    client.sensors.insert_sensor_type("Weather", [KELVIN, unitless])
+    client.sensors.insert_sensor("Weather", "S1")
+    client.sensors.insert_sensor_readings("temperature", "S1", [290.0], [T0], measure_units="K")
+    client.sensors.insert_sensor_readings("temperature", "S1", ["warm"], [T0], measure_units=None)
+
+    readings = client.sensors.sensor_readings("temperature", "S1", T0, T0, measure_units=None)
+
+    assert readings == [Reading(timestamp=T0, value="warm")]
+    with pytest.raises(ApiError) as ambiguous:
+        client.sensors.sensor_readings("temperature", "S1", T0, T0)
+    assert ambiguous.value.status_code == 400
 
 
 def test_sensors(client: Client) -> None:

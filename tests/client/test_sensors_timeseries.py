@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 
 from dtbase.client import Client
 from dtbase.client.errors import ApiError
+from dtbase.core.settings import DEFAULT_USER_EMAIL
+from dtbase.schemas.auth import TokenPair
 from dtbase.schemas.sensors import ExportFormat, SensorMeasure, SeriesReadings
 from dtbase.schemas.values import ValueDatatype
+from tests.conftest import JWT_SECRET
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 STAMPS = [T0 + timedelta(seconds=30 * index) for index in range(6)]
@@ -53,6 +58,12 @@ def test_bulk_insert_then_downsample(sensors: Client) -> None:
     )
 
 
+def test_downsampling_without_a_size_says_what_is_missing(sensors: Client) -> None:
+    sensors.sensors.insert_sensor_readings("temperature", "S1", [1.0, 2.0], STAMPS[:2])
+    with pytest.raises(TypeError, match="needs max_points or bucket_seconds"):
+        sensors.sensors.sensor_readings_downsampled("temperature", "S1", T0, STAMPS[-1])
+
+
 def test_overwrite(sensors: Client) -> None:
     sensors.sensors.insert_sensor_readings("temperature", "S1", [1.0], [T0])
     sensors.sensors.insert_sensor_readings("temperature", "S1", [2.0], [T0])
@@ -79,3 +90,32 @@ def test_export_errors_are_api_errors(sensors: Client) -> None:
     with pytest.raises(ApiError) as caught:
         sensors.sensors.export_sensor_readings("nope", "S1", T0, T0)
     assert caught.value.status_code == 400
+
+
+def _expire_access_token(client: Client) -> None:
+    assert client.tokens is not None
+    claims = {"sub": DEFAULT_USER_EMAIL, "token_type": "access", "exp": int(time.time()) - 5}
+    expired = jwt.encode(claims, JWT_SECRET, "HS256")
+    client.tokens = TokenPair(access_token=expired, refresh_token=client.tokens.refresh_token)
+
+
+def test_csv_upload_refreshes_an_expired_access_token(sensors: Client) -> None:
+    _expire_access_token(sensors)
+
+    stored = sensors.sensors.insert_readings_csv(
+        "timestamp,value\n2024-01-01T00:00:00Z,4.5\n",
+        unique_identifier="S1",
+        measure_name="temperature",
+    )
+
+    assert stored.detail == "Sensor readings inserted"
+    assert sensors.sensors.sensor_readings("temperature", "S1", T0, T0)[0].value == 4.5
+
+
+def test_export_refreshes_an_expired_access_token(sensors: Client) -> None:
+    sensors.sensors.insert_sensor_readings("temperature", "S1", [2.5], [T0])
+    _expire_access_token(sensors)
+
+    exported = sensors.sensors.export_sensor_readings("temperature", "S1", T0, T0)
+
+    assert exported.decode().splitlines()[1:] == ["2024-01-01T00:00:00Z,2.5"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from frontend.backend import describe
+from dtbase.client import describe
 
 
 @pytest.mark.parametrize(
