@@ -17,9 +17,10 @@ import uvicorn
 from sqlalchemy import Engine, text
 
 from dtbase.backend.app import create_app
+from dtbase.backend.auth.passwords import PasswordQueue
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.devdb import free_port
-from tests.conftest import DEFAULT_PASSWORD
+from tests.conftest import DEFAULT_PASSWORD, served
 
 OTHER = {"email": "other@example.com", "password": "the other password"}
 
@@ -203,3 +204,33 @@ def test_a_flood_of_password_changes_does_not_slow_other_requests(
     print(f"GET /user/me median: quiet {quiet * 1000:.1f} ms, flooded {busy * 1000:.1f} ms")
     print({code: results.count(code) for code in set(results)})
     assert busy < 5 * quiet + 0.05, (quiet, busy)
+
+
+def test_a_full_password_queue_turns_away_and_changes_nothing(
+    settings: BackendSettings, database_url: str, admin: httpx.Client, anonymous: httpx.Client
+) -> None:
+    assert admin.post("/user/create-user", json=OTHER).status_code == 201
+    app = create_app(settings, database_url=database_url)
+    app.state.password_queue = PasswordQueue(1, max_waiting=0)  # full from the start
+    with served(app) as url, httpx.Client(base_url=url) as client:
+        client.headers["Authorization"] = admin.headers["Authorization"]
+        answers = [
+            client.post(
+                "/user/change-password", json={"email": OTHER["email"], "password": "changed!"}
+            ),
+            client.post(
+                "/user/create-user", json={"email": "new@example.com", "password": "p" * 8}
+            ),
+            _login(client, OTHER["email"], OTHER["password"]),
+        ]
+
+    for answer in answers:
+        assert answer.status_code == 429
+        assert answer.headers["Retry-After"] == "2"
+        assert answer.json() == {
+            "detail": "Too many logins and password changes at once; try again shortly"
+        }
+    # Nothing was done: the password is the old one, no session ended, no user created.
+    assert admin.get("/user/list-users").json() == [DEFAULT_USER_EMAIL, OTHER["email"]]
+    assert _login(anonymous, OTHER["email"], "changed!").status_code == 401
+    assert _login(anonymous, OTHER["email"], OTHER["password"]).status_code == 200
