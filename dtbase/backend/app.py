@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from dtbase.backend import db
-from dtbase.backend.auth.passwords import MAX_WAITING_LOGINS, PasswordChecks
+from dtbase.backend.auth.passwords import MAX_WAITING, PasswordQueue
 from dtbase.backend.auth.routes import refresh_router
 from dtbase.backend.auth.routes import router as auth_router
 from dtbase.backend.auth.throttle import LoginLimits
@@ -96,9 +96,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         per_address=settings.login_failures_per_address,
         window=timedelta(seconds=settings.login_window_seconds),
     )
-    app.state.password_checks = PasswordChecks(
-        settings.password_hash_workers, max_waiting=MAX_WAITING_LOGINS
-    )
+    app.state.password_queue = PasswordQueue(settings.password_hash_workers, MAX_WAITING)
     app.add_middleware(RefuseLoneSurrogates)
     install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
     install_docs(app, settings.assets_dir / "swagger-ui-dist")

@@ -77,6 +77,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     await _end(session, commit=True)
 
 
+async def give_back_connection(session: Session) -> None:
+    """End the request's transaction so far (nothing written yet) before a long wait, so
+    that waiting holds no connection; the session begins anew when used again."""
+    await _end(session, commit=False)
+
+
 async def _end(session: Session, *, commit: bool) -> None:
     def end() -> None:
         with session:

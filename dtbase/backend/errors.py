@@ -76,6 +76,16 @@ class Unprocessable(DomainError):
         self.errors = [{"type": kind, "loc": ["body", *loc], "msg": msg, "input": value}]
 
 
+class TooBusy(DomainError):
+    """Too much costly work of this kind is waiting already; nothing was done (429).
+
+    Answered with `Retry-After`: a caller may simply try again that many seconds later.
+    """
+
+    status_code = 429
+    retry_after_seconds = 2
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -158,7 +168,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
         if isinstance(error, Unprocessable):
             return _unprocessable(error)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
+        headers = None
+        if isinstance(error, NotAuthenticated):
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(error, TooBusy):
+            headers = {"Retry-After": str(error.retry_after_seconds)}
         return JSONResponse({"detail": error.detail}, error.status_code, headers=headers)
 
     app.add_middleware(AnswerServerFaults)

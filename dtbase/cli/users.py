@@ -27,10 +27,16 @@ def user_create(
     role: Role = Role.user,
 ) -> None:
     """Create a user."""
+    from dtbase.backend.auth.passwords import hash_password
     from dtbase.schemas.users import CreateUserRequest
 
     request = _validated(CreateUserRequest, email=email, password=password, role=role)
-    _in_session(lambda s, store: store.create(s, **request.model_dump()))
+    password_hash = hash_password(request.password)
+    _in_session(
+        lambda s, store: store.create(
+            s, email=request.email, password_hash=password_hash, role=request.role
+        )
+    )
     typer.echo(f"Created {email} ({role}).")
 
 
@@ -48,10 +54,14 @@ def user_set_password(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
 ) -> None:
     """Set a user's password (their login sessions end)."""
+    from dtbase.backend.auth.passwords import hash_password
     from dtbase.schemas.users import ChangePasswordRequest
 
     request = _validated(ChangePasswordRequest, email=email, password=password)
-    _in_session(lambda s, store: store.set_password(s, **request.model_dump()))
+    password_hash = hash_password(request.password)
+    _in_session(
+        lambda s, store: store.set_password(s, email=request.email, password_hash=password_hash)
+    )
     typer.echo(f"Password of {email} changed.")
 
 

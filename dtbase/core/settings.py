@@ -109,8 +109,8 @@ class BackendSettings(DatabaseSettings):
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=100, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
-    # Passwords checked at once (argon2 is deliberately slow); more logins wait their turn
-    # in a queue of their own, not in the threads that serve other requests.
+    # Passwords hashed or checked at once (argon2 is deliberately slow); more logins and
+    # password changes wait in a queue of their own, not in the threads that serve others.
     password_hash_workers: int = Field(default=1, ge=1, le=16)
     backend_host: str = "127.0.0.1"
     backend_port: int = Field(default=5000, ge=1, le=65535)

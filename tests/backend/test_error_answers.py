@@ -31,7 +31,7 @@ def crashing_backend(
 
     @router.post("/probe/write-then-crash")
     def write_then_crash(session: SessionDep) -> None:
-        store.create(session, email="crash@example.com", password="p")
+        store.create(session, email="crash@example.com", password_hash="not a hash")
         raise RuntimeError("a real server fault")
 
     app = create_app(settings, database_url=database_url)

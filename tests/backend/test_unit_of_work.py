@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy import text as sql_text
 
 from dtbase.backend.app import create_app
-from dtbase.backend.auth.passwords import verify_password
+from dtbase.backend.auth.passwords import hash_password, verify_password
 from dtbase.backend.db import SessionDep, make_session_factory
 from dtbase.backend.errors import InvalidInput
 from dtbase.backend.users import store
@@ -29,23 +29,23 @@ def _app_with_probe(settings: BackendSettings, database_url: str) -> TestClient:
 
     @router.post("/probe/write-then-fail")
     def write_then_fail(session: SessionDep) -> None:
-        store.create(session, email="half@example.com", password="p")
+        store.create(session, email="half@example.com", password_hash="not a hash")
         raise InvalidInput("changed my mind")
 
     @router.post("/probe/write-then-crash")
     def write_then_crash(session: SessionDep) -> None:
-        store.create(session, email="crash@example.com", password="p")
+        store.create(session, email="crash@example.com", password_hash="not a hash")
         raise RuntimeError("a real server fault")
 
     @router.post("/probe/store-text")
     def store_text(session: SessionDep, text: str) -> None:
-        store.create(session, email="text@example.com", password="p")
+        store.create(session, email="text@example.com", password_hash="not a hash")
         session.execute(sql_text("CREATE TEMP TABLE probe (t text)"))
         session.execute(sql_text("INSERT INTO probe VALUES (:t)"), {"t": text})
 
     @router.post("/probe/write")
     def write(session: SessionDep) -> None:
-        store.create(session, email="whole@example.com", password="p")
+        store.create(session, email="whole@example.com", password_hash="not a hash")
 
     app = create_app(settings, database_url=database_url)
     app.include_router(router)
@@ -110,7 +110,12 @@ def test_default_user_follows_the_setting_at_start_up(
     # Without a password the default user goes, once another admin can take over (a lone
     # admin stays: tests/backend/users/test_accounts.py).
     with make_session_factory(engine).begin() as session:
-        store.create(session, email="admin@example.com", password="an admin", role=Role.admin)
+        store.create(
+            session,
+            email="admin@example.com",
+            password_hash=hash_password("an admin"),
+            role=Role.admin,
+        )
     unset = settings.model_copy(update={"default_user_pass": None})
     with TestClient(create_app(unset, database_url=database_url)):
         assert DEFAULT_USER_EMAIL not in _emails(engine)

@@ -14,10 +14,10 @@ from dtbase.backend.auth.deps import (
     claims_of,
     session_id_of,
 )
-from dtbase.backend.auth.passwords import PasswordChecks
+from dtbase.backend.auth.passwords import PasswordQueue
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.db import SessionDep
-from dtbase.backend.errors import Unauthorized
+from dtbase.backend.errors import TooBusy, Unauthorized
 from dtbase.backend.routing import documented
 from dtbase.backend.users import store as users_store
 from dtbase.backend.users.tables import User
@@ -26,9 +26,6 @@ from dtbase.schemas.common import Msg
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 refresh_router = APIRouter(prefix="/auth", tags=["auth"], route_class=AuthenticatedRoute)
-
-# When the password-check queue is full, a login may be tried again this soon.
-BUSY_RETRY_SECONDS = 2
 
 
 @router.post(
@@ -59,14 +56,15 @@ async def login(body: LoginRequest, request: Request) -> Response | TokenPair:
     if wait is not None:
         return _too_many("Too many failed logins; try again later", wait)
     user = await anyio.to_thread.run_sync(lambda: _find(factory, body.email))
-    checks: PasswordChecks = state.password_checks
-    matches = await checks.verify(body.password, user.password_hash if user else None)
-    if matches is None:
+    queue: PasswordQueue = state.password_queue
+    try:
+        matches = await queue.verify(body.password, user.password_hash if user else None)
+    except TooBusy:
         # Not the login's fault: it must not count towards its account's limit.
         await anyio.to_thread.run_sync(
             lambda: throttle.not_checked(factory, email=body.email, address=address)
         )
-        return _too_many("Too many logins at once; try again shortly", BUSY_RETRY_SECONDS)
+        raise
     if not matches or user is None:
         raise Unauthorized("Incorrect email or password")
 

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+import anyio.to_thread
+from fastapi import APIRouter, Request, status
+from sqlalchemy.orm import Session
 
-from dtbase.backend.auth.deps import Admin, CurrentUser, check_role
-from dtbase.backend.db import SessionDep
+from dtbase.backend.auth.deps import Admin, CurrentUser, check_role, claims_of, user_of
+from dtbase.backend.auth.passwords import PasswordQueue
+from dtbase.backend.db import SessionDep, give_back_connection
 from dtbase.backend.errors import Forbidden
 from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.users import store
+from dtbase.backend.users.tables import User
 from dtbase.schemas.common import Msg
 from dtbase.schemas.users import (
     ChangePasswordRequest,
@@ -23,6 +27,12 @@ router: APIRouter = protected_router(prefix="/user", tags=["user"])
 NO_SUCH_USER: dict[int | str, dict[str, Any]] = {
     400: {"model": Msg, "description": "User doesn't exist"}
 }
+BUSY = documented(
+    {
+        429: "Too many logins and password changes at once: nothing was done; try again "
+        "after `Retry-After` seconds"
+    }
+)
 
 
 @router.get("/list-users", response_model=list[str])
@@ -47,11 +57,19 @@ def list_users_details(session: SessionDep, _: Admin) -> list[UserDetails]:
     "/create-user",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses={409: {"model": Msg, "description": "User already exists"}},
+    responses=documented({409: "User already exists"}) | BUSY,
 )
-def create_user(body: CreateUserRequest, session: SessionDep, _: Admin) -> Msg:
+async def create_user(
+    body: CreateUserRequest, request: Request, session: SessionDep, _: Admin
+) -> Msg:
     """Create a user with a role (default `user`)."""
-    store.create(session, email=body.email, password=body.password, role=body.role)
+    password_hash = await _hashed(body.password, request, session)
+
+    def create() -> None:
+        check_role(_caller_again(request, session), Role.admin)
+        store.create(session, email=body.email, password_hash=password_hash, role=body.role)
+
+    await anyio.to_thread.run_sync(create)
     return Msg(detail="User created")
 
 
@@ -66,17 +84,46 @@ def delete_user(body: DeleteUserRequest, session: SessionDep, _: Admin) -> Msg:
     return Msg(detail="User deleted")
 
 
-@router.post("/change-password", response_model=Msg, responses=NO_SUCH_USER)
-def change_password(body: ChangePasswordRequest, session: SessionDep, user: CurrentUser) -> Msg:
+@router.post("/change-password", response_model=Msg, responses=NO_SUCH_USER | BUSY)
+async def change_password(
+    body: ChangePasswordRequest, request: Request, session: SessionDep, user: CurrentUser
+) -> Msg:
     """Set a new password: anyone for themself, admins for anyone.
 
     Every session of that user ends (their tokens stop working, also the caller's own when
     changing their own password): log in again with the new password.
     """
-    if body.email.lower() != user.email.lower():
-        check_role(user, Role.admin)
-    store.set_password(session, email=body.email, password=body.password)
+    _may_change_password(user, body.email)
+    password_hash = await _hashed(body.password, request, session)
+
+    def change() -> None:
+        _may_change_password(_caller_again(request, session), body.email)
+        store.set_password(session, email=body.email, password_hash=password_hash)
+
+    await anyio.to_thread.run_sync(change)
     return Msg(detail="Password changed")
+
+
+def _may_change_password(user: User, email: str) -> None:
+    if email.lower() != user.email.lower():
+        check_role(user, Role.admin)
+
+
+async def _hashed(password: str, request: Request, session: Session) -> str:
+    """The password's hash, made in the password queue (`TooBusy`, 429, when it is full).
+
+    Async, so that waiting there holds no worker thread; and the connection that
+    authenticated the caller goes back to the pool first, so that it holds none either.
+    """
+    await give_back_connection(session)
+    queue: PasswordQueue = request.app.state.password_queue
+    return await queue.hash(password)
+
+
+def _caller_again(request: Request, session: Session) -> User:
+    """The caller, asked again after the wait in the password queue: their session may
+    have ended meanwhile (a password change, a logout, a stolen token's owner reacting)."""
+    return user_of(session, claims_of(request), "access")
 
 
 @router.post(

@@ -39,8 +39,10 @@ def list_all(session: Session) -> Sequence[User]:
     return session.scalars(select(User).order_by(User.id)).all()
 
 
-def create(session: Session, *, email: str, password: str, role: Role = Role.user) -> User:
-    user = User(email=email, password_hash=hash_password(password), role=role)
+def create(session: Session, *, email: str, password_hash: str, role: Role = Role.user) -> User:
+    """Create a user with a password hashed already (`auth.passwords`: hashing is slow, and
+    the API does it in a queue of its own, outside any transaction)."""
+    user = User(email=email, password_hash=password_hash, role=role)
     try:
         with session.begin_nested():
             session.add(user)
@@ -59,11 +61,11 @@ def delete(session: Session, *, email: str) -> None:
     session.flush()
 
 
-def set_password(session: Session, *, email: str, password: str) -> None:
-    """Set a password and end every login session of the user: whoever had their tokens
-    must log in with the new password."""
+def set_password(session: Session, *, email: str, password_hash: str) -> None:
+    """Set a password (hashed already, see `create`) and end every login session of the
+    user: whoever had their tokens must log in with the new password."""
     user = get(session, email=email)
-    user.password_hash = hash_password(password)
+    user.password_hash = password_hash
     auth_store.end_all(session, user_id=user.id)
     session.flush()
 
@@ -100,7 +102,12 @@ def ensure_default_user(session: Session, *, password: str | None) -> None:
         return
     if user is None:
         try:
-            create(session, email=DEFAULT_USER_EMAIL, password=password, role=Role.admin)
+            create(
+                session,
+                email=DEFAULT_USER_EMAIL,
+                password_hash=hash_password(password),
+                role=Role.admin,
+            )
             logger.info("Created the default user %s (an admin)", DEFAULT_USER_EMAIL)
             return
         except AlreadyExists:

@@ -17,9 +17,10 @@ import uvicorn
 from sqlalchemy import Engine, text
 
 from dtbase.backend.app import create_app
+from dtbase.backend.auth.passwords import PasswordQueue
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.devdb import free_port
-from tests.conftest import DEFAULT_PASSWORD
+from tests.conftest import DEFAULT_PASSWORD, served
 
 OTHER = {"email": "other@example.com", "password": "the other password"}
 
@@ -109,17 +110,23 @@ def _median_seconds(client: httpx.Client, calls: int) -> float:
     return statistics.median(durations)
 
 
-def _flood(url: str, logins: int, done: threading.Event) -> list[int]:
-    async def flood() -> list[int]:
-        limits = httpx.Limits(max_connections=logins)
-        async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+def _flood(
+    url: str, path: str, bodies: list[dict[str, str]], done: threading.Event, token: str = ""
+) -> list[int]:
+    """Every body posted to `path` at once; the status codes."""
 
-            async def one(n: int) -> int:
-                body = {"email": f"flood{n}@example.com", "password": "guess"}
-                return (await client.post("/auth/login", json=body)).status_code
+    async def flood() -> list[int]:
+        limits = httpx.Limits(max_connections=len(bodies))
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx.AsyncClient(
+            base_url=url, timeout=120, limits=limits, headers=headers
+        ) as client:
+
+            async def one(body: dict[str, str]) -> int:
+                return (await client.post(path, json=body)).status_code
 
             try:
-                return list(await asyncio.gather(*(one(n) for n in range(logins))))
+                return list(await asyncio.gather(*(one(body) for body in bodies)))
             finally:
                 done.set()
 
@@ -135,7 +142,10 @@ def test_a_flood_of_logins_does_not_slow_other_requests(
         quiet = _median_seconds(client, 100)
         done = threading.Event()
         results: list[int] = []
-        flooder = threading.Thread(target=lambda: results.extend(_flood(url, 150, done)))
+        logins = [{"email": f"flood{n}@example.com", "password": "guess"} for n in range(150)]
+        flooder = threading.Thread(
+            target=lambda: results.extend(_flood(url, "/auth/login", logins, done))
+        )
         flooder.start()
         time.sleep(0.5)  # the flood is queued by now
         busy = _median_seconds(client, 100)
@@ -154,3 +164,73 @@ def test_a_flood_of_logins_does_not_slow_other_requests(
     # Generous: the machine's cores are shared with the password checks.
     print(f"GET /user/me median: quiet {quiet * 1000:.1f} ms, flooded {busy * 1000:.1f} ms")
     assert busy < 5 * quiet + 0.05, (quiet, busy)
+
+
+def test_a_flood_of_password_changes_does_not_slow_other_requests(
+    settings: BackendSettings, database_url: str, admin: httpx.Client
+) -> None:
+    # Any logged-in user may change their own password, as often as they like: the hashing
+    # waits in the queue that logins use, not in the threads that serve the API.
+    assert admin.post("/user/create-user", json=OTHER).status_code == 201
+    new_password = "the flooder's new password"
+    with _backend(settings, database_url) as url, httpx.Client(base_url=url) as client:
+        client.headers["Authorization"] = admin.headers["Authorization"]
+        token = _login(client, OTHER["email"], OTHER["password"]).json()["access_token"]
+        quiet = _median_seconds(client, 100)
+        done = threading.Event()
+        results: list[int] = []
+        changes = [{"email": OTHER["email"], "password": new_password}] * 150
+        flooder = threading.Thread(
+            target=lambda: results.extend(
+                _flood(url, "/user/change-password", changes, done, token)
+            )
+        )
+        flooder.start()
+        time.sleep(0.5)  # the flood is queued by now
+        busy = _median_seconds(client, 100)
+        still_flooding = not done.is_set()
+        flooder.join()
+
+        # The password is changed, and the flooder's session ended with the first change:
+        # the changes behind it were refused (401), or turned away while the queue was full.
+        assert results.count(200) >= 1
+        assert set(results) <= {200, 401, 429}, results
+        assert _login(client, OTHER["email"], OTHER["password"]).status_code == 401
+        assert _login(client, OTHER["email"], new_password).status_code == 200
+        refused = client.get("/user/me", headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 401
+
+    assert still_flooding, "the flood ended before the measurement did"
+    print(f"GET /user/me median: quiet {quiet * 1000:.1f} ms, flooded {busy * 1000:.1f} ms")
+    print({code: results.count(code) for code in set(results)})
+    assert busy < 5 * quiet + 0.05, (quiet, busy)
+
+
+def test_a_full_password_queue_turns_away_and_changes_nothing(
+    settings: BackendSettings, database_url: str, admin: httpx.Client, anonymous: httpx.Client
+) -> None:
+    assert admin.post("/user/create-user", json=OTHER).status_code == 201
+    app = create_app(settings, database_url=database_url)
+    app.state.password_queue = PasswordQueue(1, max_waiting=0)  # full from the start
+    with served(app) as url, httpx.Client(base_url=url) as client:
+        client.headers["Authorization"] = admin.headers["Authorization"]
+        answers = [
+            client.post(
+                "/user/change-password", json={"email": OTHER["email"], "password": "changed!"}
+            ),
+            client.post(
+                "/user/create-user", json={"email": "new@example.com", "password": "p" * 8}
+            ),
+            _login(client, OTHER["email"], OTHER["password"]),
+        ]
+
+    for answer in answers:
+        assert answer.status_code == 429
+        assert answer.headers["Retry-After"] == "2"
+        assert answer.json() == {
+            "detail": "Too many logins and password changes at once; try again shortly"
+        }
+    # Nothing was done: the password is the old one, no session ended, no user created.
+    assert admin.get("/user/list-users").json() == [DEFAULT_USER_EMAIL, OTHER["email"]]
+    assert _login(anonymous, OTHER["email"], "changed!").status_code == 401
+    assert _login(anonymous, OTHER["email"], OTHER["password"]).status_code == 200
