@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dtbase.client import Client
+from dtbase.core.timestamps import EPOCH
 from dtbase.schemas.models import ModelRun
 from dtbase.schemas.services import ServiceRunDetails
 
 STALE_AFTER = timedelta(hours=3)
 MAX_SENSORS = 20
 LAST_RUNS = 5
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

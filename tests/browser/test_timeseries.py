@@ -48,6 +48,9 @@ def test_sensor_readings_plotted_zoomed_and_downloaded(
     )
 
     page.locator(".sidebar").get_by_role("link", name="Time series").click()
+    # The select reloads the page through a deferred script: wait until it has run (on a
+    # loaded machine the choice could otherwise come first, and nothing would reload).
+    page.wait_for_load_state()
     page.get_by_label("Sensor type").select_option("weather")  # reloads with its sensors
     page.get_by_label("w-1").check()
     page.get_by_label("From (UTC)").fill("2024-03-01T00:00")
@@ -95,6 +98,7 @@ def test_sensor_readings_plotted_zoomed_and_downloaded(
     )
 
     page.locator(".sidebar").get_by_role("link", name="Readings").click()
+    page.wait_for_load_state()
     page.get_by_label("Sensor type").select_option("weather")
     page.get_by_label("Measure").select_option(label="raining")
     page.get_by_label("From (UTC)").fill("2024-03-01T00:00")
