@@ -38,6 +38,7 @@ from dtbase.backend.auth.deps import (
 )
 from dtbase.backend.auth.tokens import Claims
 from dtbase.backend.db import SessionDep
+from dtbase.backend.lone_surrogates import is_json_content_type
 from dtbase.schemas.users import Role
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., BaseModel])
@@ -69,7 +70,7 @@ def _ingest_route(model: type[BaseModel], call: IngestCall) -> type[Authenticate
 
             async def handler(request: Request) -> Response:
                 claims = claims_of(request)
-                if not _sent_as_json(request):
+                if not is_json_content_type(request.headers.get("content-type")):
                     return await fastapi_handler(request)
                 try:
                     body = model.model_validate_json(await request.body())
@@ -85,17 +86,6 @@ def _ingest_route(model: type[BaseModel], call: IngestCall) -> type[Authenticate
             return handler
 
     return IngestRoute
-
-
-def _sent_as_json(request: Request) -> bool:
-    """Whether FastAPI would read the body as JSON: no content type, or a JSON one."""
-    content_type = request.headers.get("content-type")
-    if content_type is None:
-        return True
-    kind = content_type.partition(";")[0].strip().lower()
-    return kind == "application/json" or (
-        kind.startswith("application/") and kind.endswith("+json")
-    )
 
 
 def _run(

@@ -61,11 +61,16 @@ class RefuseLoneSurrogates:
 
 
 def _read_as_json(scope: Scope) -> bool:
-    """Whether the body would be read as JSON: no content type, or a JSON one."""
     content_type: str | None = None
     for name, value in scope["headers"]:
         if name == b"content-type":
             content_type = bytes(value).decode("latin-1")
+    return is_json_content_type(content_type)
+
+
+def is_json_content_type(content_type: str | None) -> bool:
+    """Whether FastAPI would read a body of this content type as JSON: no content type,
+    or a JSON one."""
     if content_type is None:
         return True
     kind = content_type.partition(";")[0].strip().lower()
