@@ -29,6 +29,7 @@ from dtbase.fdb.bridge import list_runs
 from dtbase.fdb.commands import fdb_app
 from dtbase.fdb.errors import InvalidRun
 from dtbase.fdb.from_api import measures_by_name, to_model_run
+from dtbase.fdb.registry import Codes
 from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.models import MeasureValues, SensorMeasureIdentifier
 from dtbase.schemas.sensors import SensorMeasure
@@ -338,6 +339,34 @@ def test_runs_of_two_sensors_in_one_minute_export_separately(
     ]
     again = export_window(client, store, dt_from=FROM, dt_to=TO)
     assert (len(again.exported), len(again.skipped), again.ok) == (0, 2, True)
+
+
+class _CountingRegistry(ApiCodeRegistry):
+    reads = 0
+
+    def codes(self) -> Codes:
+        self.reads += 1
+        return super().codes()
+
+
+def test_an_export_reads_the_registry_once_per_new_codes(client: Client, store: FdbStore) -> None:
+    """Two runs with new sensor links read the registry for each (their codes are new);
+    exporting them again reads it once, and both runs are still judged the same."""
+    for sensor in ("LOOP1", "LOOP2"):
+        _sensor(client, sensor)
+    start = RUN_TIME + timedelta(minutes=30)
+    _forecast(client, sensor="LOOP1", created=RUN_TIME, start=start, values=[281.0, 281.5])
+    _forecast(client, sensor="LOOP2", created=RUN_TIME, start=start, values=[275.0, 274.5])
+    first = _CountingRegistry(client)
+
+    assert export_window(client, store, dt_from=FROM, dt_to=TO, registry=first).ok
+    assert first.reads == 2
+
+    again = _CountingRegistry(client)
+    summary = export_window(client, store, dt_from=FROM, dt_to=TO, registry=again)
+    assert (len(summary.exported), len(summary.skipped), summary.ok) == (0, 2, True)
+    assert again.reads == 1
+    _read_back_every_run(client, store)
 
 
 def test_a_forecast_from_a_reading_three_hours_old_exports(client: Client, store: FdbStore) -> None:
