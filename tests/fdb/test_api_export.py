@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from dtbase.client import Client
 from dtbase.client.fdb import Fdb
+from dtbase.devdb import free_port
 from dtbase.fdb import (
     FdbStore,
     Location,
@@ -308,6 +309,22 @@ def _read_back_every_run(client: Client, store: FdbStore) -> None:
             assert back.measures == run.sorted().measures, api_run
             assert back.sensor == run.sensor
             assert back.run_time == run.run_time.replace(second=0, microsecond=0)
+
+
+def test_cli_without_a_backend_or_the_password_says_so(
+    live_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DT_DATA_DIR", str(tmp_path / "cli-data"))
+    monkeypatch.delenv("DT_FDB_CONFIG", raising=False)
+    runner = CliRunner()
+    nowhere = f"http://127.0.0.1:{free_port()}"
+
+    unreachable = runner.invoke(fdb_app, ["export", "--backend-url", nowhere, "--password", "x"])
+    assert unreachable.exit_code == 1
+    assert "Cannot reach the backend" in unreachable.output
+    wrong = runner.invoke(fdb_app, ["list", "--backend-url", live_backend, "--password", "nope"])
+    assert wrong.exit_code == 1
+    assert "Cannot log in" in wrong.output
 
 
 def test_runs_of_two_sensors_in_one_minute_export_separately(
