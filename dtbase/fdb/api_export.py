@@ -63,13 +63,12 @@ class FdbExportSettings(BaseSettings):
             return FdbStore(self.fdb_config)
         return FdbStore(data_dir=self.data_dir)
 
-    def client(self, *, email: str = DEFAULT_USER_EMAIL, password: str | None = None) -> Client:
-        secret = password
-        if secret is None and self.default_user_pass is not None:
-            secret = self.default_user_pass.get_secret_value()
+    def client(self) -> Client:
+        """The default user's session (the service's; the CLI logs in as its commands do)."""
+        secret = self.default_user_pass.get_secret_value() if self.default_user_pass else ""
         if not secret:
-            raise ValueError("No password: set DT_DEFAULT_USER_PASS or give one")
-        return Client.logged_in(self.backend_url, email, secret)
+            raise ValueError("No password: set DT_DEFAULT_USER_PASS")
+        return Client.logged_in(self.backend_url, DEFAULT_USER_EMAIL, secret)
 
 
 @dataclass(frozen=True)
