@@ -19,7 +19,8 @@ So exporting again is idempotent, and `ok` is false as soon as one run failed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,7 +34,8 @@ from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.fdb.api_registry import ApiCodeRegistry
 from dtbase.fdb.errors import FdbError, InvalidRun
 from dtbase.fdb.from_api import MeasuresByName, list_api_runs, measures_by_name, to_model_run
-from dtbase.fdb.registry import CodeRegistry
+from dtbase.fdb.registry import CodeRegistry, Codes, MeasureKey, RunCodes
+from dtbase.fdb.runs import ModelRun, SensorLink
 from dtbase.schemas.models import ModelRun as ApiModelRun
 
 if TYPE_CHECKING:
@@ -61,13 +63,12 @@ class FdbExportSettings(BaseSettings):
             return FdbStore(self.fdb_config)
         return FdbStore(data_dir=self.data_dir)
 
-    def client(self, *, email: str = DEFAULT_USER_EMAIL, password: str | None = None) -> Client:
-        secret = password
-        if secret is None and self.default_user_pass is not None:
-            secret = self.default_user_pass.get_secret_value()
+    def client(self) -> Client:
+        """The default user's session (the service's; the CLI logs in as its commands do)."""
+        secret = self.default_user_pass.get_secret_value() if self.default_user_pass else ""
         if not secret:
-            raise ValueError("No password: set DT_DEFAULT_USER_PASS or give one")
-        return Client.logged_in(self.backend_url, email, secret)
+            raise ValueError("No password: set DT_DEFAULT_USER_PASS")
+        return Client.logged_in(self.backend_url, DEFAULT_USER_EMAIL, secret)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def export_window(
     """
     from dtbase.fdb.sinks import open_sink
 
-    registry = registry or ApiCodeRegistry(client)
+    window_registry = _WindowRegistry(registry or ApiCodeRegistry(client))
     runs = list_api_runs(client, dt_from=dt_from, dt_to=dt_to, models=models)
     summary = ExportSummary()
     if not runs:
@@ -133,7 +134,7 @@ def export_window(
                 api_run.id, api_run.model_name, api_run.scenario_description, api_run.time_created
             )
             try:
-                outcome = _export_one(client, store, registry, writer, api_run, measures)
+                outcome = _export_one(client, store, window_registry, writer, api_run, measures)
             except InvalidRun as error:
                 summary.failed.append(_with(base, reason=short_reason(error.problems)))
             except (FdbError, ApiError) as error:
@@ -150,7 +151,7 @@ def export_window(
 def _export_one(
     client: Client,
     store: FdbStore,
-    registry: CodeRegistry,
+    registry: _WindowRegistry,
     writer: Sink,
     api_run: ApiModelRun,
     measures: MeasuresByName,
@@ -159,6 +160,7 @@ def _export_one(
     from dtbase.fdb.bridge import compare_held, export_run, missing_fields
 
     run = to_model_run(client, api_run, measures=measures)
+    registry.refresh_for(run)
     held = compare_held(store, registry, run)
     if held.same:
         return "skipped", {"reason": held.same_reason(run.run_time)}
@@ -169,6 +171,57 @@ def _export_one(
     if missing:
         return "failed", {"reason": f"{missing} of its fields are not listed after the export"}
     return "exported", {"messages": result.messages}
+
+
+class _WindowRegistry:
+    """The registry for one export: its codes are read once, and again only for a run
+    whose codes the copy lacks (codes are only ever added, so a copy that has them is
+    current); codes assigned on the way are added to the copy."""
+
+    def __init__(self, registry: CodeRegistry) -> None:
+        self._registry = registry
+        self._codes: Codes | None = None
+
+    def refresh_for(self, run: ModelRun) -> None:
+        if self._codes is None or self._run_codes(self._codes, run) is None:
+            self._codes = self._registry.codes()
+
+    def codes(self) -> Codes:
+        if self._codes is None:
+            self._codes = self._registry.codes()
+        return self._codes
+
+    def assign(
+        self,
+        *,
+        model: str,
+        scenario: str | None,
+        measures: Collection[MeasureKey],
+        sensor: SensorLink | None = None,
+    ) -> RunCodes:
+        found = self._registry.assign(
+            model=model, scenario=scenario, measures=measures, sensor=sensor
+        )
+        codes = self.codes()
+        scenarios = (
+            {} if scenario is None or found.member is None else {(model, scenario): found.member}
+        )
+        sensors = {} if sensor is None else {sensor: found.channel}
+        self._codes = replace(
+            codes,
+            models={**codes.models, model: found.expver},
+            scenarios={**codes.scenarios, **scenarios},
+            measures={**codes.measures, **found.params},
+            sensors={**codes.sensors, **sensors},
+        )
+        return found
+
+    @staticmethod
+    def _run_codes(codes: Codes, run: ModelRun) -> RunCodes | None:
+        measures = [(measure.name, measure.units) for measure in run.measures]
+        return codes.run_codes(
+            model=run.model, scenario=run.scenario, measures=measures, sensor=run.sensor
+        )
 
 
 def short_reason(problems: list[str]) -> str:

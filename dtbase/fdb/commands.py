@@ -23,9 +23,9 @@ from dtbase.cli.options import (
     EmailOption,
     PasswordOption,
     fail,
+    logged_in,
     utc_time,
 )
-from dtbase.cli.options import password as password_of
 from dtbase.client.client import Client
 from dtbase.client.errors import ApiError
 from dtbase.core.settings import DEFAULT_USER_EMAIL
@@ -61,25 +61,17 @@ def _opened(
     fdb_config: Path | None,
     data_dir: Path | None,
 ) -> Iterator[_Context]:
-    settings = FdbExportSettings()
     updates: dict[str, object] = {}
-    if backend_url is not None:
-        updates["backend_url"] = backend_url
     if fdb_config is not None:
         updates["fdb_config"] = fdb_config
     if data_dir is not None:
         updates["data_dir"] = data_dir
-    settings = settings.model_copy(update=updates)
-    try:
-        client = settings.client(email=email, password=password_of(password))
-    except (ValueError, ApiError) as error:
-        fail(f"Cannot log in to {settings.backend_url}: {error}")
-    try:
-        yield _Context(client, settings.store())
-    except (FdbError, ApiError, ValueError) as error:
-        fail(str(error))
-    finally:
-        client.close()
+    settings = FdbExportSettings().model_copy(update=updates)
+    with logged_in(backend_url, email, password) as client:
+        try:
+            yield _Context(client, settings.store())
+        except (FdbError, ApiError, ValueError) as error:
+            fail(str(error))
 
 
 def _time(value: str | None, default: datetime) -> datetime:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from dtbase.client import Client
 from dtbase.client.fdb import Fdb
+from dtbase.devdb import free_port
 from dtbase.fdb import (
     FdbStore,
     Location,
@@ -29,6 +30,7 @@ from dtbase.fdb.bridge import list_runs
 from dtbase.fdb.commands import fdb_app
 from dtbase.fdb.errors import InvalidRun
 from dtbase.fdb.from_api import measures_by_name, to_model_run
+from dtbase.fdb.registry import Codes
 from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.models import MeasureValues, SensorMeasureIdentifier
 from dtbase.schemas.sensors import SensorMeasure
@@ -309,6 +311,22 @@ def _read_back_every_run(client: Client, store: FdbStore) -> None:
             assert back.run_time == run.run_time.replace(second=0, microsecond=0)
 
 
+def test_cli_without_a_backend_or_the_password_says_so(
+    live_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DT_DATA_DIR", str(tmp_path / "cli-data"))
+    monkeypatch.delenv("DT_FDB_CONFIG", raising=False)
+    runner = CliRunner()
+    nowhere = f"http://127.0.0.1:{free_port()}"
+
+    unreachable = runner.invoke(fdb_app, ["export", "--backend-url", nowhere, "--password", "x"])
+    assert unreachable.exit_code == 1
+    assert "Cannot reach the backend" in unreachable.output
+    wrong = runner.invoke(fdb_app, ["list", "--backend-url", live_backend, "--password", "nope"])
+    assert wrong.exit_code == 1
+    assert "Cannot log in" in wrong.output
+
+
 def test_runs_of_two_sensors_in_one_minute_export_separately(
     client: Client, store: FdbStore
 ) -> None:
@@ -338,6 +356,34 @@ def test_runs_of_two_sensors_in_one_minute_export_separately(
     ]
     again = export_window(client, store, dt_from=FROM, dt_to=TO)
     assert (len(again.exported), len(again.skipped), again.ok) == (0, 2, True)
+
+
+class _CountingRegistry(ApiCodeRegistry):
+    reads = 0
+
+    def codes(self) -> Codes:
+        self.reads += 1
+        return super().codes()
+
+
+def test_an_export_reads_the_registry_once_per_new_codes(client: Client, store: FdbStore) -> None:
+    """Two runs with new sensor links read the registry for each (their codes are new);
+    exporting them again reads it once, and both runs are still judged the same."""
+    for sensor in ("LOOP1", "LOOP2"):
+        _sensor(client, sensor)
+    start = RUN_TIME + timedelta(minutes=30)
+    _forecast(client, sensor="LOOP1", created=RUN_TIME, start=start, values=[281.0, 281.5])
+    _forecast(client, sensor="LOOP2", created=RUN_TIME, start=start, values=[275.0, 274.5])
+    first = _CountingRegistry(client)
+
+    assert export_window(client, store, dt_from=FROM, dt_to=TO, registry=first).ok
+    assert first.reads == 2
+
+    again = _CountingRegistry(client)
+    summary = export_window(client, store, dt_from=FROM, dt_to=TO, registry=again)
+    assert (len(summary.exported), len(summary.skipped), summary.ok) == (0, 2, True)
+    assert again.reads == 1
+    _read_back_every_run(client, store)
 
 
 def test_a_forecast_from_a_reading_three_hours_old_exports(client: Client, store: FdbStore) -> None:
