@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import orjson
-from psycopg import Connection, sql
+from psycopg import sql
 from sqlalchemy import (
     ColumnElement,
     Engine,
@@ -417,34 +417,26 @@ def stream_run_values(
     if not _is_row_id(run_id):
         yield b"{}"
         return
-    with engine.connect() as outer:
-        connection = outer.connection.driver_connection
-        assert isinstance(connection, Connection)
-        try:
-            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            products = connection.execute(
-                "SELECT p.id, m.name, m.datatype FROM model_product p"
-                " JOIN model_measure m ON m.id = p.measure_id WHERE p.run_id = %s ORDER BY p.id",
-                (run_id,),
-            ).fetchall()
-            opening = b"{"
-            for product_id, name, datatype in products:
-                yield opening + orjson.dumps(name) + b":["
-                opening = b"],"
-                column = sql.Identifier(VALUE_COLUMNS[ValueDatatype(datatype)])
-                query = sql.SQL(
-                    'SELECT "timestamp", {} FROM model_value WHERE product_id = %s'
-                    ' ORDER BY "timestamp"'
-                ).format(column)
-                separator = b""
-                for rows in streaming.server_side_chunks(
-                    connection, query, (product_id,), chunk_rows
-                ):
-                    yield separator + streaming.json_items(rows)
-                    separator = b","
-            yield b"{}" if opening == b"{" else b"]}"
-        finally:
-            connection.rollback()
+    with streaming.own_connection(engine) as connection:
+        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        products = connection.execute(
+            "SELECT p.id, m.name, m.datatype FROM model_product p"
+            " JOIN model_measure m ON m.id = p.measure_id WHERE p.run_id = %s ORDER BY p.id",
+            (run_id,),
+        ).fetchall()
+        opening = b"{"
+        for product_id, name, datatype in products:
+            yield opening + orjson.dumps(name) + b":["
+            opening = b"],"
+            column = sql.Identifier(VALUE_COLUMNS[ValueDatatype(datatype)])
+            query = sql.SQL(
+                'SELECT "timestamp", {} FROM model_value WHERE product_id = %s ORDER BY "timestamp"'
+            ).format(column)
+            separator = b""
+            for rows in streaming.server_side_chunks(connection, query, (product_id,), chunk_rows):
+                yield separator + streaming.json_items(rows)
+                separator = b","
+        yield b"{}" if opening == b"{" else b"]}"
 
 
 def delete_run(session: Session, *, run_id: int) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg import Connection, sql
+from psycopg import sql
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -139,40 +139,35 @@ def downsample(
     tail = (max(dt_from, rollups.LIMIT), dt_to) if dt_to >= rollups.LIMIT else None
     levels = rollups.levels_for(width)
     series = {"sensor_id": sensor_id, "measure_id": measure_id}
-    with engine.connect() as outer:
-        connection = outer.connection.driver_connection
-        assert isinstance(connection, Connection)
-        try:
-            for attempt in range(3):
-                # Small indexed scans: parallel workers cost more to start than they save.
-                connection.execute(
-                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;"
-                    " SET LOCAL max_parallel_workers_per_gather = 0"
-                )
-                dirty = (
-                    rollups.dirty_ranges(connection, **series, start=start, end=end)
-                    if levels and start < end
-                    else []
-                )
-                if dirty and attempt < 2:
-                    # Written since the last refresh: refresh, then read a new snapshot.
-                    connection.rollback()
-                    rollups.refresh(connection, **series, datatype=datatype, start=start, end=end)
-                    continue
-                # Writes that keep racing the refresh: read their ranges raw.
-                chosen = rollups.plan(
-                    start,
-                    end,
-                    levels,
-                    [(lo, min(hi, rollups.LIMIT) + rollups.TICK) for _, lo, hi in dirty],
-                )
-                query, params = _downsample_query(
-                    chosen, tail, sensor_id, measure_id, datatype, width, aggregate
-                )
-                rows = connection.execute(query, params).fetchall()
-                break
-        finally:
-            connection.rollback()
+    with streaming.own_connection(engine) as connection:
+        for attempt in range(3):
+            # Small indexed scans: parallel workers cost more to start than they save.
+            connection.execute(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;"
+                " SET LOCAL max_parallel_workers_per_gather = 0"
+            )
+            dirty = (
+                rollups.dirty_ranges(connection, **series, start=start, end=end)
+                if levels and start < end
+                else []
+            )
+            if dirty and attempt < 2:
+                # Written since the last refresh: refresh, then read a new snapshot.
+                connection.rollback()
+                rollups.refresh(connection, **series, datatype=datatype, start=start, end=end)
+                continue
+            # Writes that keep racing the refresh: read their ranges raw.
+            chosen = rollups.plan(
+                start,
+                end,
+                levels,
+                [(lo, min(hi, rollups.LIMIT) + rollups.TICK) for _, lo, hi in dirty],
+            )
+            query, params = _downsample_query(
+                chosen, tail, sensor_id, measure_id, datatype, width, aggregate
+            )
+            rows = connection.execute(query, params).fetchall()
+            break
     numeric = datatype in NUMERIC
     items: list[dict[str, Any]] = []
     for bucket, value, low, high, count in rows:

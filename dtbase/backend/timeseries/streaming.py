@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,11 +23,19 @@ def chunks(
     engine: Engine, query: sql.Composed, params: tuple[Any, ...], chunk_rows: int
 ) -> Iterator[list[tuple[datetime, Any]]]:
     """The query's rows, `chunk_rows` at a time, on a connection of their own."""
+    with own_connection(engine) as connection:
+        yield from server_side_chunks(connection, query, params, chunk_rows)
+
+
+@contextmanager
+def own_connection(engine: Engine) -> Iterator[Connection[Any]]:
+    """A psycopg connection of the pool's, apart from the request's; its transaction is
+    rolled back when done (reads only)."""
     with engine.connect() as outer:
         connection = outer.connection.driver_connection
         assert isinstance(connection, Connection)
         try:
-            yield from server_side_chunks(connection, query, params, chunk_rows)
+            yield connection
         finally:
             connection.rollback()
 
