@@ -6,21 +6,13 @@ user restored), because the backend runs in a server thread and commits for real
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import Engine, make_url, text
-from sqlalchemy.orm import Session
-from starlette.types import ASGIApp
 
 from dtbase.backend import migrate
 from dtbase.backend.app import create_app
@@ -30,12 +22,10 @@ from dtbase.backend.users import store as users_store
 from dtbase.client import Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.devdb import FAST_UNSAFE_OPTIONS, EmbeddedPostgres, free_port
-from dtbase.schemas.users import Role
-
-DEFAULT_PASSWORD = "default-password-for-tests"
-JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!"
-# Test services listen on free ports of this machine.
-LOCAL_SERVICES = "127.0.0.1,localhost"
+from tests.utils.accounts import UserFactory, logged_in
+from tests.utils.servers import served
+from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET, LOCAL_SERVICES
+from tests.utils.stub_service import StubService, serve_stub
 
 
 @pytest.fixture(scope="session")
@@ -130,26 +120,6 @@ def backend_of_each_role(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@contextmanager
-def served(app: ASGIApp) -> Iterator[str]:
-    """`app` served by uvicorn on a free port in a thread; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("The backend did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture
 def clean_database(engine: Engine) -> Iterator[None]:
     yield
@@ -169,7 +139,7 @@ def anonymous(live_backend: str, clean_database: None) -> Iterator[httpx.Client]
 def admin(live_backend: str, clean_database: None) -> Iterator[httpx.Client]:
     """A client logged in as the default user (an admin)."""
     with httpx.Client(base_url=live_backend, timeout=30) as client:
-        yield _logged_in(client, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
+        yield logged_in(client, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
 
 
 @pytest.fixture
@@ -186,76 +156,13 @@ def user_factory(live_backend: str, admin: httpx.Client) -> Iterator[UserFactory
     factory.close()
 
 
-class UserFactory:
-    """Creates users of a given role and hands back clients logged in as them."""
-
-    def __init__(self, base_url: str, admin: httpx.Client) -> None:
-        self.base_url, self.admin, self.clients = base_url, admin, list[httpx.Client]()
-
-    def __call__(self, role: Role, email: str | None = None) -> httpx.Client:
-        email = email or f"{role}-{len(self.clients)}@example.com"
-        password = f"password-of-{email}"
-        response = self.admin.post(
-            "/user/create-user", json={"email": email, "password": password, "role": role}
-        )
-        assert response.status_code == 201, response.text
-        client = httpx.Client(base_url=self.base_url, timeout=30)
-        self.clients.append(client)
-        return _logged_in(client, email, password)
-
-    def close(self) -> None:
-        for client in self.clients:
-            client.close()
-
-
-def _logged_in(client: httpx.Client, email: str, password: str) -> httpx.Client:
-    response = client.post("/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-    return client
-
-
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def _wait_for_lock_wait(engine: Engine, pid: int | None = None) -> int:
-    """Wait until the database session `pid` (or any, if None) waits for a lock another
-    one holds; returns the waiting session's pid."""
-    query = text(
-        "SELECT pid, wait_event_type, state, query FROM pg_stat_activity"
-        " WHERE pid = coalesce(:pid, pid) AND pid <> pg_backend_pid()"
-        " ORDER BY wait_event_type = 'Lock' DESC LIMIT 1"
-    )
-    deadline = time.monotonic() + 10
-    with engine.connect() as connection:
-        while time.monotonic() < deadline:
-            activity = connection.execute(query, {"pid": pid}).one()
-            if activity[1] == "Lock":
-                return int(activity[0])
-            time.sleep(0.02)
-    raise AssertionError(f"session {pid or 'of the backend'} never waited for a lock: {activity}")
-
-
-Result = TypeVar("Result")
-
-
-def when_blocked(
-    engine: Engine,
-    holder: Session,
-    action: Callable[[], Result],
-    pid: int | None = None,
-    meanwhile: Callable[[], object] = lambda: None,
-) -> Result:
-    """Run `action` in a worker thread until its database session (`pid`, or any) waits
-    for a lock `holder` holds; then run `meanwhile`, commit `holder` and return what
-    `action` returns. `holder` commits even if the wait fails, so nothing hangs."""
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(action)
-        try:
-            _wait_for_lock_wait(engine, pid)
-            meanwhile()
-        finally:
-            holder.commit()
-        return running.result(timeout=30)
+@pytest.fixture
+def stub() -> Iterator[StubService]:
+    """A service the backend can call (see `StubService`), for the test."""
+    with serve_stub() as stub:
+        yield stub

@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 
 from dtbase.backend import migrate
 from dtbase.devdb import EmbeddedPostgres, free_port
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
 
 LOGIN_LINE = re.compile(r"login\s+(\S+) / (\S+)")
 

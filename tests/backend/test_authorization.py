@@ -11,7 +11,7 @@ import pytest
 
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.users import Role
-from tests.conftest import UserFactory
+from tests.utils.accounts import UserFactory
 
 # Logout ends the walker's own session, so it is left out (tests/backend/auth covers it).
 PUBLIC = {("POST", "/auth/login"), ("GET", "/health"), ("POST", "/auth/logout")}

@@ -11,7 +11,7 @@ from dtbase.backend import migrate
 from dtbase.backend.app import create_app
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.devdb import FAST_UNSAFE_OPTIONS, EmbeddedPostgres, free_port
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
 
 LOGIN = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
 

@@ -18,7 +18,7 @@ from dtbase.backend.app import create_app
 from dtbase.backend.db import SessionDep
 from dtbase.backend.users import store
 from dtbase.core.settings import BackendSettings
-from tests.conftest import served
+from tests.utils.servers import served
 
 JSON = {"content-type": "application/json"}
 

@@ -20,7 +20,8 @@ from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.common import Msg
 from dtbase.schemas.sensors import InsertSensorReadingsRequest
 from dtbase.schemas.users import Role
-from tests.conftest import DEFAULT_PASSWORD, UserFactory
+from tests.utils.accounts import UserFactory
+from tests.utils.settings import DEFAULT_PASSWORD
 
 STAMPS = ["2024-01-01T00:00:00Z", "2024-01-01T00:01:00Z"]
 READINGS = {"unique_identifier": "S", "measure_name": "m", "readings": [1.0, 2.0]}

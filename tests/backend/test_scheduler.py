@@ -22,8 +22,8 @@ from dtbase.backend.services import timing
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.backend.services.scheduler import Scheduler
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
-from tests.backend.services.test_runs import StubService, local_policy, stub  # noqa: F401
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
+from tests.utils.stub_service import StubService, local_policy
 
 T = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 SECOND = timedelta(seconds=1)
@@ -68,7 +68,7 @@ def _at(text: str | None) -> datetime | None:
 
 def test_a_due_schedule_fires_once_and_not_before(
     admin: httpx.Client,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
     scheduler: Scheduler,
 ) -> None:
     _setup(
@@ -99,7 +99,7 @@ def test_a_due_schedule_fires_once_and_not_before(
 
 def test_a_parameter_set_schedule_sends_the_sets_parameters(
     admin: httpx.Client,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
     scheduler: Scheduler,
 ) -> None:
     _post(admin, "insert-service", {"name": "svc", "url": stub.url("/json"), "http_method": "PUT"})
@@ -118,7 +118,7 @@ def test_a_parameter_set_schedule_sends_the_sets_parameters(
 
 def test_a_disabled_schedule_does_not_fire(
     admin: httpx.Client,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
     scheduler: Scheduler,
 ) -> None:
     _setup(admin, stub.url("/json"), interval_seconds=60, start_at=T.isoformat(), enabled=False)
@@ -134,7 +134,7 @@ def test_a_disabled_schedule_does_not_fire(
 
 def test_catch_up_after_downtime_runs_once_then_the_next_future_time(
     admin: httpx.Client,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
     scheduler: Scheduler,
 ) -> None:
     _setup(admin, stub.url("/json"), interval_seconds=600, start_at=T.isoformat())
@@ -151,7 +151,7 @@ def test_catch_up_after_downtime_runs_once_then_the_next_future_time(
 
 def test_cron_catch_up(
     admin: httpx.Client,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
     scheduler: Scheduler,
 ) -> None:
     _setup(admin, stub.url("/json"), cron="0 0 1 1 *")  # New Year, midnight UTC
@@ -185,7 +185,7 @@ def test_a_failing_service_is_logged_as_failed(admin: httpx.Client, scheduler: S
 
 def test_two_schedulers_on_one_database_run_each_schedule_once(
     admin: httpx.Client,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
     database_url: str,
 ) -> None:
     count = 40
@@ -241,7 +241,7 @@ def test_the_backend_runs_its_scheduler_when_enabled(
     settings: BackendSettings,
     database_url: str,
     clean_database: None,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
 ) -> None:
     enabled = settings.model_copy(
         update={"scheduler_enabled": True, "scheduler_interval_seconds": 0.1}

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 
 from dtbase.backend.app import create_app
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
 
 # The schema is the app's own; requests go over HTTP to the live backend of the session.
 _APP = create_app(

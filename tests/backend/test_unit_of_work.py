@@ -21,7 +21,7 @@ from dtbase.backend.errors import InvalidInput
 from dtbase.backend.users import store
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.schemas.users import Role
-from tests.conftest import when_blocked
+from tests.utils.locks import when_blocked
 
 
 def _app_with_probe(settings: BackendSettings, database_url: str) -> TestClient:

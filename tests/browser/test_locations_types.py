@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from dtbase.client import Client
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
-from tests.browser.conftest import Watch, log_in, screenshot
+from tests.utils.pages import Watch, log_in, screenshot
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 
 from dtbase import demo
 from dtbase.client import Client
-from tests.browser.conftest import Watch, log_in, screenshot
 from tests.frontend.services.echo_server import echo_service
+from tests.utils.pages import Watch, log_in, screenshot
 
 
 def test_forecast_run_shows_mean_bands_and_observations(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from dtbase.client import Client
-from tests.browser.conftest import Watch, log_in, screenshot
+from tests.utils.pages import Watch, log_in, screenshot
 
 
 def test_create_disable_and_delete_a_schedule(page: Page, watch: Watch, client: Client) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from dtbase.client import Client
-from tests.browser.conftest import Watch, log_in, screenshot
+from tests.utils.pages import Watch, log_in, screenshot
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 MINUTES = 1440  # a day of minute readings: more than the chart has pixels

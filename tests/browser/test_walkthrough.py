@@ -9,8 +9,8 @@ from playwright.sync_api import Page, expect
 from dtbase.client import Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.users import Role
-from tests.browser.conftest import Watch, log_in, screenshot
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.pages import Watch, log_in, screenshot
+from tests.utils.settings import DEFAULT_PASSWORD
 
 
 def _roles(client: Client) -> dict[str, Role]:

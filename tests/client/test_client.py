@@ -11,7 +11,7 @@ from dtbase.client import ApiError, Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.auth import TokenPair
 from dtbase.schemas.users import Role, UserDetails
-from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
+from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET
 
 
 def _expired(token_type: str, email: str = DEFAULT_USER_EMAIL) -> str:

@@ -16,7 +16,7 @@ from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.auth import TokenPair
 from dtbase.schemas.sensors import ExportFormat, SensorMeasure, SeriesReadings
 from dtbase.schemas.values import ValueDatatype
-from tests.conftest import JWT_SECRET
+from tests.utils.settings import JWT_SECRET
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 STAMPS = [T0 + timedelta(seconds=30 * index) for index in range(6)]

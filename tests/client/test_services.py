@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from dtbase.client import ApiError, Client
@@ -17,13 +15,7 @@ from dtbase.schemas.services import (
     RunStatus,
     ServiceDetails,
 )
-from tests.backend.services.test_runs import StubService, serve_stub
-
-
-@pytest.fixture
-def stub() -> Iterator[StubService]:
-    with serve_stub() as stub:
-        yield stub
+from tests.utils.stub_service import StubService
 
 
 def test_services(client: Client) -> None:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from dtbase.core.settings import DEFAULT_USER_EMAIL
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -35,7 +35,7 @@ from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.models import MeasureValues, SensorMeasureIdentifier
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
 
 RUN_TIME = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
 FROM, TO = RUN_TIME - timedelta(hours=1), RUN_TIME + timedelta(hours=1)

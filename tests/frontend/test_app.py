@@ -16,7 +16,7 @@ from frontend import app_from_environment, create_app
 from frontend.app import CONTENT_SECURITY_POLICY
 from frontend.backend import backend_url
 from frontend.server import start
-from tests.frontend.conftest import Visitor, csrf_token, frontend_settings
+from tests.utils.visitors import Visitor, csrf_token, frontend_settings
 
 # The only endpoints an anonymous visitor may reach. Anything added here needs a reason.
 PUBLIC_ENDPOINTS = {

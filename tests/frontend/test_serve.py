@@ -15,7 +15,7 @@ import pytest
 
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.devdb import free_port
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 

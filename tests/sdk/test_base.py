@@ -12,7 +12,7 @@ import pytest
 from dtbase.client import Client
 from dtbase.sdk import BaseIngress, BaseModel, Outcome, ServiceRunError
 from dtbase.sdk.base import BaseService
-from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
+from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ import pytest
 from dtbase.client import Client
 from services.weather import handler as weather
 from services.weather.fake_provider import FakeOpenWeatherMap, load, weather_at
-from tests.services.conftest import CASSETTE
+from tests.utils.openweathermap import CASSETTE
 
 NOW = datetime(2026, 12, 4, 22, 17, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -20,7 +20,7 @@ from dtbase.schemas.values import ValueDatatype
 from services import function_app, registry
 from services.common import ParameterError, respond
 from services.fdb_export import handler
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 RUN_TIME = NOW - timedelta(hours=3)

@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 
 from services import function_app, registry
 from services.weather import handler as weather
-from tests.services.conftest import API_KEY, RECORDED_AT, Provider
+from tests.utils.openweathermap import API_KEY, RECORDED_AT, Provider
 
 PARAMETERS = {"dt_from": "-24h", "dt_to": "+48h", "api_key": API_KEY}
 LONDON = {"latitude": 51.53, "longitude": -0.127}

@@ -16,7 +16,7 @@ from dtbase.devdb import free_port
 from services import registry
 from services.host import BackgroundHost, create_app, register, service_urls
 from services.weather import handler as weather
-from tests.services.conftest import API_KEY, RECORDED_AT, Provider
+from tests.utils.openweathermap import API_KEY, RECORDED_AT, Provider
 
 WEATHER = {
     "dt_from": "-24h",

@@ -23,7 +23,7 @@ from services.weather.ingress import (
     parse_request,
     readings_calls,
 )
-from tests.services.conftest import API_KEY, CASSETTE, RECORDED_AT, Provider
+from tests.utils.openweathermap import API_KEY, CASSETTE, RECORDED_AT, Provider
 
 LONDON = {"latitude": 51.53, "longitude": -0.127}
 PARAMETERS = {"dt_from": "-24h", "dt_to": "+48h", "api_key": API_KEY, **LONDON}

@@ -5,7 +5,7 @@ import jwt
 import pytest
 
 from dtbase.core.settings import DEFAULT_USER_EMAIL
-from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
+from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET
 
 
 def test_login_returns_an_access_and_a_refresh_token(anonymous: httpx.Client) -> None:

@@ -13,7 +13,7 @@ from dtbase.backend.auth import store as auth_store
 from dtbase.backend.db import make_session_factory
 from dtbase.backend.users import store as users_store
 from dtbase.core.settings import DEFAULT_USER_EMAIL
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
 
 EMAIL, PASSWORD = "someone@example.com", "a password of someone"
 

@@ -20,7 +20,8 @@ from dtbase.backend.app import create_app
 from dtbase.backend.auth.passwords import PasswordQueue
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.devdb import free_port
-from tests.conftest import DEFAULT_PASSWORD, served
+from tests.utils.servers import served
+from tests.utils.settings import DEFAULT_PASSWORD
 
 OTHER = {"email": "other@example.com", "password": "the other password"}
 

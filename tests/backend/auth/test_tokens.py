@@ -12,7 +12,7 @@ import pytest
 from dtbase.backend.auth.tokens import Claims, TokenConfig, read_claims
 from dtbase.backend.errors import Unauthorized
 from dtbase.core.settings import DEFAULT_USER_EMAIL
-from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
+from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET
 
 
 def _token(secret: str = JWT_SECRET, algorithm: str = "HS256", **claims: object) -> str:

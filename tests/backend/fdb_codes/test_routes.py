@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from dtbase.schemas.users import Role
-from tests.conftest import UserFactory
+from tests.utils.accounts import UserFactory
 
 EMPTY: dict[str, list[object]] = {"models": [], "scenarios": [], "measures": [], "sensors": []}
 RUN = {

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from dtbase.schemas.users import Role
-from tests.conftest import UserFactory
+from tests.utils.accounts import UserFactory
 
 X = {"name": "x", "units": "m", "datatype": "float"}
 Y = {"name": "y", "units": None, "datatype": "integer"}

@@ -9,7 +9,7 @@ import pytest
 
 from dtbase.schemas.users import Role
 from tests.backend.models.test_runs import a_run, setup_models
-from tests.conftest import UserFactory
+from tests.utils.accounts import UserFactory
 
 WRITES: list[tuple[str, dict[str, Any]]] = [
     ("/model/insert-model", {"name": "M3"}),

@@ -13,7 +13,7 @@ import pytest
 
 from dtbase.client import Client
 from dtbase.client.errors import ApiError
-from tests.backend.sensors.conftest import add_sensors
+from tests.utils.sensors import add_sensors
 
 PATH = "/sensor/insert-readings-bulk-csv"
 MEASURES: list[dict[str, Any]] = [

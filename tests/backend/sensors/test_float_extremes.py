@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from dtbase.backend.sensors.refresher import RollupRefresher
-from tests.backend.sensors.conftest import add_sensors, iso
+from tests.utils.sensors import add_sensors, iso
 
 BIGGEST = sys.float_info.max
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

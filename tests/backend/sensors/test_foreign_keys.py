@@ -22,8 +22,8 @@ from dtbase.backend.timeseries import foreign_keys, ingest
 from dtbase.backend.timeseries.ingest import driver_connection
 from dtbase.core.settings import BackendSettings
 from dtbase.schemas.values import ValueDatatype
-from tests.backend.sensors.conftest import add_sensors, iso
-from tests.conftest import when_blocked
+from tests.utils.locks import when_blocked
+from tests.utils.sensors import add_sensors, iso
 
 MEASURES = [{"name": "temperature", "units": "K", "datatype": "float"}]
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

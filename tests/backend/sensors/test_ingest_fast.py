@@ -29,8 +29,8 @@ from dtbase.schemas.values import (
     check_value,
     check_values,
 )
-from tests.backend.sensors.conftest import add_sensors, iso
-from tests.conftest import when_blocked
+from tests.utils.locks import when_blocked
+from tests.utils.sensors import add_sensors, iso
 
 MEASURES = [
     {"name": "temperature", "units": "K", "datatype": "float"},

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from dtbase.backend.app import create_app
 from dtbase.core.settings import BackendSettings
-from tests.backend.sensors.conftest import add_sensors
+from tests.utils.sensors import add_sensors
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from dtbase.backend.sensors import readings, rollups
 from dtbase.core.timestamps import EPOCH, floor_to
-from tests.backend.sensors.conftest import add_sensors, iso
+from tests.utils.sensors import add_sensors, iso
 
 MEASURES = [
     {"name": "temperature", "units": "K", "datatype": "float"},

@@ -13,7 +13,7 @@ from dtbase.backend.db import make_session_factory
 from dtbase.backend.models.tables import Model, ModelRun
 from dtbase.backend.sensors.tables import Sensor, SensorMeasure, SensorReading
 from dtbase.schemas.users import Role
-from tests.conftest import UserFactory
+from tests.utils.accounts import UserFactory
 
 TEMPERATURE = {"name": "temperature", "units": "K", "datatype": "float"}
 WEATHER = {"name": "Weather", "description": None, "measures": [TEMPERATURE]}

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.backend.sensors.conftest import add_sensors, iso
+from tests.utils.sensors import add_sensors, iso
 
 MEASURES = [
     {"name": "temperature", "units": "K", "datatype": "float"},

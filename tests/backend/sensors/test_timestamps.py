@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.backend.sensors.conftest import add_sensors
+from tests.utils.sensors import add_sensors
 
 MEASURES = [{"name": "t", "units": "K", "datatype": "float"}]
 

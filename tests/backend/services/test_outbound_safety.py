@@ -27,14 +27,9 @@ from dtbase.backend.services.caller import CallOutcome, CallPolicy, call_service
 from dtbase.core.settings import DEFAULT_SERVICE_URL_ALLOWLIST, DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.devdb import free_port
 from dtbase.schemas.users import Role
-from tests.backend.services.test_runs import StubService, serve_stub
-from tests.conftest import DEFAULT_PASSWORD, UserFactory
-
-
-@pytest.fixture
-def stub() -> Iterator[StubService]:
-    with serve_stub() as stub:
-        yield stub
+from tests.utils.accounts import UserFactory
+from tests.utils.settings import DEFAULT_PASSWORD
+from tests.utils.stub_service import StubService
 
 
 def _register(client: httpx.Client | TestClient, name: str, url: str) -> httpx.Response:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from dtbase.schemas.users import Role
-from tests.backend.services.test_runs import StubService, stub  # noqa: F401
-from tests.conftest import UserFactory
+from tests.utils.accounts import UserFactory
+from tests.utils.stub_service import StubService
 
 FAR = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 
@@ -323,7 +323,7 @@ def _details(client: httpx.Client) -> list[dict[str, Any]]:
 
 def test_run_without_waiting_answers_202_and_completes_the_log(
     admin: httpx.Client,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
 ) -> None:
     _register(admin, url=stub.url("/slow"))
 
@@ -379,7 +379,7 @@ def test_run_without_waiting_checks_its_input_first(admin: httpx.Client) -> None
 
 def test_waiting_runs_report_their_status(
     admin: httpx.Client,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
 ) -> None:
     _register(admin, "ok", stub.url("/json"))
     _register(admin, "bad", stub.url("/status/500"))

@@ -9,7 +9,7 @@ import pytest
 
 from dtbase.client import ApiError, Client
 from dtbase.schemas.services import RunStatus
-from tests.backend.services.test_runs import StubService, stub  # noqa: F401
+from tests.utils.stub_service import StubService
 
 FAR = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 
@@ -46,7 +46,7 @@ def test_schedules_through_the_client(client: Client) -> None:
     assert services.list_schedules() == []
 
 
-def test_start_a_run_and_follow_it(client: Client, stub: StubService) -> None:  # noqa: F811
+def test_start_a_run_and_follow_it(client: Client, stub: StubService) -> None:
     client.services.insert_service("svc", stub.url("/json"), "POST")
 
     started = client.services.start_service_run("svc", parameters={"b": 2})

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from dtbase.schemas.users import Role
-from tests.conftest import UserFactory
+from tests.utils.accounts import UserFactory
 
 SERVICE1 = {"name": "svc1", "url": "http://localhost:7001/run", "http_method": "POST"}
 SERVICE2 = {"name": "svc2", "url": "https://localhost/api?code=k", "http_method": "GET"}

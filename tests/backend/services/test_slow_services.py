@@ -9,30 +9,22 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from dtbase.backend.app import create_app
 from dtbase.backend.services.scheduler import Scheduler
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
-from tests.backend.services.test_runs import StubService, serve_stub
-from tests.conftest import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD
+from tests.utils.stub_service import StubService
 
 CONCURRENT_CALLS = 50
 # Long enough that a request held behind the slow calls cannot pass for a free one on a
 # busy machine.
 SLOW_SECONDS = 6.0
 SLOW = f"/sleep/{SLOW_SECONDS:g}"
-
-
-@pytest.fixture
-def stub() -> Iterator[StubService]:
-    with serve_stub() as stub:
-        yield stub
 
 
 def _register(client: httpx.Client | TestClient, name: str, url: str) -> None:

@@ -21,7 +21,7 @@ from dtbase.backend.services import store
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.core.settings import BackendSettings
 from dtbase.schemas.common import utc_now
-from tests.backend.services.test_runs import local_policy
+from tests.utils.stub_service import local_policy
 
 STALE_AFTER = 90.0
 

@@ -19,7 +19,9 @@ from dtbase.backend.errors import Conflict
 from dtbase.backend.users import store
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.schemas.users import Role
-from tests.conftest import DEFAULT_PASSWORD, UserFactory, when_blocked
+from tests.utils.accounts import UserFactory
+from tests.utils.locks import when_blocked
+from tests.utils.settings import DEFAULT_PASSWORD
 
 
 def _details(admin: httpx.Client) -> list[dict[str, str]]:

@@ -5,7 +5,7 @@ import pytest
 
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.users import Role
-from tests.conftest import UserFactory
+from tests.utils.accounts import UserFactory
 
 NEW_USER = {"email": "test@test.com", "password": "a password"}
 

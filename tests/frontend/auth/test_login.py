@@ -17,14 +17,8 @@ from dtbase.schemas.auth import TokenPair
 from dtbase.schemas.users import Role
 from frontend import create_app
 from frontend.auth.session import TOKENS_KEY, USER_KEY, safe_next
-from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET
-from tests.frontend.conftest import (
-    Visitor,
-    VisitorFactory,
-    csrf_token,
-    frontend_settings,
-    text_of,
-)
+from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET
+from tests.utils.visitors import Visitor, VisitorFactory, csrf_token, frontend_settings, text_of
 
 
 def test_login_page_has_a_form_with_a_csrf_token(visitor: Visitor) -> None:

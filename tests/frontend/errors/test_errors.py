@@ -11,8 +11,8 @@ from dtbase.devdb import free_port
 from frontend import create_app
 from frontend.auth import session as user_session
 from frontend.backend import backend
-from tests.conftest import DEFAULT_PASSWORD
-from tests.frontend.conftest import Visitor, frontend_settings, text_of
+from tests.utils.settings import DEFAULT_PASSWORD
+from tests.utils.visitors import Visitor, frontend_settings, text_of
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
-from tests.frontend.conftest import Visitor
+from tests.utils.visitors import Visitor
 
 
 def _count(page: str, label: str) -> int:

@@ -10,7 +10,7 @@ from dtbase.client import Client
 from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.users import Role
 from dtbase.schemas.values import ValueDatatype
-from tests.frontend.conftest import Visitor, VisitorFactory, text_of
+from tests.utils.visitors import Visitor, VisitorFactory, text_of
 
 PAGE = "/locations/index"
 ROOM = [

@@ -14,7 +14,7 @@ from dtbase.schemas.models import MeasureValues, SensorMeasureIdentifier
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
 from frontend.models.charts import run_charts
-from tests.frontend.conftest import Visitor, text_of
+from tests.utils.visitors import Visitor, text_of
 
 PAGE = "/models/index"
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

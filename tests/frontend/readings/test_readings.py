@@ -13,7 +13,7 @@ from dtbase.client import Client
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
 from frontend.readings.routes import PAGE_SIZE
-from tests.frontend.conftest import Visitor, text_of
+from tests.utils.visitors import Visitor, text_of
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 MEASURES = {

@@ -11,7 +11,7 @@ from dtbase.client import Client
 from dtbase.schemas.sensors import SensorMeasure, SensorType
 from dtbase.schemas.users import Role
 from dtbase.schemas.values import ValueDatatype
-from tests.frontend.conftest import Visitor, VisitorFactory, text_of
+from tests.utils.visitors import Visitor, VisitorFactory, text_of
 
 PAGE = "/sensors/type/weather"
 TEMPERATURE = SensorMeasure(name="temperature", units="C", datatype=ValueDatatype.float)

@@ -13,7 +13,7 @@ from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.users import Role
 from dtbase.schemas.values import ValueDatatype
 from frontend.sensors.routes import PAGE_SIZE
-from tests.frontend.conftest import Visitor, VisitorFactory, text_of
+from tests.utils.visitors import Visitor, VisitorFactory, text_of
 
 PAGE = "/sensors/index"
 TEMPERATURE = SensorMeasure(name="temperature", units="C", datatype=ValueDatatype.float)

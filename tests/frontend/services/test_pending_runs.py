@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from dtbase.client import Client
-from tests.frontend.conftest import Visitor, text_of
+from tests.utils.visitors import Visitor, text_of
 
 
 @pytest.fixture

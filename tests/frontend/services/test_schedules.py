@@ -12,7 +12,7 @@ from dtbase.client import Client
 from dtbase.schemas.services import Schedule
 from dtbase.schemas.users import Role
 from frontend.services.forms import describe_interval
-from tests.frontend.conftest import Visitor, VisitorFactory, text_of
+from tests.utils.visitors import Visitor, VisitorFactory, text_of
 
 PAGE = "/services/service/echo"
 CREATE = "/services/schedules/create"

@@ -11,8 +11,8 @@ import pytest
 from dtbase.client import Client
 from dtbase.schemas.users import Role
 from frontend.services.forms import json_object
-from tests.frontend.conftest import Visitor, VisitorFactory, text_of
 from tests.frontend.services.echo_server import echo_service
+from tests.utils.visitors import Visitor, VisitorFactory, text_of
 
 PAGE = "/services/index"
 ECHO = "/services/service/echo"

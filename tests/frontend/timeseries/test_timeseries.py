@@ -11,7 +11,7 @@ import pytest
 from dtbase.client import Client
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
-from tests.frontend.conftest import Visitor, text_of
+from tests.utils.visitors import Visitor, text_of
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 TEMPERATURE = '["temperature", "C"]'

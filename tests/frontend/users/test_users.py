@@ -7,8 +7,9 @@ import pytest
 from dtbase.client import ApiError, Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.users import Role
-from tests.conftest import DEFAULT_PASSWORD
-from tests.frontend.conftest import Visitor, VisitorFactory, password_of, text_of
+from tests.utils.accounts import password_of
+from tests.utils.settings import DEFAULT_PASSWORD
+from tests.utils.visitors import Visitor, VisitorFactory, text_of
 
 PAGE = "/users/index"
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the sensor tests."""
+"""Sensors set up over the API, and timestamps written as the API writes them."""
 
 from __future__ import annotations
 
