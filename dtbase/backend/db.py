@@ -61,14 +61,19 @@ def make_session_factory(
 INGEST_FK_SHORTCUT = "dtbase_ingest_fk_shortcut"
 
 
+def session_factory_of(request: Request) -> sessionmaker[Session]:
+    """The app's session factory (`create_app` keeps it on `app.state`)."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One unit of work per request: commit on success, roll back on any exception.
 
     Async, so that only the end of the request takes a worker thread: opening a session
     touches no connection, and a thread hop costs about as much as a small query.
     """
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    session = factory()
+    session = session_factory_of(request)()
     try:
         yield session
     except BaseException:

@@ -37,7 +37,7 @@ from dtbase.backend.auth.deps import (
     user_of,
 )
 from dtbase.backend.auth.tokens import Claims
-from dtbase.backend.db import SessionDep
+from dtbase.backend.db import SessionDep, session_factory_of
 from dtbase.backend.lone_surrogates import is_json_content_type
 from dtbase.schemas.users import Role
 
@@ -77,7 +77,7 @@ def _ingest_route(model: type[BaseModel], call: IngestCall) -> type[Authenticate
                 except ValidationError:
                     # Starlette keeps the body it read: FastAPI reads it again from there.
                     return await fastapi_handler(request)
-                factory: sessionmaker[Session] = request.app.state.session_factory
+                factory = session_factory_of(request)
                 answer = await run_in_threadpool(_run, factory, claims, call, endpoint, body)
                 return Response(
                     answer.model_dump_json(), status_code=status_code, media_type="application/json"

@@ -12,8 +12,9 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from dtbase.backend.app_state import token_config_of
 from dtbase.backend.auth import store as auth_store
-from dtbase.backend.auth.tokens import Claims, TokenConfig, TokenType, read_claims
+from dtbase.backend.auth.tokens import Claims, TokenType, read_claims
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Forbidden, NotAuthenticated, Unauthorized
 from dtbase.backend.users.tables import User
@@ -41,8 +42,7 @@ def claims_of(request: Request) -> Claims:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated()
-    config: TokenConfig = request.app.state.token_config
-    claims = read_claims(config, token.strip())
+    claims = read_claims(token_config_of(request), token.strip())
     request.state.claims = claims
     return claims
 

@@ -5,6 +5,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
+from dtbase.backend.app_state import (
+    LoginLimitsDep,
+    PasswordQueueDep,
+    SessionFactoryDep,
+    TokenConfigDep,
+)
 from dtbase.backend.auth import store as auth_store
 from dtbase.backend.auth import throttle
 from dtbase.backend.auth.deps import (
@@ -14,8 +20,6 @@ from dtbase.backend.auth.deps import (
     claims_of,
     session_id_of,
 )
-from dtbase.backend.auth.passwords import PasswordQueue
-from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import TooBusy, Unauthorized
 from dtbase.backend.routing import documented
@@ -39,7 +43,14 @@ refresh_router = APIRouter(prefix="/auth", tags=["auth"], route_class=Authentica
         }
     ),
 )
-async def login(body: LoginRequest, request: Request) -> Response | TokenPair:
+async def login(
+    body: LoginRequest,
+    request: Request,
+    factory: SessionFactoryDep,
+    limits: LoginLimitsDep,
+    queue: PasswordQueueDep,
+    tokens: TokenConfigDep,
+) -> Response | TokenPair:
     """Exchange an email and password for an access token and a refresh token.
 
     The email's case does not matter. Each login starts a session that lasts until logout,
@@ -47,16 +58,13 @@ async def login(body: LoginRequest, request: Request) -> Response | TokenPair:
     """
     # Async, and every step in its own short transaction: a login waiting for its password
     # check holds neither a worker thread nor a database connection.
-    state = request.app.state
-    factory: sessionmaker[Session] = state.session_factory
     address = request.client.host if request.client else "unknown"
     wait = await anyio.to_thread.run_sync(
-        lambda: throttle.admit(factory, state.login_limits, email=body.email, address=address)
+        lambda: throttle.admit(factory, limits, email=body.email, address=address)
     )
     if wait is not None:
         return _too_many("Too many failed logins; try again later", wait)
     user = await anyio.to_thread.run_sync(lambda: _find(factory, body.email))
-    queue: PasswordQueue = state.password_queue
     try:
         matches = await queue.verify(body.password, user.password_hash if user else None)
     except TooBusy:
@@ -75,7 +83,7 @@ async def login(body: LoginRequest, request: Request) -> Response | TokenPair:
             found = users_store.find(session, email=body.email)
             if found is None or found.password_hash != user.password_hash:
                 raise Unauthorized("Incorrect email or password")
-            return auth_store.start(session, user=found, config=_token_config(request))
+            return auth_store.start(session, user=found, config=tokens)
 
     return await anyio.to_thread.run_sync(start)
 
@@ -85,7 +93,9 @@ async def login(body: LoginRequest, request: Request) -> Response | TokenPair:
     response_model=TokenPair,
     responses={401: {"model": Msg, "description": "Missing, invalid or expired refresh token"}},
 )
-def refresh(request: Request, session: SessionDep, user: RefreshingUser) -> Response | TokenPair:
+def refresh(
+    request: Request, session: SessionDep, user: RefreshingUser, tokens: TokenConfigDep
+) -> Response | TokenPair:
     """Exchange a refresh token (in the Authorization header) for a new pair.
 
     Each refresh token works once: the pair replaces it. A refresh token used again (it
@@ -97,7 +107,7 @@ def refresh(request: Request, session: SessionDep, user: RefreshingUser) -> Resp
         user=user,
         session_id=session_id_of(claims),
         number=claims.refresh_number if claims.refresh_number is not None else -1,
-        config=_token_config(request),
+        config=tokens,
     )
     if pair is None:
         # Answered, not raised: the session's end must be committed with this request.
@@ -128,8 +138,3 @@ def _too_many(detail: str, retry_after: int) -> Response:
     return JSONResponse(
         {"detail": detail}, status_code=429, headers={"Retry-After": str(retry_after)}
     )
-
-
-def _token_config(request: Request) -> TokenConfig:
-    config: TokenConfig = request.app.state.token_config
-    return config

@@ -4,10 +4,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from anyio.to_thread import run_sync
-from fastapi import APIRouter, Body, Request, status
+from fastapi import APIRouter, Body, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from dtbase.backend.app_state import BackgroundRunsDep
 from dtbase.backend.auth.deps import Admin, CurrentUser, Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Unprocessable
@@ -50,17 +51,12 @@ NO_PARAMETER_SET: Responses = {400: {"model": Msg, "description": "Parameter set
 SERVICE_EXISTS: Responses = {409: {"model": Msg, "description": "Service already exists."}}
 
 
-def _runs_of(request: Request) -> BackgroundRuns:
-    runs: BackgroundRuns = request.app.state.background_runs
-    return runs
-
-
-def _check_url(request: Request, url: str | None) -> None:
+def _check_url(runs: BackgroundRuns, url: str | None) -> None:
     """422 unless the backend may call `url` (who may register URLs: admins)."""
     if url is None:
         return
     try:
-        _runs_of(request).policy.allowlist.check_registration(url)
+        runs.policy.allowlist.check_registration(url)
     except UrlNotAllowed as refusal:
         raise Unprocessable(["url"], str(refusal)) from refusal
 
@@ -76,14 +72,14 @@ def _is_admin(user: User) -> bool:
     responses=SERVICE_EXISTS,
 )
 def insert_service(
-    body: InsertServiceRequest, request: Request, session: SessionDep, _: Admin
+    body: InsertServiceRequest, runs: BackgroundRunsDep, session: SessionDep, _: Admin
 ) -> Msg:
     """Register a service: a name, the URL to call and the HTTP method to call it with.
 
     Admins only: the backend sends parameter sets (which may hold keys) to this URL. A URL
     that is not http(s), or whose host is not on DT_SERVICE_URL_ALLOWLIST, is a 422.
     """
-    _check_url(request, body.url)
+    _check_url(runs, body.url)
     store.insert_service(session, name=body.name, url=body.url, http_method=body.http_method)
     return Msg(detail="Service created successfully.")
 
@@ -103,10 +99,12 @@ def list_services(session: SessionDep, user: CurrentUser) -> list[ServiceDetails
     response_model=Msg,
     responses={**NO_SERVICE, **SERVICE_EXISTS},
 )
-def edit_service(body: EditServiceRequest, request: Request, session: SessionDep, _: Admin) -> Msg:
+def edit_service(
+    body: EditServiceRequest, runs: BackgroundRunsDep, session: SessionDep, _: Admin
+) -> Msg:
     """Rename a service or change its URL or method (dtbase only; admins only); omitted
     fields stay."""
-    _check_url(request, body.url)
+    _check_url(runs, body.url)
     store.edit_service(
         session, name=body.name, new_name=body.new_name, url=body.url, http_method=body.http_method
     )
@@ -201,7 +199,7 @@ def edit_parameter_set(body: EditParameterSetRequest, session: SessionDep, _: Wr
     },
 )
 async def run_service(
-    body: CallServiceRequest, request: Request, session: SessionDep, _: Writer
+    body: CallServiceRequest, runs: BackgroundRunsDep, session: SessionDep, _: Writer
 ) -> RunOutcome | JSONResponse:
     """Call a service once and log the run.
 
@@ -216,7 +214,6 @@ async def run_service(
     Async: while the service works, the request holds neither a thread nor a database
     connection, so slow services cannot starve the rest of the API.
     """
-    runs = _runs_of(request)
 
     def target_of_run() -> store.RunTarget:
         target = store.run_target(

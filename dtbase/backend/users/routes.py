@@ -6,6 +6,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, status
 from sqlalchemy.orm import Session
 
+from dtbase.backend.app_state import PasswordQueueDep
 from dtbase.backend.auth.deps import Admin, CurrentUser, check_role, claims_of, user_of
 from dtbase.backend.auth.passwords import PasswordQueue
 from dtbase.backend.db import SessionDep, give_back_connection
@@ -60,10 +61,14 @@ def list_users_details(session: SessionDep, _: Admin) -> list[UserDetails]:
     responses=documented({409: "User already exists"}) | BUSY,
 )
 async def create_user(
-    body: CreateUserRequest, request: Request, session: SessionDep, _: Admin
+    body: CreateUserRequest,
+    request: Request,
+    session: SessionDep,
+    queue: PasswordQueueDep,
+    _: Admin,
 ) -> Msg:
     """Create a user with a role (default `user`)."""
-    password_hash = await _hashed(body.password, request, session)
+    password_hash = await _hashed(body.password, queue, session)
 
     def create() -> None:
         check_role(_caller_again(request, session), Role.admin)
@@ -86,7 +91,11 @@ def delete_user(body: DeleteUserRequest, session: SessionDep, _: Admin) -> Msg:
 
 @router.post("/change-password", response_model=Msg, responses=NO_SUCH_USER | BUSY)
 async def change_password(
-    body: ChangePasswordRequest, request: Request, session: SessionDep, user: CurrentUser
+    body: ChangePasswordRequest,
+    request: Request,
+    session: SessionDep,
+    queue: PasswordQueueDep,
+    user: CurrentUser,
 ) -> Msg:
     """Set a new password: anyone for themself, admins for anyone.
 
@@ -94,7 +103,7 @@ async def change_password(
     changing their own password): log in again with the new password.
     """
     _may_change_password(user, body.email)
-    password_hash = await _hashed(body.password, request, session)
+    password_hash = await _hashed(body.password, queue, session)
 
     def change() -> None:
         _may_change_password(_caller_again(request, session), body.email)
@@ -109,14 +118,13 @@ def _may_change_password(user: User, email: str) -> None:
         check_role(user, Role.admin)
 
 
-async def _hashed(password: str, request: Request, session: Session) -> str:
+async def _hashed(password: str, queue: PasswordQueue, session: Session) -> str:
     """The password's hash, made in the password queue (`TooBusy`, 429, when it is full).
 
     Async, so that waiting there holds no worker thread; and the connection that
     authenticated the caller goes back to the pool first, so that it holds none either.
     """
     await give_back_connection(session)
-    queue: PasswordQueue = request.app.state.password_queue
     return await queue.hash(password)
 
 
