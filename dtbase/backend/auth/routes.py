@@ -91,7 +91,7 @@ async def login(
 @refresh_router.post(
     "/refresh",
     response_model=TokenPair,
-    responses={401: {"model": Msg, "description": "Missing, invalid or expired refresh token"}},
+    responses=documented({401: "Missing, invalid or expired refresh token"}),
 )
 def refresh(
     request: Request, session: SessionDep, user: RefreshingUser, tokens: TokenConfigDep

@@ -6,7 +6,7 @@ from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.locations import store, tables
 from dtbase.backend.locations.store import IdentifierSpec, SchemaDetails
-from dtbase.backend.routing import Responses, protected_router
+from dtbase.backend.routing import documented, protected_router
 from dtbase.schemas.common import Msg
 from dtbase.schemas.locations import (
     EditLocationRequest,
@@ -25,25 +25,6 @@ from dtbase.schemas.values import Scalar, ValueType
 router: APIRouter = protected_router(prefix="/location", tags=["location"])
 
 
-# FastAPI drops its own 422 schema when a route declares 422, so point at it explicitly
-# (the component exists because routes such as get-schema-details keep the default).
-VALIDATION_ERROR = {
-    "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
-}
-
-
-def _responses(**codes: str) -> Responses:
-    """OpenAPI error responses, e.g. `_responses(e400="...", e422="...")`."""
-    responses: Responses = {}
-    for code, text in codes.items():
-        status_code = int(code.removeprefix("e"))
-        if status_code == 422:
-            responses[status_code] = {"description": text, "content": VALIDATION_ERROR}
-        else:
-            responses[status_code] = {"model": Msg, "description": text}
-    return responses
-
-
 TYPE_ERRORS = "A coordinate's JSON type does not match its identifier's datatype"
 
 
@@ -51,9 +32,11 @@ TYPE_ERRORS = "A coordinate's JSON type does not match its identifier's datatype
     "/insert-location-schema",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=_responses(
-        e409="LocationSchema exists already",
-        e422="Invalid body, e.g. two identifiers with the same name or an unknown datatype",
+    responses=documented(
+        {
+            409: "LocationSchema exists already",
+            422: "Invalid body, e.g. two identifiers with the same name or an unknown datatype",
+        }
     ),
 )
 def insert_location_schema(body: LocationSchema, session: SessionDep, _: Writer) -> Msg:
@@ -72,10 +55,12 @@ def insert_location_schema(body: LocationSchema, session: SessionDep, _: Writer)
     "/insert-location",
     status_code=status.HTTP_201_CREATED,
     response_model=InsertLocationResponse,
-    responses=_responses(
-        e409="Location or schema exists already (the same location), or a schema of that"
-        " name exists with other identifiers",
-        e422=f"Lists of unequal length, duplicate identifier names, or: {TYPE_ERRORS}",
+    responses=documented(
+        {
+            409: "Location or schema exists already (the same location), or a schema of that"
+            " name exists with other identifiers",
+            422: f"Lists of unequal length, duplicate identifier names, or: {TYPE_ERRORS}",
+        }
     ),
 )
 def insert_location(
@@ -93,11 +78,13 @@ def insert_location(
     "/insert-location-for-schema",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=_responses(
-        e400="Location schema does not exist, or the coordinates are not exactly the"
-        " schema's identifiers",
-        e409="Location exists already",
-        e422=TYPE_ERRORS,
+    responses=documented(
+        {
+            400: "Location schema does not exist, or the coordinates are not exactly the"
+            " schema's identifiers",
+            409: "Location exists already",
+            422: TYPE_ERRORS,
+        }
     ),
 )
 def insert_location_for_schema(
@@ -123,7 +110,7 @@ def list_location_identifiers(session: SessionDep) -> list[LocationIdentifier]:
 @router.post(
     "/get-schema-details",
     response_model=LocationSchema,
-    responses=_responses(e400="No such schema"),
+    responses=documented({400: "No such schema"}),
 )
 def get_schema_details(body: SchemaNameRequest, session: SessionDep) -> LocationSchema:
     """One schema's name, description and identifiers."""
@@ -133,9 +120,11 @@ def get_schema_details(body: SchemaNameRequest, session: SessionDep) -> Location
 @router.post(
     "/list-locations",
     response_model=list[dict[str, ValueType]],
-    responses=_responses(
-        e400="No such schema, or a filter key is not an identifier of the schema",
-        e422=TYPE_ERRORS,
+    responses=documented(
+        {
+            400: "No such schema, or a filter key is not an identifier of the schema",
+            422: TYPE_ERRORS,
+        }
     ),
 )
 def list_locations(body: ListLocationsRequest, session: SessionDep) -> list[dict[str, Scalar]]:
@@ -147,9 +136,11 @@ def list_locations(body: ListLocationsRequest, session: SessionDep) -> list[dict
 @router.post(
     "/delete-location-schema",
     response_model=Msg,
-    responses=_responses(
-        e400="Location schema '<name>' not found.",
-        e409="The schema still has locations",
+    responses=documented(
+        {
+            400: "Location schema '<name>' not found.",
+            409: "The schema still has locations",
+        }
     ),
 )
 def delete_location_schema(body: SchemaNameRequest, session: SessionDep, _: Writer) -> Msg:
@@ -161,11 +152,13 @@ def delete_location_schema(body: SchemaNameRequest, session: SessionDep, _: Writ
 @router.post(
     "/delete-location",
     response_model=Msg,
-    responses=_responses(
-        e400="Location not found, Location schema does not exist, or the coordinates are"
-        " not exactly the schema's identifiers",
-        e409="A sensor was installed at the location",
-        e422=TYPE_ERRORS,
+    responses=documented(
+        {
+            400: "Location not found, Location schema does not exist, or the coordinates are"
+            " not exactly the schema's identifiers",
+            409: "A sensor was installed at the location",
+            422: TYPE_ERRORS,
+        }
     ),
 )
 def delete_location(body: LocationRequest, session: SessionDep, _: Writer) -> Msg:
@@ -177,10 +170,12 @@ def delete_location(body: LocationRequest, session: SessionDep, _: Writer) -> Ms
 @router.post(
     "/edit-location-schema",
     response_model=Msg,
-    responses=_responses(
-        e400="Location schema does not exist",
-        e409="LocationSchema exists already (the new name is taken)",
-        e422="Invalid body, e.g. an empty new name",
+    responses=documented(
+        {
+            400: "Location schema does not exist",
+            409: "LocationSchema exists already (the new name is taken)",
+            422: "Invalid body, e.g. an empty new name",
+        }
     ),
 )
 def edit_location_schema(body: EditLocationSchemaRequest, session: SessionDep, _: Writer) -> Msg:
@@ -199,11 +194,13 @@ def edit_location_schema(body: EditLocationSchemaRequest, session: SessionDep, _
 @router.post(
     "/edit-location",
     response_model=Msg,
-    responses=_responses(
-        e400="Location not found, Location schema does not exist, or coordinates or"
-        " new_coordinates are not exactly the schema's identifiers",
-        e409="Location exists already (another location has the new coordinates)",
-        e422=TYPE_ERRORS,
+    responses=documented(
+        {
+            400: "Location not found, Location schema does not exist, or coordinates or"
+            " new_coordinates are not exactly the schema's identifiers",
+            409: "Location exists already (another location has the new coordinates)",
+            422: TYPE_ERRORS,
+        }
     ),
 )
 def edit_location(body: EditLocationRequest, session: SessionDep, _: Writer) -> Msg:

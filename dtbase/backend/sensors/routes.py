@@ -279,16 +279,18 @@ def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Respons
     return Response(orjson.dumps(items, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
+_DOWNLOAD = {
+    "description": "The readings as a download: CSV (`timestamp,value`) or NDJSON",
+    "content": {"text/csv": {}, "application/x-ndjson": {}},
+}
+
+
 @router.post(
     "/export-sensor-readings",
     response_class=StreamingResponse,
-    responses={
-        **documented({400: "No measure of that name, or two for the sensor's type"}),
-        200: {
-            "description": "The readings as a download: CSV (`timestamp,value`) or NDJSON",
-            "content": {"text/csv": {}, "application/x-ndjson": {}},
-        },
-    },
+    responses=documented({400: "No measure of that name, or two for the sensor's type"}),
+    # What FastAPI cannot tell from a streamed answer: its content types.
+    openapi_extra={"responses": {"200": _DOWNLOAD}},
 )
 def export_sensor_readings(body: ExportSensorReadingsRequest, session: SessionDep) -> Response:
     """Additive: the readings from `dt_from` to `dt_to` inclusive, oldest first, streamed

@@ -12,7 +12,7 @@ from dtbase.backend.app_state import BackgroundRunsDep
 from dtbase.backend.auth.deps import Admin, CurrentUser, Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Unprocessable
-from dtbase.backend.routing import Responses, documented, protected_router
+from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.services import caller, store
 from dtbase.backend.services.allowlist import UrlNotAllowed
 from dtbase.backend.services.masking import mask, mask_url, readable
@@ -46,10 +46,6 @@ from dtbase.schemas.users import Role
 
 router: APIRouter = protected_router(prefix="/service", tags=["service"])
 
-NO_SERVICE: Responses = {400: {"model": Msg, "description": "Service does not exist."}}
-NO_PARAMETER_SET: Responses = {400: {"model": Msg, "description": "Parameter set does not exist."}}
-SERVICE_EXISTS: Responses = {409: {"model": Msg, "description": "Service already exists."}}
-
 
 def _check_url(runs: BackgroundRuns, url: str | None) -> None:
     """422 unless the backend may call `url` (who may register URLs: admins)."""
@@ -69,7 +65,7 @@ def _is_admin(user: User) -> bool:
     "/insert-service",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=SERVICE_EXISTS,
+    responses=documented({409: store.SERVICE_EXISTS}),
 )
 def insert_service(
     body: InsertServiceRequest, runs: BackgroundRunsDep, session: SessionDep, _: Admin
@@ -97,7 +93,7 @@ def list_services(session: SessionDep, user: CurrentUser) -> list[ServiceDetails
 @router.post(
     "/edit-service",
     response_model=Msg,
-    responses={**NO_SERVICE, **SERVICE_EXISTS},
+    responses=documented({400: store.NO_SERVICE, 409: store.SERVICE_EXISTS}),
 )
 def edit_service(
     body: EditServiceRequest, runs: BackgroundRunsDep, session: SessionDep, _: Admin
@@ -111,7 +107,7 @@ def edit_service(
     return Msg(detail="Service edited successfully.")
 
 
-@router.post("/delete-service", response_model=Msg, responses=NO_SERVICE)
+@router.post("/delete-service", response_model=Msg, responses=documented({400: store.NO_SERVICE}))
 def delete_service(body: DeleteServiceRequest, session: SessionDep, _: Admin) -> Msg:
     """Delete a service with its parameter sets and run log (admins only)."""
     store.delete_service(session, name=body.name)
@@ -122,10 +118,7 @@ def delete_service(body: DeleteServiceRequest, session: SessionDep, _: Admin) ->
     "/insert-parameter-set",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses={
-        **NO_SERVICE,
-        409: {"model": Msg, "description": "Parameter set already exists."},
-    },
+    responses=documented({400: store.NO_SERVICE, 409: store.PARAMETER_SET_EXISTS}),
 )
 def insert_parameter_set(body: InsertParameterSetRequest, session: SessionDep, _: Writer) -> Msg:
     """Store a named JSON object of parameters for a service."""
@@ -138,7 +131,7 @@ def insert_parameter_set(body: InsertParameterSetRequest, session: SessionDep, _
 @router.post(
     "/delete-parameter-set",
     response_model=Msg,
-    responses={**NO_PARAMETER_SET, **documented({409: "A schedule uses the parameter set."})},
+    responses=documented({400: store.NO_PARAMETER_SET, 409: store.PARAMETER_SET_IN_USE}),
 )
 def delete_parameter_set(body: DeleteParameterSetRequest, session: SessionDep, _: Writer) -> Msg:
     """Delete a parameter set and, as DTBase does, the runs that used it."""
@@ -172,7 +165,11 @@ def _shown_to(user: User) -> Callable[[Any], Any]:
     return lambda value: mask(readable(value))
 
 
-@router.post("/edit-parameter-set", response_model=Msg, responses=NO_PARAMETER_SET)
+@router.post(
+    "/edit-parameter-set",
+    response_model=Msg,
+    responses=documented({400: store.NO_PARAMETER_SET}),
+)
 def edit_parameter_set(body: EditParameterSetRequest, session: SessionDep, _: Writer) -> Msg:
     """Replace a parameter set's parameters completely."""
     store.edit_parameter_set(
@@ -184,19 +181,17 @@ def edit_parameter_set(body: EditParameterSetRequest, session: SessionDep, _: Wr
 @router.post(
     "/run-service",
     response_model=RunOutcome,
-    responses={
-        202: {"model": RunStarted, "description": 'With `"wait": false`: the run started.'},
-        400: {"model": Msg, "description": "Service or parameter set does not exist."},
-        502: {
-            "model": RunOutcome,
-            "description": "The service could not be reached, or its URL is not allowed "
-            "(run logged).",
-        },
-        504: {
-            "model": RunOutcome,
-            "description": "The service did not answer in time (run logged).",
-        },
-    },
+    responses=documented(
+        {
+            202: (RunStarted, 'With `"wait": false`: the run started.'),
+            400: store.NO_RUN_TARGET,
+            502: (
+                RunOutcome,
+                "The service could not be reached, or its URL is not allowed (run logged).",
+            ),
+            504: (RunOutcome, "The service did not answer in time (run logged)."),
+        }
+    ),
 )
 async def run_service(
     body: CallServiceRequest, runs: BackgroundRunsDep, session: SessionDep, _: Writer
@@ -336,17 +331,12 @@ def _runs(session: Session, body: ListRunsRequest | None) -> list[store.RunRow]:
 
 # --- schedules -----------------------------------------------------------------------
 
-NO_SCHEDULE_TARGET: Responses = documented(
-    {400: "Service or parameter set does not exist.", 409: "Schedule already exists."}
-)
-NO_SCHEDULE: Responses = documented({400: "Schedule does not exist."})
-
 
 @router.post(
     "/insert-schedule",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=NO_SCHEDULE_TARGET,
+    responses=documented({400: store.NO_RUN_TARGET, 409: store.SCHEDULE_EXISTS}),
 )
 def insert_schedule(body: InsertScheduleRequest, session: SessionDep, _: Writer) -> Msg:
     """Schedule a service: a cron expression (in a time zone) or an interval in seconds,
@@ -405,7 +395,7 @@ def list_schedules(
     responses=documented(
         {
             400: "Schedule or parameter set does not exist.",
-            409: "A schedule of that name exists already.",
+            409: store.SCHEDULE_EXISTS,
         }
     ),
 )
@@ -425,7 +415,7 @@ def edit_schedule(body: EditScheduleRequest, session: SessionDep, _: Writer) -> 
     return Msg(detail="Schedule edited successfully.")
 
 
-@router.post("/delete-schedule", response_model=Msg, responses=NO_SCHEDULE)
+@router.post("/delete-schedule", response_model=Msg, responses=documented({400: store.NO_SCHEDULE}))
 def delete_schedule(body: DeleteScheduleRequest, session: SessionDep, _: Writer) -> Msg:
     """Delete a schedule; the runs it made stay in the run log."""
     store.delete_schedule(session, service_name=body.service_name, name=body.name)

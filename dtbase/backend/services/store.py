@@ -27,6 +27,10 @@ NO_SERVICE = "Service does not exist."
 NO_PARAMETER_SET = "Parameter set does not exist."
 NO_RUN_TARGET = "Service or parameter set does not exist."
 NO_SCHEDULE = "Schedule does not exist."
+SERVICE_EXISTS = "Service already exists."
+PARAMETER_SET_EXISTS = "Parameter set already exists."
+PARAMETER_SET_IN_USE = "Parameter set is used by a schedule."
+SCHEDULE_EXISTS = "Schedule already exists."
 
 
 def check_parameters(parameters: Any) -> None:
@@ -72,7 +76,7 @@ def insert_service(session: Session, *, name: str, url: str, http_method: str) -
         with session.begin_nested():
             session.add(service)
     except IntegrityError as error:
-        raise AlreadyExists("Service already exists.") from error
+        raise AlreadyExists(SERVICE_EXISTS) from error
     return service
 
 
@@ -95,7 +99,7 @@ def edit_service(
             if http_method is not None:
                 service.http_method = HttpMethod(http_method)
     except IntegrityError as error:
-        raise AlreadyExists("Service already exists.") from error
+        raise AlreadyExists(SERVICE_EXISTS) from error
     return service
 
 
@@ -137,7 +141,7 @@ def insert_parameter_set(
             session.add(parameter_set)
     except IntegrityError as error:
         if _constraint_of(error) == "uq_service_parameter_set_service_id_name":
-            raise AlreadyExists("Parameter set already exists.") from error
+            raise AlreadyExists(PARAMETER_SET_EXISTS) from error
         # The service was deleted by another request since we read it.
         raise InvalidInput(NO_SERVICE) from error
     return parameter_set
@@ -172,7 +176,7 @@ def delete_parameter_set(session: Session, *, service_name: str, name: str) -> N
             session.delete(parameter_set)
     except IntegrityError as error:
         # A schedule started using it since we looked.
-        raise Conflict("Parameter set is used by a schedule.") from error
+        raise Conflict(PARAMETER_SET_IN_USE) from error
 
 
 def list_parameter_sets(
@@ -408,8 +412,6 @@ def list_runs(
 
 
 # --- schedules -----------------------------------------------------------------------
-
-SCHEDULE_EXISTS = "Schedule already exists."
 
 
 @dataclass(frozen=True)

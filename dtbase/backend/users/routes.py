@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 import anyio.to_thread
 from fastapi import APIRouter, Request, status
 from sqlalchemy.orm import Session
@@ -25,9 +23,7 @@ from dtbase.schemas.users import (
 )
 
 router: APIRouter = protected_router(prefix="/user", tags=["user"])
-NO_SUCH_USER: dict[int | str, dict[str, Any]] = {
-    400: {"model": Msg, "description": "User doesn't exist"}
-}
+NO_SUCH_USER = documented({400: "User doesn't exist"})
 BUSY = documented(
     {
         429: "Too many logins and password changes at once: nothing was done; try again "
