@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from dtbase.backend.app_state import token_config_of
 from dtbase.backend.auth import store as auth_store
-from dtbase.backend.auth.tokens import Claims, TokenType, read_claims
+from dtbase.backend.auth.tokens import INVALID, Claims, TokenType, read_claims
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Forbidden, NotAuthenticated, Unauthorized
 from dtbase.backend.users.tables import User
@@ -58,7 +58,7 @@ def user_of(session: Session, claims: Claims, token_type: TokenType | None) -> U
     if claims.session_id is not None:
         user = auth_store.user_of(session, session_id=claims.session_id)
     if user is None:
-        raise Unauthorized("Could not validate credentials")
+        raise Unauthorized(INVALID)
     if token_type is not None and claims.token_type != token_type:
         raise Unauthorized("Token of wrong type")
     return user
@@ -67,7 +67,7 @@ def user_of(session: Session, claims: Claims, token_type: TokenType | None) -> U
 def session_id_of(claims: Claims) -> uuid.UUID:
     """The session a token names (call after `user_of` found it)."""
     if claims.session_id is None:
-        raise Unauthorized("Could not validate credentials")
+        raise Unauthorized(INVALID)
     return claims.session_id
 
 

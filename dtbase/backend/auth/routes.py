@@ -30,6 +30,7 @@ from dtbase.schemas.common import Msg
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 refresh_router = APIRouter(prefix="/auth", tags=["auth"], route_class=AuthenticatedRoute)
+WRONG_LOGIN = "Incorrect email or password"
 
 
 @router.post(
@@ -37,7 +38,7 @@ refresh_router = APIRouter(prefix="/auth", tags=["auth"], route_class=Authentica
     response_model=TokenPair,
     responses=documented(
         {
-            401: "Incorrect email or password",
+            401: WRONG_LOGIN,
             429: "Too many failed logins for this account or address, or too many logins "
             "at once; the `Retry-After` header says how many seconds to wait",
         }
@@ -74,7 +75,7 @@ async def login(
         )
         raise
     if not matches or user is None:
-        raise Unauthorized("Incorrect email or password")
+        raise Unauthorized(WRONG_LOGIN)
 
     def start() -> TokenPair:
         throttle.succeeded(factory, email=body.email, address=address)
@@ -82,7 +83,7 @@ async def login(
             # Found again: it may have been deleted or changed during the check.
             found = users_store.find(session, email=body.email)
             if found is None or found.password_hash != user.password_hash:
-                raise Unauthorized("Incorrect email or password")
+                raise Unauthorized(WRONG_LOGIN)
             return auth_store.start(session, user=found, config=tokens)
 
     return await anyio.to_thread.run_sync(start)

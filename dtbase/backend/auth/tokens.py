@@ -22,6 +22,8 @@ from dtbase.schemas.auth import TokenPair
 
 TokenType = Literal["access", "refresh"]
 ALGORITHM = "HS256"
+INVALID = "Could not validate credentials"
+EXPIRED = "Token has expired"
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def read_claims(config: TokenConfig, token: str) -> Claims:
     claims, expiry = _verified(config.secret, token)
     # A cached token may have expired since: its expiry is checked every time.
     if expiry <= time.time():
-        raise Unauthorized("Token has expired")
+        raise Unauthorized(EXPIRED)
     return claims
 
 
@@ -85,12 +87,12 @@ def _verified(secret: str, token: str) -> tuple[Claims, float]:
             options={"require": ["sub", "exp", "token_type"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError as error:
-        raise Unauthorized("Token has expired") from error
+        raise Unauthorized(EXPIRED) from error
     except jwt.InvalidTokenError as error:
-        raise Unauthorized("Could not validate credentials") from error
+        raise Unauthorized(INVALID) from error
     subject, token_type = claims["sub"], claims["token_type"]
     if not isinstance(subject, str) or not isinstance(token_type, str):
-        raise Unauthorized("Could not validate credentials")
+        raise Unauthorized(INVALID)
     return Claims(
         subject=subject,
         token_type=token_type,

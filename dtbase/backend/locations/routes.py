@@ -34,7 +34,7 @@ TYPE_ERRORS = "A coordinate's JSON type does not match its identifier's datatype
     response_model=Msg,
     responses=documented(
         {
-            409: "LocationSchema exists already",
+            409: store.SCHEMA_EXISTS,
             422: "Invalid body, e.g. two identifiers with the same name or an unknown datatype",
         }
     ),
@@ -82,7 +82,7 @@ def insert_location(
         {
             400: "Location schema does not exist, or the coordinates are not exactly the"
             " schema's identifiers",
-            409: "Location exists already",
+            409: store.LOCATION_EXISTS,
             422: TYPE_ERRORS,
         }
     ),
@@ -110,7 +110,7 @@ def list_location_identifiers(session: SessionDep) -> list[LocationIdentifier]:
 @router.post(
     "/get-schema-details",
     response_model=LocationSchema,
-    responses=documented({400: "No such schema"}),
+    responses=documented({400: store.NO_SUCH_SCHEMA}),
 )
 def get_schema_details(body: SchemaNameRequest, session: SessionDep) -> LocationSchema:
     """One schema's name, description and identifiers."""
@@ -172,7 +172,7 @@ def delete_location(body: LocationRequest, session: SessionDep, _: Writer) -> Ms
     response_model=Msg,
     responses=documented(
         {
-            400: "Location schema does not exist",
+            400: store.NO_SCHEMA,
             409: "LocationSchema exists already (the new name is taken)",
             422: "Invalid body, e.g. an empty new name",
         }

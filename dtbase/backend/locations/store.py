@@ -29,6 +29,7 @@ from dtbase.backend.values import VALUE_COLUMNS, value_columns
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueTypeError, check_value
 
 NO_SCHEMA = "Location schema does not exist"
+NO_SUCH_SCHEMA = "No such schema"
 SCHEMA_EXISTS = "LocationSchema exists already"
 LOCATION_EXISTS = "Location exists already"
 NO_LOCATION = "Location not found"
@@ -100,7 +101,7 @@ def list_schemas(session: Session) -> list[SchemaDetails]:
 
 
 def schema_details(session: Session, *, name: str) -> SchemaDetails:
-    schema = get_schema(session, name=name, missing="No such schema")
+    schema = get_schema(session, name=name, missing=NO_SUCH_SCHEMA)
     return SchemaDetails(schema, identifiers_of(session, schema_id=schema.id))
 
 
@@ -358,7 +359,7 @@ def list_locations(
     session: Session, *, schema_name: str, coordinates: Mapping[str, Scalar] | None
 ) -> list[dict[str, Scalar]]:
     """`[{"id": ..., <identifier>: <value>, ...}]` for the schema's matching locations."""
-    get_schema(session, name=schema_name, missing="No such schema")
+    get_schema(session, name=schema_name, missing=NO_SUCH_SCHEMA)
     ids = match_location_ids(session, schema_name=schema_name, coordinates=coordinates or {})
     found = coordinates_of(session, location_ids=ids)
     # An identifier called "id" cannot shadow the location's id.

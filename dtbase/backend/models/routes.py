@@ -30,6 +30,8 @@ from dtbase.schemas.models import (
 )
 
 router: APIRouter = protected_router(prefix="/model", tags=["model"])
+# The 400 of a scenario: its model or itself is missing.
+NO_SCENARIO = "No such model or scenario"
 
 
 # --- Models -------------------------------------------------------------------------------
@@ -39,7 +41,7 @@ router: APIRouter = protected_router(prefix="/model", tags=["model"])
     "/insert-model",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=documented({409: "Model exists already"}),
+    responses=documented({409: store.MODEL_EXISTS}),
 )
 def insert_model(body: NewModel, session: SessionDep, _: Writer) -> Msg:
     """Create a model."""
@@ -56,7 +58,7 @@ def list_models(session: SessionDep) -> list[Model]:
 @router.post(
     "/delete-model",
     response_model=Msg,
-    responses=documented({400: "No such model", 409: "The model has runs"}),
+    responses=documented({400: store.NO_MODEL, 409: "The model has runs"}),
 )
 def delete_model(body: Model, session: SessionDep, _: Writer) -> Msg:
     """Delete a model and its scenarios. Refused while the model has runs."""
@@ -67,7 +69,7 @@ def delete_model(body: Model, session: SessionDep, _: Writer) -> Msg:
 @router.post(
     "/edit-model",
     response_model=Msg,
-    responses=documented({400: "No such model", 409: "Model exists already"}),
+    responses=documented({400: store.NO_MODEL, 409: store.MODEL_EXISTS}),
 )
 def edit_model(body: EditModelRequest, session: SessionDep, _: Writer) -> Msg:
     """Rename a model (an addition to DTBase's API)."""
@@ -82,7 +84,7 @@ def edit_model(body: EditModelRequest, session: SessionDep, _: Writer) -> Msg:
     "/insert-model-scenario",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=documented({400: "No such model", 409: "Scenario exists already"}),
+    responses=documented({400: store.NO_MODEL, 409: store.SCENARIO_EXISTS}),
 )
 def insert_model_scenario(body: ModelScenario, session: SessionDep, _: Writer) -> Msg:
     """Add a scenario to a model. Descriptions are unique per model, null included."""
@@ -99,7 +101,7 @@ def list_model_scenarios(session: SessionDep) -> list[ModelScenario]:
 @router.post(
     "/delete-model-scenario",
     response_model=Msg,
-    responses=documented({400: "No such model or scenario", 409: "Runs use the scenario"}),
+    responses=documented({400: NO_SCENARIO, 409: "Runs use the scenario"}),
 )
 def delete_model_scenario(body: ModelScenario, session: SessionDep, _: Writer) -> Msg:
     """Delete a scenario. Refused while runs use it."""
@@ -110,7 +112,7 @@ def delete_model_scenario(body: ModelScenario, session: SessionDep, _: Writer) -
 @router.post(
     "/edit-model-scenario",
     response_model=Msg,
-    responses=documented({400: "No such model or scenario", 409: "Scenario exists already"}),
+    responses=documented({400: NO_SCENARIO, 409: store.SCENARIO_EXISTS}),
 )
 def edit_model_scenario(body: EditModelScenarioRequest, session: SessionDep, _: Writer) -> Msg:
     """Change a scenario's description (an addition to DTBase's API)."""
@@ -130,7 +132,7 @@ def edit_model_scenario(body: EditModelScenarioRequest, session: SessionDep, _: 
     "/insert-model-measure",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=documented({409: "Model measure exists already"}),
+    responses=documented({409: store.MEASURE_EXISTS}),
 )
 def insert_model_measure(body: ModelMeasure, session: SessionDep, _: Writer) -> Msg:
     """Create a measure that models can output. Measures are unique on (name, units)."""
@@ -150,7 +152,7 @@ def list_model_measures(session: SessionDep) -> list[ModelMeasure]:
 @router.post(
     "/delete-model-measure",
     response_model=Msg,
-    responses=documented({400: "No such model measure", 409: "Runs use the measure"}),
+    responses=documented({400: store.NO_MEASURE, 409: "Runs use the measure"}),
 )
 def delete_model_measure(body: DeleteModelMeasureRequest, session: SessionDep, _: Writer) -> Msg:
     """Delete every measure with this name (or only the one in `units`). Refused while runs
@@ -162,7 +164,7 @@ def delete_model_measure(body: DeleteModelMeasureRequest, session: SessionDep, _
 @router.post(
     "/edit-model-measure",
     response_model=Msg,
-    responses=documented({400: "No such model measure", 409: "Model measure exists already"}),
+    responses=documented({400: store.NO_MEASURE, 409: store.MEASURE_EXISTS}),
 )
 def edit_model_measure(body: EditModelMeasureRequest, session: SessionDep, _: Writer) -> Msg:
     """Rename a measure or change its units; its datatype stays (an addition to DTBase's
@@ -230,7 +232,7 @@ def get_model_run(body: ModelRunRequest, session: SessionDep) -> Response:
 @router.post(
     "/get-model-run-sensor-measure",
     response_model=ModelRunSensorMeasure,
-    responses=documented({400: "No such model run"}),
+    responses=documented({400: store.NO_RUN}),
 )
 def get_model_run_sensor_measure(
     body: ModelRunRequest, session: SessionDep
@@ -242,7 +244,7 @@ def get_model_run_sensor_measure(
 @router.post(
     "/delete-model-run",
     response_model=Msg,
-    responses=documented({400: "No such model run"}),
+    responses=documented({400: store.NO_RUN}),
 )
 def delete_model_run(body: ModelRunRequest, session: SessionDep, _: Writer) -> Msg:
     """Delete a run with its outputs (an addition to DTBase's API)."""

@@ -44,6 +44,14 @@ DEFAULT_RUN_WINDOW = timedelta(days=7)
 VALUE_CHUNK_ROWS = 20_000
 _INTEGER_MIN, _INTEGER_MAX = -(2**31), 2**31 - 1  # PostgreSQL integer (ids)
 
+NO_MODEL = "No such model"
+NO_SCENARIO = "No such model scenario"
+NO_MEASURE = "No such model measure"
+NO_RUN = "No such model run"
+MODEL_EXISTS = "Model exists already"
+SCENARIO_EXISTS = "Scenario exists already"
+MEASURE_EXISTS = "Model measure exists already"
+
 # The 422 error type for a value that does not fit a datatype, named as Pydantic does.
 _TYPE_ERRORS = {
     ValueDatatype.float: "float_type",
@@ -63,7 +71,7 @@ def find(session: Session, *, name: str) -> Model | None:
 def get(session: Session, *, name: str) -> Model:
     model = find(session, name=name)
     if model is None:
-        raise InvalidInput("No such model")
+        raise InvalidInput(NO_MODEL)
     return model
 
 
@@ -77,7 +85,7 @@ def create(session: Session, *, name: str) -> Model:
         with session.begin_nested():
             session.add(model)
     except IntegrityError as error:
-        raise AlreadyExists("Model exists already") from error
+        raise AlreadyExists(MODEL_EXISTS) from error
     return model
 
 
@@ -87,7 +95,7 @@ def rename(session: Session, *, name: str, new_name: str) -> Model:
         with session.begin_nested():
             model.name = new_name
     except IntegrityError as error:
-        raise AlreadyExists("Model exists already") from error
+        raise AlreadyExists(MODEL_EXISTS) from error
     return model
 
 
@@ -119,7 +127,7 @@ def get_scenario(session: Session, *, model_name: str, description: str | None) 
     model = get(session, name=model_name)
     scenario = find_scenario(session, model_id=model.id, description=description)
     if scenario is None:
-        raise InvalidInput("No such model scenario")
+        raise InvalidInput(NO_SCENARIO)
     return scenario
 
 
@@ -146,7 +154,7 @@ def _add_scenario(session: Session, *, model_id: int, description: str | None) -
         with session.begin_nested():
             session.add(scenario)
     except IntegrityError as error:
-        raise AlreadyExists("Scenario exists already") from error
+        raise AlreadyExists(SCENARIO_EXISTS) from error
     return scenario
 
 
@@ -158,7 +166,7 @@ def edit_scenario(
         with session.begin_nested():
             scenario.description = new_description
     except IntegrityError as error:
-        raise AlreadyExists("Scenario exists already") from error
+        raise AlreadyExists(SCENARIO_EXISTS) from error
     return scenario
 
 
@@ -189,7 +197,7 @@ def create_measure(
         with session.begin_nested():
             session.add(measure)
     except IntegrityError as error:
-        raise AlreadyExists("Model measure exists already") from error
+        raise AlreadyExists(MEASURE_EXISTS) from error
     return measure
 
 
@@ -205,8 +213,8 @@ def get_measure(session: Session, *, name: str, units: str | None = None) -> Mod
     measures = session.scalars(query.order_by(ModelMeasure.id)).all()
     if not measures:
         if units is None:
-            raise InvalidInput(f"No such model measure: '{name}'")
-        raise InvalidInput(f"No such model measure: '{name}' in '{units}'")
+            raise InvalidInput(f"{NO_MEASURE}: '{name}'")
+        raise InvalidInput(f"{NO_MEASURE}: '{name}' in '{units}'")
     if len(measures) > 1:
         choices = ", ".join(repr(measure.units) for measure in measures)
         raise InvalidInput(
@@ -231,7 +239,7 @@ def edit_measure(
             if new_units is not None:
                 measure.units = new_units
     except IntegrityError as error:
-        raise AlreadyExists("Model measure exists already") from error
+        raise AlreadyExists(MEASURE_EXISTS) from error
     return measure
 
 
@@ -245,7 +253,7 @@ def delete_measures(session: Session, *, name: str, units: str | None = None) ->
         query = query.where(ModelMeasure.units == units)
     measures = session.scalars(query).all()
     if not measures:
-        raise InvalidInput("No such model measure")
+        raise InvalidInput(NO_MEASURE)
     run_ids = session.scalars(
         select(ModelProduct.run_id)
         .where(ModelProduct.measure_id.in_([measure.id for measure in measures]))
@@ -277,7 +285,7 @@ def create_run(session: Session, *, run: schemas.InsertModelRunRequest) -> Model
     model = get(session, name=run.model_name)
     scenario = find_scenario(session, model_id=model.id, description=run.scenario_description)
     if scenario is None and not run.create_scenario:
-        raise InvalidInput("No such model scenario (set create_scenario to true to create it)")
+        raise InvalidInput(f"{NO_SCENARIO} (set create_scenario to true to create it)")
     sensor_id = None
     if run.sensor_unique_id is not None:
         sensor_id = _sensor_id(session, unique_identifier=run.sensor_unique_id)
@@ -399,7 +407,7 @@ def run_sensor_measure(session: Session, *, run_id: int) -> schemas.ModelRunSens
     if _is_row_id(run_id):
         row = session.execute(_run_query().where(ModelRun.id == run_id)).one_or_none()
     if row is None:
-        raise InvalidInput("No such model run")
+        raise InvalidInput(NO_RUN)
     item = _run_item(row)
     return schemas.ModelRunSensorMeasure(
         sensor_unique_id=item.sensor_unique_id, sensor_measure=item.sensor_measure
@@ -443,7 +451,7 @@ def delete_run(session: Session, *, run_id: int) -> None:
     """Delete a run with its products and their values."""
     run = session.get(ModelRun, run_id) if _is_row_id(run_id) else None
     if run is None:
-        raise InvalidInput("No such model run")
+        raise InvalidInput(NO_RUN)
     session.delete(run)
     session.flush()
 

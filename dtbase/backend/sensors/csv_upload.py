@@ -46,6 +46,7 @@ _TIMESTAMPS = TypeAdapter(UtcDatetimes)
 _FLAG = TypeAdapter(bool)
 
 LOC = "file"
+EMPTY = "The file is empty"
 
 
 class UnsupportedMediaType(DomainError):
@@ -108,7 +109,7 @@ def _text(content: bytes) -> str:
             [LOC], f"The file is not UTF-8 text (byte {error.start + 1})"
         ) from error
     if not text.strip():
-        raise Unprocessable([LOC], "The file is empty")
+        raise Unprocessable([LOC], EMPTY)
     if "\x00" in text:
         raise Unprocessable([LOC], "The file contains NUL characters")
     return text
@@ -130,7 +131,7 @@ def parse_series(
     except csv.Error as error:
         raise problem(reader.line_num, f"not valid CSV ({error})") from error
     if not rows:
-        raise Unprocessable([LOC], "The file is empty")
+        raise Unprocessable([LOC], EMPTY)
     first_line, first = rows[0]
     if len(rows) == 1 and tuple(name.strip().lower() for name in first) in HEADERS:
         raise Unprocessable([LOC], "The file has a header but no readings")

@@ -53,6 +53,11 @@ from dtbase.schemas.sensors import (
 
 router: APIRouter = protected_router(prefix="/sensor", tags=["sensor"])
 
+READINGS_INSERTED = "Sensor readings inserted"
+# What the 400 of a series (a sensor's measure) says, whichever part is missing.
+NO_SERIES = "Unknown sensor, or a measure its type does not have (or has twice)"
+NO_MEASURE_OF_SENSOR = "No measure of that name, or two for the sensor's type"
+
 
 def _given(body: BaseModel, field: str) -> Any:
     """The field's value if the request had the key (even as null), otherwise UNSET."""
@@ -67,7 +72,7 @@ def _measure(row: SensorMeasureRow) -> SensorMeasure:
     "/insert-sensor-type",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=documented({409: "Sensor type exists already"}),
+    responses=documented({409: store.TYPE_EXISTS}),
 )
 def insert_sensor_type(body: NewSensorType, session: SessionDep, _: Writer) -> Msg:
     """Create a sensor type and its measures. Measures that exist (same name and units) are
@@ -80,7 +85,7 @@ def insert_sensor_type(body: NewSensorType, session: SessionDep, _: Writer) -> M
     "/insert-sensor",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=documented({400: "Sensor type does not exist", 409: "Sensor exists already"}),
+    responses=documented({400: store.NO_SUCH_TYPE, 409: store.SENSOR_EXISTS}),
 )
 def insert_sensor(body: InsertSensorRequest, session: SessionDep, _: Writer) -> Msg:
     store.insert_sensor(
@@ -134,9 +139,7 @@ def list_sensor_locations(body: SensorRequest, session: SessionDep) -> list[dict
     InsertSensorReadingsRequest,
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=documented(
-        {400: "Unknown sensor, or a measure its type does not have (or has twice)"}
-    ),
+    responses=documented({400: NO_SERIES}),
 )
 def insert_sensor_readings(
     body: InsertSensorReadingsRequest, session: SessionDep, _: Writer
@@ -153,7 +156,7 @@ def insert_sensor_readings(
         timestamps=body.timestamps,
         overwrite=body.overwrite,
     )
-    return Msg(detail="Sensor readings inserted")
+    return Msg(detail=READINGS_INSERTED)
 
 
 @router.post("/list-sensors", response_model=list[Sensor])
@@ -200,7 +203,7 @@ def list_measures(session: SessionDep) -> list[SensorMeasure]:
     response_model=list[Reading] | list[DownsampledReading],
     # A 422 (bad fields, or an aggregate the measure's datatype does not allow) has
     # FastAPI's validation-error shape, which it documents by itself.
-    responses=documented({400: "No measure of that name, or two for the sensor's type"}),
+    responses=documented({400: NO_MEASURE_OF_SENSOR}),
 )
 def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Response:
     """Readings from `dt_from` to `dt_to` inclusive, oldest first (`[]` for an unknown
@@ -288,7 +291,7 @@ _DOWNLOAD = {
 @router.post(
     "/export-sensor-readings",
     response_class=StreamingResponse,
-    responses=documented({400: "No measure of that name, or two for the sensor's type"}),
+    responses=documented({400: NO_MEASURE_OF_SENSOR}),
     # What FastAPI cannot tell from a streamed answer: its content types.
     openapi_extra={"responses": {"200": _DOWNLOAD}},
 )
@@ -336,9 +339,7 @@ def _safe_name(name: str) -> str:
     InsertReadingsBulkRequest,
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=documented(
-        {400: "Unknown sensor, or a measure its type does not have (or has twice)"}
-    ),
+    responses=documented({400: NO_SERIES}),
 )
 def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _: Writer) -> Msg:
     """Additive: readings of many sensors and measures in one request, all stored or none.
@@ -375,7 +376,7 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
             )
         )
     store.insert_series(session, series, overwrite=body.overwrite)
-    return Msg(detail="Sensor readings inserted")
+    return Msg(detail=READINGS_INSERTED)
 
 
 _CSV_BODY = {
@@ -405,7 +406,7 @@ _CSV_BODY = {
     response_model=Msg,
     responses=documented(
         {
-            400: "Unknown sensor, or a measure its type does not have (or has twice)",
+            400: NO_SERIES,
             415: "The body is neither text/csv nor a multipart/form-data form",
         }
     ),
@@ -446,7 +447,7 @@ def insert_readings_bulk_csv(
         },
         overwrite=overwrite,
     )
-    return Msg(detail="Sensor readings inserted")
+    return Msg(detail=READINGS_INSERTED)
 
 
 def _engine(session: Session) -> Engine:
@@ -457,7 +458,7 @@ def _engine(session: Session) -> Engine:
 @router.post(
     "/delete-sensor",
     response_model=Msg,
-    responses=documented({400: "Sensor does not exist", 409: "Model runs refer to the sensor"}),
+    responses=documented({400: store.NO_SUCH_SENSOR, 409: "Model runs refer to the sensor"}),
 )
 def delete_sensor(body: SensorRequest, session: SessionDep, _: Writer) -> Msg:
     """Delete a sensor with its readings and location history."""
@@ -468,7 +469,7 @@ def delete_sensor(body: SensorRequest, session: SessionDep, _: Writer) -> Msg:
 @router.post(
     "/delete-sensor-type",
     response_model=Msg,
-    responses=documented({400: "Sensor type does not exist", 409: "Sensors of the type exist"}),
+    responses=documented({400: store.NO_SUCH_TYPE, 409: "Sensors of the type exist"}),
 )
 def delete_sensor_type(body: DeleteSensorTypeRequest, session: SessionDep, _: Writer) -> Msg:
     """Delete a type that has no sensors. Its measures stay."""
@@ -476,9 +477,7 @@ def delete_sensor_type(body: DeleteSensorTypeRequest, session: SessionDep, _: Wr
     return Msg(detail="Sensor type deleted")
 
 
-@router.post(
-    "/edit-sensor", response_model=Msg, responses=documented({400: "Sensor does not exist"})
-)
+@router.post("/edit-sensor", response_model=Msg, responses=documented({400: store.NO_SUCH_SENSOR}))
 def edit_sensor(body: EditSensorRequest, session: SessionDep, _: Writer) -> Msg:
     """Overwrite a sensor's name and notes."""
     store.edit_sensor(
@@ -490,7 +489,7 @@ def edit_sensor(body: EditSensorRequest, session: SessionDep, _: Writer) -> Msg:
 @router.post(
     "/edit-sensor-type",
     response_model=Msg,
-    responses=documented({400: "Sensor type does not exist", 409: "Sensor type exists already"}),
+    responses=documented({400: store.NO_SUCH_TYPE, 409: store.TYPE_EXISTS}),
 )
 def edit_sensor_type(body: EditSensorTypeRequest, session: SessionDep, _: Writer) -> Msg:
     """Additive: rename a type and/or change its description (fields left out stay)."""
@@ -508,7 +507,7 @@ def edit_sensor_type(body: EditSensorTypeRequest, session: SessionDep, _: Writer
     response_model=Msg,
     responses=documented(
         {
-            400: "Sensor measure does not exist",
+            400: store.NO_SUCH_MEASURE,
             409: "Sensor measure exists already, or it has readings and the datatype would change",
         }
     ),
@@ -532,7 +531,7 @@ def edit_sensor_measure(body: EditSensorMeasureRequest, session: SessionDep, _: 
     response_model=Msg,
     responses=documented(
         {
-            400: "Sensor measure does not exist",
+            400: store.NO_SUCH_MEASURE,
             409: "Sensor types, readings or model runs use the measure",
         }
     ),

@@ -36,6 +36,8 @@ from dtbase.schemas.values import Scalar, ValueDatatype, ValueListError, check_v
 NO_SUCH_SENSOR = "Sensor does not exist"
 NO_SUCH_TYPE = "Sensor type does not exist"
 NO_SUCH_MEASURE = "Sensor measure does not exist"
+SENSOR_EXISTS = "Sensor exists already"
+TYPE_EXISTS = "Sensor type exists already"
 
 
 class Unset(Enum):
@@ -176,7 +178,7 @@ def insert_type(
         with session.begin_nested():
             session.add(sensor_type)
     except IntegrityError as error:
-        raise AlreadyExists("Sensor type exists already") from error
+        raise AlreadyExists(TYPE_EXISTS) from error
     linked: set[int] = set()
     for wanted in measures:
         measure = ensure_measure(
@@ -229,7 +231,7 @@ def edit_type(
         with session.begin_nested():
             session.flush()
     except IntegrityError as error:
-        raise AlreadyExists("Sensor type exists already") from error
+        raise AlreadyExists(TYPE_EXISTS) from error
     return sensor_type
 
 
@@ -274,7 +276,7 @@ def insert_sensor(
         with session.begin_nested():
             session.add(sensor)
     except IntegrityError as error:
-        raise AlreadyExists("Sensor exists already") from error
+        raise AlreadyExists(SENSOR_EXISTS) from error
     return sensor
 
 
@@ -542,7 +544,7 @@ def insert_sensor_location(
         session, schema_name=schema_name, coordinates=coordinates
     )
     if not location_ids:
-        raise InvalidInput("Location not found")
+        raise InvalidInput(locations_store.NO_LOCATION)
     installation = SensorLocation(
         sensor_id=sensor.id,
         location_id=min(location_ids),

@@ -23,7 +23,7 @@ from dtbase.schemas.users import (
 )
 
 router: APIRouter = protected_router(prefix="/user", tags=["user"])
-NO_SUCH_USER = documented({400: "User doesn't exist"})
+NO_SUCH_USER = documented({400: store.NO_SUCH_USER})
 BUSY = documented(
     {
         429: "Too many logins and password changes at once: nothing was done; try again "
@@ -54,7 +54,7 @@ def list_users_details(session: SessionDep, _: Admin) -> list[UserDetails]:
     "/create-user",
     status_code=status.HTTP_201_CREATED,
     response_model=Msg,
-    responses=documented({409: "User already exists"}) | BUSY,
+    responses=documented({409: store.USER_EXISTS}) | BUSY,
 )
 async def create_user(
     body: CreateUserRequest,
@@ -77,7 +77,7 @@ async def create_user(
 @router.post(
     "/delete-user",
     response_model=Msg,
-    responses=NO_SUCH_USER | documented({409: "The user is the last admin"}),
+    responses=NO_SUCH_USER | documented({409: store.LAST_ADMIN}),
 )
 def delete_user(body: DeleteUserRequest, session: SessionDep, _: Admin) -> Msg:
     """Delete a user. Their tokens stop working at once. The last admin cannot be deleted."""
@@ -133,7 +133,7 @@ def _caller_again(request: Request, session: Session) -> User:
 @router.post(
     "/set-role",
     response_model=Msg,
-    responses=NO_SUCH_USER | documented({409: "The user is the last admin"}),
+    responses=NO_SUCH_USER | documented({409: store.LAST_ADMIN}),
 )
 def set_role(body: SetRoleRequest, session: SessionDep, admin: Admin) -> Msg:
     """Give a user another role. Admins cannot demote themselves, and the last admin stays

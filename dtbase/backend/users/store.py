@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 # Built once. One address is one account whatever its case (the index on lower(email)).
 _BY_EMAIL = select(User).where(func.lower(User.email) == func.lower(bindparam("email")))
 
+NO_SUCH_USER = "User doesn't exist"
+USER_EXISTS = "User already exists"
 LAST_ADMIN = "This is the last admin: make another user admin first"
 
 
@@ -31,7 +33,7 @@ def find(session: Session, *, email: str) -> User | None:
 def get(session: Session, *, email: str) -> User:
     user = find(session, email=email)
     if user is None:
-        raise InvalidInput("User doesn't exist")
+        raise InvalidInput(NO_SUCH_USER)
     return user
 
 
@@ -47,7 +49,7 @@ def create(session: Session, *, email: str, password_hash: str, role: Role = Rol
         with session.begin_nested():
             session.add(user)
     except IntegrityError as error:
-        raise AlreadyExists("User already exists") from error
+        raise AlreadyExists(USER_EXISTS) from error
     return user
 
 
