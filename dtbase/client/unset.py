@@ -7,17 +7,10 @@ allows to be empty (a description, units, a schedule's cron...).
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Any, Final
+from typing import Any
 
-
-class Unset(Enum):
-    """The type of `UNSET` (an enum, so that `X | Unset` narrows with `is UNSET`)."""
-
-    token = "unset"
-
-
-UNSET: Final = Unset.token
+from dtbase.core.unset import UNSET as UNSET
+from dtbase.core.unset import Unset as Unset
 
 
 def given(**fields: Any) -> dict[str, Any]:

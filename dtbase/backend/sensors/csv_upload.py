@@ -26,8 +26,8 @@ from starlette.datastructures import UploadFile
 
 from dtbase.backend.errors import DomainError, InvalidInput, Unprocessable
 from dtbase.backend.sensors import store
-from dtbase.backend.sensors.store import Unset
 from dtbase.backend.sensors.tables import SensorMeasure
+from dtbase.core.unset import UNSET, Unset
 from dtbase.schemas.common import UtcDatetimes
 from dtbase.schemas.values import INT64, Scalar, ValueDatatype
 
@@ -234,7 +234,7 @@ def insert_csv(
         unique_identifier=named.get("unique_identifier"),
         measure_name=named.get("measure_name"),
         # Absent: pick the measure by name; empty: the one without units.
-        units=store.UNSET if units is None else units or None,
+        units=UNSET if units is None else units or None,
     )
     measures = [_measure_of(session, item) for item in found]
     series: list[store.Series] = []

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -24,6 +23,7 @@ from dtbase.backend.sensors import csv_upload, readings, store
 from dtbase.backend.sensors.tables import SensorMeasure as SensorMeasureRow
 from dtbase.backend.timeseries import streaming
 from dtbase.core.timestamps import floor_to
+from dtbase.core.unset import sent
 from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.sensors import (
     OVERWRITE_DESCRIPTION,
@@ -57,11 +57,6 @@ READINGS_INSERTED = "Sensor readings inserted"
 # What the 400 of a series (a sensor's measure) says, whichever part is missing.
 NO_SERIES = "Unknown sensor, or a measure its type does not have (or has twice)"
 NO_MEASURE_OF_SENSOR = "No measure of that name, or two for the sensor's type"
-
-
-def _given(body: BaseModel, field: str) -> Any:
-    """The field's value if the request had the key (even as null), otherwise UNSET."""
-    return getattr(body, field) if field in body.model_fields_set else store.UNSET
 
 
 def _measure(row: SensorMeasureRow) -> SensorMeasure:
@@ -151,7 +146,7 @@ def insert_sensor_readings(
         session,
         unique_identifier=body.unique_identifier,
         measure_name=body.measure_name,
-        measure_units=_given(body, "measure_units"),
+        measure_units=sent(body, "measure_units"),
         readings=body.readings,
         timestamps=body.timestamps,
         overwrite=body.overwrite,
@@ -216,7 +211,7 @@ def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Respons
         session,
         unique_identifier=body.unique_identifier,
         measure_name=body.measure_name,
-        measure_units=_given(body, "measure_units"),
+        measure_units=sent(body, "measure_units"),
     )
     if not body.downsampled:
         if body.aggregate is not None:
@@ -302,7 +297,7 @@ def export_sensor_readings(body: ExportSensorReadingsRequest, session: SessionDe
         session,
         unique_identifier=body.unique_identifier,
         measure_name=body.measure_name,
-        measure_units=_given(body, "measure_units"),
+        measure_units=sent(body, "measure_units"),
     )
     filename = _safe_name(f"{body.unique_identifier}_{body.measure_name}") + f".{body.format}"
     media_type = "text/csv" if body.format == "csv" else "application/x-ndjson"
@@ -348,7 +343,7 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
     found: dict[tuple[str, str, Any], tuple[int, SensorMeasureRow]] = {}
     series: list[store.Series] = []
     for index, item in enumerate(body.series):
-        units = _given(item, "measure_units")
+        units = sent(item, "measure_units")
         key = (item.unique_identifier, item.measure_name, units)
         if key not in found:
             try:
@@ -497,7 +492,7 @@ def edit_sensor_type(body: EditSensorTypeRequest, session: SessionDep, _: Writer
         session,
         name=body.type_name,
         new_name=body.new_name,
-        description=_given(body, "description"),
+        description=sent(body, "description"),
     )
     return Msg(detail="Sensor type edited")
 
@@ -520,7 +515,7 @@ def edit_sensor_measure(body: EditSensorMeasureRequest, session: SessionDep, _: 
         name=body.name,
         units=body.units,
         new_name=body.new_name,
-        new_units=_given(body, "new_units"),
+        new_units=sent(body, "new_units"),
         new_datatype=body.new_datatype,
     )
     return Msg(detail="Sensor measure edited")

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,6 +29,7 @@ from dtbase.backend.sensors.tables import (
 )
 from dtbase.backend.timeseries import ingest
 from dtbase.backend.values import VALUE_COLUMNS
+from dtbase.core.unset import UNSET, Unset
 from dtbase.schemas import sensors as schemas
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueListError, check_values
 
@@ -38,15 +38,6 @@ NO_SUCH_TYPE = "Sensor type does not exist"
 NO_SUCH_MEASURE = "Sensor measure does not exist"
 SENSOR_EXISTS = "Sensor exists already"
 TYPE_EXISTS = "Sensor type exists already"
-
-
-class Unset(Enum):
-    """Marks an optional argument that was not given (as opposed to given as None)."""
-
-    token = "unset"
-
-
-UNSET: Final = Unset.token
 
 
 # Measures

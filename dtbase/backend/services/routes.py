@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from anyio.to_thread import run_sync
 from fastapi import APIRouter, Body, status
@@ -18,6 +18,7 @@ from dtbase.backend.services.allowlist import UrlNotAllowed
 from dtbase.backend.services.masking import mask, mask_url, readable
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.backend.users.tables import User
+from dtbase.core.unset import sent
 from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.services import (
     CallServiceRequest,
@@ -45,6 +46,8 @@ from dtbase.schemas.services import (
 from dtbase.schemas.users import Role
 
 router: APIRouter = protected_router(prefix="/service", tags=["service"])
+
+Result = TypeVar("Result")
 
 
 def _check_url(runs: BackgroundRuns, url: str | None) -> None:
@@ -210,56 +213,51 @@ async def run_service(
     connection, so slow services cannot starve the rest of the API.
     """
 
-    def target_of_run() -> store.RunTarget:
-        target = store.run_target(
+    def target() -> store.RunTarget:
+        return store.run_target(
             session,
             service_name=body.service_name,
             parameter_set_name=body.parameter_set_name,
             parameters=body.parameters,
         )
-        if body.wait:
-            # No transaction (nor connection) is held while the service works.
-            session.commit()
-        return target
 
-    target = await run_sync(target_of_run)
     if not body.wait:
 
-        def start() -> int:
-            run_id = store.start_run(session, target=target, timestamp=utc_now()).id
-            session.commit()
-            return run_id
+        def start() -> tuple[store.RunTarget, int]:
+            run_target = target()
+            return run_target, store.start_run(session, target=run_target, timestamp=utc_now()).id
 
-        run_id = await run_sync(start)
-        runs.submit(store.ClaimedRun(run_id=run_id, target=target))
+        run_target, run_id = await _committed(session, start)
+        runs.submit(store.ClaimedRun(run_id=run_id, target=run_target))
         started = RunStarted(detail="Service run started.", run_id=run_id)
         return JSONResponse(started.model_dump(), status_code=status.HTTP_202_ACCEPTED)
 
+    # Committed before the call: no transaction (nor connection) is held while the
+    # service works.
+    run_target = await _committed(session, target)
     timestamp = utc_now()
     outcome = await caller.call_service(
-        method=target.http_method,
-        url=target.url,
-        parameters=target.parameters,
+        method=run_target.http_method,
+        url=run_target.url,
+        parameters=run_target.parameters,
         policy=runs.policy,
     )
 
     def log() -> int:
-        run = store.log_run(
+        return store.log_run(
             session,
-            target=target,
+            target=run_target,
             timestamp=timestamp,
             response_status_code=outcome.status_code,
             response_json=outcome.response_json,
             error=outcome.error,
             duration_seconds=outcome.duration_seconds,
-        )
-        # Committed here: a failed call is logged, although the answer is an error.
-        session.commit()
-        return run.id
+        ).id
 
     answer = RunOutcome(
         detail=outcome.detail,
-        run_id=await run_sync(log),
+        # Committed here: a failed call is logged, although the answer is an error.
+        run_id=await _committed(session, log),
         response_status_code=outcome.status_code,
         response_json=outcome.response_json,
         status=store.run_status(outcome.status_code, outcome.error),
@@ -268,6 +266,19 @@ async def run_service(
     if not outcome.answered:
         return JSONResponse(answer.model_dump(mode="json"), status_code=outcome.status_code)
     return answer
+
+
+async def _committed(session: Session, work: Callable[[], Result]) -> Result:
+    """`work` done and committed in a worker thread: run-service commits on its own
+    (not at the request's end), so that it holds no transaction while the service works
+    and keeps the run it logged whatever the answer."""
+
+    def commit_after() -> Result:
+        result = work()
+        session.commit()
+        return result
+
+    return await run_sync(commit_after)
 
 
 OptionalRunFilters = Annotated[
@@ -406,11 +417,19 @@ def edit_schedule(body: EditScheduleRequest, session: SessionDep, _: Writer) -> 
     `interval_seconds` and the reverse; `parameter_set_name` replaces `parameters` and the
     reverse. Changing the timing, or enabling, sets the next run from now.
     """
-    changes = {
-        field: getattr(body, field) for field in body.model_fields_set - {"service_name", "name"}
-    }
     store.edit_schedule(
-        session, service_name=body.service_name, name=body.name, changes=changes, now=utc_now()
+        session,
+        service_name=body.service_name,
+        name=body.name,
+        now=utc_now(),
+        new_name=sent(body, "new_name"),
+        cron=sent(body, "cron"),
+        interval_seconds=sent(body, "interval_seconds"),
+        time_zone=sent(body, "time_zone"),
+        parameter_set_name=sent(body, "parameter_set_name"),
+        parameters=sent(body, "parameters"),
+        enabled=sent(body, "enabled"),
+        start_at=sent(body, "start_at"),
     )
     return Msg(detail="Schedule edited successfully.")
 

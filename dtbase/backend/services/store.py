@@ -21,6 +21,7 @@ from dtbase.backend.services.tables import (
     ServiceRunLog,
     ServiceSchedule,
 )
+from dtbase.core.unset import UNSET, Unset
 from dtbase.schemas.services import MAX_PARAMETERS_BYTES, HttpMethod, RunStatus, json_problem
 
 NO_SERVICE = "Service does not exist."
@@ -545,64 +546,70 @@ def edit_schedule(
     *,
     service_name: str,
     name: str,
-    changes: dict[str, Any],
     now: datetime,
+    new_name: str | Unset | None = UNSET,
+    cron: str | Unset | None = UNSET,
+    interval_seconds: int | Unset | None = UNSET,
+    time_zone: str | Unset | None = UNSET,
+    parameter_set_name: str | Unset | None = UNSET,
+    parameters: dict[str, Any] | list[Any] | Unset | None = UNSET,
+    enabled: bool | Unset | None = UNSET,
+    start_at: datetime | Unset | None = UNSET,
 ) -> ServiceSchedule:
-    """Apply the fields given in `changes` (an explicit None clears a field).
+    """Change the fields given (None clears a field; a null name, time zone or `enabled`
+    keeps it).
 
     Giving cron clears interval_seconds and the reverse; giving parameter_set_name clears
     parameters and the reverse. A change of timing, or enabling a disabled schedule,
     sets the next run from now (an interval keeps its phase when only re-enabled).
     """
     schedule = get_schedule(session, service_name=service_name, name=name)
-    cron, interval_seconds = schedule.cron, schedule.interval_seconds
-    if "cron" in changes:
-        cron = changes["cron"]
-        if cron is not None and "interval_seconds" not in changes:
-            interval_seconds = None
-    if "interval_seconds" in changes:
-        interval_seconds = changes["interval_seconds"]
-        if interval_seconds is not None and "cron" not in changes:
-            cron = None
-    time_zone = changes.get("time_zone") or schedule.time_zone
-    _check_timing(cron, interval_seconds, time_zone)
+    new_cron, new_interval = schedule.cron, schedule.interval_seconds
+    if cron is not UNSET:
+        new_cron = cron
+        if cron is not None and interval_seconds is UNSET:
+            new_interval = None
+    if interval_seconds is not UNSET:
+        new_interval = interval_seconds
+        if interval_seconds is not None and cron is UNSET:
+            new_cron = None
+    zone = time_zone if isinstance(time_zone, str) and time_zone else schedule.time_zone
+    _check_timing(new_cron, new_interval, zone)
 
     set_name = None
-    parameters = schedule.parameters
-    if "parameter_set_name" in changes:
-        set_name = changes["parameter_set_name"]
-        if set_name is not None and "parameters" not in changes:
-            parameters = None
-    if "parameters" in changes:
-        parameters = changes["parameters"]
-    _check_run_parameters(set_name, parameters)
-    if "parameter_set_name" in changes:
+    new_parameters = schedule.parameters
+    if parameter_set_name is not UNSET:
+        set_name = parameter_set_name
+        if set_name is not None and parameters is UNSET:
+            new_parameters = None
+    if parameters is not UNSET:
+        new_parameters = parameters
+    _check_run_parameters(set_name, new_parameters)
+    if parameter_set_name is not UNSET:
         schedule.parameter_set_id = _parameter_set_id(
             session, service_name=service_name, name=set_name
         )
-    elif parameters is not None:
+    elif new_parameters is not None:
         schedule.parameter_set_id = None
-    schedule.parameters = parameters
+    schedule.parameters = new_parameters
 
-    retimed = bool({"cron", "interval_seconds", "time_zone", "start_at"} & changes.keys())
-    start_at = changes.get("start_at")
-    if retimed:
+    if any(given is not UNSET for given in (cron, interval_seconds, time_zone, start_at)):
         schedule.next_run_at = _first_run(
-            cron=cron,
-            interval_seconds=interval_seconds,
-            time_zone=time_zone,
-            start_at=start_at,
+            cron=new_cron,
+            interval_seconds=new_interval,
+            time_zone=zone,
+            start_at=None if start_at is UNSET else start_at,
             now=now,
         )
-    elif changes.get("enabled") and not schedule.enabled:
+    elif enabled is True and not schedule.enabled:
         schedule.next_run_at = _following(schedule, now)
-    schedule.cron, schedule.interval_seconds, schedule.time_zone = cron, interval_seconds, time_zone
-    if changes.get("enabled") is not None:
-        schedule.enabled = changes["enabled"]
+    schedule.cron, schedule.interval_seconds, schedule.time_zone = new_cron, new_interval, zone
+    if isinstance(enabled, bool):
+        schedule.enabled = enabled
     try:
         with session.begin_nested():
-            if changes.get("new_name") is not None:
-                schedule.name = changes["new_name"]
+            if isinstance(new_name, str):
+                schedule.name = new_name
     except IntegrityError as error:
         raise AlreadyExists(SCHEDULE_EXISTS) from error
     return schedule
