@@ -76,6 +76,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     session = session_factory_of(request)()
     try:
         yield session
+    # BaseException: a request cancelled mid-way (the client hung up) must not commit the
+    # half of its writes done so far.
     except BaseException:
         await _end(session, commit=False)
         raise
@@ -102,6 +104,8 @@ async def _end(session: Session, *, commit: bool) -> None:
         await anyio.to_thread.run_sync(end, limiter=CapacityLimiter(1))
 
 
+# scope="function": the commit runs when the endpoint returns, before the answer is sent,
+# so a failed commit is the client's error answer rather than a write lost after a 200.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 

@@ -140,6 +140,8 @@ def downsample(
     levels = rollups.levels_for(width)
     series = {"sensor_id": sensor_id, "measure_id": measure_id}
     with streaming.own_connection(engine) as connection:
+        # A snapshot cannot see a refresh made after it began: refresh outside it, then read
+        # in a new one. Writes can dirty a range again meanwhile, so two refreshes at most.
         for attempt in range(3):
             # Small indexed scans: parallel workers cost more to start than they save.
             connection.execute(
