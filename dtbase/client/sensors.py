@@ -260,8 +260,8 @@ class Sensors(Resource):
         body = DeleteSensorTypeRequest(type_name=type_name)
         return self._client.post("/sensor/delete-sensor-type", body.model_dump(), Msg)
 
-    def edit_sensor(self, unique_identifier: str, name: str, notes: str) -> Msg:
-        """Overwrite the sensor's name and notes (the wire contract wants both, as strings)."""
+    def edit_sensor(self, unique_identifier: str, name: str | None, notes: str | None) -> Msg:
+        """Overwrite the sensor's name and notes (both sent; None clears one)."""
         body = EditSensorRequest(unique_identifier=unique_identifier, name=name, notes=notes)
         return self._client.post("/sensor/edit-sensor", body.model_dump(), Msg)
 

@@ -87,9 +87,12 @@ class SensorRequest(BaseModel):
 
 
 class EditSensorRequest(BaseModel):
+    """Both fields are required, as in DTBase; null clears one (additive: DTBase wants
+    strings, but a sensor may have no name or notes, as insert-sensor allows)."""
+
     unique_identifier: str
-    name: str
-    notes: str
+    name: str | None
+    notes: str | None
 
 
 class DeleteSensorTypeRequest(BaseModel):

@@ -111,6 +111,8 @@ def test_sensors(client: Client) -> None:
 
     assert client.sensors.edit_sensor("S2", "Spare", "") == Msg(detail="Sensor edited")
     assert client.sensors.list_sensors("Other")[0].name == "Spare"
+    client.sensors.edit_sensor("S2", None, "moved")
+    assert client.sensors.list_sensors("Other")[0].name is None
     assert client.sensors.delete_sensor("S2") == Msg(detail="Sensor deleted")
     assert client.sensors.list_sensors("Other") == []
 

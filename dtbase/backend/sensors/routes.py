@@ -474,7 +474,8 @@ def delete_sensor_type(body: DeleteSensorTypeRequest, session: SessionDep, _: Wr
 
 @router.post("/edit-sensor", response_model=Msg, responses=documented({400: store.NO_SUCH_SENSOR}))
 def edit_sensor(body: EditSensorRequest, session: SessionDep, _: Writer) -> Msg:
-    """Overwrite a sensor's name and notes."""
+    """Overwrite a sensor's name and notes; null clears one (additive: DTBase wants
+    strings)."""
     store.edit_sensor(
         session, unique_identifier=body.unique_identifier, name=body.name, notes=body.notes
     )

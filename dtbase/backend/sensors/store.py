@@ -325,7 +325,9 @@ def latest_readings(
     ]
 
 
-def edit_sensor(session: Session, *, unique_identifier: str, name: str, notes: str) -> Sensor:
+def edit_sensor(
+    session: Session, *, unique_identifier: str, name: str | None, notes: str | None
+) -> Sensor:
     sensor = get_sensor(session, unique_identifier=unique_identifier)
     sensor.name, sensor.notes = name, notes
     session.flush()

@@ -120,12 +120,25 @@ def test_edit_sensor(weather: httpx.Client) -> None:
     assert _sensors(weather) == [{"unique_identifier": "S2", "name": "New", "notes": "Moved"}]
 
 
+@pytest.mark.parametrize("cleared", ["name", "notes"])
+def test_edit_sensor_null_clears_a_field(weather: httpx.Client, cleared: str) -> None:
+    """A sensor may have no name or notes (insert-sensor allows it): null clears one."""
+    _insert(weather, "Weather", S1)
+
+    response = weather.post("/sensor/edit-sensor", json=S1 | {cleared: None})
+
+    assert response.status_code == 200
+    assert response.json() == {"detail": "Sensor edited"}
+    assert _sensors(weather) == [S1 | {cleared: None}]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "detail"),
     [
         ({"unique_identifier": "S9", "name": "n", "notes": "x"}, 400, "Sensor does not exist"),
         ({"unique_identifier": "S1", "name": "n"}, 422, None),
-        ({"unique_identifier": "S1", "name": None, "notes": "x"}, 422, None),
+        ({"unique_identifier": "S1", "notes": None}, 422, None),
+        ({"unique_identifier": "S1", "name": 5, "notes": "x"}, 422, None),
     ],
 )
 def test_edit_sensor_errors(
