@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from dtbase.schemas.users import Role
-from tests.backend.models.test_runs import a_run, setup_models
 from tests.utils.accounts import UserFactory
+from tests.utils.models import a_run, setup_models
 
 WRITES: list[tuple[str, dict[str, Any]]] = [
     ("/model/insert-model", {"name": "M3"}),

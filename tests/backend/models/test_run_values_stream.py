@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from dtbase.backend.models import store
 from dtbase.backend.models.tables import ModelMeasure, ModelProduct, ModelValue
 from dtbase.schemas.models import ModelRunValues, ModelValuePoint
-
-from .test_runs import a_run, setup_models
+from tests.utils.models import a_run, setup_models
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
