@@ -171,7 +171,7 @@ def _load_demo(backend_url: str, password: str, services_url: str) -> None:
     _with_backend(backend_url, password, load)
 
 
-def _in_background(what: str, work: Callable[[], object]) -> None:
+def _in_background(what: str, work: Callable[[], object]) -> threading.Thread:
     """Run `work` in a daemon thread. If it fails, the user reads `Could not <what>: <the
     error>` and the traceback: a thread must not end in silence."""
 
@@ -182,7 +182,9 @@ def _in_background(what: str, work: Callable[[], object]) -> None:
             traceback.print_exc()
             typer.echo(f"Could not {what}: {type(error).__name__}: {error}", err=True)
 
-    threading.Thread(target=run, name=what, daemon=True).start()
+    thread = threading.Thread(target=run, name=what, daemon=True)
+    thread.start()
+    return thread
 
 
 def _with_backend(backend_url: str, password: str, work: Callable[[Any], object]) -> None:
