@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from services.host import BackgroundHost
     from services.weather.fake_provider import FakeOpenWeatherMap
 
+NO_FRONTEND = "the frontend extra is not installed (pip install 'dtbase[frontend]')"
+
 
 def up(
     host: Annotated[str | None, typer.Option(help="Backend host [DT_BACKEND_HOST].")] = None,
@@ -203,9 +205,6 @@ def _with_backend(backend_url: str, password: str, work: Callable[[Any], object]
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-NO_FRONTEND = "the frontend extra is not installed (pip install 'dtbase[frontend]')"
 
 
 def _start_frontend(settings: FrontendSettings) -> FrontendServer:
