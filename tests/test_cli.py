@@ -286,15 +286,30 @@ def test_a_user_created_dtbase_s_way_is_given_the_role_to_manage_users(
         assert listed.status_code == 200
         assert "from-dtbase@example.com" in listed.json()
 
-    unknown = subprocess.run(
-        [sys.executable, "-m", "dtbase", "user", "set-role", "ghost@example.com", "admin"],
+    unknown = _failing(env, "user", "set-role", "ghost@example.com", "admin")
+    assert (unknown.returncode, unknown.stderr) == (1, "Error: User doesn't exist\n")
+    no_such_role = _failing(env, "user", "set-role", "from-dtbase@example.com", "owner")
+    assert no_such_role.returncode == 2
+    assert "'owner' is not one of" in no_such_role.stderr
+    _dtbase(env, "user", "set-role", "from-dtbase@example.com", "viewer")
+    last_admin = _failing(env, "user", "set-role", "default_user@localhost", "user")
+    assert (last_admin.returncode, last_admin.stderr) == (
+        1,
+        "Error: This is the last admin: make another user admin first\n",
+    )
+    users = _dtbase(env, "user", "list").splitlines()
+    assert users == ["default_user@localhost\tadmin", "from-dtbase@example.com\tviewer"]
+
+
+def _failing(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dtbase", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert (unknown.returncode, unknown.stderr) == (1, "Error: User doesn't exist\n")
 
 
 def _head(url: str) -> str | None:
