@@ -5,19 +5,31 @@ PYTHON ?= python3
 
 .PHONY: install up test lint check domain format clean chromium bench
 
+# What `make up` installs: the platform and the services of `up --demo`'s loop (ARIMA, the
+# FDB export). The development tools (Pulumi, statsforecast, playwright, linters, pytest)
+# come with `make install`, which `make test` runs. `make up UP_EXTRAS=frontend` is the
+# lightest; `up --demo` then says which services it does not schedule.
+UP_EXTRAS ?= frontend,arima,fdb
+
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.installed-up: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[$(UP_EXTRAS)]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-up: install
+up: $(VENV)/.installed-up node_modules/.installed
 	$(BIN)/dtbase up
 
 lint: install

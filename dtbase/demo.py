@@ -2,33 +2,36 @@
 
 `load(client)` creates a location schema with three rooms, six sensors of three types
 (climate: temperature and humidity; CO2; a door contact) with a month of 10-minute
-readings (daily and weekly cycles, office hours, autocorrelated noise), and an `Arima`
-forecast run with 68% and 95% bands for each temperature sensor, named the way the ARIMA
-service names its measures so that the model page draws it over the observations.
+readings up to the time it is loaded (daily and weekly cycles, office hours, slowly
+wandering noise), and an `Arima` forecast run with 68% and 95% bands for each temperature
+sensor from the last reading on, named the way the ARIMA service names its measures so
+that the model page draws it beside the observations.
 
-The same `end` gives the same data, to the last digit: the noise comes from generators
-seeded by the sensor's name. Loading again adds only what is missing, so it is safe to run
-at every start (`dtbase up --demo`). The forecast is computed here with numpy (a seasonal
-profile plus level, intervals widening with the horizon), not with statsmodels.
+Every reading is a function of its sensor, measure and time alone (the noise's phases and
+jitter come from generators seeded by those), so loads at different times agree where
+they overlap, to the last digit. Loading again adds only what is missing (the readings
+since the last load, a forecast from a new end), so it is safe at every start
+(`dtbase up --demo`). Only the standard library computes it: the demo runs in a base
+install, without numpy, and the forecast is a seasonal profile plus level with intervals
+widening with the horizon, not statsmodels.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import zlib
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-import numpy as np
-from numpy.typing import NDArray
+from statistics import fmean, stdev
 
 from dtbase.client import Client
 from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.models import MeasureValues, SensorMeasureIdentifier
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import Scalar, ValueDatatype
-
-Array = NDArray[np.float64]
 
 SCHEMA = "demo-site"
 IDENTIFIERS = (
@@ -81,8 +84,11 @@ BATCH = 5000  # readings per insert call
 MODEL = "Arima"
 SCENARIO = "Business as usual"
 FORECAST_HOURS = 72
-FORECAST_START_BEFORE_END = timedelta(days=2)  # the forecast overlaps the last 2 days
 Z95 = 1.959964
+# The noise: a few slow waves (periods of 5 hours to 4 days) and a little jitter.
+WAVES = 4
+WAVE_HOURS = (5.0, 96.0)
+JITTER_SHARE = 0.2  # of the noise's unit variance
 
 
 @dataclass
@@ -101,88 +107,117 @@ class DemoSummary:
 
 
 def default_end(now: datetime | None = None) -> datetime:
-    """The end of the demo month: the last midnight (UTC)."""
+    """The demo's last reading time: now (UTC), floored to the 10-minute step."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return now - (now - datetime(2000, 1, 1, tzinfo=UTC)) % STEP
 
 
 def timestamps(end: datetime) -> list[datetime]:
-    """The month's reading times: every 10 minutes up to (not including) `end`."""
+    """The month's reading times: every 10 minutes, the last at `end`."""
     count = int(timedelta(days=DAYS) / STEP)
-    start = end - timedelta(days=DAYS)
-    return [start + i * STEP for i in range(count)]
+    return [end - (count - 1 - i) * STEP for i in range(count)]
 
 
 def readings(sensor: DemoSensor, measure: SensorMeasure, times: Sequence[datetime]) -> list[Scalar]:
     """The sensor's readings of `measure` at `times`: deterministic, realistic-looking."""
-    rng = np.random.default_rng(zlib.crc32(f"{sensor.unique_identifier}/{measure.name}".encode()))
-    hours = np.array([t.hour + t.minute / 60 for t in times])
-    weekend = np.array([t.weekday() >= 5 for t in times])
-    office = (hours >= 8) & (hours < 18) & ~weekend
-    daily = np.sin(2 * np.pi * (hours - 9) / 24)  # warmest mid-afternoon
-    noise = _red_noise(rng, len(times))
+    key = f"{sensor.unique_identifier}/{measure.name}"
+    hours = [t.hour + t.minute / 60 for t in times]
+    office = [8 <= h < 18 and t.weekday() < 5 for t, h in zip(times, hours, strict=True)]
+    daily = [math.sin(2 * math.pi * (h - 9) / 24) for h in hours]  # warmest mid-afternoon
+    noise = _noise(key, times)
+    rows = zip(daily, office, noise, strict=True)
     if measure == TEMPERATURE:
-        values = sensor.base_temperature + 2.5 * daily + 1.2 * office + 0.4 * noise
-        return [round(float(v), 2) for v in values]
+        base = sensor.base_temperature
+        return [round(base + 2.5 * d + 1.2 * o + 0.4 * n, 2) for d, o, n in rows]
     if measure == HUMIDITY:
-        values = 48 - 6 * daily - 3 * office + 2.0 * noise
-        return [round(float(v), 1) for v in np.clip(values, 5, 100)]
+        return [round(_clip(48 - 6 * d - 3 * o + 2.0 * n, 5, 100), 1) for d, o, n in rows]
     if measure == CO2:
-        occupancy = office * (0.7 + 0.3 * np.sin(np.pi * (hours - 8) / 10))
-        values = 420 + 550 * occupancy + 25 * noise
-        return [round(float(v), 0) for v in np.clip(values, 380, None)]
+        busy = [0.7 + 0.3 * math.sin(math.pi * (h - 8) / 10) for h in hours]
+        people = [o * b for o, b in zip(office, busy, strict=True)]
+        return [
+            round(max(420 + 550 * p + 25 * n, 380), 0) for p, n in zip(people, noise, strict=True)
+        ]
     if measure == DOOR_OPEN:
-        chance = np.where(office, 0.25, 0.01)
-        return [bool(v) for v in rng.random(len(times)) < chance]
+        chances = [0.25 if o else 0.01 for o in office]
+        return [_uniform(key, t) < p for t, p in zip(times, chances, strict=True)]
     raise ValueError(f"no demo readings for {measure.name}")
 
 
-def _red_noise(rng: np.random.Generator, size: int, phi: float = 0.9) -> Array:
-    """AR(1) noise with unit variance: slow wanders rather than jitter."""
-    shocks = rng.normal(0.0, np.sqrt(1 - phi**2), size)
-    noise = np.empty(size)
-    previous = rng.normal()
-    for index in range(size):
-        previous = phi * previous + shocks[index]
-        noise[index] = previous
+def _noise(key: str, times: Sequence[datetime]) -> list[float]:
+    """Noise of unit variance that wanders slowly, a function of the time alone: waves
+    whose periods and phases are drawn from `key`, plus jitter drawn from `key` and time."""
+    rng = _generator(zlib.crc32(key.encode()))
+    waves = [
+        (2 * math.pi / (3600 * rng.uniform(*WAVE_HOURS)), rng.uniform(0, 2 * math.pi))
+        for _ in range(WAVES)
+    ]
+    amplitude = math.sqrt(2 * (1 - JITTER_SHARE) / WAVES)  # a wave's variance: amplitude²/2
+    jitter = math.sqrt(JITTER_SHARE)
+    noise = []
+    for t in times:
+        seconds = t.timestamp()
+        wander = sum(math.sin(rate * seconds + phase) for rate, phase in waves)
+        noise.append(amplitude * wander + jitter * _gauss(key, t))
     return noise
+
+
+def _uniform(key: str, moment: datetime) -> float:
+    return _generator(f"{key}@{moment.isoformat()}").random()
+
+
+def _gauss(key: str, moment: datetime) -> float:
+    return _generator(f"{key}@{moment.isoformat()}~").gauss()
+
+
+def _generator(seed: int | str) -> random.Random:
+    # Demo data, not secrets: reproducible from the seed on purpose.
+    return random.Random(seed)  # noqa: S311
+
+
+def _clip(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
 
 
 @dataclass(frozen=True)
 class DemoForecast:
     times: list[datetime]
-    mean: Array
-    bounds: dict[str, tuple[Array, Array]]  # "68" and "95": (lower, upper)
+    mean: list[float]
+    bounds: dict[str, tuple[list[float], list[float]]]  # "68" and "95": (lower, upper)
 
 
 def forecast(times: Sequence[datetime], values: Sequence[float], start: datetime) -> DemoForecast:
     """An hourly forecast from `start` with the readings before it: the last two weeks'
     daily profile plus the last day's level; intervals from the profile's residuals,
     widening with the square root of the horizon."""
-    seconds = np.array([t.timestamp() for t in times])
-    y = np.asarray(values, dtype=float)
-    keep = seconds < start.timestamp()
-    seconds, y = seconds[keep], y[keep]
-    hour_index = ((seconds - start.timestamp()) // 3600).astype(int)  # negative: the past
-    hourly_times = np.unique(hour_index)
-    hourly = np.array([y[hour_index == h].mean() for h in hourly_times])
-    recent = hourly_times >= -14 * 24
-    hour_of_day = (hourly_times + start.hour) % 24
-    profile = np.array([hourly[recent & (hour_of_day == h)].mean() for h in range(24)])
-    last_day = hourly_times >= -24
-    shift = (hourly[last_day] - profile[hour_of_day[last_day]]).mean()
-    residuals = hourly[recent] - profile[hour_of_day[recent]]
-    sigma = float(residuals.std(ddof=1))
-    steps = np.arange(FORECAST_HOURS)
-    mean = profile[(steps + start.hour) % 24] + shift * np.exp(-steps / 24)
-    spread = sigma * np.sqrt(1 + steps / 24)
+    by_hour: dict[int, list[float]] = defaultdict(list)  # hours before `start`: negative
+    for moment, value in zip(times, values, strict=True):
+        if moment < start:
+            by_hour[(moment - start) // timedelta(hours=1)].append(value)
+    hourly = {hour: fmean(hour_values) for hour, hour_values in by_hour.items()}
+    recent = {hour: value for hour, value in hourly.items() if hour >= -14 * 24}
+
+    def of_day(hour: int) -> int:
+        return (hour + start.hour) % 24
+
+    profile = [
+        fmean(value for hour, value in recent.items() if of_day(hour) == h) for h in range(24)
+    ]
+    shift = fmean(value - profile[of_day(hour)] for hour, value in hourly.items() if hour >= -24)
+    sigma = stdev(value - profile[of_day(hour)] for hour, value in recent.items())
+    steps = range(FORECAST_HOURS)
+    mean = [profile[of_day(k)] + shift * math.exp(-k / 24) for k in steps]
+    spread = [sigma * math.sqrt(1 + k / 24) for k in steps]
+
+    def band(z: float) -> tuple[list[float], list[float]]:
+        return (
+            [m - z * s for m, s in zip(mean, spread, strict=True)],
+            [m + z * s for m, s in zip(mean, spread, strict=True)],
+        )
+
     return DemoForecast(
-        times=[start + timedelta(hours=int(k)) for k in steps],
+        times=[start + timedelta(hours=k) for k in steps],
         mean=mean,
-        bounds={
-            "68": (mean - spread, mean + spread),
-            "95": (mean - Z95 * spread, mean + Z95 * spread),
-        },
+        bounds={"68": band(1.0), "95": band(Z95)},
     )
 
 
@@ -190,10 +225,10 @@ def run_measures(measure: SensorMeasure, result: DemoForecast) -> list[MeasureVa
     """The forecast as the ARIMA service writes it: Mean, (Upper|Lower) Bound [95%] <m>."""
     units = measure.units or ""
 
-    def output(name: str, values: Array) -> MeasureValues:
+    def output(name: str, values: list[float]) -> MeasureValues:
         return MeasureValues(
             measure_name=name,
-            values=[round(float(v), 3) for v in values],
+            values=[round(v, 3) for v in values],
             timestamps=result.times,
             units=units,
         )
@@ -289,7 +324,7 @@ def _readings(
 
 
 def _forecasts(client: Client, summary: DemoSummary, end: datetime, times: list[datetime]) -> None:
-    start = end - FORECAST_START_BEFORE_END
+    start = end  # from the last reading on, as a forecast made at load time would
     if MODEL not in {m.name for m in client.models.list_models()}:
         client.models.insert_model(MODEL)
         summary.count("models")

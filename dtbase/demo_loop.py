@@ -7,13 +7,18 @@
   and the next 48 (72 history calls: meant for the local fake provider, not a paid key);
 * `demo-arima`: ARIMA on `OpenWeatherMapHistory`'s temperature and relative humidity every
   30 minutes (7 days of training, 24 hours ahead), first 30 seconds after start, when the
-  first weather run has written its readings;
+  first weather run has written its readings; only when the `arima` extra (statsmodels)
+  is installed;
 * `demo-fdb-export`: the FDB export of the last day's runs every 10 minutes, first a
   minute after start; only when the `fdb` extra (pyfdb, eccodes) is installed.
+
+A schedule whose extra is missing is not registered, and its line says so: it would fail
+at every run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.util import find_spec
@@ -41,6 +46,7 @@ class DemoSchedule:
     first_after: timedelta
     parameters: dict[str, Any] | None = None
     parameter_set: str | None = None
+    extra: str | None = None  # the optional dependencies its service needs
 
     def describe(self) -> str:
         first = "at once" if not self.first_after else f"first after {_span(self.first_after)}"
@@ -61,6 +67,7 @@ SCHEDULES = (
         timedelta(minutes=30),
         timedelta(seconds=30),
         parameters=ARIMA_PARAMETERS,
+        extra="arima",
     ),
     DemoSchedule(
         "fdb_export",
@@ -68,27 +75,37 @@ SCHEDULES = (
         timedelta(minutes=10),
         timedelta(minutes=1),
         parameters=FDB_PARAMETERS,
+        extra="fdb",
     ),
 )
 
 
-def fdb_installed() -> bool:
-    """Whether the FDB export can run here (the `fdb` extra)."""
-    return find_spec("pyfdb") is not None and find_spec("eccodes") is not None
+# The modules each extra's service imports when it runs.
+EXTRA_MODULES = {"arima": ("numpy", "scipy", "statsmodels"), "fdb": ("pyfdb", "eccodes")}
 
 
-def schedule(client: Client, *, fdb: bool, now: datetime | None = None) -> list[str]:
-    """Register the demo's parameter set and schedules; one line on each for the user."""
+def installed_extras() -> set[str]:
+    """The extras whose services can run here."""
+    return {
+        extra
+        for extra, modules in EXTRA_MODULES.items()
+        if all(find_spec(module) is not None for module in modules)
+    }
+
+
+def schedule(client: Client, *, extras: Collection[str], now: datetime | None = None) -> list[str]:
+    """Register the demo's parameter set and the schedules whose services can run with
+    the installed `extras`; one line on each for the user."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     _insert_once(
         lambda: client.services.insert_parameter_set("weather", PARAMETER_SET, WEATHER_PARAMETERS)
     )
     lines = []
     for item in SCHEDULES:
-        if item.service == "fdb_export" and not fdb:
+        if item.extra is not None and item.extra not in extras:
             lines.append(
-                "fdb_export not scheduled: the fdb extra is not installed "
-                "(pip install 'dtbase[fdb]', then restart)"
+                f"{item.service} not scheduled: the {item.extra} extra is not installed "
+                f"(pip install 'dtbase[{item.extra}]', then restart)"
             )
             continue
         added = _insert_once(

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,11 @@ def _dtbase(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 @contextmanager
-def _up(env: dict[str, str], *options: str) -> Iterator[tuple[str, str, str, str]]:
-    """Run `dtbase up`; yield (backend URL, frontend URL, email, password); stop: Ctrl-C."""
+def _up(
+    env: dict[str, str], *options: str, output: list[str] | None = None
+) -> Iterator[tuple[str, str | None, str, str]]:
+    """Run `dtbase up`; yield (backend URL, frontend URL or None when it is not started,
+    email, password); stop: Ctrl-C. All it printed is appended to `output`."""
     process = subprocess.Popen(
         [sys.executable, "-m", "dtbase", "up", *options],
         env=env,
@@ -75,13 +79,19 @@ def _up(env: dict[str, str], *options: str) -> Iterator[tuple[str, str, str, str
     frontend = re.search(r"frontend\s+(http://\S+)", printed)
     login = LOGIN_LINE.search(printed)
     assert backend, printed
-    assert frontend, printed
     assert login, printed
     try:
-        yield backend.group(1), frontend.group(1), login.group(1), login.group(2)
+        yield (
+            backend.group(1),
+            frontend.group(1) if frontend else None,
+            login.group(1),
+            login.group(2),
+        )
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
+    if output is not None:
+        output.append(printed + rest)
     assert process.returncode == 0, printed + rest
     assert "dtbase stopped." in rest
 
@@ -120,6 +130,92 @@ def test_up_serves_a_backend_that_keeps_its_users_across_restarts(
         assert _eventually(
             lambda: httpx.post(f"{url}/sensor/list-sensors", json={}, headers=auth).json()
         )
+
+
+# A base install (`pip install dtbase`): none of the extras' packages can be imported.
+BASE_INSTALL = """
+import sys
+from importlib.machinery import PathFinder
+
+HIDDEN = {"numpy", "scipy", "statsmodels", "pandas", "pyfdb", "eccodes", "flask", "azure"}
+
+
+class BaseInstall(PathFinder):
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if fullname.partition(".")[0] in HIDDEN:
+            return None
+        return super().find_spec(fullname, path, target)
+
+
+sys.meta_path[sys.meta_path.index(PathFinder)] = BaseInstall
+"""
+
+
+@pytest.fixture
+def base_install_env(cli_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """`cli_env` in which the extras are not installed, as far as Python can tell."""
+    site = tmp_path / "base-install"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BASE_INSTALL)
+    paths = [str(site), *filter(None, [cli_env.get("PYTHONPATH")])]
+    env = {**cli_env, "PYTHONPATH": os.pathsep.join(paths)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import numpy"], env=env, capture_output=True, text=True
+    )
+    assert "No module named 'numpy'" in probe.stderr
+    return env
+
+
+def test_up_demo_runs_in_a_base_install_and_says_what_it_skips(
+    base_install_env: dict[str, str],
+) -> None:
+    """Issue 17: the demo needed numpy; its thread died with a traceback nobody read."""
+    output: list[str] = []
+    with _up(base_install_env, "--demo", output=output) as (url, frontend, email, password):
+        assert frontend is None
+        tokens = httpx.post(f"{url}/auth/login", json={"email": email, "password": password})
+        auth = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+        now = datetime.now(UTC)
+        latest = {
+            "measure_name": "temperature",
+            "unique_identifier": "demo-climate-lab",
+            "dt_from": (now - timedelta(minutes=10)).isoformat(),
+            "dt_to": (now + timedelta(minutes=1)).isoformat(),
+        }
+        readings = _eventually(
+            lambda: httpx.post(f"{url}/sensor/sensor-readings", json=latest, headers=auth).json(),
+            seconds=120,
+        )
+        # The demo ends when it is loaded: its last reading is less than 10 minutes old.
+        assert readings, "no demo reading in the last 10 minutes"
+        schedules = _eventually(
+            lambda: httpx.post(f"{url}/service/list-schedules", json={}, headers=auth).json()
+        )
+        assert [s["name"] for s in schedules] == ["demo-weather"]
+
+    [printed] = output
+    assert "frontend  not started: the frontend extra is not installed" in printed
+    assert "Demo data added: " in printed
+    assert "arima not scheduled: the arima extra is not installed" in printed
+    assert "fdb_export not scheduled: the fdb extra is not installed" in printed
+    assert "Traceback" not in printed
+    assert "Could not" not in printed
+
+
+def test_a_failure_in_up_s_background_work_is_told(capfd: pytest.CaptureFixture[str]) -> None:
+    from dtbase.cli import up
+
+    def work() -> None:
+        raise ModuleNotFoundError("No module named 'numpy'")
+
+    up._in_background("load the demo data", work).join(timeout=10)
+
+    err = capfd.readouterr().err
+    assert "Traceback" in err
+    assert err.endswith(
+        "Could not load the demo data: ModuleNotFoundError: No module named 'numpy'\n"
+    )
 
 
 def _registered_services(url: str, auth: dict[str, str]) -> list[dict[str, str]]:
@@ -168,6 +264,52 @@ def test_user_and_db_commands(cli_env: dict[str, str]) -> None:
     _dtbase(cli_env, "user", "delete", "ana@example.com")
 
     assert _dtbase(cli_env, "user", "list").splitlines() == ["bo@example.com\tuser"]
+
+
+def test_a_user_created_dtbase_s_way_is_given_the_role_to_manage_users(
+    cli_env: dict[str, str], admin: httpx.Client, database_url: str, live_backend: str
+) -> None:
+    """Issue 17: DTBase has no roles. A user created its way (no role) is a `user` here and
+    may not list users, until `dtbase user set-role` (README: Moving from DTBase)."""
+    login = {"email": "from-dtbase@example.com", "password": "their password"}
+    assert admin.post("/user/create-user", json=login).status_code == 201
+    env = {**cli_env, "DT_DATABASE_URL": database_url}
+    with httpx.Client(base_url=live_backend) as them:
+        token = them.post("/auth/login", json=login).json()["access_token"]
+        them.headers["Authorization"] = f"Bearer {token}"
+        assert them.get("/user/list-users").status_code == 403
+
+        printed = _dtbase(env, "user", "set-role", "from-dtbase@example.com", "admin")
+
+        assert printed == "from-dtbase@example.com is now admin.\n"
+        listed = them.get("/user/list-users")
+        assert listed.status_code == 200
+        assert "from-dtbase@example.com" in listed.json()
+
+    unknown = _failing(env, "user", "set-role", "ghost@example.com", "admin")
+    assert (unknown.returncode, unknown.stderr) == (1, "Error: User doesn't exist\n")
+    no_such_role = _failing(env, "user", "set-role", "from-dtbase@example.com", "owner")
+    assert no_such_role.returncode == 2
+    assert "'owner' is not one of" in no_such_role.stderr
+    _dtbase(env, "user", "set-role", "from-dtbase@example.com", "viewer")
+    last_admin = _failing(env, "user", "set-role", "default_user@localhost", "user")
+    assert (last_admin.returncode, last_admin.stderr) == (
+        1,
+        "Error: This is the last admin: make another user admin first\n",
+    )
+    users = _dtbase(env, "user", "list").splitlines()
+    assert users == ["default_user@localhost\tadmin", "from-dtbase@example.com\tviewer"]
+
+
+def _failing(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dtbase", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _head(url: str) -> str | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-
-import numpy as np
+from itertools import pairwise
+from statistics import fmean, pstdev
 
 from dtbase import demo, demo_loop
 from dtbase.client import Client
 
 END = datetime(2026, 3, 1, tzinfo=UTC)
+MONTH = 30 * 24 * 6  # readings of one measure
 
 
 def test_readings_are_deterministic_with_daily_cycles_and_noise() -> None:
@@ -20,21 +21,46 @@ def test_readings_are_deterministic_with_daily_cycles_and_noise() -> None:
     again = demo.readings(sensor, demo.TEMPERATURE, times)
 
     assert first == again
-    assert len(times) == 30 * 24 * 6
-    assert times[0] == END - timedelta(days=30)
-    values = np.array(first, dtype=float)
-    hours = np.array([t.hour for t in times])
-    by_hour = np.array([values[hours == h].mean() for h in range(24)])
-    assert by_hour[14:17].mean() - by_hour[2:5].mean() > 3  # warm afternoons, cool nights
-    assert np.std(np.diff(values)) > 0.05  # noisy, not a clean sine
+    assert len(times) == MONTH
+    assert (times[0], times[-1]) == (END - timedelta(days=30) + demo.STEP, END)
+    values = [float(v) for v in first]
+    by_hour = [
+        fmean(v for t, v in zip(times, values, strict=True) if t.hour == h) for h in range(24)
+    ]
+    assert fmean(by_hour[14:17]) - fmean(by_hour[2:5]) > 3  # warm afternoons, cool nights
+    assert pstdev(b - a for a, b in pairwise(values)) > 0.05  # noisy, not a sine
     other = demo.readings(demo.SENSORS[1], demo.TEMPERATURE, times)
     assert other != first  # each sensor its own noise
+
+
+def test_a_reading_depends_on_its_time_not_on_the_load_s_end() -> None:
+    """So a load a day later agrees with the first where they overlap."""
+    month, later = demo.timestamps(END), demo.timestamps(END + timedelta(days=1))
+    for sensor in demo.SENSORS:
+        for measure in demo.SENSOR_TYPES[sensor.type_name]:
+            first = dict(zip(month, demo.readings(sensor, measure, month), strict=True))
+            second = dict(zip(later, demo.readings(sensor, measure, later), strict=True))
+            overlap = first.keys() & second.keys()
+            assert len(overlap) == MONTH - 24 * 6
+            assert all(first[t] == second[t] for t in overlap), (sensor, measure)
+
+
+def test_the_demo_ends_now_floored_to_its_step() -> None:
+    assert demo.default_end(datetime(2026, 3, 1, 9, 37, 12, 5, tzinfo=UTC)) == datetime(
+        2026, 3, 1, 9, 30, tzinfo=UTC
+    )
+    assert demo.default_end(datetime(2026, 3, 1, 9, 40, tzinfo=UTC)) == datetime(
+        2026, 3, 1, 9, 40, tzinfo=UTC
+    )
+    before = datetime.now(UTC)
+    end = demo.default_end()
+    assert before - demo.STEP < end <= datetime.now(UTC)
 
 
 def test_forecast_bands_are_nested_and_cover_the_observations() -> None:
     times = demo.timestamps(END)
     values = [float(v) for v in demo.readings(demo.SENSORS[0], demo.TEMPERATURE, times)]
-    start = END - timedelta(days=2)
+    start = END - timedelta(days=2)  # so that two days of readings can check it
 
     result = demo.forecast(times, values, start)
 
@@ -42,17 +68,25 @@ def test_forecast_bands_are_nested_and_cover_the_observations() -> None:
     low95, high95 = result.bounds["95"]
     assert len(result.times) == demo.FORECAST_HOURS
     assert result.times[0] == start
-    assert np.all(low95 < low68)
-    assert np.all(low68 < result.mean)
-    assert np.all(result.mean < high68)
-    assert np.all(high68 < high95)
+    rows = list(zip(low95, low68, result.mean, high68, high95, strict=True))
+    assert all(a < b < c < d < e for a, b, c, d, e in rows)
     # The hourly means of the last two days fall mostly inside the 95% band.
-    observed = np.array(values)
     inside = 0
     for index, moment in enumerate(result.times[:48]):
-        hour = observed[[moment <= t < moment + timedelta(hours=1) for t in times]].mean()
+        hour = fmean(
+            v
+            for t, v in zip(times, values, strict=True)
+            if moment <= t < moment + timedelta(hours=1)
+        )
         inside += int(low95[index] <= hour <= high95[index])
     assert inside >= 40
+
+
+def _temperatures(client: Client, dt_from: datetime, dt_to: datetime) -> list[datetime]:
+    readings = client.sensors.sensor_readings(
+        "temperature", "demo-climate-lab", dt_from, dt_to, measure_units="degrees Celsius"
+    )
+    return [reading.timestamp for reading in readings]
 
 
 def test_load_builds_the_twin_and_loading_again_adds_nothing(client: Client) -> None:
@@ -62,7 +96,7 @@ def test_load_builds_the_twin_and_loading_again_adds_nothing(client: Client) -> 
     assert summary.added["locations"] == 3
     assert summary.added["sensor types"] == 3
     assert summary.added["sensors"] == 6
-    assert summary.added["readings"] == 9 * 30 * 24 * 6  # 3 climate x 2 measures, 2 CO2, 1 door
+    assert summary.added["readings"] == 9 * MONTH  # 3 climate x 2 measures, 2 CO2, 1 door
     assert summary.added["model runs"] == 3
     assert [s.name for s in client.locations.list_location_schemas()] == [demo.SCHEMA]
     assert len(client.locations.list_locations(demo.SCHEMA)) == 3
@@ -86,6 +120,9 @@ def test_load_builds_the_twin_and_loading_again_adds_nothing(client: Client) -> 
         for prefix in ("Mean", "Upper Bound", "Lower Bound", "Upper Bound 95%", "Lower Bound 95%")
     )
     assert len(values["Mean temperature"]) == demo.FORECAST_HOURS
+    # The forecast starts from the last reading, as one made at load time would.
+    assert _temperatures(client, END - timedelta(days=31), END + timedelta(days=1))[-1] == END
+    assert values["Mean temperature"][0].timestamp == END
 
     again = demo.load(client, end=END)
 
@@ -96,14 +133,37 @@ def test_load_builds_the_twin_and_loading_again_adds_nothing(client: Client) -> 
         len(client.models.list_model_runs(demo.MODEL, dt_from=END - timedelta(days=3), dt_to=END))
         == 3
     )
-    temperature = client.sensors.sensor_readings(
-        "temperature",
-        "demo-climate-lab",
-        END - timedelta(days=31),
-        END,
-        measure_units="degrees Celsius",
+    assert len(_temperatures(client, END - timedelta(days=31), END)) == MONTH
+
+
+def test_a_later_load_tops_the_readings_up_to_its_end(client: Client) -> None:
+    demo.load(client, end=END)
+    later = END + timedelta(hours=5)
+
+    summary = demo.load(client, end=later)
+
+    assert summary.added == {"readings": 9 * 5 * 6, "model runs": 3}
+    stored = _temperatures(client, END - timedelta(days=31), later)
+    assert len(stored) == MONTH + 5 * 6
+    assert stored[-1] == later
+    assert all(b - a == demo.STEP for a, b in pairwise(stored))
+
+
+def test_load_at_the_current_time_ends_now(client: Client) -> None:
+    """Right after `up --demo` no reading is stale: the last is less than a step old."""
+    before = datetime.now(UTC)
+    demo.load(client)
+
+    now = datetime.now(UTC)
+    [last] = _temperatures(client, before - demo.STEP, now)[-1:]
+    assert before - demo.STEP < last <= now
+    runs = client.models.list_model_runs(demo.MODEL, dt_from=last, dt_to=last)
+    assert len(runs) == 3
+    mean = client.models.get_model_run(runs[0].id)["Mean temperature"]
+    assert (mean[0].timestamp, mean[-1].timestamp) == (
+        last,
+        last + timedelta(hours=demo.FORECAST_HOURS - 1),
     )
-    assert len(temperature) == 30 * 24 * 6
 
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -117,7 +177,7 @@ def _register_services(client: Client) -> None:
 def test_the_demo_loop_schedules_weather_arima_and_the_fdb_export(client: Client) -> None:
     _register_services(client)
 
-    lines = demo_loop.schedule(client, fdb=True, now=NOW)
+    lines = demo_loop.schedule(client, extras={"arima", "fdb"}, now=NOW)
 
     assert lines == [
         "weather every 10 min (at once)",
@@ -138,7 +198,7 @@ def test_the_demo_loop_schedules_weather_arima_and_the_fdb_export(client: Client
 
     # Again (a restart): what is there is kept, changes by the user included.
     client.services.edit_schedule("weather", "demo-weather", interval_seconds=3600)
-    again = demo_loop.schedule(client, fdb=True, now=NOW + timedelta(days=1))
+    again = demo_loop.schedule(client, extras={"arima", "fdb"}, now=NOW + timedelta(days=1))
 
     assert again == [f"{name} kept as it is" for name in schedules]
     assert client.services.list_schedules("weather")[0].interval_seconds == 3600
@@ -147,7 +207,30 @@ def test_the_demo_loop_schedules_weather_arima_and_the_fdb_export(client: Client
 def test_without_the_fdb_extra_the_export_is_not_scheduled_and_says_why(client: Client) -> None:
     _register_services(client)
 
-    lines = demo_loop.schedule(client, fdb=False, now=NOW)
+    lines = demo_loop.schedule(client, extras={"arima"}, now=NOW)
 
-    assert "fdb_export not scheduled: the fdb extra is not installed" in lines[-1]
+    assert lines[-1] == (
+        "fdb_export not scheduled: the fdb extra is not installed "
+        "(pip install 'dtbase[fdb]', then restart)"
+    )
     assert [s.name for s in client.services.list_schedules()] == ["demo-weather", "demo-arima"]
+
+
+def test_in_a_base_install_only_the_weather_is_scheduled(client: Client) -> None:
+    _register_services(client)
+
+    lines = demo_loop.schedule(client, extras=set(), now=NOW)
+
+    assert lines == [
+        "weather every 10 min (at once)",
+        "arima not scheduled: the arima extra is not installed "
+        "(pip install 'dtbase[arima]', then restart)",
+        "fdb_export not scheduled: the fdb extra is not installed "
+        "(pip install 'dtbase[fdb]', then restart)",
+    ]
+    assert [s.name for s in client.services.list_schedules()] == ["demo-weather"]
+
+
+def test_the_extras_installed_here_are_found() -> None:
+    # The test environment installs every extra (`make test`).
+    assert demo_loop.installed_extras() == {"arima", "fdb"}

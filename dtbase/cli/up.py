@@ -6,7 +6,9 @@ import os
 import secrets
 import threading
 import time
+import traceback
 from collections.abc import Callable
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,8 +26,11 @@ from dtbase.core.settings import (
 )
 
 if TYPE_CHECKING:
+    from frontend.server import FrontendServer
     from services.host import BackgroundHost
     from services.weather.fake_provider import FakeOpenWeatherMap
+
+NO_FRONTEND = "the frontend extra is not installed (pip install 'dtbase[frontend]')"
 
 
 def up(
@@ -43,30 +48,29 @@ def up(
     import uvicorn
 
     from dtbase.backend.app import create_app
-    from frontend.server import start as start_frontend
 
     settings = _development_settings()
     host = host or settings.backend_host
     port = port or settings.backend_port
     base = f"http://{host}:{port}"
-    front_settings = _frontend_settings(settings, backend_url=base)
+    # Without Flask (a base install) there is no frontend, and `up` says so.
+    front_settings = _frontend_settings(settings, backend_url=base) if find_spec("flask") else None
     with database(settings) as url:
         backend = create_app(settings, database_url=url)
-        frontend = start_frontend(front_settings)
+        frontend = _start_frontend(front_settings) if front_settings else None
         password = settings.default_user_pass
         secret = password.get_secret_value() if password else None
         weather = _start_fake_weather() if demo else None
         services = _start_services(base, secret)
         if demo and secret is not None:
-            threading.Thread(
-                target=_load_demo, args=(base, secret, services.url), daemon=True
-            ).start()
+            _in_background("load the demo data", lambda: _load_demo(base, secret, services.url))
         provider = ""
         if weather is not None:
             provider = f"  weather   {weather.base_url}   (fake OpenWeatherMap)\n"
+        front = frontend.url if frontend is not None else f"not started: {NO_FRONTEND}"
         typer.echo(
             f"\ndtbase is starting.\n"
-            f"  frontend  {frontend.url}\n"
+            f"  frontend  {front}\n"
             f"  backend   {base}   (API docs: {base}/docs)\n"
             f"  services  {services.url}/api/<name>\n"
             f"{provider}"
@@ -79,7 +83,8 @@ def up(
             uvicorn.run(backend, host=host, port=port, log_level="info")
         finally:
             services.stop()
-            frontend.stop()
+            if frontend is not None:
+                frontend.stop()
             if weather is not None:
                 weather.stop()
     typer.echo("dtbase stopped.")
@@ -127,17 +132,17 @@ def _start_services(backend_url: str, password: str | None) -> BackgroundHost:
     settings = ServicesHostSettings()
     host = BackgroundHost(settings.services_host, settings.services_port).start()
     if password is not None:
-        threading.Thread(
-            target=_register_services, args=(backend_url, password, host.url), daemon=True
-        ).start()
+        _in_background(
+            "register the services with the backend",
+            lambda: _register_services(backend_url, password, host.url),
+        )
     return host
 
 
 def _register_services(backend_url: str, password: str, services_url: str) -> None:
     from services.host import register
 
-    if not _with_backend(backend_url, password, lambda client: register(client, services_url)):
-        typer.echo("Could not register the services with the backend.", err=True)
+    _with_backend(backend_url, password, lambda client: register(client, services_url))
 
 
 def _start_fake_weather() -> FakeOpenWeatherMap | None:
@@ -162,26 +167,50 @@ def _load_demo(backend_url: str, password: str, services_url: str) -> None:
     def load(client: Any) -> None:
         typer.echo(demo.load(client))
         register(client, services_url)
-        lines = demo_loop.schedule(client, fdb=demo_loop.fdb_installed())
+        lines = demo_loop.schedule(client, extras=demo_loop.installed_extras())
         typer.echo("Demo schedules: " + "; ".join(lines))
 
-    if not _with_backend(backend_url, password, load):
-        typer.echo("Could not load the demo data.", err=True)
+    _with_backend(backend_url, password, load)
 
 
-def _with_backend(backend_url: str, password: str, work: Callable[[Any], object]) -> bool:
-    """Run `work(client)` as the default user once the backend answers (within a minute)."""
+def _in_background(what: str, work: Callable[[], object]) -> threading.Thread:
+    """Run `work` in a daemon thread. If it fails, the user reads `Could not <what>: <the
+    error>` and the traceback: a thread must not end in silence."""
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as error:
+            traceback.print_exc()
+            typer.echo(f"Could not {what}: {type(error).__name__}: {error}", err=True)
+
+    thread = threading.Thread(target=run, name=what, daemon=True)
+    thread.start()
+    return thread
+
+
+def _with_backend(backend_url: str, password: str, work: Callable[[Any], object]) -> None:
+    """Run `work(client)` as the default user once the backend answers; tried again for a
+    minute while the backend cannot be reached or answers with an error, which is then
+    raised."""
     from dtbase.client import ApiError, Client
 
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while True:
         try:
             with Client.logged_in(backend_url, DEFAULT_USER_EMAIL, password) as client:
                 work(client)
-                return True
+                return
         except (httpx.TransportError, ApiError):
+            if time.monotonic() > deadline:
+                raise
             time.sleep(0.2)
-    return False
+
+
+def _start_frontend(settings: FrontendSettings) -> FrontendServer:
+    from frontend.server import start
+
+    return start(settings)
 
 
 def _frontend_settings(backend: BackendSettings, *, backend_url: str) -> FrontendSettings:

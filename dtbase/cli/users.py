@@ -65,6 +65,14 @@ def user_set_password(
     typer.echo(f"Password of {email} changed.")
 
 
+@user_app.command("set-role")
+def user_set_role(email: str, role: Role) -> None:
+    """Set a user's role (never the last admin's to another): e.g. `admin` for a user
+    created DTBase's way, without a role, who manages users."""
+    _in_session(lambda s, store: store.set_role(s, email=email, role=role))
+    typer.echo(f"{email} is now {role}.")
+
+
 @user_app.command("delete")
 def user_delete(email: str) -> None:
     """Delete a user (never the last admin)."""

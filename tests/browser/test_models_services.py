@@ -56,8 +56,8 @@ def test_forecast_run_shows_mean_bands_and_observations(
     assert len(set(drawn["lengths"])) == 1  # one shared time axis
     assert drawn["mean"] == demo.FORECAST_HOURS
     # Readings every 10 minutes from as long before the forecast as it lasts (71 hours
-    # between its first and last value) to the end of the month, 48 hours into it.
-    assert drawn["observed"] == (demo.FORECAST_HOURS - 1 + 48) * 6
+    # between its first and last value) to the last, at which the forecast starts.
+    assert drawn["observed"] == (demo.FORECAST_HOURS - 1) * 6 + 1
     screenshot(page, "model-run")
 
     watch.check()

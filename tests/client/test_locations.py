@@ -73,13 +73,19 @@ def test_values_keep_their_json_type(client: Client) -> None:
     assert type(location["id"]) is int
 
 
+def test_locations_of_a_schema_that_does_not_exist_are_none(client: Client) -> None:
+    client.locations.insert_location([LAT], [1.0])
+
+    assert client.locations.list_locations("nope") == []
+
+
 def test_errors_raise_api_error(client: Client) -> None:
     client.locations.insert_location_schema("site", None, [ROOM])
 
     with pytest.raises(ApiError) as duplicate:
         client.locations.insert_location_schema("site", None, [ROOM])
     with pytest.raises(ApiError) as unknown:
-        client.locations.list_locations("nope")
+        client.locations.get_schema_details("nope")
     with pytest.raises(ApiError) as wrong_type:
         client.locations.insert_location_for_schema("site", {"room": 1})
 

@@ -93,6 +93,8 @@ def test_a_dtbase_script_runs_unchanged(anonymous: httpx.Client, service_url: st
         {"id": 1, "x": 0.5, "y": 1.5},
         {"id": 2, "x": 2.5, "y": 3.5},
     ]
+    # DTBase's own test asks for a schema that does not exist and expects 200 and a list.
+    assert dt.post("/location/list-locations", {"schema_name": "nope"}, 200) == []
 
     # A sensor type with one measure of each datatype, and sensors at locations.
     measures = [

@@ -212,7 +212,13 @@ def test_up_demo_runs_weather_arima_and_the_fdb_export_by_itself_offline(
         assert arima.status == "succeeded", arima.response_json
         assert arima.parameters == demo_loop.ARIMA_PARAMETERS
         assert arima.response_json["ok"] is True, arima.response_json
-        weather_runs = client.models.list_model_runs("Arima", dt_from=now - HOUR)
+        recent = client.models.list_model_runs("Arima", dt_from=now - HOUR)
+        weather_runs = [r for r in recent if r.sensor_unique_id == "OpenWeatherMapHistory"]
+        # The demo twin's forecasts start at its last reading, minutes before now.
+        demo_runs = [r for r in recent if r not in weather_runs]
+        assert sorted(r.sensor_unique_id or "" for r in demo_runs) == [
+            f"demo-climate-{room}" for room in ("lab", "office", "store")
+        ]
         assert len(weather_runs) == 2
         assert {run.sensor_unique_id for run in weather_runs} == {"OpenWeatherMapHistory"}
         assert {run.sensor_measure.name for run in weather_runs if run.sensor_measure} == {
@@ -231,7 +237,7 @@ def test_up_demo_runs_weather_arima_and_the_fdb_export_by_itself_offline(
         assert export.response_json["failed"] == []
         assert export.response_json["skipped"] == []
         exported = {outcome["run_id"] for outcome in export.response_json["exported"]}
-        assert exported == {run.id for run in weather_runs}
+        assert exported == {run.id for run in [*weather_runs, *demo_runs]}
 
         # The two cases: three sensors in one ARIMA call, LOOP3's last reading hours old.
         client.sensors.insert_sensor_type(LOOP_TYPE, [TEMPERATURE])
@@ -276,15 +282,16 @@ def test_up_demo_runs_weather_arima_and_the_fdb_export_by_itself_offline(
         assert {o["run_id"] for o in again.response_json["exported"]} == {
             run.id for run in loop_runs
         }
-        # The weather runs are in the FDB already, with the same values: skipped, honestly.
+        # The weather and demo runs are in the FDB already, with the same values: skipped,
+        # honestly.
         assert {o["run_id"] for o in again.response_json["skipped"]} == exported
 
         # Every run, read back from the FDB by its own keys, is the API's.
-        for run in [*weather_runs, *loop_runs]:
+        for run in [*weather_runs, *demo_runs, *loop_runs]:
             assert _fdb_values(client, data_dir, run) == _api_values(client, run), run
         firsts = [_fdb_values(client, data_dir, run)["Mean temperature"][0] for run in loop_runs]
         assert len(set(firsts)) == 3  # each sensor's own values
-        # The FDB's own listing: five runs, each its own field set with its sensor link.
+        # The FDB's own listing: eight runs, each its own field set with its sensor link.
         listed = _fdb_listing(client, data_dir)
         assert sorted(listed) == sorted(
             [
@@ -292,4 +299,5 @@ def test_up_demo_runs_weather_arima_and_the_fdb_export_by_itself_offline(
                 ("OpenWeatherMapHistory", "relative humidity"),
             ]
             + [(f"LOOP{number}", "temperature") for number in (1, 2, 3)]
+            + [(f"demo-climate-{room}", "temperature") for room in ("lab", "office", "store")]
         )

@@ -122,14 +122,14 @@ def get_schema_details(body: SchemaNameRequest, session: SessionDep) -> Location
     response_model=list[dict[str, ValueType]],
     responses=documented(
         {
-            400: "No such schema, or a filter key is not an identifier of the schema",
+            400: "A filter key is not an identifier of the schema",
             422: TYPE_ERRORS,
         }
     ),
 )
 def list_locations(body: ListLocationsRequest, session: SessionDep) -> list[dict[str, Scalar]]:
     """The schema's locations as `{"id": ..., <identifier>: <value>, ...}`, by id;
-    `coordinates` keeps those with the given values."""
+    `coordinates` keeps those with the given values. No schema of that name: `[]`."""
     return store.list_locations(session, schema_name=body.schema_name, coordinates=body.coordinates)
 
 

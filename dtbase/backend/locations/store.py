@@ -358,8 +358,10 @@ def delete_location(
 def list_locations(
     session: Session, *, schema_name: str, coordinates: Mapping[str, Scalar] | None
 ) -> list[dict[str, Scalar]]:
-    """`[{"id": ..., <identifier>: <value>, ...}]` for the schema's matching locations."""
-    get_schema(session, name=schema_name, missing=NO_SUCH_SCHEMA)
+    """`[{"id": ..., <identifier>: <value>, ...}]` for the schema's matching locations;
+    none for a schema that does not exist (DTBase's own test expects 200 and a list)."""
+    if find_schema(session, name=schema_name) is None:
+        return []
     ids = match_location_ids(session, schema_name=schema_name, coordinates=coordinates or {})
     found = coordinates_of(session, location_ids=ids)
     # An identifier called "id" cannot shadow the location's id.

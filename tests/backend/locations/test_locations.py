@@ -313,11 +313,18 @@ def test_list_locations_of_an_empty_schema(admin: httpx.Client) -> None:
     assert _locations(admin) == []
 
 
-def test_list_locations_of_unknown_schema_is_400(with_two: httpx.Client) -> None:
-    """Decision 4: not every location in the database as DTBase did."""
-    assert _post(with_two, "list-locations", {"schema_name": "nope"}, 400) == {
-        "detail": "No such schema"
-    }
+def test_list_locations_of_unknown_schema_is_an_empty_list(with_two: httpx.Client) -> None:
+    """Decision 4: 200 and a list, as DTBase's own test expects; but empty, not every
+    location in the database as DTBase answered. Filters on no schema match nothing."""
+    assert _post(with_two, "list-locations", {"schema_name": "nope"}, 200) == []
+    body = {"schema_name": "nope", "coordinates": {"f": 1.5}}
+    assert _post(with_two, "list-locations", body, 200) == []
+    not_a_value = {"schema_name": "nope", "coordinates": {"f": [1.5]}}
+    assert _post(with_two, "list-locations", not_a_value, 422)["detail"][0]["loc"][:3] == [
+        "body",
+        "coordinates",
+        "f",
+    ]
 
 
 def test_list_locations_with_an_unknown_filter_key_is_400(with_two: httpx.Client) -> None:
