@@ -106,7 +106,7 @@ def bare_app() -> FastAPI:
         return {"status": "ok"}
 
     @app.post("/list")
-    def listing(body: BareBody) -> list[BareItem]:
+    def listing(_: BareBody) -> list[BareItem]:
         """As `list-sensors` is declared (a sync endpoint with a body), minus auth and SQL."""
         return [BareItem(unique_identifier=uid, name=None) for uid in SENSORS]
 
@@ -193,7 +193,7 @@ def operations(writes: Writes) -> dict[str, Operation]:
         }
         return http.post("/sensor/sensor-readings", json=body)
 
-    async def insert(http: httpx.AsyncClient, rng: random.Random) -> httpx.Response:
+    async def insert(http: httpx.AsyncClient, _: random.Random) -> httpx.Response:
         slot = writes.claim()
         uid, first = SENSORS[slot % len(SENSORS)], (slot // len(SENSORS)) * INSERT_SIZE
         body = {
@@ -207,7 +207,7 @@ def operations(writes: Writes) -> dict[str, Operation]:
             writes.acknowledged.append((uid, first))
         return response
 
-    def list_sensors(http: httpx.AsyncClient, rng: random.Random) -> Awaitable[httpx.Response]:
+    def list_sensors(http: httpx.AsyncClient, _: random.Random) -> Awaitable[httpx.Response]:
         return http.post("/sensor/list-sensors", json={})
 
     return {"read-day": read_day, "insert-100": insert, "list-sensors": list_sensors}
@@ -235,7 +235,7 @@ async def drive(
     ) as http:
 
         async def one_client(number: int) -> None:
-            rng = random.Random(number)
+            rng = random.Random(number)  # noqa: S311 (a workload, not a secret)
             while time.perf_counter() < deadline:
                 name = choose(rng)
                 start = time.perf_counter()
@@ -286,8 +286,10 @@ def run_floor(bare_url: str, base_url: str, seconds: float) -> dict[str, list[fl
         "GET /user/me": (base_url, "GET", "/user/me", None),
         "POST /sensor/list-sensors": (base_url, "POST", "/sensor/list-sensors", {}),
     }
-    clients = {name: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
-               for name, (url, _, _, _) in kinds.items()}
+    clients = {
+        name: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
+        for name, (url, _, _, _) in kinds.items()
+    }
     times: dict[str, list[float]] = defaultdict(list)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -341,7 +343,7 @@ def percentiles(times: list[float]) -> tuple[float, float, float]:
 def print_floor(times: dict[str, list[float]]) -> None:
     reference = statistics.median(times["bare FastAPI, GET (async)"])
     print("\nFloor: one client, requests one after another (median, p99 in ms)")
-    print(f"| request | median | p99 | median / bare GET |\n|---|---|---|---|")
+    print("| request | median | p99 | median / bare GET |\n|---|---|---|---|")
     for name, values in times.items():
         median, _, p99 = percentiles(values)
         print(f"| {name} | {ms(median)} | {ms(p99)} | {median / reference:.2f}x |")
@@ -350,7 +352,9 @@ def print_floor(times: dict[str, list[float]]) -> None:
 def print_mixed(title: str, tally: Tally) -> None:
     rate = tally.requests() / tally.seconds
     print(f"\n{title}: {rate:.0f} requests/s over {tally.seconds:.0f} s")
-    print("| operation | requests | p50 ms | p95 ms | p99 ms | p99/p50 | non-2xx | transport errors |")
+    print(
+        "| operation | requests | p50 ms | p95 ms | p99 ms | p99/p50 | non-2xx | transport errors |"
+    )  # noqa: E501
     print("|---|---|---|---|---|---|---|---|")
     names = [name for name, _ in MIX] + ["all"]
     for name in names:
