@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,6 +72,9 @@ class Tally:
 
     def requests(self) -> int:
         return sum(len(times) for times in self.latencies.values())
+
+    def rate(self) -> float:
+        return self.requests() / self.seconds
 
 
 @dataclass
@@ -144,7 +147,10 @@ def process(
         server.wait(timeout=30)
 
 
-def backend(database_url: str, data_dir: Path, *, workers: int, background: bool):  # type: ignore[no-untyped-def]
+def backend(
+    database_url: str, data_dir: Path, *, workers: int, background: bool
+) -> AbstractContextManager[str]:
+    """The backend as the image runs it; background work (refresher, scheduler) on or off."""
     port = free_port()
     env = os.environ | {
         "DT_DATABASE_URL": database_url,
@@ -350,11 +356,10 @@ def print_floor(times: dict[str, list[float]]) -> None:
 
 
 def print_mixed(title: str, tally: Tally) -> None:
-    rate = tally.requests() / tally.seconds
-    print(f"\n{title}: {rate:.0f} requests/s over {tally.seconds:.0f} s")
+    print(f"\n{title}: {tally.rate():.0f} requests/s over {tally.seconds:.0f} s")
     print(
         "| operation | requests | p50 ms | p95 ms | p99 ms | p99/p50 | non-2xx | transport errors |"
-    )  # noqa: E501
+    )
     print("|---|---|---|---|---|---|---|---|")
     names = [name for name, _ in MIX] + ["all"]
     for name in names:
@@ -421,10 +426,9 @@ def run(folder: Path, args: argparse.Namespace, workers: list[int]) -> None:
             print_mixed(f"\nMixed, {label}, 1 client", one)
             print_mixed(f"Mixed, {label}, {args.clients} clients", many)
             print_mixed(f"Mixed, {label}, {args.clients} clients, background work off", quiet)
-            rate = lambda tally: tally.requests() / tally.seconds  # noqa: E731
             print(
                 f"\n{label}: throughput {args.clients} clients / 1 client:"
-                f" {rate(many) / rate(one):.2f}x; p99 background on / off: "
+                f" {many.rate() / one.rate():.2f}x; p99 background on / off: "
                 + ", ".join(f"{n} {p99_of(many, n) / p99_of(quiet, n):.2f}x" for n, _ in MIX)
             )
             for tally in (one, many, quiet):
