@@ -23,6 +23,7 @@ from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
 from dtbase.backend.models.routes import router as models_router
+from dtbase.backend.one_thread import OneThreadRoute
 from dtbase.backend.sensors.refresher import RollupRefresher
 from dtbase.backend.sensors.routes import router as sensors_router
 from dtbase.backend.services.routes import router as services_router
@@ -113,11 +114,14 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     ):
         app.include_router(router)
 
-    @app.get("/health", tags=["health"])
     def health(session: db.SessionDep) -> dict[str, str]:
         """Liveness and database reachability, for load balancers and compose."""
         session.execute(text("SELECT 1"))
         return {"status": "ok"}
+
+    app.router.add_api_route(
+        "/health", health, methods=["GET"], tags=["health"], route_class_override=OneThreadRoute
+    )
 
     return app
 

@@ -91,6 +91,12 @@ async def give_back_connection(session: Session) -> None:
 
 
 async def _end(session: Session, *, commit: bool) -> None:
+    if not session.in_transaction():
+        # Nothing to commit or roll back (unused, or committed with its endpoint, see
+        # `one_thread`): closing touches no connection, so no thread hop for it.
+        session.close()
+        return
+
     def end() -> None:
         with session:
             if commit:

@@ -66,7 +66,8 @@ def _ingest_route(model: type[BaseModel], call: IngestCall) -> type[Authenticate
     class IngestRoute(AuthenticatedRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             fastapi_handler = super().get_route_handler()
-            endpoint, status_code = self.endpoint, self.status_code or 200
+            # The endpoint itself, not the async wrapper `AuthenticatedRoute` gives FastAPI.
+            endpoint, status_code = inspect.unwrap(self.endpoint), self.status_code or 200
 
             async def handler(request: Request) -> Response:
                 claims = claims_of(request)

@@ -3,6 +3,7 @@ them, and the local services host with its schedules."""
 
 from __future__ import annotations
 
+import os
 from contextlib import suppress
 from typing import Annotated, TypeVar
 
@@ -62,8 +63,19 @@ def services_fake_weather(
 def serve_backend(
     host: Annotated[str | None, typer.Option(help="Host [DT_BACKEND_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [DT_BACKEND_PORT].")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=64, help="Worker processes [DT_BACKEND_WORKERS, else one per core]."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the backend against DT_DATABASE_URL / DT_SQL_HOST (migrate first: db upgrade)."""
+    """Serve the backend against DT_DATABASE_URL / DT_SQL_HOST (migrate first: db upgrade).
+
+    One process serves on one core, so several are started: each with its own connection
+    pool and its own background jobs, which claim their work in the database (as several
+    replicas do), so each job runs once however many processes there are.
+    """
     import uvicorn
 
     settings = _checked_settings(BackendSettings)
@@ -72,6 +84,7 @@ def serve_backend(
         factory=True,
         host=host or settings.backend_host,
         port=port or settings.backend_port,
+        workers=workers or settings.backend_workers or usable_cores(),
         proxy_headers=True,
     )
 
@@ -87,6 +100,11 @@ def serve_frontend(
     settings = _checked_settings(FrontendSettings)
     overrides = {"frontend_host": host, "frontend_port": port}
     serve(settings.model_copy(update={k: v for k, v in overrides.items() if v is not None}))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _checked_settings(kind: type[S]) -> S:

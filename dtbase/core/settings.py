@@ -114,6 +114,8 @@ class BackendSettings(DatabaseSettings):
     password_hash_workers: int = Field(default=1, ge=1, le=16)
     backend_host: str = "127.0.0.1"
     backend_port: int = Field(default=5000, ge=1, le=65535)
+    # uvicorn worker processes of `dtbase serve backend` (the image); None: one per core.
+    backend_workers: int | None = Field(default=None, ge=1, le=64)
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from dtbase.backend.auth import store as auth_store
 from dtbase.backend.auth.tokens import INVALID, Claims, TokenType, read_claims
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Forbidden, NotAuthenticated, Unauthorized
+from dtbase.backend.one_thread import OneThreadRoute
 from dtbase.backend.users.tables import User
 from dtbase.schemas.users import Role
 
@@ -110,8 +110,9 @@ Writer = Annotated[User, Depends(RoleRequired(Role.user), scope="function")]
 Admin = Annotated[User, Depends(RoleRequired(Role.admin), scope="function")]
 
 
-class AuthenticatedRoute(APIRoute):
-    """A route that checks the bearer token before FastAPI reads the request body."""
+class AuthenticatedRoute(OneThreadRoute):
+    """A route that checks the bearer token before FastAPI reads the request body (and
+    runs a sync endpoint with its commit in one thread hop)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -92,7 +92,7 @@ def test_the_mean_of_the_biggest_double_is_itself(admin: httpx.Client) -> None:
 
 
 def test_the_refresher_rolls_up_extreme_values(extreme: httpx.Client, engine: Engine) -> None:
-    assert RollupRefresher(engine, interval_seconds=60).run_once() > 0
+    assert (RollupRefresher(engine, interval_seconds=60).run_once() or 0) > 0
     with engine.connect() as connection:
         dirty = connection.scalar(text("SELECT count(*) FROM sensor_reading_dirty"))
     assert dirty == 0

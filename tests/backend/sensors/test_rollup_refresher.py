@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from dtbase.backend.app import create_app
+from dtbase.backend.sensors.refresher import PASS_LOCK_KEY, RollupRefresher
 from dtbase.core.settings import BackendSettings
 from tests.utils.sensors import add_sensors
 
@@ -48,3 +49,31 @@ def test_new_readings_are_rolled_up_without_a_read(
     assert dirty == 0
     # 500 readings 7 minutes apart: one 1-minute rollup each, and coarser ones above them.
     assert rolled > 500
+
+
+def test_a_refresher_skips_its_turn_while_another_pass_is_under_way(
+    admin: httpx.Client, engine: Engine
+) -> None:
+    """Worker processes and replicas each run a refresher: one pass at a time does the
+    work, the others skip their turn instead of queueing behind it series by series."""
+    add_sensors(admin, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
+    readings = {
+        "unique_identifier": "R1",
+        "measure_name": "t",
+        "readings": [1.0, 2.0],
+        "timestamps": [T0.isoformat(), (T0 + timedelta(minutes=1)).isoformat()],
+    }
+    assert admin.post("/sensor/insert-sensor-readings", json=readings).status_code == 201
+    refresher = RollupRefresher(engine, interval_seconds=60)
+
+    with engine.connect() as other_pass:
+        other_pass.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PASS_LOCK_KEY})
+        assert refresher.run_once() is None
+        assert _counts(engine) == (0, 1)
+        other_pass.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PASS_LOCK_KEY})
+        other_pass.commit()
+
+    assert refresher.run_once() == 1
+    assert _counts(engine)[1] == 0
+    # The pass let go of its lock: the next one runs (with nothing left to do).
+    assert refresher.run_once() == 0

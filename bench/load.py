@@ -1,0 +1,449 @@
+"""Load benchmark (issue 20): small requests, many at once; the tail, and the floor.
+
+Starts its own embedded PostgreSQL and the backend as the image runs it (`dtbase serve
+backend --workers N`), loads 10 sensors with 7 days of minute readings, then measures:
+
+* the floor: one client, one request after another, to a bare FastAPI app served by the
+  same uvicorn (one process, uvloop and httptools), beside dtbase's smallest requests;
+* the mixed workload at 1 and at 32 concurrent clients: 60% reads of one day of one sensor
+  (1,440 readings), 25% inserts of 100 readings, 15% `list-sensors`, each client sending
+  its next request when the last one is answered; throughput and p50/p95/p99 per
+  operation, answers other than 2xx, transport errors;
+* the same at 32 clients with the background work off (rollup refresher and scheduler);
+* for each number of worker processes asked for;
+* at the end, that every acknowledged insert is readable, reading by reading.
+
+    .venv/bin/python bench/load.py [--seconds 20] [--workers 1,2] [--clients 32]
+    .venv/bin/python bench/load.py --short      # a CI-size run: 3 s per figure, 1 worker
+
+The load generator (asyncio, uvloop and httpx, in this process) shares the machine with
+the backend and the database: on 2 cores, read the ratios, not the absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import uvloop
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from dtbase.backend import migrate
+from dtbase.client import Client
+from dtbase.devdb import EmbeddedPostgres, free_port
+
+PASSWORD = "bench-password-long-enough"
+EMAIL = "default_user@localhost"
+SECRET = "a-bench-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!!"
+T0 = datetime(2020, 1, 1, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+SENSORS = [f"load-{index}" for index in range(10)]
+DAYS = 7
+MEASURE = "temperature"
+# Inserts write after the loaded week, each into minutes no other insert writes.
+WRITES_FROM = T0 + timedelta(days=DAYS + 1)
+INSERT_SIZE = 100
+MIX = (("read-day", 60), ("insert-100", 25), ("list-sensors", 15))
+
+
+@dataclass
+class Tally:
+    """What one run of a workload saw, per operation."""
+
+    seconds: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    non_2xx: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    transport_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def requests(self) -> int:
+        return sum(len(times) for times in self.latencies.values())
+
+    def rate(self) -> float:
+        return self.requests() / self.seconds
+
+
+@dataclass
+class Writes:
+    """Inserts acknowledged with a 2xx: (sensor, first minute after WRITES_FROM, value base)."""
+
+    next_slot: int = 0
+    acknowledged: list[tuple[str, int]] = field(default_factory=list)
+
+    def claim(self) -> int:
+        self.next_slot += 1
+        return self.next_slot - 1
+
+
+# The bare app: the framework's floor, served the same way as the backend.
+
+
+class BareBody(BaseModel):
+    type_name: str | None = None
+
+
+class BareItem(BaseModel):
+    unique_identifier: str
+    name: str | None
+
+
+def bare_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/list")
+    def listing(_: BareBody) -> list[BareItem]:
+        """As `list-sensors` is declared (a sync endpoint with a body), minus auth and SQL."""
+        return [BareItem(unique_identifier=uid, name=None) for uid in SENSORS]
+
+    return app
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning")
+
+
+@contextmanager
+def process(
+    command: list[str], url: str, log: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A server process, once `url` answers; stopped (SIGTERM) at the end. Its output (the
+    access log) goes to `log`, not to the table."""
+    with log.open("ab") as output:
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"{command} did not start: see {log}")
+            time.sleep(0.1)
+        yield url.rsplit("/", 1)[0]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def backend(
+    database_url: str, data_dir: Path, *, workers: int, background: bool
+) -> AbstractContextManager[str]:
+    """The backend as the image runs it; background work (refresher, scheduler) on or off."""
+    port = free_port()
+    env = os.environ | {
+        "DT_DATABASE_URL": database_url,
+        "DT_ENVIRONMENT": "production",
+        "DT_JWT_SECRET_KEY": SECRET,
+        "DT_DEFAULT_USER_PASS": PASSWORD,
+        "DT_DATA_DIR": str(data_dir),
+        "DT_SCHEDULER_ENABLED": "true" if background else "false",
+        "DT_ROLLUP_REFRESH_SECONDS": "10" if background else "0",
+    }
+    command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    return process(command, f"http://127.0.0.1:{port}/health", data_dir / "backend.log", env)
+
+
+def load_week(base_url: str) -> None:
+    with Client.logged_in(base_url, EMAIL, PASSWORD) as client:
+        client.sensors.insert_sensor_type(
+            "Load sensor", [{"name": MEASURE, "units": "C", "datatype": "float"}]
+        )
+        minutes = DAYS * 24 * 60
+        stamps = [T0 + index * MINUTE for index in range(minutes)]
+        for number, uid in enumerate(SENSORS):
+            client.sensors.insert_sensor("Load sensor", uid)
+            values = [20.0 + number + (index % 1440) / 1440 for index in range(minutes)]
+            for start in range(0, minutes, 5040):
+                client.sensors.insert_sensor_readings(
+                    MEASURE, uid, values[start : start + 5040], stamps[start : start + 5040]
+                )
+
+
+# The workload
+
+
+Operation = Callable[[httpx.AsyncClient, random.Random], Awaitable[httpx.Response]]
+
+
+def operations(writes: Writes) -> dict[str, Operation]:
+    def read_day(http: httpx.AsyncClient, rng: random.Random) -> Awaitable[httpx.Response]:
+        start = T0 + timedelta(days=rng.randrange(DAYS))
+        body = {
+            "unique_identifier": rng.choice(SENSORS),
+            "measure_name": MEASURE,
+            "dt_from": start.isoformat(),
+            "dt_to": (start + timedelta(days=1) - MINUTE).isoformat(),
+        }
+        return http.post("/sensor/sensor-readings", json=body)
+
+    async def insert(http: httpx.AsyncClient, _: random.Random) -> httpx.Response:
+        slot = writes.claim()
+        uid, first = SENSORS[slot % len(SENSORS)], (slot // len(SENSORS)) * INSERT_SIZE
+        body = {
+            "unique_identifier": uid,
+            "measure_name": MEASURE,
+            "readings": [written_value(first + k) for k in range(INSERT_SIZE)],
+            "timestamps": [(WRITES_FROM + (first + k) * MINUTE).isoformat() for k in range(100)],
+        }
+        response = await http.post("/sensor/insert-sensor-readings", json=body)
+        if response.is_success:
+            writes.acknowledged.append((uid, first))
+        return response
+
+    def list_sensors(http: httpx.AsyncClient, _: random.Random) -> Awaitable[httpx.Response]:
+        return http.post("/sensor/list-sensors", json={})
+
+    return {"read-day": read_day, "insert-100": insert, "list-sensors": list_sensors}
+
+
+def written_value(minute: int) -> float:
+    return minute / 8  # exact in binary, so it reads back equal
+
+
+async def drive(
+    base_url: str,
+    token: str,
+    choose: Callable[[random.Random], str],
+    ops: dict[str, Operation],
+    *,
+    clients: int,
+    seconds: float,
+) -> Tally:
+    """`clients` clients, each sending its next request when its last is answered."""
+    tally = Tally()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=limits, timeout=60
+    ) as http:
+
+        async def one_client(number: int) -> None:
+            rng = random.Random(number)  # noqa: S311 (a workload, not a secret)
+            while time.perf_counter() < deadline:
+                name = choose(rng)
+                start = time.perf_counter()
+                try:
+                    response = await ops[name](http, rng)
+                except httpx.TransportError:
+                    tally.transport_errors[name] += 1
+                    continue
+                tally.latencies[name].append(time.perf_counter() - start)
+                if not response.is_success:
+                    tally.non_2xx[name] += 1
+
+        began = time.perf_counter()
+        deadline = began + seconds
+        await asyncio.gather(*(one_client(number) for number in range(clients)))
+        tally.seconds = time.perf_counter() - began
+    return tally
+
+
+def mixed(rng: random.Random) -> str:
+    return rng.choices([name for name, _ in MIX], weights=[w for _, w in MIX])[0]
+
+
+def token_of(base_url: str) -> str:
+    response = httpx.post(
+        f"{base_url}/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=30
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def run_mixed(base_url: str, writes: Writes, *, clients: int, seconds: float) -> Tally:
+    token = token_of(base_url)
+    ops = operations(writes)
+    # A short warm-up: connections, caches, the first plans.
+    uvloop.run(drive(base_url, token, mixed, ops, clients=clients, seconds=1))
+    return uvloop.run(drive(base_url, token, mixed, ops, clients=clients, seconds=seconds))
+
+
+def run_floor(bare_url: str, base_url: str, seconds: float) -> dict[str, list[float]]:
+    """Median-friendly latencies of single requests, the kinds taking turns in rounds."""
+    token = token_of(base_url)
+    kinds: dict[str, tuple[str, str, str, object]] = {
+        "bare FastAPI, GET (async)": (bare_url, "GET", "/ping", None),
+        "bare FastAPI, POST body (sync)": (bare_url, "POST", "/list", {}),
+        "GET /health": (base_url, "GET", "/health", None),
+        "GET /user/me": (base_url, "GET", "/user/me", None),
+        "POST /sensor/list-sensors": (base_url, "POST", "/sensor/list-sensors", {}),
+    }
+    clients = {
+        name: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
+        for name, (url, _, _, _) in kinds.items()
+    }
+    times: dict[str, list[float]] = defaultdict(list)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for name, (_, method, path, body) in kinds.items():
+            http = clients[name]
+            for _ in range(50):
+                start = time.perf_counter()
+                response = http.request(method, path, json=body)
+                times[name].append(time.perf_counter() - start)
+                assert response.is_success, (name, response.status_code, response.text)
+    for http in clients.values():
+        http.close()
+    return times
+
+
+def check_writes(base_url: str, writes: Writes) -> tuple[int, int]:
+    """(acknowledged inserts, those not read back reading by reading)."""
+    stored: dict[str, dict[datetime, float]] = {}
+    with Client.logged_in(base_url, EMAIL, PASSWORD) as client:
+        last = max((first for _, first in writes.acknowledged), default=0) + INSERT_SIZE
+        for uid in SENSORS:
+            readings = client.sensors.sensor_readings(
+                MEASURE, uid, WRITES_FROM, WRITES_FROM + last * MINUTE
+            )
+            stored[uid] = {r.timestamp: r.value for r in readings}  # type: ignore[misc]
+    missing = 0
+    for uid, first in writes.acknowledged:
+        series = stored[uid]
+        if any(
+            series.get(WRITES_FROM + (first + k) * MINUTE) != written_value(first + k)
+            for k in range(INSERT_SIZE)
+        ):
+            missing += 1
+    return len(writes.acknowledged), missing
+
+
+# Figures
+
+
+def ms(value: float) -> str:
+    return f"{value * 1000:.2f}"
+
+
+def percentiles(times: list[float]) -> tuple[float, float, float]:
+    if len(times) < 2:
+        return (times[0],) * 3 if times else (float("nan"),) * 3
+    cuts = statistics.quantiles(times, n=100, method="inclusive")
+    return cuts[49], cuts[94], cuts[98]
+
+
+def print_floor(times: dict[str, list[float]]) -> None:
+    reference = statistics.median(times["bare FastAPI, GET (async)"])
+    print("\nFloor: one client, requests one after another (median, p99 in ms)")
+    print("| request | median | p99 | median / bare GET |\n|---|---|---|---|")
+    for name, values in times.items():
+        median, _, p99 = percentiles(values)
+        print(f"| {name} | {ms(median)} | {ms(p99)} | {median / reference:.2f}x |")
+
+
+def print_mixed(title: str, tally: Tally) -> None:
+    print(f"\n{title}: {tally.rate():.0f} requests/s over {tally.seconds:.0f} s")
+    print(
+        "| operation | requests | p50 ms | p95 ms | p99 ms | p99/p50 | non-2xx | transport errors |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    names = [name for name, _ in MIX] + ["all"]
+    for name in names:
+        if name == "all":
+            values = [t for times in tally.latencies.values() for t in times]
+            non_2xx, errors = sum(tally.non_2xx.values()), sum(tally.transport_errors.values())
+        else:
+            values = tally.latencies[name]
+            non_2xx, errors = tally.non_2xx[name], tally.transport_errors[name]
+        p50, p95, p99 = percentiles(values)
+        print(
+            f"| {name} | {len(values)} | {ms(p50)} | {ms(p95)} | {ms(p99)} | {p99 / p50:.1f} |"
+            f" {non_2xx} | {errors} |"
+        )
+
+
+def p99_of(tally: Tally, name: str) -> float:
+    return percentiles(tally.latencies[name])[2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20, help="per mixed figure")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument(
+        "--workers", default=f"1,{len(os.sched_getaffinity(0))}", help="comma-separated"
+    )
+    parser.add_argument("--short", action="store_true", help="3 s per figure, 1 worker")
+    parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return
+    if args.short:
+        args.seconds, args.workers = 3, "1"
+    workers = sorted({int(n) for n in args.workers.split(",")})
+    with tempfile.TemporaryDirectory(prefix="dtbase-load-") as folder:
+        run(Path(folder), args, workers)
+
+
+def run(folder: Path, args: argparse.Namespace, workers: list[int]) -> None:
+    database = EmbeddedPostgres(folder / "pgdata", free_port())
+    url = database.start()
+    failures: list[str] = []
+    try:
+        migrate.upgrade(url)
+        writes = Writes()
+        bare_port = free_port()
+        bare = process(
+            [sys.executable, __file__, "--serve-bare", str(bare_port)],
+            f"http://127.0.0.1:{bare_port}/ping",
+            folder / "bare.log",
+        )
+        with bare as bare_url, backend(url, folder, workers=1, background=True) as base_url:
+            load_week(base_url)
+            print_floor(run_floor(bare_url, base_url, max(args.seconds, 3)))
+        for count in workers:
+            with backend(url, folder, workers=count, background=True) as base_url:
+                one = run_mixed(base_url, writes, clients=1, seconds=args.seconds)
+                many = run_mixed(base_url, writes, clients=args.clients, seconds=args.seconds)
+            with backend(url, folder, workers=count, background=False) as base_url:
+                quiet = run_mixed(base_url, writes, clients=args.clients, seconds=args.seconds)
+            label = f"{count} worker{'s' if count > 1 else ''}"
+            print_mixed(f"\nMixed, {label}, 1 client", one)
+            print_mixed(f"Mixed, {label}, {args.clients} clients", many)
+            print_mixed(f"Mixed, {label}, {args.clients} clients, background work off", quiet)
+            print(
+                f"\n{label}: throughput {args.clients} clients / 1 client:"
+                f" {many.rate() / one.rate():.2f}x; p99 background on / off: "
+                + ", ".join(f"{n} {p99_of(many, n) / p99_of(quiet, n):.2f}x" for n, _ in MIX)
+            )
+            for tally in (one, many, quiet):
+                if sum(tally.non_2xx.values()) or sum(tally.transport_errors.values()):
+                    failures.append(f"{label}: non-2xx or transport errors")
+        with backend(url, folder, workers=1, background=False) as base_url:
+            acknowledged, missing = check_writes(base_url, writes)
+        print(f"\nAcknowledged inserts: {acknowledged}; not read back: {missing}")
+        if missing:
+            failures.append(f"{missing} acknowledged inserts lost")
+    finally:
+        database.stop()
+    if failures:
+        sys.exit("FAILED: " + "; ".join(failures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""What a small request costs the database: statements and transactions, counted with
+SQLAlchemy's engine events on a real backend over HTTP. A guard against a change that
+quietly adds a round trip to every request (bench/load.py measures the time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, event
+
+from dtbase.backend.app import create_app
+from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from tests.backend.sensors.conftest import add_sensors
+from tests.conftest import DEFAULT_PASSWORD, served
+
+
+@dataclass
+class Counted:
+    statements: list[str] = field(default_factory=list)
+    commits: int = 0
+    rollbacks: int = 0
+
+    def reset(self) -> None:
+        self.statements, self.commits, self.rollbacks = [], 0, 0
+
+
+@pytest.fixture
+def counted(
+    settings: BackendSettings, database_url: str, clean_database: None
+) -> Iterator[tuple[httpx.Client, Counted]]:
+    """A client logged in to a backend whose engine counts what it sends."""
+    app = create_app(settings, database_url=database_url)
+    engine: Engine = app.state.session_factory.kw["bind"]
+    seen = Counted()
+
+    def statement(*args: Any) -> None:
+        seen.statements.append(args[2])
+
+    def commit(_: Any) -> None:
+        seen.commits += 1
+
+    def rollback(_: Any) -> None:
+        seen.rollbacks += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    event.listen(engine, "rollback", rollback)
+    with served(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+        token = client.post("/auth/login", json=login).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client, seen
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "statements"),
+    [
+        ("GET", "/health", 1),  # SELECT 1
+        ("GET", "/user/me", 1),  # the token's session and user, in one query
+        ("POST", "/sensor/list-sensors", 2),  # the user; the sensors
+    ],
+)
+def test_a_small_request_is_its_statements_and_one_commit(
+    counted: tuple[httpx.Client, Counted], method: str, path: str, statements: int
+) -> None:
+    client, seen = counted
+    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
+    seen.reset()
+
+    response = client.request(method, path, json={} if method == "POST" else None)
+
+    assert response.status_code == 200, response.text
+    assert len(seen.statements) == statements, seen.statements
+    # One transaction, committed once. psycopg sends its BEGIN before the first
+    # statement, in a round trip of its own: n statements are n + 2 round trips.
+    assert (seen.commits, seen.rollbacks) == (1, 0)
+
+
+def test_a_refused_request_rolls_back_and_commits_nothing(
+    counted: tuple[httpx.Client, Counted],
+) -> None:
+    client, seen = counted
+    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
+    seen.reset()
+
+    body = {"type_name": "Station", "unique_identifier": "R1"}
+    response = client.post("/sensor/insert-sensor", json=body)
+
+    assert response.status_code == 409, response.text
+    assert (seen.commits, seen.rollbacks) == (0, 1)

@@ -1,0 +1,157 @@
+"""`dtbase serve backend --workers N`: N real uvicorn worker processes on one database,
+each with its own scheduler and rollup refresher, and every background job done once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine, text
+
+from dtbase.cli.serve import usable_cores
+from dtbase.devdb import free_port
+from tests.backend.sensors.conftest import add_sensors
+from tests.backend.services.test_runs import StubService, stub  # noqa: F401
+from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET, LOCAL_SERVICES
+
+
+@contextmanager
+def serve_backend(
+    database_url: str, log: Path, *options: str, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`dtbase serve backend` in its own process, as the image runs it, until it answers."""
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DT_")} | {
+        "DT_DATABASE_URL": database_url,
+        "DT_JWT_SECRET_KEY": JWT_SECRET,
+        "DT_DEFAULT_USER_PASS": DEFAULT_PASSWORD,
+        "DT_DATA_DIR": str(log.parent),
+        "DT_SERVICE_URL_ALLOWLIST": LOCAL_SERVICES,
+        **env,
+    }
+    command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port), *options]
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, env=environment, stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _workers(server: subprocess.Popen[bytes]) -> int:
+    """How many worker processes uvicorn's supervisor runs (0: it serves in-process)."""
+    deadline = time.monotonic() + 30
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    # Workers start one after another: wait until the count stops changing.
+    counts = []
+    while time.monotonic() < deadline:
+        # Workers are spawned by multiprocessing (its resource tracker is a child too).
+        counts.append(
+            sum(
+                b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                for pid in children.read_text().split()
+            )
+        )
+        if len(counts) >= 10 and len(set(counts[-10:])) == 1:
+            break
+        time.sleep(0.1)
+    return counts[-1]
+
+
+def _count(engine: Engine, query: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(text(query)) or 0)
+
+
+def test_workers_default_to_one_per_usable_core(
+    database_url: str, tmp_path: Path, clean_database: None
+) -> None:
+    with serve_backend(database_url, tmp_path / "backend.log") as (_, server):
+        cores = usable_cores()
+        assert _workers(server) == (cores if cores > 1 else 0)
+
+
+def test_with_two_workers_each_scheduled_run_happens_once_and_rollups_are_done(
+    database_url: str,
+    engine: Engine,
+    admin: httpx.Client,
+    stub: StubService,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "backend.log"
+    background = {"DT_SCHEDULER_INTERVAL_SECONDS": "0.05", "DT_ROLLUP_REFRESH_SECONDS": "0.05"}
+    with serve_backend(database_url, log, "--workers", "2", **background) as (url, server):
+        assert _workers(server) == 2
+        # Twenty schedules due once each in the next seconds (then in an hour), for two
+        # schedulers that both look every 50 ms.
+        response = admin.post(
+            "/service/insert-service",
+            json={"name": "svc", "url": stub.url("/json"), "http_method": "POST"},
+        )
+        assert response.status_code == 201, response.text
+        due = datetime.now(UTC) + timedelta(seconds=1)
+        for number in range(20):
+            schedule = {
+                "service_name": "svc",
+                "name": f"s{number}",
+                "interval_seconds": 3600,
+                "start_at": (due + timedelta(milliseconds=50 * number)).isoformat(),
+                "parameters": {"number": number},
+            }
+            response = admin.post("/service/insert-schedule", json=schedule)
+            assert response.status_code == 201, response.text
+        # Readings for the refreshers, through the workers themselves.
+        with httpx.Client(base_url=url, headers=admin.headers, timeout=30) as served:
+            add_sensors(
+                served, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R"]
+            )
+            start = datetime(2024, 5, 1, tzinfo=UTC)
+            for batch in range(10):
+                stamps = [start + timedelta(minutes=100 * batch + k) for k in range(100)]
+                readings = {
+                    "unique_identifier": "R",
+                    "measure_name": "t",
+                    "readings": [float(k) for k in range(100)],
+                    "timestamps": [stamp.isoformat() for stamp in stamps],
+                }
+                response = served.post("/sensor/insert-sensor-readings", json=readings)
+                assert response.status_code == 201, response.text
+
+        deadline = time.monotonic() + 60
+        query = "SELECT count(*) FROM service_run_log WHERE status = 'succeeded'"
+        while time.monotonic() < deadline and (
+            _count(engine, query) < 20
+            or _count(engine, "SELECT count(*) FROM sensor_reading_dirty")
+        ):
+            time.sleep(0.1)
+        time.sleep(1)  # room for a second run of any schedule, if one were to come
+
+    numbers = sorted(received.json["number"] for received in stub.received)
+    assert numbers == list(range(20))
+    assert _count(engine, "SELECT count(*) FROM service_run_log") == 20
+    assert _count(engine, "SELECT count(*) FROM sensor_reading_dirty") == 0
+    # Every reading rolled up once per width: 1,000 one-minute buckets, and coarser ones.
+    assert (
+        _count(engine, "SELECT count(*) FROM sensor_reading_rollup WHERE width_seconds = 60")
+        == 1000
+    )
+    assert "Traceback" not in log.read_text()
