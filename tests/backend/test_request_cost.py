@@ -14,8 +14,9 @@ from sqlalchemy import Engine, event
 
 from dtbase.backend.app import create_app
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
-from tests.backend.sensors.conftest import add_sensors
-from tests.conftest import DEFAULT_PASSWORD, served
+from tests.utils.sensors import add_sensors
+from tests.utils.servers import served
+from tests.utils.settings import DEFAULT_PASSWORD
 
 
 @dataclass

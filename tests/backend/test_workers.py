@@ -17,9 +17,9 @@ from sqlalchemy import Engine, text
 
 from dtbase.cli.serve import usable_cores
 from dtbase.devdb import free_port
-from tests.backend.sensors.conftest import add_sensors
 from tests.backend.services.test_runs import StubService, stub  # noqa: F401
-from tests.conftest import DEFAULT_PASSWORD, JWT_SECRET, LOCAL_SERVICES
+from tests.utils.sensors import add_sensors
+from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET, LOCAL_SERVICES
 
 
 @contextmanager
