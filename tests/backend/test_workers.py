@@ -17,9 +17,9 @@ from sqlalchemy import Engine, text
 
 from dtbase.cli.serve import usable_cores
 from dtbase.devdb import free_port
-from tests.backend.services.test_runs import StubService, stub  # noqa: F401
 from tests.utils.sensors import add_sensors
 from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET, LOCAL_SERVICES
+from tests.utils.stub_service import StubService
 
 
 @contextmanager
@@ -94,7 +94,7 @@ def test_with_two_workers_each_scheduled_run_happens_once_and_rollups_are_done(
     database_url: str,
     engine: Engine,
     admin: httpx.Client,
-    stub: StubService,  # noqa: F811
+    stub: StubService,
     tmp_path: Path,
 ) -> None:
     log = tmp_path / "backend.log"
