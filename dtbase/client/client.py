@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import IO, Any, Self, TypeVar
 
 import httpx
 from pydantic import TypeAdapter
@@ -24,6 +24,10 @@ from dtbase.client.services import Services
 from dtbase.client.users import Users
 from dtbase.core.settings import ClientSettings
 from dtbase.schemas.auth import LoginRequest, TokenPair
+
+# A file to upload: its name, its content (bytes, or a binary file read in chunks as it
+# is sent) and its media type.
+FileField = tuple[str, bytes | IO[bytes], str]
 
 T = TypeVar("T")
 
@@ -107,13 +111,14 @@ class Client:
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        files: Mapping[str, FileField] | None = None,
     ) -> httpx.Response:
         """The one way calls go out: with the access token, renewed and retried once when
         it has expired. The successful response (for answers that are not JSON, and
         uploads); raise ApiError on 4xx/5xx."""
         response = self._send(method, path, json, params, files)
         if response.status_code == 401 and _detail(response) == EXPIRED and self._renew():
+            _rewind(files)
             response = self._send(method, path, json, params, files)
         return _successful(response)
 
@@ -145,7 +150,7 @@ class Client:
         path: str,
         json: Any,
         params: Mapping[str, str] | None,
-        files: Mapping[str, tuple[str, bytes, str]] | None,
+        files: Mapping[str, FileField] | None,
     ) -> httpx.Response:
         headers = {}
         if self.tokens is not None:
@@ -194,3 +199,10 @@ def _successful(response: httpx.Response) -> httpx.Response:
         method=response.request.method,
         path=response.request.url.path,
     )
+
+
+def _rewind(files: Mapping[str, FileField] | None) -> None:
+    """Put file objects back at their start, to send them again."""
+    for _, content, _ in (files or {}).values():
+        if not isinstance(content, bytes):
+            content.seek(0)

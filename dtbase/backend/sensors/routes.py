@@ -28,6 +28,7 @@ from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.sensors import (
     OVERWRITE_DESCRIPTION,
     Aggregate,
+    CsvUploadReport,
     DeleteSensorTypeRequest,
     DownsampledReading,
     EditSensorMeasureRequest,
@@ -389,6 +390,8 @@ _CSV_BODY = {
                     "measure_name": {"type": "string"},
                     "measure_units": {"type": "string"},
                     "overwrite": {"type": "boolean"},
+                    "skip_bad_lines": {"type": "boolean"},
+                    "dry_run": {"type": "boolean"},
                 },
             }
         },
@@ -400,9 +403,10 @@ _CSV_BODY = {
 @router.post(
     "/insert-readings-bulk-csv",
     status_code=status.HTTP_201_CREATED,
-    response_model=Msg,
+    response_model=CsvUploadReport,
     responses=documented(
         {
+            200: "A dry run: nothing stored; the report says what an upload would do",
             400: "Unknown sensor, or a measure its type does not have (or has twice)",
             415: "The body is neither text/csv nor a multipart/form-data form",
         }
@@ -413,6 +417,7 @@ def insert_readings_bulk_csv(
     _: Writer,
     upload: Annotated[csv_upload.Upload, Depends(csv_upload.read_upload)],
     session: SessionDep,
+    response: Response,
     unique_identifier: Annotated[
         str | None, Query(description="The sensor of a `timestamp,value` file.")
     ] = None,
@@ -424,7 +429,21 @@ def insert_readings_bulk_csv(
         Query(description="Picks the measure of a `timestamp,value` file; empty: no units."),
     ] = None,
     overwrite: Annotated[bool, Query(description=OVERWRITE_DESCRIPTION)] = False,
-) -> Msg:
+    skip_bad_lines: Annotated[
+        bool,
+        Query(
+            description="Additive: store the good lines and answer the bad ones (by default "
+            "one bad line stores nothing)."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        Query(
+            description="Additive: check every line and store nothing; answers 200 with "
+            "what an upload would do."
+        ),
+    ] = False,
+) -> CsvUploadReport:
     """Additive: readings uploaded as CSV (UTF-8), all stored or none: a `text/csv` body,
     or the field `file` of a multipart form (`curl -F file=@readings.csv`).
 
@@ -432,9 +451,11 @@ def insert_readings_bulk_csv(
     units: none) for any number of series, or the
     `timestamp,value` lines of export-sensor-readings (header optional) for the sensor and
     measure named by the query parameters or form fields of the same names. Values are
-    read as the measure's datatype (booleans as true/false). A bad line is a 422 naming
-    its line number."""
-    csv_upload.insert_csv(
+    read as the measure's datatype (booleans as true/false). Bad lines are a 422 listing
+    each (the first 100) with its line, column and what was expected; with
+    `skip_bad_lines` the good lines are stored and the answer lists the bad ones. The
+    answer counts every line: stored, already stored, not stored, rejected."""
+    report = csv_upload.insert_csv(
         session,
         upload,
         query={
@@ -442,9 +463,11 @@ def insert_readings_bulk_csv(
             "measure_name": measure_name,
             "measure_units": measure_units,
         },
-        overwrite=overwrite,
+        flags=csv_upload.Flags(overwrite, skip_bad_lines, dry_run),
     )
-    return Msg(detail="Sensor readings inserted")
+    if report.dry_run:
+        response.status_code = status.HTTP_200_OK
+    return report
 
 
 def _engine(session: Session) -> Engine:
