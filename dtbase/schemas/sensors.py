@@ -288,3 +288,9 @@ class CsvUploadReport(Msg):
     problems: list[CsvLineProblem] = Field(
         description="The first 100 rejected or not stored lines, in file order"
     )
+    first_timestamp: UtcDatetime | None = Field(
+        default=None, description="The earliest time of the good lines (null: none)"
+    )
+    last_timestamp: UtcDatetime | None = Field(
+        default=None, description="The latest time of the good lines (null: none)"
+    )

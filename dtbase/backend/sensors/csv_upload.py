@@ -375,7 +375,7 @@ def insert_csv(
             ],
             overwrite=flags.overwrite,
         )
-    return _report(flags, lines, tally, problems)
+    return _report(flags, lines, tally, problems, _span(good))
 
 
 def _good_lines(
@@ -487,7 +487,21 @@ def _stored_values(session: Session, item: GoodSeries) -> dict[datetime, Scalar]
     return {stamp: value for stamp, value in rows}
 
 
-def _report(flags: Flags, lines: int, tally: Tally, problems: list[LineProblem]) -> CsvUploadReport:
+def _span(good: list[GoodSeries]) -> tuple[datetime, datetime] | None:
+    """The earliest and the latest time of the good lines."""
+    ends = [(min(item.timestamps), max(item.timestamps)) for item in good if item.timestamps]
+    if not ends:
+        return None
+    return min(first for first, _ in ends), max(last for _, last in ends)
+
+
+def _report(
+    flags: Flags,
+    lines: int,
+    tally: Tally,
+    problems: list[LineProblem],
+    span: tuple[datetime, datetime] | None,
+) -> CsvUploadReport:
     listed = sorted([*problems, *tally.not_stored], key=lambda item: item.line)
     verb = "would be" if flags.dry_run else "were"
     detail = (
@@ -504,6 +518,8 @@ def _report(flags: Flags, lines: int, tally: Tally, problems: list[LineProblem])
         not_stored=len(tally.not_stored),
         rejected=len(problems),
         problems=[item.wire() for item in listed[:MAX_REPORTED]],
+        first_timestamp=span[0] if span else None,
+        last_timestamp=span[1] if span else None,
     )
 
 

@@ -88,7 +88,9 @@ def test_skip_bad_lines_stores_the_good_ones_and_lists_the_bad(site: httpx.Clien
         "input": "warm",
         "type": "value_error",
     }
-    assert "3 were stored" in report["detail"] and "3 rejected" in report["detail"]
+    assert "3 were stored" in report["detail"]
+    assert "3 rejected" in report["detail"]
+    assert report["first_timestamp"] == report["last_timestamp"] == "2024-01-01T00:00:00Z"
     assert _read(site, "temperature") == [("2024-01-01T00:00:00Z", 1.5)]
     assert _read(site, "count") == [("2024-01-01T00:00:00Z", 3)]
     assert _read(site, "count", "B") == [("2024-01-01T00:00:00Z", 5)]
@@ -145,6 +147,7 @@ def test_a_dry_run_of_a_good_file_then_the_upload(site: httpx.Client) -> None:
     report = _upload(site, good).json()
 
     assert (report["stored"], report["dry_run"]) == (1, False)
+    assert report["first_timestamp"] == "2024-01-01T00:00:00Z"
     assert _read(site, "count") == [("2024-01-01T00:00:00Z", 3)]
 
 
