@@ -112,14 +112,16 @@ class Client:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         files: Mapping[str, FileField] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         """The one way calls go out: with the access token, renewed and retried once when
         it has expired. The successful response (for answers that are not JSON, and
-        uploads); raise ApiError on 4xx/5xx."""
-        response = self._send(method, path, json, params, files)
+        uploads); raise ApiError on 4xx/5xx. `timeout`: seconds, instead of the
+        `httpx.Client`'s own (e.g. for a large upload that the backend checks whole)."""
+        response = self._send(method, path, json, params, files, timeout)
         if response.status_code == 401 and _detail(response) == EXPIRED and self._renew():
             _rewind(files)
-            response = self._send(method, path, json, params, files)
+            response = self._send(method, path, json, params, files, timeout)
         return _successful(response)
 
     def get(self, path: str, result: type[T]) -> T:
@@ -151,13 +153,19 @@ class Client:
         json: Any,
         params: Mapping[str, str] | None,
         files: Mapping[str, FileField] | None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         headers = {}
         if self.tokens is not None:
             headers["Authorization"] = f"Bearer {self.tokens.access_token}"
+        wait: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         if json is None:
-            return self.http.request(method, path, params=params, files=files, headers=headers)
-        return self.http.request(method, path, json=json, params=params, headers=headers)
+            return self.http.request(
+                method, path, params=params, files=files, headers=headers, timeout=wait
+            )
+        return self.http.request(
+            method, path, json=json, params=params, headers=headers, timeout=wait
+        )
 
     def _renew(self) -> bool:
         """Get a fresh access token: refresh, or log in again. True when it worked."""

@@ -216,11 +216,13 @@ class Sensors(Resource):
         skip_bad_lines: bool | None = None,
         dry_run: bool | None = None,
         filename: str = "readings.csv",
+        timeout: float | None = None,
     ) -> CsvUploadReport:
         """Upload readings as a CSV file: all stored or none, unless `skip_bad_lines`
         (the good lines are stored, the report lists the bad ones); `dry_run` stores
         nothing and reports what an upload would do. A binary file object is sent in
-        chunks, never read whole into memory here.
+        chunks, never read whole into memory here. `timeout` (seconds) replaces the
+        client's own: the backend answers once it has checked every line.
 
         Columns `sensor_unique_identifier,measure_name,measure_units,timestamp,value`, or
         the `timestamp,value` of `export_sensor_readings` with `unique_identifier` and
@@ -240,6 +242,7 @@ class Sensors(Resource):
             "/sensor/insert-readings-bulk-csv",
             params=params,
             files={"file": (filename, data, "text/csv")},
+            timeout=timeout,
         )
         return CsvUploadReport.model_validate(response.json())
 

@@ -35,6 +35,9 @@ bp = Blueprint("uploads", __name__, template_folder="templates")
 
 # The page's script asks for the answer alone with this header.
 FRAGMENT_HEADER = "X-Requested-With"
+# Seconds to wait for the backend's answer to an upload: it checks every line first (a
+# 20 MB file of 750,000 lines takes it a few seconds, more on a busy machine).
+UPLOAD_TIMEOUT = 300.0
 
 
 @dataclass
@@ -140,6 +143,7 @@ def _send(client: Client, form: UploadForm, target: Target) -> Outcome:
             skip_bad_lines=bool(form.skip_bad_lines.data),
             dry_run=bool(form.dry_run.data),
             filename=upload.filename,
+            timeout=UPLOAD_TIMEOUT,
         )
     except ApiError as error:
         if not is_client_error(error):

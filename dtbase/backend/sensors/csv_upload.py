@@ -18,19 +18,17 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import bindparam
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.types import DateTime
 from starlette.datastructures import UploadFile
 
 from dtbase.backend.errors import DomainError, InvalidInput, Unprocessable
@@ -59,6 +57,11 @@ SHOWN_CHARACTERS = 60
 _FLOAT = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _INTEGER = re.compile(r"-?(?:0|[1-9]\d*)")
 _BOOLEANS = {"true": True, "false": False}
+# A whole column of good numbers, one per line: the usual file is checked in one pass.
+_COLUMNS = {
+    ValueDatatype.float: re.compile(rf"(?:{_FLOAT.pattern}\n)*"),
+    ValueDatatype.integer: re.compile(rf"(?:{_INTEGER.pattern}\n)*"),
+}
 _TIMESTAMPS = TypeAdapter(UtcDatetimes)
 _TIMESTAMP = TypeAdapter(UtcDatetime)
 _FLAG = TypeAdapter(bool)
@@ -220,7 +223,10 @@ def parse_series(
     # Lines end at \r or \n only, as in the CSV RFC (str.splitlines knows more).
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        rows = [(reader.line_num, row) for row in reader if row]
+        if '"' in text:  # a quoted field may span lines: ask the reader where each ends
+            rows = [(reader.line_num, row) for row in reader if row]
+        else:
+            rows = [(number, row) for number, row in enumerate(reader, 1) if row]
     except csv.Error as error:
         raise problem(reader.line_num, f"not valid CSV ({error})") from error
     if not rows:
@@ -384,6 +390,9 @@ def _good_lines(
     """The lines of `item` whose timestamp and value are good; the others go to problems."""
     stamps, bad_stamps = timestamps_of(item)
     problems.extend(bad_stamps)
+    values = _all_values(item.values, measure.datatype)
+    if values is not None and not bad_stamps:
+        return GoodSeries(sensor_id, measure, item.lines, cast(list[datetime], stamps), values)
     good = GoodSeries(sensor_id, measure, [], [], [])
     for index, (line, stamp, text) in enumerate(zip(item.lines, stamps, item.values, strict=True)):
         try:
@@ -396,6 +405,27 @@ def _good_lines(
             good.timestamps.append(stamp)
             good.values.append(value)
     return good
+
+
+def _all_values(texts: list[str], datatype: ValueDatatype) -> list[Scalar] | None:
+    """Every value as the datatype when all are good, at C speed; None when one is not
+    (then `_value` finds which)."""
+    if datatype == ValueDatatype.string:
+        return list(texts)
+    if datatype == ValueDatatype.boolean:
+        flags = [_BOOLEANS.get(text.strip().lower()) for text in texts]
+        return None if None in flags else cast(list[Scalar], flags)
+    if not _COLUMNS[datatype].fullmatch("\n".join(texts) + "\n"):
+        return None
+    try:  # a quoted value with a line break in it fools the pattern, never the conversion
+        numbers: list[Scalar] = list(
+            map(int if datatype == ValueDatatype.integer else float, texts)
+        )
+    except ValueError:
+        return None
+    if datatype == ValueDatatype.integer:
+        return numbers if min(numbers) in INT64 and max(numbers) in INT64 else None
+    return None if any(map(math.isinf, cast(list[float], numbers))) else numbers
 
 
 def _unprocessable(problems: list[LineProblem]) -> Unprocessable:
@@ -433,6 +463,9 @@ def _tally(session: Session, good: list[GoodSeries], *, overwrite: bool) -> Tall
     tally = Tally()
     for item in good:
         stored = _stored_values(session, item)
+        if not stored and len(set(item.timestamps)) == len(item.timestamps):
+            tally.stored += len(item.timestamps)  # the usual upload: all new
+            continue
         winners: dict[datetime, int] = {}
         order = range(len(item.lines) - 1, -1, -1) if overwrite else range(len(item.lines))
         for index in order:
@@ -472,17 +505,24 @@ def _repeat(item: GoodSeries, index: int, winner: int, overwrite: bool) -> LineP
 
 
 def _stored_values(session: Session, item: GoodSeries) -> dict[datetime, Scalar]:
-    """The values already stored at the series' timestamps (one index probe each)."""
+    """The values already stored within the series' time span (an index range scan,
+    empty for readings newer than any stored: the usual upload)."""
     if not item.timestamps:
         return {}
     column = VALUE_COLUMNS[item.measure.datatype]
     query = sql_text(
         f"SELECT timestamp, {column} FROM sensor_reading "  # noqa: S608 (a fixed column name)
-        "WHERE sensor_id = :sensor AND measure_id = :measure AND timestamp = ANY(:stamps)"
-    ).bindparams(bindparam("stamps", type_=ARRAY(DateTime(timezone=True))))
+        "WHERE sensor_id = :sensor AND measure_id = :measure "
+        "AND timestamp BETWEEN :first AND :last"
+    )
     rows = session.execute(
         query,
-        {"sensor": item.sensor_id, "measure": item.measure.id, "stamps": item.timestamps},
+        {
+            "sensor": item.sensor_id,
+            "measure": item.measure.id,
+            "first": min(item.timestamps),
+            "last": max(item.timestamps),
+        },
     )
     return {stamp: value for stamp, value in rows}
 
