@@ -231,3 +231,34 @@ def test_the_client_streams_a_file_and_skips_bad_lines(site: httpx.Client, clien
     with pytest.raises(ApiError) as raised:
         client.sensors.insert_readings_csv(MIXED)
     assert raised.value.status_code == 422
+
+
+def test_a_quoted_line_break_in_a_number_is_a_bad_value_on_its_own_line(
+    site: httpx.Client,
+) -> None:
+    content = HEADER + 'A,count,,2024-01-01T00:00:00Z,"1\n2"\nA,count,,2024-01-01T00:00:01Z,3\n'
+
+    response = _upload(site, content, skip_bad_lines="true")
+
+    report = response.json()
+    assert (report["stored"], report["rejected"]) == (1, 1)
+    # The quoted field ends on line 3, where the reader finished that record.
+    assert report["problems"][0]["line"] == 3
+    assert "expected a 64-bit integer, got '1\\n2'" in report["problems"][0]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("values", "stored"),
+    [
+        (["1", "9223372036854775807", "-9223372036854775808"], 3),
+        (["1", "9223372036854775808"], 1),
+        (["1", " 2 "], 2),
+    ],
+)
+def test_integer_columns_at_the_edges(site: httpx.Client, values: list[str], stored: int) -> None:
+    lines = [f"A,count,,2024-01-01T00:00:0{n}Z,{value}\n" for n, value in enumerate(values)]
+
+    report = _upload(site, HEADER + "".join(lines), skip_bad_lines="true").json()
+
+    assert report["stored"] == stored
+    assert report["rejected"] == len(values) - stored
