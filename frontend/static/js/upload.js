@@ -121,7 +121,7 @@ function send(form) {
   });
   request.addEventListener("load", () => {
     button.disabled = false;
-    text.textContent = "Done.";
+    text.textContent = request.status < 300 ? "Done." : "Nothing was stored: see below.";
     const redirected = request.responseURL && new URL(request.responseURL).pathname !== new URL(form.action).pathname;
     if (redirected) {
       window.location.assign(request.responseURL);  // e.g. the login page: the session ended
