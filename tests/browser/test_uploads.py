@@ -40,7 +40,7 @@ def _stored(client: Client) -> list[float]:
     readings = client.sensors.sensor_readings(
         "temperature", "s-1", START - timedelta(days=1), START + timedelta(days=1000)
     )
-    return [float(reading.value) for reading in readings]  # type: ignore[arg-type]
+    return [float(reading.value) for reading in readings]
 
 
 def _open_upload(page: Page) -> None:
