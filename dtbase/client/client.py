@@ -120,7 +120,6 @@ class Client:
         `httpx.Client`'s own (e.g. for a large upload that the backend checks whole)."""
         response = self._send(method, path, json, params, files, timeout)
         if response.status_code == 401 and _detail(response) == EXPIRED and self._renew():
-            _rewind(files)
             response = self._send(method, path, json, params, files, timeout)
         return _successful(response)
 
@@ -207,10 +206,3 @@ def _successful(response: httpx.Response) -> httpx.Response:
         method=response.request.method,
         path=response.request.url.path,
     )
-
-
-def _rewind(files: Mapping[str, FileField] | None) -> None:
-    """Put file objects back at their start, to send them again."""
-    for _, content, _ in (files or {}).values():
-        if not isinstance(content, bytes):
-            content.seek(0)
