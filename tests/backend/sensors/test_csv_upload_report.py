@@ -5,6 +5,7 @@ and counts of stored, already stored, not stored and rejected lines."""
 from __future__ import annotations
 
 import io
+import tracemalloc
 from typing import Any
 
 import httpx
@@ -262,3 +263,27 @@ def test_integer_columns_at_the_edges(site: httpx.Client, values: list[str], sto
 
     assert report["stored"] == stored
     assert report["rejected"] == len(values) - stored
+
+
+def test_reading_a_large_file_takes_about_ten_times_its_size() -> None:
+    """Rows go one at a time into their series, and a column is matched value by value (a
+    pattern over the joined column kept 30 times the file's size of backtracking state)."""
+    from dtbase.backend.sensors import csv_upload
+    from dtbase.backend.sensors.store import UNSET
+    from dtbase.backend.sensors.tables import SensorMeasure
+    from dtbase.schemas.values import ValueDatatype
+
+    text = "".join(f"2024-01-01T00:00:00.{n:06}Z,{n / 7}\n" for n in range(100_000))
+    measure = SensorMeasure(id=1, name="m", units=None, datatype=ValueDatatype.float)
+    tracemalloc.start()
+    try:
+        [series], problems = csv_upload.parse_series(
+            text, unique_identifier="A", measure_name="m", units=UNSET
+        )
+        good = csv_upload._good_lines(series, 1, measure, problems)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert (len(good.values), problems) == (100_000, [])
+    assert peak < 16 * len(text)
