@@ -90,7 +90,7 @@ def template() -> ResponseReturnValue:
         try:
             measure = find_measure(target.sensor_type, request.args.get("measure", ""))
         except BadChoice:
-            measure = target.sensor_type.measures[0]
+            abort(404)  # a measure its type does not have: no such template
         content = templates.one_measure(measure)
         stem = f"{unique_identifier}-{measure.name}"
     else:

@@ -94,6 +94,14 @@ def test_the_sensor_page_offers_a_template_per_measure(
     assert door.splitlines()[1:] == ["2024-01-01T00:00:00Z,true", "2024-01-01T00:10:00Z,false"]
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["sensor=nope&measure=" + TEMPERATURE, 'sensor=s-1&measure=["wind", null]', "sensor=s-1"],
+)
+def test_a_template_of_nothing_is_404(admin_visitor: Visitor, station: Client, query: str) -> None:
+    assert admin_visitor.get(f"/uploads/template.csv?{query}").status_code == 404
+
+
 def test_a_template_uploads_as_it_is(admin_visitor: Visitor, station: Client) -> None:
     template = admin_visitor.get("/uploads/template.csv?sensor=s-1&measure=" + TEMPERATURE)
 
