@@ -563,8 +563,15 @@ def _report(
         f"{len(tally.not_stored)} not stored (another value for the same time), "
         f"{len(problems)} rejected"
     )
+    if flags.dry_run and problems and not flags.skip_bad_lines:
+        detail += (
+            f". An upload would store nothing, for the {len(problems)} bad lines; "
+            "with skip_bad_lines it would store the good ones"
+        )
+    if not (listed or flags.dry_run):
+        detail = "Sensor readings inserted"  # as ever, for a file stored whole
     return CsvUploadReport(
-        detail="Sensor readings inserted" if not (problems or flags.dry_run) else detail,
+        detail=detail,
         dry_run=flags.dry_run,
         lines=lines,
         stored=tally.stored,

@@ -137,6 +137,7 @@ def test_a_dry_run_checks_every_line_and_stores_nothing(site: httpx.Client) -> N
     assert report["dry_run"] is True
     assert (report["stored"], report["rejected"]) == (3, 3)
     assert "3 would be stored" in report["detail"]
+    assert "An upload would store nothing, for the 3 bad lines" in report["detail"]
     assert _nothing_stored(site)
 
 
@@ -148,6 +149,7 @@ def test_a_dry_run_of_a_good_file_then_the_upload(site: httpx.Client) -> None:
     report = _upload(site, good).json()
 
     assert (report["stored"], report["dry_run"]) == (1, False)
+    assert report["detail"] == "Sensor readings inserted"
     assert report["first_timestamp"] == "2024-01-01T00:00:00Z"
     assert _read(site, "count") == [("2024-01-01T00:00:00Z", 3)]
 
