@@ -565,7 +565,7 @@ def _report(
     )
     if flags.dry_run and problems and not flags.skip_bad_lines:
         detail += (
-            f". An upload would store nothing, for the {len(problems)} bad lines; "
+            f". An upload would store nothing: {_bad_lines(len(problems))}; "
             "with skip_bad_lines it would store the good ones"
         )
     if not (listed or flags.dry_run):
@@ -582,6 +582,10 @@ def _report(
         first_timestamp=span[0] if span else None,
         last_timestamp=span[1] if span else None,
     )
+
+
+def _bad_lines(count: int) -> str:
+    return "1 bad line" if count == 1 else f"{count} bad lines"
 
 
 def _measure_of(session: Session, item: CsvSeries) -> tuple[int, SensorMeasure]:

@@ -137,7 +137,7 @@ def test_a_dry_run_checks_every_line_and_stores_nothing(site: httpx.Client) -> N
     assert report["dry_run"] is True
     assert (report["stored"], report["rejected"]) == (3, 3)
     assert "3 would be stored" in report["detail"]
-    assert "An upload would store nothing, for the 3 bad lines" in report["detail"]
+    assert "An upload would store nothing: 3 bad lines;" in report["detail"]
     assert _nothing_stored(site)
 
 

@@ -207,6 +207,20 @@ def test_a_check_only_stores_nothing(admin_visitor: Visitor, station: Client) ->
     assert _temperatures(station) == []
 
 
+def test_a_check_of_a_bad_file_says_the_upload_would_store_nothing(
+    admin_visitor: Visitor, station: Client
+) -> None:
+    content = "2024-03-01T10:00:00Z,1\n2024-03-01T10:01:00Z,warm\n"
+
+    response = _upload(admin_visitor, content, dry_run="y", headers=FRAGMENT)
+
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "An upload would store nothing: 1 bad line;" in page
+    assert "line 2, column 2 (value): expected a number, got 'warm'" in page
+    assert _temperatures(station) == []
+
+
 def test_a_file_of_another_layout_on_the_many_sensors_page_names_the_problem(
     admin_visitor: Visitor, station: Client
 ) -> None:
