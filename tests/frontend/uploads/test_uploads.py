@@ -310,3 +310,16 @@ def test_a_file_over_the_limit_is_413_and_stores_nothing(
 
     assert response.status_code == 413
     assert _temperatures(station) == []
+
+
+def test_markup_in_a_bad_line_comes_back_escaped(admin_visitor: Visitor, station: Client) -> None:
+    """The page's script puts the answer in with innerHTML: the template must escape it."""
+    content = '2024-03-01T10:00:00Z,"<img src=x onerror=alert(1)>"\n<script>alert(2)</script>,1\n'
+
+    response = _upload(admin_visitor, content, skip_bad_lines="y", headers=FRAGMENT)
+
+    assert response.status_code == 422
+    assert "<img" not in response.text
+    assert "<script" not in response.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in response.text
+    assert _temperatures(station) == []
