@@ -25,6 +25,8 @@ from frontend.readings.routes import bp as readings_bp
 from frontend.sensors.routes import bp as sensors_bp
 from frontend.services.routes import bp as services_bp
 from frontend.timeseries.routes import bp as timeseries_bp
+from frontend.uploads.routes import bp as uploads_bp
+from frontend.uploads.routes import may_upload
 from frontend.users.routes import bp as users_bp
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class NavItem:
     label: str
     endpoint: str
     blueprint: str
+    writers_only: bool = False
 
 
 # The sidebar, in order; an item shows once its area's blueprint is registered.
@@ -54,6 +57,7 @@ NAVIGATION = (
     NavItem("Sensors", "sensors.index", "sensors"),
     NavItem("Time series", "timeseries.index", "timeseries"),
     NavItem("Readings", "readings.index", "readings"),
+    NavItem("Upload", "uploads.index", "uploads", writers_only=True),
     NavItem("Locations", "locations.index", "locations"),
     NavItem("Models", "models.index", "models"),
     NavItem("Services", "services.index", "services"),
@@ -75,6 +79,8 @@ def create_app(settings: FrontendSettings) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         DT_SHOW_BACKEND_URL=settings.environment == "development",
         DT_ENVIRONMENT=settings.environment,
+        # The largest request (an uploaded CSV file); Werkzeug answers 413 beyond it.
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
     )
     if settings.frontend_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -85,7 +91,7 @@ def create_app(settings: FrontendSettings) -> Flask:
     user_session.login_manager.init_app(app)
     for blueprint in (errors_bp, auth_bp, home_bp, users_bp):
         app.register_blueprint(blueprint)
-    for blueprint in (sensors_bp, timeseries_bp, readings_bp):
+    for blueprint in (sensors_bp, timeseries_bp, readings_bp, uploads_bp):
         app.register_blueprint(blueprint)
     for blueprint in (locations_bp, models_bp, services_bp):
         app.register_blueprint(blueprint)
@@ -126,7 +132,11 @@ def _serve_vendor_files(app: Flask, assets_dir: Path) -> None:
 def _layout_context() -> dict[str, Any]:
     user = user_session.current_or_none()
     pages = current_app.view_functions
-    navigation = [item for item in NAVIGATION if item.endpoint in pages]
+    navigation = [
+        item
+        for item in NAVIGATION
+        if item.endpoint in pages and (may_upload() or not item.writers_only)
+    ]
     return {
         "account": user,
         "navigation": navigation if user else [],

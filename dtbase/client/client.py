@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import IO, Any, Self, TypeVar
 
 import httpx
 from pydantic import TypeAdapter
@@ -24,6 +24,10 @@ from dtbase.client.services import Services
 from dtbase.client.users import Users
 from dtbase.core.settings import ClientSettings
 from dtbase.schemas.auth import LoginRequest, TokenPair
+
+# A file to upload: its name, its content (bytes, or a binary file read in chunks as it
+# is sent) and its media type.
+FileField = tuple[str, bytes | IO[bytes], str]
 
 T = TypeVar("T")
 
@@ -107,14 +111,16 @@ class Client:
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        files: Mapping[str, FileField] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         """The one way calls go out: with the access token, renewed and retried once when
         it has expired. The successful response (for answers that are not JSON, and
-        uploads); raise ApiError on 4xx/5xx."""
-        response = self._send(method, path, json, params, files)
+        uploads); raise ApiError on 4xx/5xx. `timeout`: seconds, instead of the
+        `httpx.Client`'s own (e.g. for a large upload that the backend checks whole)."""
+        response = self._send(method, path, json, params, files, timeout)
         if response.status_code == 401 and _detail(response) == EXPIRED and self._renew():
-            response = self._send(method, path, json, params, files)
+            response = self._send(method, path, json, params, files, timeout)
         return _successful(response)
 
     def get(self, path: str, result: type[T]) -> T:
@@ -145,14 +151,20 @@ class Client:
         path: str,
         json: Any,
         params: Mapping[str, str] | None,
-        files: Mapping[str, tuple[str, bytes, str]] | None,
+        files: Mapping[str, FileField] | None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         headers = {}
         if self.tokens is not None:
             headers["Authorization"] = f"Bearer {self.tokens.access_token}"
+        wait: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         if json is None:
-            return self.http.request(method, path, params=params, files=files, headers=headers)
-        return self.http.request(method, path, json=json, params=params, headers=headers)
+            return self.http.request(
+                method, path, params=params, files=files, headers=headers, timeout=wait
+            )
+        return self.http.request(
+            method, path, json=json, params=params, headers=headers, timeout=wait
+        )
 
     def _renew(self) -> bool:
         """Get a fresh access token: refresh, or log in again. True when it worked."""

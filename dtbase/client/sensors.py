@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from dtbase.client.resource import Resource, as_models
 from dtbase.client.unset import UNSET, Unset, given
 from dtbase.schemas.common import Msg
 from dtbase.schemas.sensors import (
     Aggregate,
+    CsvUploadReport,
     DeleteSensorTypeRequest,
     DownsampledReading,
     EditSensorMeasureRequest,
@@ -38,6 +39,10 @@ from dtbase.schemas.values import Scalar, ValueDatatype
 def _given(**fields: Any) -> dict[str, Any]:
     """The optional fields that were given: None means "leave the key out"."""
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _flag(value: bool | None) -> str | None:
+    return None if value is None else str(value).lower()
 
 
 class Sensors(Resource):
@@ -202,14 +207,22 @@ class Sensors(Resource):
 
     def insert_readings_csv(
         self,
-        content: bytes | str,
+        content: bytes | str | IO[bytes],
         *,
         unique_identifier: str | None = None,
         measure_name: str | None = None,
         measure_units: str | None = None,
         overwrite: bool | None = None,
-    ) -> Msg:
-        """Upload readings as a CSV file: all stored or none.
+        skip_bad_lines: bool | None = None,
+        dry_run: bool | None = None,
+        filename: str = "readings.csv",
+        timeout: float | None = None,
+    ) -> CsvUploadReport:
+        """Upload readings as a CSV file: all stored or none, unless `skip_bad_lines`
+        (the good lines are stored, the report lists the bad ones); `dry_run` stores
+        nothing and reports what an upload would do. A binary file object is sent in
+        chunks, never read whole into memory here. `timeout` (seconds) replaces the
+        client's own: the backend answers once it has checked every line.
 
         Columns `sensor_unique_identifier,measure_name,measure_units,timestamp,value`, or
         the `timestamp,value` of `export_sensor_readings` with `unique_identifier` and
@@ -220,15 +233,18 @@ class Sensors(Resource):
             unique_identifier=unique_identifier,
             measure_name=measure_name,
             measure_units=measure_units,
-            overwrite=None if overwrite is None else str(overwrite).lower(),
+            overwrite=_flag(overwrite),
+            skip_bad_lines=_flag(skip_bad_lines),
+            dry_run=_flag(dry_run),
         )
         response = self._client.send(
             "POST",
             "/sensor/insert-readings-bulk-csv",
             params=params,
-            files={"file": ("readings.csv", data, "text/csv")},
+            files={"file": (filename, data, "text/csv")},
+            timeout=timeout,
         )
-        return Msg.model_validate(response.json())
+        return CsvUploadReport.model_validate(response.json())
 
     def export_sensor_readings(
         self,

@@ -155,6 +155,8 @@ class FrontendSettings(DtSettings):
     # Reverse proxies in front of the frontend that set X-Forwarded-For/-Proto: their
     # headers tell the visitor's address (passed on to the backend's login throttling).
     frontend_proxies: int = Field(default=0, ge=0, le=5)
+    # The largest request the frontend takes, in MiB: an uploaded CSV file of readings.
+    max_upload_mb: int = Field(default=100, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:

@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from dtbase.schemas.common import NonBlankName, UtcDatetime, UtcDatetimes
+from dtbase.schemas.common import Msg, NonBlankName, UtcDatetime, UtcDatetimes
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueType
 
 MEASURE_UNITS_DESCRIPTION = (
@@ -260,3 +260,40 @@ class SeriesReadings(BaseModel):
 class InsertReadingsBulkRequest(BaseModel):
     series: list[SeriesReadings]
     overwrite: bool = Field(default=False, description=OVERWRITE_DESCRIPTION)
+
+
+class CsvLineProblem(BaseModel):
+    """A line of an uploaded CSV file that was rejected, or not stored because another
+    value for the same time wins (`type` "conflict")."""
+
+    line: int = Field(description="1-based, as an editor shows it")
+    column: int | None = Field(default=None, description="1-based; null: the whole line")
+    column_name: str | None = None
+    msg: str = Field(description="What is wrong and what was expected, with the line")
+    input: str | None = None
+    type: str = "value_error"
+
+
+class CsvUploadReport(Msg):
+    """Additive: what a CSV upload did (or, `dry_run`, would do) with every line:
+    `lines` = `stored` + `already_stored` + `not_stored` + `rejected`."""
+
+    dry_run: bool = False
+    lines: int = Field(description="Readings lines in the file (the header excluded)")
+    stored: int = Field(description="Lines whose reading was stored (new, or replaced)")
+    already_stored: int = Field(
+        description="Lines whose reading was there already with the same value"
+    )
+    not_stored: int = Field(
+        description="Lines not stored because another value for the same time wins"
+    )
+    rejected: int = Field(description="Bad lines, skipped (skip_bad_lines or dry_run)")
+    problems: list[CsvLineProblem] = Field(
+        description="The first 100 rejected or not stored lines, in file order"
+    )
+    first_timestamp: UtcDatetime | None = Field(
+        default=None, description="The earliest time of the good lines (null: none)"
+    )
+    last_timestamp: UtcDatetime | None = Field(
+        default=None, description="The latest time of the good lines (null: none)"
+    )

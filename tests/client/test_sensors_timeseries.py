@@ -112,6 +112,18 @@ def test_csv_upload_refreshes_an_expired_access_token(sensors: Client) -> None:
     assert sensors.sensors.sensor_readings("temperature", "S1", T0, T0)[0].value == 4.5
 
 
+def test_a_file_upload_is_sent_whole_again_after_a_refresh(sensors: Client) -> None:
+    """The first try read the file object to its end: the retry (httpx) starts it over."""
+    _expire_access_token(sensors)
+    content = "".join(f"{(T0 + timedelta(seconds=n)).isoformat()},{n}\n" for n in range(5000))
+
+    report = sensors.sensors.insert_readings_csv(
+        io.BytesIO(content.encode()), unique_identifier="S1", measure_name="temperature"
+    )
+
+    assert report.stored == 5000
+
+
 def test_export_refreshes_an_expired_access_token(sensors: Client) -> None:
     sensors.sensors.insert_sensor_readings("temperature", "S1", [2.5], [T0])
     _expire_access_token(sensors)

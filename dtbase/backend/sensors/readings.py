@@ -23,6 +23,8 @@ from dtbase.schemas.values import ValueDatatype
 NUMERIC = frozenset({ValueDatatype.float, ValueDatatype.integer})
 ORDERED_ONLY: frozenset[Aggregate] = frozenset({"first", "last", "count"})
 
+READINGS_INSERTED = "Sensor readings inserted"
+
 
 # Reads
 

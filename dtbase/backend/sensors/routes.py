@@ -28,6 +28,7 @@ from dtbase.schemas.common import Msg, utc_now
 from dtbase.schemas.sensors import (
     OVERWRITE_DESCRIPTION,
     Aggregate,
+    CsvUploadReport,
     DeleteSensorTypeRequest,
     DownsampledReading,
     EditSensorMeasureRequest,
@@ -53,7 +54,6 @@ from dtbase.schemas.sensors import (
 
 router: APIRouter = protected_router(prefix="/sensor", tags=["sensor"])
 
-READINGS_INSERTED = "Sensor readings inserted"
 # What the 400 of a series (a sensor's measure) says, whichever part is missing.
 NO_SERIES = "Unknown sensor, or a measure its type does not have (or has twice)"
 NO_MEASURE_OF_SENSOR = "No measure of that name, or two for the sensor's type"
@@ -151,7 +151,7 @@ def insert_sensor_readings(
         timestamps=body.timestamps,
         overwrite=body.overwrite,
     )
-    return Msg(detail=READINGS_INSERTED)
+    return Msg(detail=readings.READINGS_INSERTED)
 
 
 @router.post("/list-sensors", response_model=list[Sensor])
@@ -371,7 +371,7 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
             )
         )
     store.insert_series(session, series, overwrite=body.overwrite)
-    return Msg(detail=READINGS_INSERTED)
+    return Msg(detail=readings.READINGS_INSERTED)
 
 
 _CSV_BODY = {
@@ -387,6 +387,8 @@ _CSV_BODY = {
                     "measure_name": {"type": "string"},
                     "measure_units": {"type": "string"},
                     "overwrite": {"type": "boolean"},
+                    "skip_bad_lines": {"type": "boolean"},
+                    "dry_run": {"type": "boolean"},
                 },
             }
         },
@@ -398,9 +400,10 @@ _CSV_BODY = {
 @router.post(
     "/insert-readings-bulk-csv",
     status_code=status.HTTP_201_CREATED,
-    response_model=Msg,
+    response_model=CsvUploadReport,
     responses=documented(
         {
+            200: "A dry run: nothing stored; the report says what an upload would do",
             400: NO_SERIES,
             415: "The body is neither text/csv nor a multipart/form-data form",
         }
@@ -411,6 +414,7 @@ def insert_readings_bulk_csv(
     _: Writer,
     upload: Annotated[csv_upload.Upload, Depends(csv_upload.read_upload)],
     session: SessionDep,
+    response: Response,
     unique_identifier: Annotated[
         str | None, Query(description="The sensor of a `timestamp,value` file.")
     ] = None,
@@ -422,7 +426,21 @@ def insert_readings_bulk_csv(
         Query(description="Picks the measure of a `timestamp,value` file; empty: no units."),
     ] = None,
     overwrite: Annotated[bool, Query(description=OVERWRITE_DESCRIPTION)] = False,
-) -> Msg:
+    skip_bad_lines: Annotated[
+        bool,
+        Query(
+            description="Additive: store the good lines and answer the bad ones (by default "
+            "one bad line stores nothing)."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        Query(
+            description="Additive: check every line and store nothing; answers 200 with "
+            "what an upload would do."
+        ),
+    ] = False,
+) -> CsvUploadReport:
     """Additive: readings uploaded as CSV (UTF-8), all stored or none: a `text/csv` body,
     or the field `file` of a multipart form (`curl -F file=@readings.csv`).
 
@@ -430,9 +448,11 @@ def insert_readings_bulk_csv(
     units: none) for any number of series, or the
     `timestamp,value` lines of export-sensor-readings (header optional) for the sensor and
     measure named by the query parameters or form fields of the same names. Values are
-    read as the measure's datatype (booleans as true/false). A bad line is a 422 naming
-    its line number."""
-    csv_upload.insert_csv(
+    read as the measure's datatype (booleans as true/false). Bad lines are a 422 listing
+    each (the first 100) with its line, column and what was expected; with
+    `skip_bad_lines` the good lines are stored and the answer lists the bad ones. The
+    answer counts every line: stored, already stored, not stored, rejected."""
+    report = csv_upload.insert_csv(
         session,
         upload,
         query={
@@ -440,9 +460,11 @@ def insert_readings_bulk_csv(
             "measure_name": measure_name,
             "measure_units": measure_units,
         },
-        overwrite=overwrite,
+        flags=csv_upload.Flags(overwrite, skip_bad_lines, dry_run),
     )
-    return Msg(detail=READINGS_INSERTED)
+    if report.dry_run:
+        response.status_code = status.HTTP_200_OK
+    return report
 
 
 def _engine(session: Session) -> Engine:
