@@ -130,6 +130,7 @@ class Bridge:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _on_connect(
@@ -145,8 +146,9 @@ class Bridge:
             return
         topic = self.settings.readings_topic("+")
         client.subscribe(topic, options=SubscribeOptions(qos=1))
-        log.info("Bridge connected (session present: %s), subscribed to %s",
-                 flags.session_present, topic)
+        log.info("Bridge connected to the broker (session kept: %s)", flags.session_present)
+
+    def _on_subscribe(self, *args: Any) -> None:
         self.connected.set()
 
     def _on_disconnect(self, *args: Any) -> None:
