@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install up test lint check domain format clean chromium bench
+.PHONY: install up test lint check domain format clean chromium mosquitto bench
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -17,7 +17,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-up: install
+up: install mosquitto
 	$(BIN)/dtbase up
 
 lint: install
@@ -42,7 +42,11 @@ domain:
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: lint chromium
+# The MQTT broker: Debian's Mosquitto, for `up` and for the MQTT tests.
+mosquitto:
+	command -v mosquitto >/dev/null || (apt-get update -qq && apt-get install -y -qq mosquitto mosquitto-clients >/dev/null)
+
+test: lint chromium mosquitto
 	$(BIN)/pytest -n auto
 
 # Benchmarks print their figures beside a reference measured in the same run.

@@ -108,7 +108,7 @@ def device_add(
         f"Device {sensor!r}: user {sensor!r}, password {secret} (shown once)\n"
         f"Publish: mosquitto_pub -h {settings.mqtt_host} -p {settings.mqtt_port} -q 1 "
         f"-u '{sensor}' -P '{secret}' -t '{topic}' "
-        "-m '[{\"n\":\"<measure>\",\"v\":21.5}]'"
+        '-m \'[{"n":"<measure>","v":21.5}]\''
     )
 
 

@@ -43,6 +43,7 @@ def up(
     import uvicorn
 
     from dtbase.backend.app import create_app
+    from dtbase.mqtt import platform as mqtt_ingress
     from frontend.server import start as start_frontend
 
     settings = _development_settings()
@@ -57,6 +58,7 @@ def up(
         secret = password.get_secret_value() if password else None
         weather = _start_fake_weather() if demo else None
         services = _start_services(base, secret)
+        mqtt = mqtt_ingress.start(base, secret)
         if demo and secret is not None:
             threading.Thread(
                 target=_load_demo, args=(base, secret, services.url), daemon=True
@@ -70,6 +72,7 @@ def up(
             f"  backend   {base}   (API docs: {base}/docs)\n"
             f"  services  {services.url}/api/<name>\n"
             f"{provider}"
+            f"  mqtt      {mqtt.line}\n"
             f"  database  {_display_url(url)}\n"
             f"  login     {DEFAULT_USER_EMAIL} / "
             f"{password.get_secret_value() if password else '(default user disabled)'}\n"
@@ -78,6 +81,7 @@ def up(
         try:
             uvicorn.run(backend, host=host, port=port, log_level="info")
         finally:
+            mqtt.stop()
             services.stop()
             frontend.stop()
             if weather is not None:

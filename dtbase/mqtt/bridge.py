@@ -136,10 +136,10 @@ class Bridge:
     def _on_connect(
         self,
         client: paho.Client,
-        userdata: Any,
+        _userdata: Any,
         flags: paho.ConnectFlags,
         reason: ReasonCode,
-        properties: Properties | None,
+        _properties: Properties | None,
     ) -> None:
         if reason.is_failure:
             log.error("The broker refused the bridge: %s", reason)
@@ -148,24 +148,23 @@ class Bridge:
         client.subscribe(topic, options=SubscribeOptions(qos=1))
         log.info("Bridge connected to the broker (session kept: %s)", flags.session_present)
 
-    def _on_subscribe(self, *args: Any) -> None:
+    def _on_subscribe(self, *_: Any) -> None:
         self.connected.set()
 
-    def _on_disconnect(self, *args: Any) -> None:
+    def _on_disconnect(self, *_: Any) -> None:
         self.connected.clear()
         self.counters["disconnects"] += 1
 
-    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        self._inbox.put(
-            Arrived(message.mid, message.topic, message.payload, datetime.now(UTC))
-        )
+    def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        arrived = Arrived(message.mid, message.topic, bytes(message.payload), datetime.now(UTC))
+        self._inbox.put(arrived)
 
     # --- the bridge's own thread ---
 
     def run(self) -> None:
         """Connect, then batch and store until `stop()`."""
         broker = self.settings.broker()
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_NEVER_EXPIRES
         properties.ReceiveMaximum = RECEIVE_MAXIMUM
         self._catalog.refresh()

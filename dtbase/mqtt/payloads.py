@@ -60,7 +60,7 @@ def parse(payload: bytes, received_at: datetime) -> list[Record]:
         records = _senml(document, received_at) if is_senml else _plain(document, received_at)
     else:
         raise BadMessage(
-            "bad_form", "expected SenML (a JSON array of records) or {\"ts\": ..., \"values\": {...}}"
+            "bad_form", 'expected SenML (a JSON array of records) or {"ts": ..., "values": {...}}'
         )
     if not records:
         raise BadMessage("bad_form", "the message holds no readings")
@@ -94,8 +94,7 @@ def _plain(documents: list[Any], received_at: datetime) -> list[Record]:
         if not isinstance(values, dict) or set(document) - {"ts", "values"}:
             raise BadMessage(
                 "bad_form",
-                "expected {\"ts\": <ISO 8601 or epoch ms>, \"values\": {\"<measure>\": value}}"
-                " or SenML",
+                'expected {"ts": <ISO 8601 or epoch ms>, "values": {"<measure>": value}} or SenML',
             )
         timestamp = _plain_time(document["ts"]) if "ts" in document else received_at
         for name, value in values.items():
@@ -154,7 +153,7 @@ def _senml_value(record: dict[str, Any], key: str, base_value: float, where: str
     expected = str if key == "vs" else bool
     if not isinstance(value, expected):
         raise BadMessage("wrong_datatype", f"{where}: {key} must be a {expected.__name__}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _senml_time(seconds: float, received_at: datetime, where: str) -> datetime:

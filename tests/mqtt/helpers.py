@@ -23,7 +23,7 @@ from dtbase.mqtt.config import MqttSettings
 # The backend's default user in tests (tests/conftest.py).
 PASSWORD = "default-password-for-tests"
 
-MEASURES = [
+MEASURES: list[dict[str, Any]] = [
     {"name": "temperature", "units": "degC", "datatype": "float"},
     {"name": "count", "units": None, "datatype": "integer"},
     {"name": "door_open", "units": None, "datatype": "boolean"},

@@ -33,7 +33,10 @@ def test_senml_and_plain_forms_store_every_datatype(
         {"ts": EPOCH_MS + 10_000, "values": {"temperature": 22, "count": 4, "door_open": False}},
         {"ts": "2026-01-01T00:00:11Z", "values": {"status": "fine"}},
     ]
-    with running_bridge(mqtt_settings, live_backend), device(broker.settings.mqtt_port, "S1", secret) as d:
+    with (
+        running_bridge(mqtt_settings, live_backend),
+        device(broker.settings.mqtt_port, "S1", secret) as d,
+    ):
         d.publish(topic, senml)
         d.publish(topic, plain)
         wait_until(lambda: len(readings(client, "S1", "status")) == 2)
@@ -58,7 +61,10 @@ def test_a_reading_without_time_gets_the_receive_time(
 ) -> None:
     add_sensors(client, "S1")
     secret = devices.add(broker, "S1")
-    with running_bridge(mqtt_settings, live_backend), device(broker.settings.mqtt_port, "S1", secret) as d:
+    with (
+        running_bridge(mqtt_settings, live_backend),
+        device(broker.settings.mqtt_port, "S1", secret) as d,
+    ):
         from datetime import UTC, datetime
 
         before = datetime.now(UTC)
@@ -91,9 +97,10 @@ def test_each_bad_message_is_reported_and_good_ones_still_land(
     add_sensors(client, "S1")
     secret = devices.add(broker, "S1")
     topic = mqtt_settings.readings_topic("S1")
-    with running_bridge(mqtt_settings, live_backend) as bridge, device(
-        broker.settings.mqtt_port, "S1", secret
-    ) as d:
+    with (
+        running_bridge(mqtt_settings, live_backend) as bridge,
+        device(broker.settings.mqtt_port, "S1", secret) as d,
+    ):
         d.watch(mqtt_settings.errors_topic("S1"))
         for number, (payload, _) in enumerate(BAD_MESSAGES):
             d.publish(topic, payload)
@@ -115,9 +122,10 @@ def test_an_unknown_sensor_is_reported_on_its_error_topic(
 ) -> None:
     add_sensors(client, "S1")
     ghost = devices.add(broker, "GHOST")
-    with running_bridge(mqtt_settings, live_backend), device(
-        broker.settings.mqtt_port, "GHOST", ghost
-    ) as d:
+    with (
+        running_bridge(mqtt_settings, live_backend),
+        device(broker.settings.mqtt_port, "GHOST", ghost) as d,
+    ):
         d.watch(mqtt_settings.errors_topic("GHOST"))
         d.publish(mqtt_settings.readings_topic("GHOST"), {"values": {"count": 1}})
         wait_until(lambda: len(d.errors) == 1)
@@ -131,10 +139,13 @@ def test_a_device_may_not_publish_for_another_sensor(
     add_sensors(client, "S1", "S2")
     secret = devices.add(broker, "S1")
     devices.add(broker, "S2")
-    with running_bridge(mqtt_settings, live_backend), device(
-        broker.settings.mqtt_port, "S1", secret
-    ) as d:
-        refused = d.publish(mqtt_settings.readings_topic("S2"), {"ts": EPOCH_MS, "values": {"count": 1}})
+    with (
+        running_bridge(mqtt_settings, live_backend),
+        device(broker.settings.mqtt_port, "S1", secret) as d,
+    ):
+        refused = d.publish(
+            mqtt_settings.readings_topic("S2"), {"ts": EPOCH_MS, "values": {"count": 1}}
+        )
         d.publish(mqtt_settings.readings_topic("S1"), {"ts": EPOCH_MS, "values": {"count": 2}})
         wait_until(lambda: len(readings(client, "S1", "count")) == 1)
     assert d.refused == [refused]
@@ -172,11 +183,15 @@ def test_a_batch_waits_no_longer_than_its_age_limit(
     add_sensors(client, "S1")
     secret = devices.add(broker, "S1")
     settings = mqtt_settings.model_copy(update={"mqtt_batch_milliseconds": 200})
-    with running_bridge(settings, live_backend) as bridge, device(
-        broker.settings.mqtt_port, "S1", secret
-    ) as d:
+    with (
+        running_bridge(settings, live_backend) as bridge,
+        device(broker.settings.mqtt_port, "S1", secret) as d,
+    ):
         for number in range(50):
-            d.publish(settings.readings_topic("S1"), {"ts": EPOCH_MS + number, "values": {"count": number}})
+            d.publish(
+                settings.readings_topic("S1"),
+                {"ts": EPOCH_MS + number, "values": {"count": number}},
+            )
         started = time.monotonic()
         d.publish(settings.readings_topic("S1"), {"ts": EPOCH_MS + 99, "values": {"count": 99}})
         wait_until(lambda: len(readings(client, "S1", "count")) == 51)

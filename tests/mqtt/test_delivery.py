@@ -78,8 +78,17 @@ def start_bridge(live_backend: str, settings: MqttSettings) -> subprocess.Popen[
     }
     settings.status_file.unlink(missing_ok=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "dtbase", "mqtt", "bridge", "--backend-url", live_backend,
-         "--password", PASSWORD],
+        [
+            sys.executable,
+            "-m",
+            "dtbase",
+            "mqtt",
+            "bridge",
+            "--backend-url",
+            live_backend,
+            "--password",
+            PASSWORD,
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -137,9 +146,10 @@ def test_backend_stopped_for_ten_seconds_under_load_loses_nothing(
     backend.start()
     total = 3000
     try:
-        with running_bridge(mqtt_settings, backend.url) as bridge, device(
-            mqtt_settings.mqtt_port, "S1", secret
-        ) as d:
+        with (
+            running_bridge(mqtt_settings, backend.url) as bridge,
+            device(mqtt_settings.mqtt_port, "S1", secret) as d,
+        ):
             publisher = Publisher(d, mqtt_settings.readings_topic("S1"), total, per_second=200)
             publisher.start()
             wait_until(lambda: publisher.acked >= 200)
