@@ -49,6 +49,7 @@ RECEIVE_MAXIMUM = 65535
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 RECENT_ERRORS = 10
 STATUS_EVERY_SECONDS = 1.0
+REPORT_EVERY_SECONDS = 2.0
 
 SeriesKey = tuple[str, str, str | None]
 
@@ -84,13 +85,24 @@ class Batch:
 
 
 @dataclass
-class SensorActivity:
-    last_message_at: str | None = None
+class Traffic:
+    """What the bridge saw of one sensor since its last report to the backend."""
+
+    last_message_at: datetime | None = None
     messages: int = 0
     errors: int = 0
     recent_errors: deque[dict[str, str]] = field(
         default_factory=lambda: deque(maxlen=RECENT_ERRORS)
     )
+
+    def as_report(self, sensor: str) -> dict[str, Any]:
+        return {
+            "unique_identifier": sensor,
+            "last_message_at": self.last_message_at,
+            "messages": self.messages,
+            "errors": self.errors,
+            "recent_errors": list(self.recent_errors),
+        }
 
 
 class Stopped(Exception):
@@ -107,9 +119,10 @@ class Bridge:
         self.connected = threading.Event()
         self.counters: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
-        self.sensors: dict[str, SensorActivity] = {}
+        self._traffic: dict[str, Traffic] = {}
         self.started_at = datetime.now(UTC).isoformat()
         self._status_written = 0.0
+        self._reported = 0.0
         self._mqtt = self._mqtt_client()
 
     # --- the MQTT side (paho's network thread) ---
@@ -175,6 +188,8 @@ class Bridge:
         try:
             self._batch_and_store()
         finally:
+            self._reported = 0.0
+            self._maybe_report_traffic()
             self._write_status()
             self._mqtt.disconnect()
             self._mqtt.loop_stop()
@@ -202,6 +217,7 @@ class Bridge:
             except Stopped:
                 return  # what is not acknowledged, the broker sends again
             self._maybe_write_status()
+            self._maybe_report_traffic()
 
     def _checked(self, arrived: Arrived) -> Message | None:
         """The message's readings, or None after reporting it as bad (and acking it)."""
@@ -223,8 +239,9 @@ class Bridge:
             self._inbox.put(arrived)
             self.counters["messages"] -= 1
             return None
-        self._activity(sensor).last_message_at = arrived.received_at.isoformat()
-        self._activity(sensor).messages += 1
+        traffic = self._traffic_of(sensor)
+        traffic.last_message_at = arrived.received_at
+        traffic.messages += 1
         return Message(arrived.mid, sensor, readings)
 
     def _store(self, batch: Batch) -> None:
@@ -288,12 +305,29 @@ class Bridge:
         error = {"cause": cause, "reason": reason, "received_at": at.isoformat()}
         self._mqtt.publish(self.settings.errors_topic(sensor), json.dumps(error), qos=1)
         if cause != "unknown_sensor":  # unknown names must not grow memory
-            activity = self._activity(sensor)
-            activity.errors += 1
-            activity.recent_errors.append(error)
+            traffic = self._traffic_of(sensor)
+            traffic.errors += 1
+            traffic.recent_errors.append(error)
 
-    def _activity(self, sensor: str) -> SensorActivity:
-        return self.sensors.setdefault(sensor, SensorActivity())
+    def _traffic_of(self, sensor: str) -> Traffic:
+        return self._traffic.setdefault(sensor, Traffic())
+
+    def _maybe_report_traffic(self) -> None:
+        """Every few seconds: each sensor's traffic to the backend (for its page). A failed
+        report is kept and sent with the next; it never holds up the readings."""
+        if not self._traffic or time.monotonic() - self._reported < REPORT_EVERY_SECONDS:
+            return
+        self._reported = time.monotonic()
+        try:
+            self._backend.mqtt.report_activity(
+                [traffic.as_report(sensor) for sensor, traffic in self._traffic.items()]
+            )
+        except (ApiError, httpx.TransportError) as error:
+            if not self.counters["report_failures"]:
+                log.warning("Cannot report sensors' MQTT traffic to the backend: %s", error)
+            self.counters["report_failures"] += 1
+            return
+        self._traffic = {}
 
     # --- status, for `dtbase mqtt status` ---
 
@@ -307,15 +341,6 @@ class Bridge:
             "waiting": self._inbox.qsize(),
             "counters": dict(self.counters),
             "errors": dict(self.errors),
-            "sensors": {
-                name: {
-                    "last_message_at": a.last_message_at,
-                    "messages": a.messages,
-                    "errors": a.errors,
-                    "recent_errors": list(a.recent_errors),
-                }
-                for name, a in self.sensors.items()
-            },
         }
 
     def _maybe_write_status(self) -> None:

@@ -49,10 +49,7 @@ class Catalog:
         try:
             value = check_value(measure.datatype, record.value)
         except ValueTypeError as error:
-            raise BadMessage(
-                "wrong_datatype",
-                f"{record.name}: {record.value!r} is not a {measure.datatype} ({error})",
-            ) from error
+            raise BadMessage("wrong_datatype", f"{record.name}: {error}") from error
         return Resolved(measure.name, measure.units, value)
 
     def _measure(self, sensor: str, record: Record) -> SensorMeasure | None:

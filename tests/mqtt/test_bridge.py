@@ -113,8 +113,12 @@ def test_each_bad_message_is_reported_and_good_ones_still_land(
     assert all(e["reason"] for e in d.errors)
     assert [r.value for r in readings(client, "S1", "count")] == list(range(len(BAD_MESSAGES)))
     assert status["errors"]["wrong_datatype"] == 3
-    assert status["sensors"]["S1"]["errors"] == len(BAD_MESSAGES)
-    assert status["sensors"]["S1"]["last_message_at"] is not None
+    activity = client.mqtt.sensor_activity("S1")  # reported when the bridge stopped
+    assert activity.errors == len(BAD_MESSAGES)
+    assert activity.messages == len(BAD_MESSAGES)  # the good ones
+    assert activity.last_message_at is not None
+    newest_first = [e.cause for e in reversed(d.errors[-10:])]
+    assert [e.cause for e in activity.recent_errors] == [*newest_first]
 
 
 def test_an_unknown_sensor_is_reported_on_its_error_topic(
