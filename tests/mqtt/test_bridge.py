@@ -117,8 +117,8 @@ def test_each_bad_message_is_reported_and_good_ones_still_land(
     assert activity.errors == len(BAD_MESSAGES)
     assert activity.messages == len(BAD_MESSAGES)  # the good ones
     assert activity.last_message_at is not None
-    newest_first = [e.cause for e in reversed(d.errors[-10:])]
-    assert [e.cause for e in activity.recent_errors] == [*newest_first]
+    newest_first = [e["cause"] for e in reversed(d.errors[-10:])]
+    assert [e.cause for e in activity.recent_errors] == newest_first
 
 
 def test_an_unknown_sensor_is_reported_on_its_error_topic(
