@@ -5,8 +5,8 @@ from typing import Any
 
 from dtbase.client.resource import Resource, as_models
 from dtbase.schemas.mqtt import (
-    ReportActivityAnswer,
-    ReportActivityRequest,
+    InsertActivityAnswer,
+    InsertActivityRequest,
     SensorActivity,
     SensorTraffic,
 )
@@ -16,12 +16,12 @@ from dtbase.schemas.sensors import SensorRequest
 class Mqtt(Resource):
     """The /mqtt endpoints: sensors' MQTT traffic, as the bridge reports it."""
 
-    def report_activity(
+    def insert_activity(
         self, sensors: Sequence[SensorTraffic | Mapping[str, Any]]
-    ) -> ReportActivityAnswer:
-        body = ReportActivityRequest(sensors=as_models(SensorTraffic, sensors))
+    ) -> InsertActivityAnswer:
+        body = InsertActivityRequest(sensors=as_models(SensorTraffic, sensors))
         return self._client.post(
-            "/mqtt/report-activity", body.model_dump(mode="json"), ReportActivityAnswer
+            "/mqtt/insert-activity", body.model_dump(mode="json"), InsertActivityAnswer
         )
 
     def sensor_activity(self, unique_identifier: str) -> SensorActivity:

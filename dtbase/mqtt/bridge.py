@@ -319,7 +319,7 @@ class Bridge:
             return
         self._reported = time.monotonic()
         try:
-            self._backend.mqtt.report_activity(
+            self._backend.mqtt.insert_activity(
                 [traffic.as_report(sensor) for sensor, traffic in self._traffic.items()]
             )
         except (ApiError, httpx.TransportError) as error:

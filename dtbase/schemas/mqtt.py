@@ -27,11 +27,11 @@ class SensorTraffic(BaseModel):
     recent_errors: list[MqttError] = Field(default_factory=list, max_length=RECENT_ERRORS)
 
 
-class ReportActivityRequest(BaseModel):
+class InsertActivityRequest(BaseModel):
     sensors: list[SensorTraffic] = Field(max_length=100_000)
 
 
-class ReportActivityAnswer(BaseModel):
+class InsertActivityAnswer(BaseModel):
     detail: str
     unknown_sensors: list[str] = Field(
         description="Sensors of the report that do not exist (deleted meanwhile): not recorded."

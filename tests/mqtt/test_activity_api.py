@@ -1,4 +1,4 @@
-"""/mqtt/report-activity and /mqtt/sensor-activity against the real backend."""
+"""/mqtt/insert-activity and /mqtt/sensor-activity against the real backend."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def error(number: int) -> dict[str, object]:
 
 def test_reports_add_up_and_keep_the_newest_errors(client: Client) -> None:
     add_sensors(client, "S1")
-    answer = client.mqtt.report_activity(
+    answer = client.mqtt.insert_activity(
         [
             {
                 "unique_identifier": "S1",
@@ -35,7 +35,7 @@ def test_reports_add_up_and_keep_the_newest_errors(client: Client) -> None:
         ]
     )
     assert answer.unknown_sensors == ["GONE"]
-    client.mqtt.report_activity(
+    client.mqtt.insert_activity(
         [
             {
                 "unique_identifier": "S1",
@@ -81,7 +81,7 @@ def test_a_bad_report_is_a_422_and_changes_nothing(
 ) -> None:
     add_sensors(client, "S1")
     response = admin.post(
-        "/mqtt/report-activity",
+        "/mqtt/insert-activity",
         content=json.dumps(body, default=str),
         headers={"Content-Type": "application/json"},
     )
@@ -93,5 +93,5 @@ def test_viewers_may_read_but_not_report(client: Client, user_factory: UserFacto
     add_sensors(client, "S1")
     viewer = user_factory(Role.viewer)
     assert viewer.post("/mqtt/sensor-activity", json={"unique_identifier": "S1"}).status_code == 200
-    refused = viewer.post("/mqtt/report-activity", json={"sensors": []})
+    refused = viewer.post("/mqtt/insert-activity", json={"sensors": []})
     assert refused.status_code == 403

@@ -9,22 +9,22 @@ from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.mqtt import store
 from dtbase.backend.routing import documented, protected_router
-from dtbase.schemas.mqtt import ReportActivityAnswer, ReportActivityRequest, SensorActivity
+from dtbase.schemas.mqtt import InsertActivityAnswer, InsertActivityRequest, SensorActivity
 from dtbase.schemas.sensors import SensorRequest
 
 router: APIRouter = protected_router(prefix="/mqtt", tags=["mqtt"])
 
 
-@router.post("/report-activity", response_model=ReportActivityAnswer)
-def report_activity(
-    body: ReportActivityRequest, session: SessionDep, _: Writer
-) -> ReportActivityAnswer:
+@router.post("/insert-activity", response_model=InsertActivityAnswer)
+def insert_activity(
+    body: InsertActivityRequest, session: SessionDep, _: Writer
+) -> InsertActivityAnswer:
     """Add what the MQTT bridge saw since its last report (messages, errors, the last
     message's time, the newest errors) to each sensor's activity. Sensors that do not
     exist are listed in the answer and not recorded."""
     unknown = store.record(session, traffic=body.sensors)
     recorded = len({s.unique_identifier for s in body.sensors}) - len(unknown)
-    return ReportActivityAnswer(
+    return InsertActivityAnswer(
         detail=f"Activity of {recorded} sensors recorded", unknown_sensors=unknown
     )
 

@@ -18,7 +18,7 @@ def test_panel_shows_how_to_publish_and_what_arrived(
     client.sensors.insert_sensor_type("thermometer", MEASURES)
     client.sensors.insert_sensor("thermometer", "T-1")
     at = datetime(2026, 12, 5, 1, 2, 3, tzinfo=UTC)
-    client.mqtt.report_activity(
+    client.mqtt.insert_activity(
         [
             {
                 "unique_identifier": "T-1",
