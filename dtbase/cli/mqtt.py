@@ -95,7 +95,7 @@ def device_add(
     _local_only(settings)
     with logged_in(backend_url, email, password) as client:
         try:
-            client.sensors.list_sensor_locations(sensor)
+            client.mqtt.sensor_activity(sensor)  # 400 for a sensor that does not exist
         except ApiError as error:
             fail(f"Sensor {sensor!r}: {error.description}")
     local = LocalBroker(settings)
