@@ -76,12 +76,14 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         client = logged_in(base)
+        progress("1,000 sensors")
         setup(client)
-        broker.prepare()
+        broker.start()  # writes its configuration and ACL: the load account comes after
         set_password(broker.passwords, LOAD_USER, LOAD_PASSWORD)
         with broker.acl.open("a") as acl:
             acl.write(f"\nuser {LOAD_USER}\ntopic readwrite {settings.mqtt_topic_prefix}/#\n")
-        broker.start()
+        broker.reload()
+        time.sleep(0.5)
         rows = measure(settings, base, args)
         print_table(rows)
     finally:
@@ -129,6 +131,10 @@ class Publishers:
         client.max_queued_messages_set(0)
         client.connect("127.0.0.1", self.settings.mqtt_port)
         client.loop_start()
+        deadline = time.monotonic() + 10
+        while not client.is_connected():
+            assert time.monotonic() < deadline, "the broker refused the load account"
+            time.sleep(0.01)
         return client
 
     def publish(self, number: int, payload: bytes) -> paho.MQTTMessageInfo:
@@ -270,6 +276,7 @@ def bridge_drain_rate(
     with timed_bridge(settings, base, count * per) as bridge:
         assert bridge.all_stored.wait(900), f"stored {bridge.stored_readings}"
         elapsed = time.monotonic() - start
+        progress(f"  {dict(bridge.counters)}")
     return count * per / elapsed
 
 
@@ -331,11 +338,17 @@ def rss_mib(pid: int) -> float:
 Row = tuple[str, str, str, str]
 
 
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list[Row]:
     publishers = Publishers(settings)
     rows: list[Row] = []
     try:
+        progress("bare paho subscriber")
         bare = bare_drain_rate(settings, publishers, args.messages)
+        progress("bridge, single-reading messages")
         drained = bridge_drain_rate(
             settings.model_copy(update={"mqtt_client_id": "bench-single"}),
             base,
@@ -352,6 +365,7 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
                 f"{drained / bare:.2f}x (target >= 0.5x)",
             )
         )
+        progress("bridge, messages of 100 readings")
         big = bridge_drain_rate(
             settings.model_copy(update={"mqtt_client_id": "bench-hundred"}),
             base,
@@ -368,6 +382,7 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
                 f"{big / 50_000:.2f}x (target >= 1x)",
             )
         )
+        progress("latency at 1,000 msg/s")
         late = latencies(
             settings.model_copy(update={"mqtt_client_id": "bench-late"}), base, publishers
         )
@@ -380,6 +395,7 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
                 f"p99 {p99:.2f}x of 1 s (target < 1x), n={len(late)}",
             )
         )
+        progress(f"memory over {args.memory_seconds} s")
         early, end = bridge_memory(settings, base, publishers, args.memory_seconds)
         rows.append(
             (

@@ -24,7 +24,7 @@ mqtt_app.add_typer(device_app, name="device")
 @mqtt_app.command("broker")
 def broker() -> None:
     """Run the local Mosquitto in the foreground (as `dtbase up` does)."""
-    local = LocalBroker(MqttSettings())
+    local = LocalBroker(_settings())
     try:
         local.start()
     except BrokerError as error:
@@ -45,7 +45,11 @@ def bridge(
     from dtbase.mqtt.bridge import Bridge
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = MqttSettings()
+    settings = _settings()
+    try:
+        settings.broker()
+    except ValueError as error:
+        fail(str(error))
     with logged_in(backend_url, email, password) as client:
         running = Bridge(settings, client)
         signal.signal(signal.SIGTERM, lambda *_: running.stop())
@@ -59,7 +63,7 @@ def bridge(
 @mqtt_app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The bridge's counters (as it last wrote them, every second)."""
-    settings = MqttSettings()
+    settings = _settings()
     try:
         report: dict[str, Any] = json.loads(settings.status_file.read_text())
     except FileNotFoundError:
@@ -91,7 +95,7 @@ def device_add(
     """Credentials for the sensor's device: it may publish that sensor's readings only."""
     from dtbase.mqtt import devices
 
-    settings = MqttSettings()
+    settings = _settings()
     _local_only(settings)
     with logged_in(backend_url, email, password) as client:
         try:
@@ -117,7 +121,7 @@ def device_list() -> None:
     """The sensors whose devices have credentials."""
     from dtbase.mqtt import devices
 
-    names = devices.devices(LocalBroker(MqttSettings()))
+    names = devices.devices(LocalBroker(_settings()))
     typer.echo("\n".join(names) if names else "No devices.")
 
 
@@ -128,7 +132,7 @@ def device_remove(
     """Remove the sensor's device credentials (the broker refuses its next connection)."""
     from dtbase.mqtt import devices
 
-    settings = MqttSettings()
+    settings = _settings()
     _local_only(settings)
     try:
         devices.remove(LocalBroker(settings), sensor)
@@ -145,4 +149,11 @@ def _local_only(settings: MqttSettings) -> None:
         )
 
 
-__all__ = ["mqtt_app"]
+def _settings() -> MqttSettings:
+    """The DT_MQTT_* settings, or the command ends saying which one is wrong."""
+    from pydantic import ValidationError
+
+    try:
+        return MqttSettings()
+    except ValidationError as error:
+        fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors()))

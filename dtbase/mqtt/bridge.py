@@ -180,7 +180,10 @@ class Bridge:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_NEVER_EXPIRES
         properties.ReceiveMaximum = RECEIVE_MAXIMUM
-        self._catalog.refresh()
+        try:
+            self._load_catalog()
+        except Stopped:
+            return
         self._mqtt.connect_async(
             broker.host, broker.port, keepalive=30, clean_start=False, properties=properties
         )
@@ -196,6 +199,19 @@ class Bridge:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _load_catalog(self) -> None:
+        """The sensors, once the backend answers (it may start after the bridge)."""
+        attempt = 0
+        while True:
+            try:
+                self._catalog.refresh()
+                return
+            except (httpx.TransportError, ApiError) as error:
+                if attempt == 0:
+                    log.warning("Cannot read the sensors from the backend (will retry): %s", error)
+            self._retry_later(attempt)
+            attempt += 1
 
     def _batch_and_store(self) -> None:
         batch = Batch()
@@ -349,7 +365,13 @@ class Bridge:
 
     def _write_status(self) -> None:
         self._status_written = time.monotonic()
-        write_atomically(self.settings.status_file, json.dumps(self.status(), indent=1))
+        try:
+            write_atomically(self.settings.status_file, json.dumps(self.status(), indent=1))
+        except OSError as error:
+            # A read-only data directory (a container) costs `dtbase mqtt status`, not data.
+            if not self.counters["status_failures"]:
+                log.warning("Cannot write the bridge's status file: %s", error)
+            self.counters["status_failures"] += 1
 
 
 def _sensor_of(topic: str) -> str:

@@ -36,10 +36,14 @@ class Ingress:
 
 
 def start(backend_url: str, password: str | None) -> Ingress:
-    settings = MqttSettings()
+    try:
+        settings = MqttSettings()
+        external = settings.broker() if settings.mqtt_url else None
+    except ValueError as error:  # a DT_MQTT_* setting that is wrong: say which
+        return Ingress(f"not started: {error}")
     broker: LocalBroker | None = None
-    if settings.mqtt_url:
-        where = f"{settings.broker().url}   (DT_MQTT_URL)"
+    if external is not None:
+        where = f"{external.url}   (DT_MQTT_URL)"
     elif not installed():
         return Ingress(f"not started: {INSTALL_HINT}")
     else:

@@ -28,7 +28,7 @@ class SensorTraffic(BaseModel):
 
 
 class InsertActivityRequest(BaseModel):
-    sensors: list[SensorTraffic] = Field(max_length=100_000)
+    sensors: list[SensorTraffic] = Field(max_length=10_000)
 
 
 class InsertActivityAnswer(BaseModel):

@@ -95,3 +95,14 @@ def test_viewers_may_read_but_not_report(client: Client, user_factory: UserFacto
     assert viewer.post("/mqtt/sensor-activity", json={"unique_identifier": "S1"}).status_code == 200
     refused = viewer.post("/mqtt/insert-activity", json={"sensors": []})
     assert refused.status_code == 403
+
+
+def test_a_sensor_reported_twice_in_one_report_is_a_400(client: Client) -> None:
+    add_sensors(client, "S1")
+    with pytest.raises(ApiError) as raised:
+        client.mqtt.insert_activity(
+            [{"unique_identifier": "S1", "messages": 1}, {"unique_identifier": "S1"}]
+        )
+    assert raised.value.status_code == 400
+    assert "S1" in raised.value.description
+    assert client.mqtt.sensor_activity("S1").messages == 0

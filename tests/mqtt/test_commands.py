@@ -68,3 +68,19 @@ def test_status_without_a_bridge_says_so(cli: CliRunner) -> None:
     result = cli.invoke(app, ["mqtt", "status"])
     assert result.exit_code == 1
     assert "No bridge has run here" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DT_MQTT_URL", "http://broker.example.org", "give mqtt://host:port"),
+        ("DT_MQTT_TOPIC_PREFIX", "a/b", "DT_MQTT_TOPIC_PREFIX must be one topic level"),
+    ],
+)
+def test_a_wrong_setting_is_named(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = cli.invoke(app, ["mqtt", "bridge"])
+    assert result.exit_code == 1
+    assert message in result.output

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import cast, func, select
+from sqlalchemy.dialects.postgresql import JSONPATH, insert
 from sqlalchemy.orm import Session
 
+from dtbase.backend.errors import InvalidInput
 from dtbase.backend.mqtt.tables import MqttSensorActivity
 from dtbase.backend.sensors import store as sensors_store
 from dtbase.backend.sensors.tables import Sensor
@@ -12,42 +15,48 @@ from dtbase.schemas.mqtt import RECENT_ERRORS, SensorActivity, SensorTraffic
 
 
 def record(session: Session, *, traffic: Sequence[SensorTraffic]) -> list[str]:
-    """Add the bridge's report to each sensor's activity; the names of unknown sensors."""
-    names = {t.unique_identifier for t in traffic}
+    """Add the bridge's report to each sensor's activity, in one statement; the names of
+    unknown sensors (not recorded)."""
+    names = [t.unique_identifier for t in traffic]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidInput(f"Sensors reported more than once: {', '.join(repeated)}")
     query = select(Sensor.unique_identifier, Sensor.id).where(Sensor.unique_identifier.in_(names))
     ids: dict[str, int] = {name: sensor_id for name, sensor_id in session.execute(query)}
-    # Rows locked in id order: two bridges reporting at once wait, never deadlock.
-    rows = {
-        row.sensor_id: row
-        for row in session.scalars(
-            select(MqttSensorActivity)
-            .where(MqttSensorActivity.sensor_id.in_(ids.values()))
-            .order_by(MqttSensorActivity.sensor_id)
-            .with_for_update()
-        )
-    }
-    unknown: list[str] = []
-    for item in traffic:
-        sensor_id = ids.get(item.unique_identifier)
-        if sensor_id is None:
-            unknown.append(item.unique_identifier)
-            continue
-        row = rows.get(sensor_id)
-        if row is None:
-            row = rows[sensor_id] = MqttSensorActivity(
-                sensor_id=sensor_id, messages=0, errors=0, recent_errors=[]
+    rows: list[dict[str, Any]] = [
+        {
+            "sensor_id": ids[t.unique_identifier],
+            "last_message_at": t.last_message_at,
+            "messages": t.messages,
+            "errors": t.errors,
+            "recent_errors": [e.model_dump(mode="json") for e in reversed(t.recent_errors)],
+        }
+        for t in traffic
+        if t.unique_identifier in ids
+    ]
+    if rows:
+        # In sensor order: two reports at once wait for each other, never deadlock.
+        rows.sort(key=lambda row: int(row["sensor_id"]))
+        table = MqttSensorActivity
+        statement = insert(table).values(rows)
+        new = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.sensor_id],
+                set_={
+                    "messages": table.messages + new.messages,
+                    "errors": table.errors + new.errors,
+                    # greatest() skips NULLs: a report without messages keeps the time.
+                    "last_message_at": func.greatest(table.last_message_at, new.last_message_at),
+                    "recent_errors": func.jsonb_path_query_array(
+                        new.recent_errors.op("||")(table.recent_errors),
+                        cast(f"$[0 to {RECENT_ERRORS - 1}]", JSONPATH),
+                    ),
+                    "time_updated": func.now(),
+                },
             )
-            session.add(row)
-        row.messages += item.messages
-        row.errors += item.errors
-        if item.last_message_at is not None and (
-            row.last_message_at is None or item.last_message_at > row.last_message_at
-        ):
-            row.last_message_at = item.last_message_at
-        newest = [e.model_dump(mode="json") for e in reversed(item.recent_errors)]
-        row.recent_errors = (newest + row.recent_errors)[:RECENT_ERRORS]
-    session.flush()
-    return sorted(set(unknown))
+        )
+    return sorted(set(names) - set(ids))
 
 
 def activity(session: Session, *, unique_identifier: str) -> SensorActivity:
