@@ -50,11 +50,12 @@ test: lint chromium mosquitto
 	$(BIN)/pytest -n auto
 
 # Benchmarks print their figures beside a reference measured in the same run.
-bench: install
+bench: install mosquitto
 	$(BIN)/python bench/readings.py
 	$(BIN)/python bench/fdb_export.py
 	$(BIN)/python bench/arima_quality.py
 	$(BIN)/python bench/charts.py
+	$(BIN)/python bench/mqtt.py
 
 format: install
 	$(BIN)/ruff check --fix .
