@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install up test lint check domain format clean chromium bench
+.PHONY: install up test lint check domain format clean chromium mosquitto bench
 
 # What `make up` installs: the platform and the services of `up --demo`'s loop (ARIMA, the
 # FDB export). The development tools (Pulumi, statsforecast, playwright, linters, pytest)
@@ -29,7 +29,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-up: $(VENV)/.installed-up node_modules/.installed
+up: $(VENV)/.installed-up node_modules/.installed mosquitto
 	$(BIN)/dtbase up
 
 lint: install
@@ -54,15 +54,20 @@ domain:
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: lint chromium
+# The MQTT broker: Debian's Mosquitto, for `up` and for the MQTT tests.
+mosquitto:
+	command -v mosquitto >/dev/null || (apt-get update -qq && apt-get install -y -qq mosquitto mosquitto-clients >/dev/null)
+
+test: lint chromium mosquitto
 	$(BIN)/pytest -n auto
 
 # Benchmarks print their figures beside a reference measured in the same run.
-bench: install
+bench: install mosquitto
 	$(BIN)/python bench/readings.py
 	$(BIN)/python bench/fdb_export.py
 	$(BIN)/python bench/arima_quality.py
 	$(BIN)/python bench/charts.py
+	$(BIN)/python bench/mqtt.py
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -23,6 +23,7 @@ from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
 from dtbase.backend.models.routes import router as models_router
+from dtbase.backend.mqtt.routes import router as mqtt_router
 from dtbase.backend.one_thread import OneThreadRoute
 from dtbase.backend.sensors.refresher import RollupRefresher
 from dtbase.backend.sensors.routes import router as sensors_router
@@ -111,6 +112,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         locations_router,
         services_router,
         fdb_codes_router,
+        mqtt_router,
     ):
         app.include_router(router)
 

@@ -18,6 +18,7 @@ from dtbase.backend.models.tables import (
     ModelScenario,
     ModelValue,
 )
+from dtbase.backend.mqtt.tables import MqttSensorActivity
 from dtbase.backend.sensors.tables import (
     Sensor,
     SensorLocation,
@@ -52,6 +53,7 @@ __all__ = [
     "ModelRun",
     "ModelScenario",
     "ModelValue",
+    "MqttSensorActivity",
     "Sensor",
     "SensorLocation",
     "SensorMeasure",

@@ -48,6 +48,7 @@ def up(
     import uvicorn
 
     from dtbase.backend.app import create_app
+    from dtbase.mqtt import platform as mqtt_ingress
 
     settings = _development_settings()
     host = host or settings.backend_host
@@ -62,6 +63,7 @@ def up(
         secret = password.get_secret_value() if password else None
         weather = _start_fake_weather() if demo else None
         services = _start_services(base, secret)
+        mqtt = mqtt_ingress.start(base, secret)
         if demo and secret is not None:
             _in_background("load the demo data", lambda: _load_demo(base, secret, services.url))
         provider = ""
@@ -74,6 +76,7 @@ def up(
             f"  backend   {base}   (API docs: {base}/docs)\n"
             f"  services  {services.url}/api/<name>\n"
             f"{provider}"
+            f"  mqtt      {mqtt.line}\n"
             f"  database  {_display_url(url)}\n"
             f"  login     {DEFAULT_USER_EMAIL} / "
             f"{password.get_secret_value() if password else '(default user disabled)'}\n"
@@ -82,6 +85,7 @@ def up(
         try:
             uvicorn.run(backend, host=host, port=port, log_level="info")
         finally:
+            mqtt.stop()
             services.stop()
             if frontend is not None:
                 frontend.stop()

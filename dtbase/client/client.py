@@ -19,6 +19,7 @@ from dtbase.client.errors import ApiError
 from dtbase.client.fdb import Fdb
 from dtbase.client.locations import Locations
 from dtbase.client.models import Models
+from dtbase.client.mqtt import Mqtt
 from dtbase.client.sensors import Sensors
 from dtbase.client.services import Services
 from dtbase.client.users import Users
@@ -54,6 +55,7 @@ class Client:
         self.models = Models(self)
         self.services = Services(self)
         self.fdb = Fdb(self)
+        self.mqtt = Mqtt(self)
 
     @classmethod
     def logged_in(cls, base_url: str | None, email: str, password: str, **kwargs: Any) -> Self:

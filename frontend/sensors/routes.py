@@ -36,6 +36,7 @@ from frontend.sensors.forms import (
     SensorForm,
     SensorTypeForm,
 )
+from frontend.sensors.mqtt import panel as mqtt_panel
 
 bp = Blueprint("sensors", __name__, template_folder="templates")
 
@@ -134,6 +135,7 @@ def sensor(unique_identifier: str) -> ResponseReturnValue:
         edit_form=edit_form,
         delete_form=DeleteForm(),
         location_form=_location_form(client),
+        mqtt=mqtt_panel(client, unique_identifier, found.type_name),
     )
 
 

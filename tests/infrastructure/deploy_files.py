@@ -31,7 +31,12 @@ DOCKERFILES = {
 }
 
 # Where settings classes live.
-SETTINGS_MODULES = ("dtbase.core.settings", "dtbase.sdk.base", "services.weather.ingress")
+SETTINGS_MODULES = (
+    "dtbase.core.settings",
+    "dtbase.mqtt.config",
+    "dtbase.sdk.base",
+    "services.weather.ingress",
+)
 PROJECT_PACKAGES = ("dtbase", "frontend", "services")
 
 

@@ -1,0 +1,1 @@
+"""What the MQTT bridge reports about each sensor: its last message and recent errors."""

@@ -1,0 +1,406 @@
+"""The MQTT bridge: readings published by devices, stored through the bulk ingest API.
+
+Delivery: the bridge subscribes at QoS 1 in a persistent session (MQTT 5, a session that
+never expires) and acknowledges a message only after the backend has stored the batch
+holding it (paho's manual acks). A message the broker accepted is therefore stored even
+if the bridge or the backend dies in between: the broker sends unacknowledged messages
+again, and readings already stored are skipped by their key (sensor, measure, time).
+
+Two threads: paho's network loop only queues what arrives; this one parses, checks,
+batches (by size and by age) and writes. A bad message is published to the sensor's
+error topic, counted, logged once per cause, and acknowledged; it never holds up others.
+When the backend cannot be reached the batch is retried until it is stored, and the
+broker holds back what follows (it sends at most `RECEIVE_MAXIMUM` unacknowledged).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from dtbase.client import ApiError, Client
+from dtbase.mqtt.catalog import Catalog, Resolved
+from dtbase.mqtt.config import MqttSettings
+from dtbase.mqtt.payloads import BadMessage, parse
+
+log = logging.getLogger(__name__)
+
+# The session outlives any restart of the bridge (MQTT 5: 0xFFFFFFFF never expires).
+SESSION_NEVER_EXPIRES = 0xFFFFFFFF
+# Unacknowledged messages the broker may send us: enough for several full batches.
+RECEIVE_MAXIMUM = 65535
+RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+RECENT_ERRORS = 10
+STATUS_EVERY_SECONDS = 1.0
+REPORT_EVERY_SECONDS = 2.0
+
+SeriesKey = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    mid: int
+    topic: str
+    payload: bytes
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class Message:
+    """A checked message waiting in a batch: its readings and who to tell if they fail."""
+
+    mid: int
+    sensor: str
+    readings: list[tuple[Resolved, str]]
+
+
+@dataclass
+class Batch:
+    messages: list[Message] = field(default_factory=list)
+    readings: int = 0
+    started: float = 0.0
+
+    def add(self, message: Message) -> None:
+        if not self.messages:
+            self.started = time.monotonic()
+        self.messages.append(message)
+        self.readings += len(message.readings)
+
+
+@dataclass
+class Traffic:
+    """What the bridge saw of one sensor since its last report to the backend."""
+
+    last_message_at: datetime | None = None
+    messages: int = 0
+    errors: int = 0
+    recent_errors: deque[dict[str, str]] = field(
+        default_factory=lambda: deque(maxlen=RECENT_ERRORS)
+    )
+
+    def as_report(self, sensor: str) -> dict[str, Any]:
+        return {
+            "unique_identifier": sensor,
+            "last_message_at": self.last_message_at,
+            "messages": self.messages,
+            "errors": self.errors,
+            "recent_errors": list(self.recent_errors),
+        }
+
+
+class Stopped(Exception):
+    """The bridge was asked to stop while a batch waited for the backend."""
+
+
+class Bridge:
+    def __init__(self, settings: MqttSettings, backend: Client) -> None:
+        self.settings = settings
+        self._backend = backend
+        self._catalog = Catalog(backend)
+        self._inbox: queue.Queue[Arrived] = queue.Queue()
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self.counters: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self._traffic: dict[str, Traffic] = {}
+        self.started_at = datetime.now(UTC).isoformat()
+        self._status_written = 0.0
+        self._reported = 0.0
+        self._mqtt = self._mqtt_client()
+
+    # --- the MQTT side (paho's network thread) ---
+
+    def _mqtt_client(self) -> paho.Client:
+        broker = self.settings.broker()
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.settings.mqtt_client_id,
+            protocol=paho.MQTTv5,
+            manual_ack=True,
+        )
+        if broker.username is not None:
+            client.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            client.tls_set()
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        _userdata: Any,
+        flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("The broker refused the bridge: %s", reason)
+            return
+        topic = self.settings.readings_topic("+")
+        client.subscribe(topic, options=SubscribeOptions(qos=1))
+        log.info("Bridge connected to the broker (session kept: %s)", flags.session_present)
+
+    def _on_subscribe(self, *_: Any) -> None:
+        self.connected.set()
+
+    def _on_disconnect(self, *_: Any) -> None:
+        self.connected.clear()
+        self.counters["disconnects"] += 1
+
+    def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        arrived = Arrived(message.mid, message.topic, bytes(message.payload), datetime.now(UTC))
+        self._inbox.put(arrived)
+
+    # --- the bridge's own thread ---
+
+    def run(self) -> None:
+        """Connect, then batch and store until `stop()`."""
+        broker = self.settings.broker()
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = SESSION_NEVER_EXPIRES
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
+        try:
+            self._load_catalog()
+        except Stopped:
+            return
+        self._mqtt.connect_async(
+            broker.host, broker.port, keepalive=30, clean_start=False, properties=properties
+        )
+        self._mqtt.loop_start()
+        try:
+            self._batch_and_store()
+        finally:
+            self._reported = 0.0
+            self._maybe_report_traffic()
+            self._write_status()
+            self._mqtt.disconnect()
+            self._mqtt.loop_stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _load_catalog(self) -> None:
+        """The sensors, once the backend answers (it may start after the bridge)."""
+        attempt = 0
+        while True:
+            try:
+                self._catalog.refresh()
+                return
+            except (httpx.TransportError, ApiError) as error:
+                if attempt == 0:
+                    log.warning("Cannot read the sensors from the backend (will retry): %s", error)
+            self._retry_later(attempt)
+            attempt += 1
+
+    def _batch_and_store(self) -> None:
+        batch = Batch()
+        max_age = self.settings.mqtt_batch_milliseconds / 1000
+        while not self._stop.is_set():
+            wait = 0.5 if not batch.messages else batch.started + max_age - time.monotonic()
+            try:
+                arrived = self._inbox.get(timeout=max(wait, 0))
+            except queue.Empty:
+                arrived = None
+            try:
+                if arrived is not None and (message := self._checked(arrived)) is not None:
+                    batch.add(message)
+                full = batch.readings >= self.settings.mqtt_batch_readings
+                aged = batch.messages and time.monotonic() - batch.started >= max_age
+                if full or aged:
+                    self._store(batch)
+                    batch = Batch()
+            except Stopped:
+                return  # what is not acknowledged, the broker sends again
+            self._maybe_write_status()
+            self._maybe_report_traffic()
+
+    def _checked(self, arrived: Arrived) -> Message | None:
+        """The message's readings, or None after reporting it as bad (and acking it)."""
+        self.counters["messages"] += 1
+        sensor = _sensor_of(arrived.topic)
+        try:
+            records = parse(arrived.payload, arrived.received_at)
+            readings = [
+                (self._catalog.resolve(sensor, r), r.timestamp.isoformat()) for r in records
+            ]
+        except BadMessage as error:
+            self._report(sensor, error.cause, str(error), arrived.received_at)
+            self._mqtt.ack(arrived.mid, 1)
+            return None
+        except (httpx.TransportError, ApiError) as error:
+            # The catalog could not be read again: the message is fine, the backend is not.
+            log.warning("Cannot read the sensors from the backend: %s", error)
+            self._retry_later(0)
+            self._inbox.put(arrived)
+            self.counters["messages"] -= 1
+            return None
+        traffic = self._traffic_of(sensor)
+        traffic.last_message_at = arrived.received_at
+        traffic.messages += 1
+        return Message(arrived.mid, sensor, readings)
+
+    def _store(self, batch: Batch) -> None:
+        """Store the batch (or, when the backend refuses it, each message on its own) and
+        acknowledge its messages."""
+        started = time.monotonic()
+        refused = self._post(batch.messages)
+        if refused is None:
+            self._stored(batch.messages, started)
+            return
+        # Something in the batch changed under us (a sensor or measure deleted): store
+        # what the backend takes, message by message, and report the rest.
+        for message in batch.messages:
+            refused = self._post([message])
+            if refused is None:
+                self._stored([message], started)
+            else:
+                now = datetime.now(UTC)
+                self._report(message.sensor, "refused", refused.description, now)
+                self._mqtt.ack(message.mid, 1)
+
+    def _post(self, messages: list[Message]) -> ApiError | None:
+        """POST the readings until the backend answers: None when stored, the error when
+        it refuses them (4xx); transport errors and 5xx are retried."""
+        body = {"series": _series(messages)}
+        attempt = 0
+        while True:
+            try:
+                self._backend.request("POST", "/sensor/insert-readings-bulk", body)
+                return None
+            except ApiError as error:
+                if error.status_code < 500 and error.status_code not in (401, 408, 429):
+                    return error
+                problem: Exception = error
+            except httpx.TransportError as error:
+                problem = error
+            self.counters["backend_retries"] += 1
+            if attempt == 0:
+                log.warning("Cannot store readings (will retry until stored): %s", problem)
+            self._retry_later(attempt)
+            attempt += 1
+
+    def _retry_later(self, attempt: int) -> None:
+        delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+        if self._stop.wait(delay):
+            raise Stopped
+
+    def _stored(self, messages: list[Message], started: float) -> None:
+        for message in messages:
+            self._mqtt.ack(message.mid, 1)
+        self.counters["batches"] += 1
+        self.counters["messages_stored"] += len(messages)
+        self.counters["readings_stored"] += sum(len(m.readings) for m in messages)
+        self.counters["last_batch_ms"] = round((time.monotonic() - started) * 1000)
+
+    def _report(self, sensor: str, cause: str, reason: str, at: datetime) -> None:
+        """Tell the device (its error topic), count, and log the first of each cause."""
+        if not self.errors[cause]:
+            log.warning("Bad MQTT message (%s) for sensor %r: %s", cause, sensor, reason)
+        self.errors[cause] += 1
+        error = {"cause": cause, "reason": reason, "received_at": at.isoformat()}
+        self._mqtt.publish(self.settings.errors_topic(sensor), json.dumps(error), qos=1)
+        if cause != "unknown_sensor":  # unknown names must not grow memory
+            traffic = self._traffic_of(sensor)
+            traffic.errors += 1
+            traffic.recent_errors.append(error)
+
+    def _traffic_of(self, sensor: str) -> Traffic:
+        return self._traffic.setdefault(sensor, Traffic())
+
+    def _maybe_report_traffic(self) -> None:
+        """Every few seconds: each sensor's traffic to the backend (for its page). A failed
+        report is kept and sent with the next; it never holds up the readings."""
+        if not self._traffic or time.monotonic() - self._reported < REPORT_EVERY_SECONDS:
+            return
+        self._reported = time.monotonic()
+        try:
+            self._backend.mqtt.insert_activity(
+                [traffic.as_report(sensor) for sensor, traffic in self._traffic.items()]
+            )
+        except (ApiError, httpx.TransportError) as error:
+            if not self.counters["report_failures"]:
+                log.warning("Cannot report sensors' MQTT traffic to the backend: %s", error)
+            self.counters["report_failures"] += 1
+            return
+        self._traffic = {}
+
+    # --- status, for `dtbase mqtt status` ---
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "broker": self.settings.broker().url,
+            "connected": self.connected.is_set(),
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "updated_at": datetime.now(UTC).isoformat(),
+            "waiting": self._inbox.qsize(),
+            "counters": dict(self.counters),
+            "errors": dict(self.errors),
+        }
+
+    def _maybe_write_status(self) -> None:
+        if time.monotonic() - self._status_written >= STATUS_EVERY_SECONDS:
+            self._write_status()
+
+    def _write_status(self) -> None:
+        self._status_written = time.monotonic()
+        try:
+            write_atomically(self.settings.status_file, json.dumps(self.status(), indent=1))
+        except OSError as error:
+            # A read-only data directory (a container) costs `dtbase mqtt status`, not data.
+            if not self.counters["status_failures"]:
+                log.warning("Cannot write the bridge's status file: %s", error)
+            self.counters["status_failures"] += 1
+
+
+def _sensor_of(topic: str) -> str:
+    # <prefix>/<sensor>/readings: the subscription admits nothing else.
+    return topic.split("/")[1]
+
+
+def _series(messages: list[Message]) -> list[dict[str, Any]]:
+    series: dict[SeriesKey, tuple[list[Any], list[str]]] = {}
+    for message in messages:
+        for reading, timestamp in message.readings:
+            key = (message.sensor, reading.measure_name, reading.measure_units)
+            values, timestamps = series.setdefault(key, ([], []))
+            values.append(reading.value)
+            timestamps.append(timestamp)
+    return [
+        {
+            "unique_identifier": sensor,
+            "measure_name": name,
+            "measure_units": units,
+            "readings": values,
+            "timestamps": timestamps,
+        }
+        for (sensor, name, units), (values, timestamps) in series.items()
+    ]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(text)
+    partial.replace(path)
