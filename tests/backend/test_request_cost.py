@@ -93,3 +93,29 @@ def test_a_refused_request_rolls_back_and_commits_nothing(
 
     assert response.status_code == 409, response.text
     assert (seen.commits, seen.rollbacks) == (0, 1)
+
+
+def test_a_bulk_insert_finds_its_sensors_in_one_statement_however_many(
+    counted: tuple[httpx.Client, Counted],
+) -> None:
+    """A gateway's batch names many sensors: finding them must not cost a round trip each."""
+    client, seen = counted
+    uids = [f"R{number}" for number in range(20)]
+    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], uids)
+
+    def statements_to_store(sensors: list[str]) -> int:
+        series = [
+            {
+                "unique_identifier": uid,
+                "measure_name": "t",
+                "readings": [1.5],
+                "timestamps": [f"2026-01-0{1 + len(sensors) % 9}T00:00:00Z"],
+            }
+            for uid in sensors
+        ]
+        seen.reset()
+        response = client.post("/sensor/insert-readings-bulk", json={"series": series})
+        assert response.status_code == 201, response.text
+        return len(seen.statements)
+
+    assert statements_to_store(uids) == statements_to_store(uids[:1])

@@ -340,6 +340,9 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
     """Additive: readings of many sensors and measures in one request, all stored or none.
     Each series is as in insert-sensor-readings; a bad value is a 422 naming the series and
     the reading."""
+    sensors = store.sensors_and_measures(
+        session, unique_identifiers={item.unique_identifier for item in body.series}
+    )
     found: dict[tuple[str, str, Any], tuple[int, SensorMeasureRow]] = {}
     series: list[store.Series] = []
     for index, item in enumerate(body.series):
@@ -347,9 +350,9 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
         key = (item.unique_identifier, item.measure_name, units)
         if key not in found:
             try:
-                sensor, measures = store.sensor_and_measures(
-                    session, unique_identifier=item.unique_identifier
-                )
+                if item.unique_identifier not in sensors:
+                    raise InvalidInput(store.NO_SUCH_SENSOR)
+                sensor, measures = sensors[item.unique_identifier]
                 measure = store.measure_of_sensor(
                     session, sensor=sensor, name=item.measure_name, units=units, measures=measures
                 )

@@ -6,7 +6,7 @@ failed request wrote).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -365,6 +365,30 @@ def sensor_and_measures(
     if not rows:
         raise InvalidInput(NO_SUCH_SENSOR)
     return rows[0][0], [measure for _, measure in rows if measure is not None]
+
+
+_SENSORS_AND_MEASURES = (
+    select(Sensor, SensorMeasure)
+    .outerjoin(SensorTypeMeasure, SensorTypeMeasure.type_id == Sensor.type_id)
+    .outerjoin(SensorMeasure, SensorMeasure.id == SensorTypeMeasure.measure_id)
+    .where(Sensor.unique_identifier == func.any(bindparam("uids")))
+    .order_by(Sensor.id, SensorTypeMeasure.id)
+)
+
+
+def sensors_and_measures(
+    session: Session, *, unique_identifiers: Collection[str]
+) -> dict[str, tuple[Sensor, list[SensorMeasure]]]:
+    """`sensor_and_measures` of many sensors in one query (a bulk request from a fleet
+    names a thousand sensors: one round trip each cost ~1.4 ms apiece); unknown ones are
+    left out."""
+    found: dict[str, tuple[Sensor, list[SensorMeasure]]] = {}
+    rows = session.execute(_SENSORS_AND_MEASURES, {"uids": list(unique_identifiers)})
+    for sensor, measure in rows:
+        _, measures = found.setdefault(sensor.unique_identifier, (sensor, []))
+        if measure is not None:
+            measures.append(measure)
+    return found
 
 
 def measure_of_sensor(
