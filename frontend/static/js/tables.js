@@ -9,7 +9,8 @@
 "use strict";
 
 (() => {
-  const EXPORTED = { columns: ":not(.no-export)" };
+  // A cell holding an input exports the value its data-search attribute gives.
+  const EXPORTED = { columns: ":not(.no-export)", orthogonal: "search" };
 
   function listOptions(table) {
     const name = table.dataset.name || "table";
@@ -45,9 +46,25 @@
     };
   }
 
+  // A page's "nothing yet" row (one cell spanning the table) becomes DataTables' own
+  // message for an empty table: DataTables wants one cell per column in every row.
+  function emptyMessage(table) {
+    const rows = table.tBodies[0] ? table.tBodies[0].rows : [];
+    if (rows.length !== 1 || rows[0].cells.length !== 1 || rows[0].cells[0].colSpan < 2) {
+      return null;
+    }
+    const text = rows[0].cells[0].textContent.trim();
+    rows[0].remove();
+    return text;
+  }
+
   function start() {
     document.querySelectorAll("table[data-table]").forEach((table) => {
       const options = table.dataset.table === "page" ? pageOptions() : listOptions(table);
+      const empty = emptyMessage(table);
+      if (empty) {
+        options.language = { emptyTable: empty };
+      }
       new DataTable(table, options);
       table.dataset.ready = "true";
     });
