@@ -126,7 +126,7 @@ def test_readings_table_refuses_what_names_nothing(client: Client, weather: None
         )
     assert measure.value.status_code == 400
     assert "humidity" in str(measure.value.detail)
-    for bad in ({"limit": 0}, {"limit": 10_001}, {"offset": -1}):
+    for bad in ({"limit": 0}, {"limit": 10_001}, {"offset": -1}, {"offset": 2**63}):
         with pytest.raises(ApiError) as refused:
             client.request(
                 "POST",
