@@ -38,6 +38,9 @@ PAGE_SIZE = 100
 # Rows per request while writing a CSV file of every measure.
 CSV_PAGE_SIZE = 10_000
 NEWEST_FIRST = "newest"
+# Past the end of any range but within PostgreSQL's bigint offsets: a page number typed
+# as 10**30 is a page past the last, not an error.
+FAR_OFFSET = 2**53
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ def index() -> ResponseReturnValue:
     table = None
     if choice.complete:
         try:
-            table = _table(client, choice, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+            offset = min((number - 1) * PAGE_SIZE, FAR_OFFSET)
+            table = _table(client, choice, offset=offset, limit=PAGE_SIZE)
         except ApiError as error:
             if not is_client_error(error):
                 raise

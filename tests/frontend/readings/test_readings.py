@@ -180,3 +180,7 @@ def test_a_page_past_the_last_is_a_404_linking_the_last(
     assert "There is no page 7: the last page is page 2 ." in words
     assert re.search(r'href="/readings/index\?page=2&[^"]*"[^>]*data-testid="last-page-link"', text)
     assert _cells(response.text) == []
+    for far in ("10000000000000000000000000", "-3", "two"):
+        answer = admin_visitor.get(_url("/readings/index", "visits", page=far))
+        assert answer.status_code == (404 if far.isdigit() else 200)
+        assert ("There is no page" in answer.text) == far.isdigit()
