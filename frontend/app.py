@@ -33,7 +33,15 @@ logger = logging.getLogger(__name__)
 
 # Third-party packages (installed by npm into DT_ASSETS_DIR) whose files the app serves
 # under /vendor/<package>/...; nothing else of node_modules is reachable.
-VENDOR_PACKAGES = frozenset({"uplot"})
+VENDOR_PACKAGES = frozenset(
+    {
+        "uplot",
+        "datatables.net",
+        "datatables.net-dt",
+        "datatables.net-buttons",
+        "datatables.net-buttons-dt",
+    }
+)
 
 # Everything the pages load comes from this app: no CDN, no inline script.
 CONTENT_SECURITY_POLICY = (

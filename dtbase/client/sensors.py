@@ -25,10 +25,13 @@ from dtbase.schemas.sensors import (
     ListSensorsRequest,
     MeasureRequest,
     Reading,
+    ReadingsTable,
     Sensor,
+    SensorDetails,
     SensorLocation,
     SensorMeasure,
     SensorReadingsRequest,
+    SensorReadingsTableRequest,
     SensorRequest,
     SensorType,
     SeriesReadings,
@@ -127,6 +130,21 @@ class Sensors(Resource):
         dumped = body.model_dump(mode="json", exclude_defaults=True)
         return self._client.post("/sensor/list-sensors", dumped, list[Sensor])
 
+    def list_sensors_details(
+        self, type_name: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[SensorDetails]:
+        """The sensors `list_sensors` would list, each with its type's name and its newest
+        installation (`location`, None if never installed)."""
+        body = ListSensorsRequest(type_name=type_name, limit=limit, offset=offset)
+        dumped = body.model_dump(mode="json", exclude_defaults=True)
+        return self._client.post("/sensor/list-sensors-details", dumped, list[SensorDetails])
+
+    def get_sensor(self, unique_identifier: str) -> SensorDetails:
+        """One sensor with its type's name and newest installation; ApiError (400) if
+        there is no such sensor."""
+        body = SensorRequest(unique_identifier=unique_identifier)
+        return self._client.post("/sensor/get-sensor", body.model_dump(), SensorDetails)
+
     def list_latest_readings(
         self, type_name: str | None = None, limit: int | None = None, offset: int = 0
     ) -> list[LatestReading]:
@@ -192,6 +210,32 @@ class Sensors(Resource):
         )
         dumped = body.model_dump(mode="json", exclude_unset=True)
         return self._client.post("/sensor/sensor-readings", dumped, list[DownsampledReading])
+
+    def sensor_readings_table(
+        self,
+        unique_identifier: str,
+        dt_from: datetime,
+        dt_to: datetime,
+        measures: Sequence[MeasureRequest | Mapping[str, Any]] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> ReadingsTable:
+        """A page of the sensor's readings from `dt_from` to `dt_to` inclusive: one row per
+        timestamp (`limit` rows from `offset`, oldest first unless `newest_first`), one
+        value per measure of `measures` (default: all of its type's), and `total`, the
+        number of rows of the whole range."""
+        body = SensorReadingsTableRequest(
+            unique_identifier=unique_identifier,
+            dt_from=dt_from,
+            dt_to=dt_to,
+            measures=None if measures is None else as_models(MeasureRequest, measures),
+            offset=offset,
+            limit=limit,
+            newest_first=newest_first,
+        )
+        dumped = body.model_dump(mode="json", exclude_defaults=True)
+        return self._client.post("/sensor/sensor-readings-table", dumped, ReadingsTable)
 
     def insert_readings_bulk(
         self,

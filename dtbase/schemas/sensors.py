@@ -297,3 +297,42 @@ class CsvUploadReport(Msg):
     last_timestamp: UtcDatetime | None = Field(
         default=None, description="The latest time of the good lines (null: none)"
     )
+
+
+class SensorDetails(Sensor):
+    """Additive: a sensor with its type's name and its newest installation (`null` if it
+    was never installed anywhere)."""
+
+    type_name: str
+    location: SensorLocation | None = None
+
+
+class SensorReadingsTableRequest(BaseModel):
+    """Additive: one page of a sensor's readings as a table, one row per timestamp and one
+    column per measure."""
+
+    unique_identifier: str
+    dt_from: UtcDatetime
+    dt_to: UtcDatetime
+    measures: list[MeasureRequest] | None = Field(
+        default=None,
+        description="The columns, in this order (default: every measure of the sensor's type).",
+    )
+    offset: int = Field(default=0, ge=0, description="Skip this many rows first.")
+    limit: int = Field(default=100, ge=1, le=10_000, description="At most this many rows.")
+    newest_first: bool = Field(default=False, description="Rows newest first (default oldest).")
+
+
+class ReadingsRow(BaseModel):
+    """The readings taken at one timestamp: `values[i]` of `measures[i]`, null if none."""
+
+    timestamp: UtcDatetime
+    values: list[ValueType | None]
+
+
+class ReadingsTable(BaseModel):
+    """A page of rows and how many rows (distinct timestamps) the whole range holds."""
+
+    total: int
+    measures: list[SensorMeasure]
+    rows: list[ReadingsRow]

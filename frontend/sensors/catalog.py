@@ -7,11 +7,9 @@ units), so a form names it by one key (`measure_key`) that keeps both.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dtbase.client import Client
-from dtbase.schemas.sensors import Sensor, SensorMeasure, SensorType
+from dtbase.schemas.sensors import SensorMeasure, SensorType
 
 # The datetime-local inputs of the forms: minutes, always read as UTC.
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"
@@ -42,21 +40,6 @@ def find_type(types: list[SensorType], name: str | None) -> SensorType | None:
         if sensor_type.name == name:
             return sensor_type
     raise BadChoice(f"There is no sensor type called {name}.")
-
-
-@dataclass(frozen=True)
-class TypedSensor:
-    sensor: Sensor
-    type_name: str
-
-
-def sensor_with_type(client: Client, unique_identifier: str) -> TypedSensor | None:
-    """The sensor and its type's name (the API lists sensors per type only)."""
-    for sensor_type in client.sensors.list_sensor_types():
-        for sensor in client.sensors.list_sensors(sensor_type.name):
-            if sensor.unique_identifier == unique_identifier:
-                return TypedSensor(sensor, sensor_type.name)
-    return None
 
 
 def format_input(moment: datetime) -> str:

@@ -1,10 +1,11 @@
-"""The sensors area: types with their measures, sensors (paginated, by type), one sensor's
-page with its location history. Every action reports the backend's answer as a flash."""
+"""The sensors area: types with their measures, sensors (with type and location, by type),
+one sensor's page with its location history. Every action reports the backend's answer as
+a flash."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -13,7 +14,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
 
-from dtbase.client import Client
+from dtbase.client import ApiError, Client
 from dtbase.schemas.common import Msg
 from dtbase.schemas.sensors import EditSensorMeasureRequest, EditSensorTypeRequest
 from dtbase.schemas.values import Scalar
@@ -25,7 +26,6 @@ from frontend.sensors.catalog import (
     find_measure,
     find_type,
     measure_key,
-    sensor_with_type,
 )
 from frontend.sensors.forms import (
     AssignLocationForm,
@@ -40,18 +40,9 @@ from frontend.sensors.mqtt import panel as mqtt_panel
 
 bp = Blueprint("sensors", __name__, template_folder="templates")
 
-PAGE_SIZE = 25
 _CHOICE = TypeAdapter(dict[str, Any])
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    has_next: bool
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * PAGE_SIZE
+# A type's page counts its sensors up to this many ("more than 25" beyond).
+PAGE_SIZE = 25
 
 
 @bp.route("/sensors/index")
@@ -65,17 +56,13 @@ def index() -> ResponseReturnValue:
     except BadChoice as error:
         flash(str(error), "error")
         return redirect(url_for("sensors.index"))
-    number = max(request.args.get("page", 1, type=int) or 1, 1)
-    page = Page(number, False)
-    # One more than a page tells whether there is a next page.
-    sensors = client.sensors.list_sensors(type_name, limit=PAGE_SIZE + 1, offset=page.offset)
-    page = Page(number, len(sensors) > PAGE_SIZE)
+    # Every sensor (of the type): the page's table sorts, searches and pages them.
+    sensors = client.sensors.list_sensors_details(type_name)
     return render_template(
         "sensors/index.html",
         types=types,
         type_name=type_name,
-        sensors=sensors[:PAGE_SIZE],
-        page=page,
+        sensors=sensors,
         type_form=_type_form(client),
         sensor_form=_sensor_form(client, type_name),
     )
@@ -123,13 +110,16 @@ def add() -> ResponseReturnValue:
 @user_session.login_required
 def sensor(unique_identifier: str) -> ResponseReturnValue:
     client = backend()
-    found = sensor_with_type(client, unique_identifier)
-    if found is None:
-        abort(404)
-    edit_form = EditSensorForm(name=found.sensor.name or "", notes=found.sensor.notes or "")
+    try:
+        found = client.sensors.get_sensor(unique_identifier)
+    except ApiError as error:
+        if error.status_code == HTTPStatus.BAD_REQUEST:  # the only thing it names is missing
+            abort(404)
+        raise
+    edit_form = EditSensorForm(name=found.name or "", notes=found.notes or "")
     return render_template(
         "sensors/sensor.html",
-        sensor=found.sensor,
+        sensor=found,
         type_name=found.type_name,
         history=client.sensors.list_sensor_locations(unique_identifier),
         edit_form=edit_form,

@@ -6,12 +6,14 @@ for the window it is zoomed or panned to.
 width): the backend downsamples long ranges in SQL into buckets
 `{"timestamp", "value", "min", "max", "count"}`. When the buckets hold no more readings
 than `points` in all, the raw readings are fetched instead, so a short window shows every
-reading at its exact time. A
-backend that ignores `max_points` returns raw readings, which the chart draws as well.
+reading at its exact time.
+
+A type just chosen starts with its first `FIRST_TICKED` sensors ticked and plotted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +22,13 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 
 from dtbase.client import ApiError, Client, describe
-from dtbase.schemas.sensors import SensorMeasure, SensorType
+from dtbase.schemas.sensors import (
+    Aggregate,
+    DownsampledReading,
+    Reading,
+    SensorMeasure,
+    SensorType,
+)
 from dtbase.schemas.values import ValueDatatype
 from frontend.auth import session as user_session
 from frontend.backend import backend, is_client_error
@@ -38,6 +46,9 @@ bp = Blueprint("timeseries", __name__, template_folder="templates")
 
 DEFAULT_POINTS = 1000
 MAX_POINTS = 10_000
+# Sensors ticked (and plotted) when a type is chosen: enough to compare, few enough to
+# read the chart and to load fast; the others are a tick away.
+FIRST_TICKED = 5
 NUMERIC = {ValueDatatype.float, ValueDatatype.integer}
 
 
@@ -115,42 +126,46 @@ def _series(
     dt_to: datetime,
     points: int,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "measure_name": measure.name,
-        "measure_units": measure.units,
-        "unique_identifier": sensor,
-        "dt_from": dt_from.isoformat(),
-        "dt_to": dt_to.isoformat(),
-    }
-    aggregate = "avg" if measure.datatype in NUMERIC else "last"
-    items: list[dict[str, Any]] = client.request(
-        "POST",
-        "/sensor/sensor-readings",
-        body | {"max_points": points, "aggregate": aggregate},
+    aggregate: Aggregate = "avg" if measure.datatype in NUMERIC else "last"
+    buckets = client.sensors.sensor_readings_downsampled(
+        measure.name,
+        sensor,
+        dt_from,
+        dt_to,
+        max_points=points,
+        aggregate=aggregate,
+        measure_units=measure.units,
     )
-    downsampled = any("count" in item for item in items)
-    if downsampled and sum(int(item.get("count") or 0) for item in items) <= points:
-        items = client.request("POST", "/sensor/sensor-readings", body)
-        downsampled = False
-    return _columns(sensor, items, downsampled=downsampled)
+    if sum(bucket.count for bucket in buckets) > points:
+        return _columns(sensor, buckets, downsampled=True)
+    readings = client.sensors.sensor_readings(
+        measure.name, sensor, dt_from, dt_to, measure_units=measure.units
+    )
+    return _columns(sensor, readings, downsampled=False)
 
 
-def _columns(sensor: str, items: list[dict[str, Any]], *, downsampled: bool) -> dict[str, Any]:
+def _columns(
+    sensor: str, items: Sequence[Reading | DownsampledReading], *, downsampled: bool
+) -> dict[str, Any]:
     """Column arrays, as uPlot wants them; `t` in seconds since the epoch, `time` the
-    backend's own timestamps (for the CSV file)."""
-    times = [item["timestamp"] for item in items]
+    timestamps as the backend writes them (for the CSV file)."""
     columns: dict[str, Any] = {
         "sensor": sensor,
         "downsampled": downsampled,
-        "time": times,
-        "t": [datetime.fromisoformat(time).timestamp() for time in times],
-        "value": [item["value"] for item in items],
+        "time": [_iso(item.timestamp) for item in items],
+        "t": [item.timestamp.timestamp() for item in items],
+        "value": [item.value for item in items],
     }
     if downsampled:
-        columns["min"] = [item.get("min") for item in items]
-        columns["max"] = [item.get("max") for item in items]
-        columns["count"] = [item.get("count") for item in items]
+        buckets = [item for item in items if isinstance(item, DownsampledReading)]
+        columns["min"] = [bucket.min for bucket in buckets]
+        columns["max"] = [bucket.max for bucket in buckets]
+        columns["count"] = [bucket.count for bucket in buckets]
     return columns
+
+
+def _iso(stamp: datetime) -> str:
+    return stamp.isoformat().replace("+00:00", "Z")
 
 
 def _choice(client: Client) -> Choice:
@@ -162,6 +177,9 @@ def _choice(client: Client) -> Choice:
         return Choice(types, None, [], [], [], dt_from, dt_to)
     sensors = [s.unique_identifier for s in client.sensors.list_sensors(sensor_type.name)]
     chosen = args.getlist("sensors")
+    if not chosen and "measures" not in args:
+        # A type just chosen: plot its first sensors rather than an empty page.
+        chosen = sensors[:FIRST_TICKED]
     unknown = [sensor for sensor in chosen if sensor not in sensors]
     if unknown:
         raise BadChoice(f"The type {sensor_type.name} has no sensor {unknown[0]}.")

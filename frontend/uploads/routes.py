@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
@@ -26,7 +27,6 @@ from frontend.sensors.catalog import (
     find_measure,
     format_input,
     measure_key,
-    sensor_with_type,
 )
 from frontend.uploads import templates
 from frontend.uploads.forms import UploadForm
@@ -202,9 +202,12 @@ def _page(target: Target, form: UploadForm, outcome: Outcome | None = None) -> R
 
 
 def _target(client: Client, unique_identifier: str) -> Target:
-    found = sensor_with_type(client, unique_identifier)
-    if found is None:
-        abort(404)
+    try:
+        found = client.sensors.get_sensor(unique_identifier)
+    except ApiError as error:
+        if error.status_code == HTTPStatus.BAD_REQUEST:  # the only thing it names is missing
+            abort(404)
+        raise
     types = {item.name: item for item in client.sensors.list_sensor_types()}
     return Target(unique_identifier, types[found.type_name])
 

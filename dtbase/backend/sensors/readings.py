@@ -4,21 +4,22 @@ downsampled in SQL over the rollups (`sensors.rollups`). Storage choices: see
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import sql
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from dtbase.backend.sensors import rollups
+from dtbase.backend.sensors.tables import SensorMeasure, SensorReading
 from dtbase.backend.timeseries import streaming
 from dtbase.backend.timeseries.ingest import driver_connection
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.core.timestamps import EPOCH
 from dtbase.schemas.sensors import Aggregate
-from dtbase.schemas.values import ValueDatatype
+from dtbase.schemas.values import Scalar, ValueDatatype
 
 NUMERIC = frozenset({ValueDatatype.float, ValueDatatype.integer})
 ORDERED_ONLY: frozenset[Aggregate] = frozenset({"first", "last", "count"})
@@ -177,12 +178,28 @@ def downsample(
     for bucket, value, low, high, count in rows:
         if aggregate == "avg":
             value = float(value)  # numeric for integers
+            if datatype == ValueDatatype.float:
+                value = decimal_mean(value, low, high)
         item: dict[str, Any] = {"timestamp": bucket, "value": value}
         if numeric:
             item["min"], item["max"] = low, high
         item["count"] = count
         items.append(item)
     return items
+
+
+# Significant digits every double keeps through a decimal round trip (C's DBL_DIG).
+MEAN_DIGITS = 15
+
+
+def decimal_mean(mean: float, low: float, high: float) -> float:
+    """The mean of a bucket of doubles without the noise of summing them: digits beyond
+    the 15th are the sum's rounding error (the mean of 18.88 and 18.9 sums to
+    18.889999999999997), so they are dropped. A bucket of equal values keeps the value
+    exactly, digits and all, and the mean stays between the minimum and the maximum."""
+    if low == high:
+        return low
+    return min(max(float(f"{mean:.{MEAN_DIGITS}g}"), low), high)
 
 
 def _downsample_query(
@@ -268,3 +285,57 @@ def _mean(datatype: ValueDatatype) -> sql.Composable:
         return sql.SQL("g.s / g.n")
     scale = sql.Literal(rollups.FLOAT_SUM_SCALE)
     return sql.SQL("least(greatest(g.s / g.n, g.lo * {0}), g.hi * {0}) / {0}").format(scale)
+
+
+# A table of readings
+
+
+def readings_table(
+    session: Session,
+    *,
+    sensor_id: int,
+    measures: Sequence[SensorMeasure],
+    dt_from: datetime,
+    dt_to: datetime,
+    offset: int,
+    limit: int,
+    newest_first: bool,
+) -> tuple[int, list[tuple[datetime, list[Scalar | None]]]]:
+    """How many distinct timestamps the measures' readings have in [dt_from, dt_to], and
+    the page `offset` to `offset + limit` of them, each with one value per measure (None
+    where that measure has no reading then).
+
+    Three queries: a count, the page's timestamps and their readings. All walk the
+    (sensor, measure, timestamp) index: an offset costs a scan of the rows it skips.
+    """
+    ids = [measure.id for measure in measures]
+    if not ids:
+        return 0, []
+    in_range = (
+        SensorReading.sensor_id == sensor_id,
+        SensorReading.measure_id.in_(ids),
+        SensorReading.timestamp.between(dt_from, dt_to),
+    )
+    stamps = select(SensorReading.timestamp).where(*in_range).distinct()
+    total = session.scalar(select(func.count()).select_from(stamps.subquery())) or 0
+    order = SensorReading.timestamp.desc() if newest_first else SensorReading.timestamp.asc()
+    page = session.scalars(stamps.order_by(order).offset(offset).limit(limit)).all()
+    if not page:
+        return total, []
+    # The page's timestamps are consecutive: its readings are one range of each measure's
+    # index. (Joined to the page as a subquery instead, the planner may rerun the subquery
+    # for every reading of the range: seconds for a first page of 100,000.)
+    found = session.scalars(
+        select(SensorReading).where(
+            *in_range, SensorReading.timestamp.between(min(page), max(page))
+        )
+    )
+    column = {measure_id: index for index, measure_id in enumerate(ids)}
+    datatypes = [measure.datatype for measure in measures]
+    rows: dict[datetime, list[Scalar | None]] = {}
+    for reading in found:
+        index = column[reading.measure_id]
+        values = rows.setdefault(reading.timestamp, [None] * len(ids))
+        values[index] = reading.value_of(datatypes[index])
+    ordered = sorted(rows.items(), key=lambda row: row[0], reverse=newest_first)
+    return total, ordered

@@ -44,10 +44,14 @@ from dtbase.schemas.sensors import (
     MeasureRequest,
     NewSensorType,
     Reading,
+    ReadingsRow,
+    ReadingsTable,
     Sensor,
+    SensorDetails,
     SensorLocation,
     SensorMeasure,
     SensorReadingsRequest,
+    SensorReadingsTableRequest,
     SensorRequest,
     SensorType,
 )
@@ -166,6 +170,28 @@ def list_sensors(body: ListSensorsRequest, session: SessionDep) -> list[Sensor]:
     ]
 
 
+@router.post("/list-sensors-details", response_model=list[SensorDetails])
+def list_sensors_details(body: ListSensorsRequest, session: SessionDep) -> list[SensorDetails]:
+    """Additive: the sensors `list-sensors` lists with the same body, each with its type's
+    name and its newest installation (`location`, null if never installed)."""
+    return store.sensor_details(
+        session, type_name=body.type_name, limit=body.limit, offset=body.offset
+    )
+
+
+@router.post(
+    "/get-sensor",
+    response_model=SensorDetails,
+    responses=documented({400: store.NO_SUCH_SENSOR}),
+)
+def get_sensor(body: SensorRequest, session: SessionDep) -> SensorDetails:
+    """Additive: one sensor as `list-sensors-details` describes it."""
+    found = store.sensor_details(session, unique_identifier=body.unique_identifier)
+    if not found:
+        raise InvalidInput(store.NO_SUCH_SENSOR)
+    return found[0]
+
+
 @router.post("/list-latest-readings", response_model=list[LatestReading])
 def list_latest_readings(body: ListSensorsRequest, session: SessionDep) -> list[LatestReading]:
     """Additive: the newest reading of every measure of the sensors `list-sensors` would
@@ -281,6 +307,44 @@ _DOWNLOAD = {
     "description": "The readings as a download: CSV (`timestamp,value`) or NDJSON",
     "content": {"text/csv": {}, "application/x-ndjson": {}},
 }
+
+
+@router.post(
+    "/sensor-readings-table",
+    response_model=ReadingsTable,
+    responses=documented(
+        {400: "Unknown sensor, or a measure its type does not have (or has twice)"}
+    ),
+)
+def sensor_readings_table(body: SensorReadingsTableRequest, session: SessionDep) -> ReadingsTable:
+    """Additive: a page of the sensor's readings from `dt_from` to `dt_to` inclusive as a
+    table: one row per timestamp (oldest first, or newest with `newest_first`), one
+    column per measure (every measure of its type unless `measures` names them), and the
+    number of rows of the whole range (`total`)."""
+    sensor, of_type = store.sensor_and_measures(session, unique_identifier=body.unique_identifier)
+    measures = of_type
+    if body.measures is not None:
+        measures = [
+            store.measure_of_sensor(
+                session, sensor=sensor, name=one.name, units=one.units, measures=of_type
+            )
+            for one in body.measures
+        ]
+    total, rows = readings.readings_table(
+        session,
+        sensor_id=sensor.id,
+        measures=measures,
+        dt_from=body.dt_from,
+        dt_to=body.dt_to,
+        offset=body.offset,
+        limit=body.limit,
+        newest_first=body.newest_first,
+    )
+    return ReadingsTable(
+        total=total,
+        measures=[_measure(measure) for measure in measures],
+        rows=[ReadingsRow(timestamp=stamp, values=values) for stamp, values in rows],
+    )
 
 
 @router.post(

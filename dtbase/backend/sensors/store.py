@@ -283,6 +283,59 @@ def list_sensors(
     return session.scalars(query).all()
 
 
+def sensor_details(
+    session: Session,
+    *,
+    type_name: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    unique_identifier: str | None = None,
+) -> list[schemas.SensorDetails]:
+    """Sensors as `list_sensors` pages them (or the one named), each with its type's name
+    and its newest installation: one query, and one for the locations' coordinates."""
+    newest = (
+        select(SensorLocation.location_id, SensorLocation.installation_datetime)
+        .where(SensorLocation.sensor_id == Sensor.id)
+        .order_by(SensorLocation.installation_datetime.desc())
+        .limit(1)
+        .lateral()
+    )
+    query = (
+        select(Sensor, SensorType.name, newest.c.location_id, newest.c.installation_datetime)
+        .join(SensorType, Sensor.type_id == SensorType.id)
+        .outerjoin(newest, true())
+        .order_by(Sensor.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    if type_name is not None:
+        query = query.where(SensorType.name == type_name)
+    if unique_identifier is not None:
+        query = query.where(Sensor.unique_identifier == unique_identifier)
+    rows = session.execute(query).all()
+    coordinates = locations_store.coordinates_of(
+        session, location_ids=sorted({row.location_id for row in rows if row.location_id})
+    )
+    return [
+        schemas.SensorDetails(
+            unique_identifier=row.Sensor.unique_identifier,
+            name=row.Sensor.name,
+            notes=row.Sensor.notes,
+            type_name=row.name,
+            location=None
+            if row.location_id is None
+            else schemas.SensorLocation.model_validate(
+                {
+                    "id": row.location_id,
+                    **coordinates[row.location_id],
+                    "installation_datetime": row.installation_datetime,
+                }
+            ),
+        )
+        for row in rows
+    ]
+
+
 def latest_readings(
     session: Session, *, type_name: str | None = None, limit: int | None = None, offset: int = 0
 ) -> list[schemas.LatestReading]:

@@ -104,17 +104,22 @@
       const tables = [];
       const series = [{ label: "Time (UTC)" }];
       const bands = [];
+      const envelopes = []; // indexes of the min and max series: out of the legend
       this.data.series.forEach((one, index) => {
         const color = COLORS[index % COLORS.length];
         const values = this.datatype === "boolean" ? one.value.map(booleanNumber) : one.value;
         const table = [one.t, values];
-        series.push(this.lineSeries(one.sensor, color));
+        const line = this.lineSeries(one.sensor, color);
+        series.push(line);
         if (one.downsampled && NUMERIC.has(this.datatype)) {
           table.push(one.min, one.max);
           const low = series.length;
           series.push({ label: `${one.sensor} min`, stroke: color, width: 0, points: { show: false } });
           series.push({ label: `${one.sensor} max`, stroke: color, width: 0, points: { show: false } });
           bands.push({ series: [low + 1, low], fill: `${color}22` });
+          envelopes.push(low, low + 1);
+          // One legend entry per sensor: its value, with the bucket's range beside it.
+          line.value = (plot, value, seriesIndex, at) => withRange(plot, value, seriesIndex, at);
         }
         tables.push(table);
       });
@@ -137,6 +142,8 @@
       this.settingScale = true;
       this.plot = new uPlot(options, data, this.element);
       this.settingScale = false;
+      const entries = this.plot.root.querySelectorAll(".u-legend .u-series");
+      envelopes.forEach((index) => entries[index] && entries[index].classList.add("envelope"));
     }
 
     lineSeries(label, color) {
@@ -249,6 +256,19 @@
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 10000);
     }
+  }
+
+  const NUMBER = new Intl.NumberFormat("en", { maximumSignificantDigits: 6 });
+
+  // "20.1 (19.8 – 20.4)": a sensor's value and, from the two series after it, its range.
+  function withRange(plot, value, seriesIndex, at) {
+    if (value == null) {
+      return "–";
+    }
+    const low = at == null ? null : plot.data[seriesIndex + 1][at];
+    const high = at == null ? null : plot.data[seriesIndex + 2][at];
+    const shown = NUMBER.format(value);
+    return low == null || high == null ? shown : `${shown} (${NUMBER.format(low)} – ${NUMBER.format(high)})`;
   }
 
   function booleanNumber(value) {

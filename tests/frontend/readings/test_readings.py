@@ -136,3 +136,51 @@ def test_bad_choices_are_flashes(admin_visitor: Visitor, client: Client) -> None
     assert "Choose a sensor and a measure to download." in text_of(no_sensor)
     for response in (unknown, backwards, bad_time, no_sensor):
         assert response.status_code == 200
+
+
+def test_all_measures_as_columns_and_their_csv(admin_visitor: Visitor, client: Client) -> None:
+    _station(client)
+    times = [START + timedelta(hours=1), START + timedelta(hours=2)]
+    client.sensors.insert_sensor_readings("temperature", "s-1", [21.5, 18.71], times)
+    client.sensors.insert_sensor_readings("door", "s-1", [True], times[1:])
+    args = {
+        "type": "station",
+        "sensor": "s-1",
+        "from": "2024-03-01T00:00",
+        "to": "2024-03-02T00:00",
+    }
+
+    page = admin_visitor.get(f"/readings/index?{urlencode(args)}").text
+    response = admin_visitor.get(f"/readings/download.csv?{urlencode(args)}")
+
+    headings = re.findall(r'<th scope="col">([^<]+)</th>', page)
+    assert headings == ["temperature (C)", "sky", "door", "visits"]
+    assert 'data-testid="page-count">Page 1 of 1<' in page
+    assert 'filename="s-1.csv"' in response.headers["Content-Disposition"]
+    assert list(csv.reader(io.StringIO(response.text))) == [
+        ["timestamp", "temperature (C)", "sky", "door", "visits"],
+        ["2024-03-01T01:00:00Z", "21.5", "", "", ""],
+        ["2024-03-01T02:00:00Z", "18.71", "", "true", ""],
+    ]
+
+
+def test_a_page_past_the_last_is_a_404_linking_the_last(
+    admin_visitor: Visitor, client: Client
+) -> None:
+    _station(client)
+    count = PAGE_SIZE + 20
+    times = [START + timedelta(minutes=n) for n in range(count)]
+    client.sensors.insert_sensor_readings("visits", "s-1", list(range(count)), times)
+
+    response = admin_visitor.get(_url("/readings/index", "visits", page="7"))
+
+    assert response.status_code == 404
+    text = html.unescape(response.text)
+    words = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    assert "There is no page 7: the last page is page 2 ." in words
+    assert re.search(r'href="/readings/index\?page=2&[^"]*"[^>]*data-testid="last-page-link"', text)
+    assert _cells(response.text) == []
+    for far in ("10000000000000000000000000", "-3", "two"):
+        answer = admin_visitor.get(_url("/readings/index", "visits", page=far))
+        assert answer.status_code == (404 if far.isdigit() else 200)
+        assert ("There is no page" in answer.text) == far.isdigit()

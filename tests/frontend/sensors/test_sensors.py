@@ -1,4 +1,4 @@
-"""The sensors area: types, sensors (filtered, paginated), one sensor's page."""
+"""The sensors area: types, sensors (filtered, with type and location), one sensor's page."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.users import Role
 from dtbase.schemas.values import ValueDatatype
-from frontend.sensors.routes import PAGE_SIZE
 from tests.utils.visitors import Visitor, VisitorFactory, text_of
 
 PAGE = "/sensors/index"
@@ -137,26 +136,33 @@ def test_add_sensor_of_unknown_type_is_refused(admin_visitor: Visitor, client: C
     assert client.sensors.list_sensors() == []
 
 
-def test_list_filters_by_type_and_paginates(admin_visitor: Visitor, client: Client) -> None:
-    identifiers = [f"t-{n:03d}" for n in range(PAGE_SIZE + 3)]
+def test_list_filters_by_type_and_shows_every_sensor_with_type_and_location(
+    admin_visitor: Visitor, client: Client
+) -> None:
+    identifiers = [f"t-{n:03d}" for n in range(30)]
     _thermometers(client, *identifiers)
     client.sensors.insert_sensor_type(
         "hygrometer", [SensorMeasure(name="humidity", units="%", datatype=ValueDatatype.float)]
     )
     client.sensors.insert_sensor("hygrometer", "h-1")
+    x = {"name": "x", "units": None, "datatype": "float"}
+    schema = client.locations.insert_location([x], [1.5]).schema_name
+    client.sensors.insert_sensor_location("h-1", schema, {"x": 1.5}, datetime(2024, 5, 1))
 
-    first = admin_visitor.get(f"{PAGE}?type=thermometer").text
-    second = admin_visitor.get(f"{PAGE}?type=thermometer&page=2").text
+    thermometers = admin_visitor.get(f"{PAGE}?type=thermometer").text
     hygrometers = admin_visitor.get(f"{PAGE}?type=hygrometer").text
     everything = admin_visitor.get(PAGE).text
 
-    assert _sensors_on(first) == identifiers[:PAGE_SIZE]
-    assert 'rel="next" href="/sensors/index?type=thermometer&amp;page=2"' in first
-    assert _sensors_on(second) == identifiers[PAGE_SIZE:]
-    assert 'rel="next"' not in second
-    assert 'rel="prev"' in second
+    # The whole list is in the page: its table sorts, searches and pages it.
+    assert _sensors_on(thermometers) == identifiers
     assert _sensors_on(hygrometers) == ["h-1"]
-    assert len(_sensors_on(everything)) == PAGE_SIZE
+    assert _sensors_on(everything) == [*identifiers, "h-1"]
+    row = re.search(r'<tr data-sensor="h-1">(.*?)</tr>', everything, re.S)
+    assert row is not None
+    cells = [
+        re.sub(r"<[^>]+>", "", cell).split() for cell in re.findall(r"<td>(.*?)</td>", row[1], re.S)
+    ]
+    assert cells == [["h-1"], [], ["hygrometer"], ["x=1.5", "since", "2024-05-01", "00:00"], []]
 
 
 def test_unknown_type_filter_is_a_flash(admin_visitor: Visitor) -> None:

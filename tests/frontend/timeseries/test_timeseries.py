@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -11,6 +13,7 @@ import pytest
 from dtbase.client import Client
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
+from frontend.timeseries.routes import FIRST_TICKED
 from tests.utils.visitors import Visitor, text_of
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -72,10 +75,24 @@ def test_page_has_one_chart_per_measure(admin_visitor: Visitor, client: Client) 
 def test_page_without_sensors_asks_for_them(admin_visitor: Visitor, client: Client) -> None:
     _station(client)
 
-    page = admin_visitor.get("/timeseries/index?type=station").text
+    query = urlencode({"type": "station", "measures": TEMPERATURE})
+    page = admin_visitor.get(f"/timeseries/index?{query}").text
 
     assert "Choose one or more sensors to plot." in page
     assert "data-chart" not in page
+
+
+def test_a_type_just_chosen_plots_its_first_sensors(admin_visitor: Visitor, client: Client) -> None:
+    _station(client)
+    for number in range(3, 9):
+        client.sensors.insert_sensor("station", f"s-{number}")
+
+    page = html.unescape(admin_visitor.get("/timeseries/index?type=station").text)
+
+    first = [f"s-{number}" for number in range(1, FIRST_TICKED + 1)]
+    assert f'data-sensors="{json.dumps(first)}"' in page
+    ticked = re.findall(r'name="sensors" value="([^"]+)" checked', page)
+    assert ticked == first
 
 
 def test_unknown_sensor_is_a_flash(admin_visitor: Visitor, client: Client) -> None:
