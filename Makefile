@@ -26,7 +26,7 @@ $(VENV)/.installed-up: pyproject.toml | $(BIN)/python
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
 up: $(VENV)/.installed-up node_modules/.installed mosquitto
