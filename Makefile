@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python bench/fdb_export.py
 	$(BIN)/python bench/arima_quality.py
 	$(BIN)/python bench/charts.py
+	$(BIN)/python bench/load.py
 
 format: install
 	$(BIN)/ruff check --fix .
