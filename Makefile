@@ -68,6 +68,7 @@ bench: install mosquitto
 	$(BIN)/python bench/arima_quality.py
 	$(BIN)/python bench/charts.py
 	$(BIN)/python bench/mqtt.py
+	$(BIN)/python bench/load.py
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 
 def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,9 +47,25 @@ def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     # `__wrapped__`), name (the operation id), docstring and module.
     @functools.wraps(endpoint)
     async def endpoint_in_one_thread(**arguments: Any) -> Any:
-        return await run_in_threadpool(run_and_commit, arguments)
+        return await anyio.to_thread.run_sync(
+            run_and_commit, arguments, limiter=_limiter_for(arguments.values())
+        )
 
     return endpoint_in_one_thread
+
+
+def _limiter_for(arguments: Iterable[Any]) -> CapacityLimiter | None:
+    """A limiter of its own for a request whose session already holds a connection (its
+    user was looked up in an earlier hop), else the shared one (None).
+
+    Such a request must not queue for a thread: if every thread waited for a connection
+    while every connection was held by a request waiting for a thread, nothing would move
+    until the pool's timeout (30 s), then fail. Requests that hold a connection are at
+    most as many as the pool's connections, so this adds at most that many threads; the
+    shared limiter still decides, first come first served, which new requests start.
+    """
+    holding = any(isinstance(value, Session) and value.in_transaction() for value in arguments)
+    return CapacityLimiter(1) if holding else None
 
 
 class OneThreadRoute(APIRoute):

@@ -1,0 +1,58 @@
+"""More requests at once than worker threads and connections: every one is answered.
+
+A request looks its user up in one worker-thread hop (the connection stays with its
+transaction) and runs its endpoint in the next. If the next hop queued behind new
+requests for a thread, and those held every thread waiting for a connection, nothing
+would move until the pool's timeout (30 s), then the requests would fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio.to_thread
+import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dtbase.backend.app import create_app
+from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from tests.utils.servers import served
+from tests.utils.settings import DEFAULT_PASSWORD
+
+THREADS = 4  # fewer than the pool's 15 connections, so that requests outnumber both
+REQUESTS = 60
+
+
+class FewThreads:
+    """The app with a small default thread pool (set in its event loop, at start-up)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        await self.app(scope, receive, send)
+
+
+async def _burst(url: str, token: str) -> list[int]:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=REQUESTS)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
+        # A deadlock would last the pool's 30 s: the client gives up well before.
+        answers = await asyncio.gather(
+            *(client.post("/sensor/list-sensors", json={}, timeout=20) for _ in range(REQUESTS)),
+            return_exceptions=True,
+        )
+    return [a.status_code if isinstance(a, httpx.Response) else 0 for a in answers]
+
+
+def test_a_burst_beyond_threads_and_connections_is_answered(
+    settings: BackendSettings, database_url: str, clean_database: None
+) -> None:
+    app = create_app(settings, database_url=database_url)
+    with served(FewThreads(app)) as url:
+        login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+        token = httpx.post(f"{url}/auth/login", json=login, timeout=30).json()["access_token"]
+        for _ in range(3):
+            assert asyncio.run(_burst(url, token)) == [200] * REQUESTS
