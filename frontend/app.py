@@ -15,9 +15,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dtbase.core.settings import FrontendSettings
 from frontend import backend
 from frontend.auth import session as user_session
+from frontend.auth.roles import may_administer, may_write
 from frontend.auth.routes import bp as auth_bp
 from frontend.errors.routes import bp as errors_bp
-from frontend.forms import csrf
+from frontend.forms import csrf, typed
 from frontend.home.routes import bp as home_bp
 from frontend.locations.routes import bp as locations_bp
 from frontend.models.routes import bp as models_bp
@@ -127,10 +128,15 @@ def _layout_context() -> dict[str, Any]:
     user = user_session.current_or_none()
     pages = current_app.view_functions
     navigation = [item for item in NAVIGATION if item.endpoint in pages]
+    role = user.role if user else None
     return {
         "account": user,
         "navigation": navigation if user else [],
         "has_page": lambda endpoint: endpoint in pages,
+        # Write controls show only to the roles that may use them (frontend/auth/roles.py).
+        "may_write": may_write(role),
+        "may_administer": may_administer(role),
+        "typed": typed,
     }
 
 
