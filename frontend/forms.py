@@ -127,7 +127,7 @@ def form_to_show(
     return form_class(formdata=None, **data)
 
 
-def typed(endpoint: str, name: str, default: Any = "", **match: str) -> Any:
+def typed(endpoint: str, name: str, default: Any = "", /, **match: str) -> Any:
     """For a hand-written input: its value as sent, if this request is a failed POST to
     `endpoint` whose `match` fields hold the given values; else `default`."""
     kept: _Kept | None = g.get(_KEPT)
