@@ -5,10 +5,12 @@ empty. Inputs carry the backend's length limits as `maxlength`."""
 from __future__ import annotations
 
 import html
+import json
 import re
 
 from dtbase.client import Client
 from dtbase.schemas.common import NAME_LENGTH
+from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.users import EMAIL_LENGTH
 from dtbase.schemas.values import ValueDatatype
@@ -124,3 +126,22 @@ def test_a_too_long_measure_line_is_refused_by_the_form(
     assert response.status_code == 422
     assert f"at most {NAME_LENGTH} characters" in text_of(response)
     assert client.sensors.list_sensor_types() == []
+
+
+def test_a_failed_location_edit_keeps_the_rows_typed_value(
+    admin_visitor: Visitor, client: Client
+) -> None:
+    floor = [LocationIdentifier(name="floor", units=None, datatype=ValueDatatype.integer)]
+    client.locations.insert_location_schema("floors", None, floor)
+    for number in (1, 2):
+        client.locations.insert_location_for_schema("floors", {"floor": number})
+    page = "/locations/index?schema=floors"
+    typed = {"schema": "floors", "coordinates": json.dumps({"floor": 2}), "value:floor": "two"}
+
+    response = admin_visitor.submit(page, "/locations/edit", typed)
+
+    assert response.status_code == 422
+    assert "floor: 'two' is not a whole number." in text_of(response)
+    values = re.findall(r'name="value:floor"\s+value="([^"]*)" class="cell-input"', response.text)
+    assert values == ["1", "two"]  # only the row that was sent keeps what was typed
+    assert [row["floor"] for row in client.locations.list_locations("floors")] == [1, 2]
