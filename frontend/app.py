@@ -15,9 +15,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dtbase.core.settings import FrontendSettings
 from frontend import backend
 from frontend.auth import session as user_session
+from frontend.auth.roles import may_administer, may_write
 from frontend.auth.routes import bp as auth_bp
 from frontend.errors.routes import bp as errors_bp
-from frontend.forms import csrf
+from frontend.forms import csrf, typed
 from frontend.home.routes import bp as home_bp
 from frontend.locations.routes import bp as locations_bp
 from frontend.models.routes import bp as models_bp
@@ -26,7 +27,6 @@ from frontend.sensors.routes import bp as sensors_bp
 from frontend.services.routes import bp as services_bp
 from frontend.timeseries.routes import bp as timeseries_bp
 from frontend.uploads.routes import bp as uploads_bp
-from frontend.uploads.routes import may_upload
 from frontend.users.routes import bp as users_bp
 
 logger = logging.getLogger(__name__)
@@ -140,15 +140,20 @@ def _serve_vendor_files(app: Flask, assets_dir: Path) -> None:
 def _layout_context() -> dict[str, Any]:
     user = user_session.current_or_none()
     pages = current_app.view_functions
+    role = user.role if user else None
     navigation = [
         item
         for item in NAVIGATION
-        if item.endpoint in pages and (may_upload() or not item.writers_only)
+        if item.endpoint in pages and (may_write(role) or not item.writers_only)
     ]
     return {
         "account": user,
         "navigation": navigation if user else [],
         "has_page": lambda endpoint: endpoint in pages,
+        # Write controls show only to the roles that may use them (frontend/auth/roles.py).
+        "may_write": may_write(role),
+        "may_administer": may_administer(role),
+        "typed": typed,
     }
 
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from dtbase.client import ApiError, Client, describe
 from frontend.auth import session as user_session
+from frontend.forms import INVALID_INPUT, record_error_status
 
 HTTP_EXTENSION = "dtbase_http"
 
@@ -60,7 +61,8 @@ def is_client_error(error: ApiError) -> bool:
 def flashing_errors() -> Iterator[None]:
     """Show a backend 4xx (or input the client refused) as a flash instead of failing.
 
-    Used around the calls of a form's POST view, which then redirects back to its page.
+    Used around the calls of a form's POST view, which redirects when they succeed and
+    else shows its page again (`frontend.forms.show_again`) with the error's status.
     Anything else (a 401, a 5xx, an unreachable backend) goes on to the error handlers.
     """
     try:
@@ -68,8 +70,10 @@ def flashing_errors() -> Iterator[None]:
     except ApiError as error:
         if not is_client_error(error):
             raise
+        record_error_status(error.status_code)
         flash(describe(error.detail), "error")
     except ValidationError as error:
+        record_error_status(INVALID_INPUT)
         flash(describe(error.errors()), "error")
 
 

@@ -4,7 +4,12 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+
+# The longest name, units or identifier the database holds (its VARCHAR columns are this
+# long; the backend's tables take the number from here, the frontend's forms too).
+NAME_LENGTH = 100
+BoundedName = Annotated[str, Field(max_length=NAME_LENGTH)]
 
 
 class Msg(BaseModel):
@@ -93,7 +98,6 @@ def _not_blank(name: str) -> str:
 # is given to something new, so that reads of names stored before still work. `NOT_BLANK`
 # adds the check to a domain's own name type (`Annotated[Name, NOT_BLANK]`).
 NOT_BLANK = AfterValidator(_not_blank)
-NonBlankName = Annotated[str, NOT_BLANK]
 
 
 def utc_now() -> datetime:

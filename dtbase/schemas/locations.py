@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from dtbase.schemas.common import NAME_LENGTH
 from dtbase.schemas.values import ValueDatatype, ValueType
 
 
@@ -15,9 +16,9 @@ def _no_nul(text: str) -> str:
     return text
 
 
-# PostgreSQL text cannot hold NUL; names and units are VARCHAR(100).
+# PostgreSQL text cannot hold NUL; names and units are VARCHAR(NAME_LENGTH).
 Text = Annotated[str, AfterValidator(_no_nul)]
-Name = Annotated[Text, Field(max_length=100)]
+Name = Annotated[str, Field(max_length=NAME_LENGTH), AfterValidator(_no_nul)]
 Coordinates = dict[str, ValueType]
 
 

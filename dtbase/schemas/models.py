@@ -10,7 +10,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from dtbase.schemas.common import NOT_BLANK, UtcDatetime, UtcDatetimes
+from dtbase.schemas.common import NAME_LENGTH, NOT_BLANK, UtcDatetime, UtcDatetimes
 from dtbase.schemas.values import ValueDatatype, ValueType
 
 
@@ -20,9 +20,9 @@ def _no_nul(text: str) -> str:
     return text
 
 
-# Request strings: PostgreSQL text cannot hold NUL; names and units are varchar(100).
+# Request strings: PostgreSQL text cannot hold NUL; names and units are VARCHAR(NAME_LENGTH).
 Text = Annotated[str, AfterValidator(_no_nul)]
-Name = Annotated[str, Field(max_length=100), AfterValidator(_no_nul)]
+Name = Annotated[str, Field(max_length=NAME_LENGTH), AfterValidator(_no_nul)]
 
 
 class Model(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from dtbase.schemas.common import Msg, NonBlankName, UtcDatetime, UtcDatetimes
+from dtbase.schemas.common import NOT_BLANK, BoundedName, Msg, UtcDatetime, UtcDatetimes
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueType
 
 MEASURE_UNITS_DESCRIPTION = (
@@ -47,22 +47,27 @@ class SensorType(BaseModel):
     measures: list[SensorMeasure]
 
 
+# A name given to something new: not blank, and no longer than its column.
+NewName = Annotated[BoundedName, NOT_BLANK]
+
+
 class NewSensorMeasure(SensorMeasure):
-    name: NonBlankName
+    name: NewName
+    units: BoundedName | None
 
 
 class NewSensorType(BaseModel):
     """The body of insert-sensor-type: a SensorType whose names are not blank."""
 
-    name: NonBlankName
+    name: NewName
     description: str | None = None
     measures: list[NewSensorMeasure]
 
 
 class InsertSensorRequest(BaseModel):
     type_name: str
-    unique_identifier: NonBlankName
-    name: str | None = None
+    unique_identifier: NewName
+    name: BoundedName | None = None
     notes: str | None = None
 
 
@@ -91,7 +96,7 @@ class EditSensorRequest(BaseModel):
     strings, but a sensor may have no name or notes, as insert-sensor allows)."""
 
     unique_identifier: str
-    name: str | None
+    name: BoundedName | None
     notes: str | None
 
 
@@ -103,7 +108,7 @@ class EditSensorTypeRequest(BaseModel):
     """Additive. Fields left out keep their value; `description: null` clears it."""
 
     type_name: str
-    new_name: NonBlankName | None = None
+    new_name: NewName | None = None
     description: str | None = None
 
 
@@ -122,8 +127,8 @@ class EditSensorMeasureRequest(BaseModel):
 
     name: str
     units: str | None
-    new_name: NonBlankName | None = None
-    new_units: str | None = None
+    new_name: NewName | None = None
+    new_units: BoundedName | None = None
     new_datatype: ValueDatatype | None = None
 
 

@@ -9,6 +9,8 @@ from dtbase.core.settings import MIN_PASSWORD_LENGTH
 
 # DTBase's rule, applied to the whole string.
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
+# The longest email address (RFC 5321's 64 + 1 + 255); the users table holds this many.
+EMAIL_LENGTH = 320
 
 
 class Role(StrEnum):
@@ -20,7 +22,7 @@ class Role(StrEnum):
 
 
 class CreateUserRequest(BaseModel):
-    email: str
+    email: str = Field(max_length=EMAIL_LENGTH)
     password: str = Field(min_length=MIN_PASSWORD_LENGTH)
     role: Role = Role.user
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from dtbase.schemas.common import NAME_LENGTH
 from frontend.forms import Form
 
 
 class CreateSchemaForm(Form):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_LENGTH)])
     description = StringField("Description")
     identifiers = TextAreaField(
         "Identifiers",

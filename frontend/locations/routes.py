@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from dtbase.client import Client
 from dtbase.schemas.locations import LocationSchema
 from frontend.auth import session as user_session
 from frontend.backend import backend, flashing_errors
-from frontend.forms import valid_or_flashed
+from frontend.forms import form_to_show, show_again, valid_or_flashed
 from frontend.locations.forms import CreateSchemaForm, LocationForm, SchemaForm
 from frontend.locations.values import (
     VALUE_PREFIX,
@@ -26,9 +27,12 @@ bp = Blueprint("locations", __name__, template_folder="templates")
 @bp.route("/locations/index")
 @user_session.login_required
 def index() -> ResponseReturnValue:
-    client = backend()
+    return _index_page(backend(), request.args.get("schema"))
+
+
+def _index_page(client: Client, wanted: str | None) -> ResponseReturnValue:
+    """The page, showing the schema called `wanted` (default: the first)."""
     schemas = client.locations.list_location_schemas()
-    wanted = request.args.get("schema")
     selected = next((s for s in schemas if s.name == wanted), None)
     status = 200
     if wanted and selected is None:
@@ -43,7 +47,7 @@ def index() -> ResponseReturnValue:
             schemas=schemas,
             selected=selected,
             rows=rows,
-            schema_form=CreateSchemaForm(),
+            schema_form=form_to_show(CreateSchemaForm),
             value_prefix=VALUE_PREFIX,
             coordinates_json=coordinates_json,
             shown=shown,
@@ -62,13 +66,13 @@ def create_schema() -> ResponseReturnValue:
             identifiers = parse_identifiers(str(form.identifiers.data))
         except InputProblem as problem:
             flash(str(problem), "error")
-            return redirect(url_for("locations.index"))
-        description = str(form.description.data or "").strip() or None
-        with flashing_errors():
-            backend().locations.insert_location_schema(name, description, identifiers)
-            flash(f"Location schema {name} created.", "success")
-            return redirect(url_for("locations.index", schema=name))
-    return redirect(url_for("locations.index"))
+        else:
+            description = str(form.description.data or "").strip() or None
+            with flashing_errors():
+                backend().locations.insert_location_schema(name, description, identifiers)
+                flash(f"Location schema {name} created.", "success")
+                return redirect(url_for("locations.index", schema=name))
+    return show_again(form, lambda: _index_page(backend(), None))
 
 
 @bp.route("/locations/delete-schema", methods=["POST"])
@@ -94,7 +98,8 @@ def create() -> ResponseReturnValue:
             if coordinates is not None:
                 backend().locations.insert_location_for_schema(schema.name, coordinates)
                 flash(f"Location {_describe(coordinates)} added to {schema.name}.", "success")
-    return _back(form)
+                return _back(form)
+    return _again(form)
 
 
 @bp.route("/locations/edit", methods=["POST"])
@@ -109,7 +114,8 @@ def edit() -> ResponseReturnValue:
             if old is not None and new is not None:
                 backend().locations.edit_location(schema.name, old, new)
                 flash(f"Location {_describe(old)} is now {_describe(new)}.", "success")
-    return _back(form)
+                return _back(form)
+    return _again(form)
 
 
 @bp.route("/locations/delete", methods=["POST"])
@@ -147,6 +153,11 @@ def _old_coordinates(form: LocationForm) -> dict[str, bool | int | float | str] 
 
 def _describe(coordinates: dict[str, bool | int | float | str]) -> str:
     return "(" + ", ".join(f"{name}={shown(value)}" for name, value in coordinates.items()) + ")"
+
+
+def _again(form: SchemaForm | LocationForm) -> ResponseReturnValue:
+    """The schema's page again, its inputs holding what was typed (read with `typed`)."""
+    return show_again(form, lambda: _index_page(backend(), str(form.schema.data or "") or None))
 
 
 def _back(form: SchemaForm | LocationForm) -> ResponseReturnValue:

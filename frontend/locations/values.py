@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 
+from dtbase.schemas.common import NAME_LENGTH
 from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.values import Scalar, ValueDatatype
 
@@ -35,6 +36,11 @@ def parse_identifiers(text: str) -> list[LocationIdentifier]:
             raise InputProblem(f"Identifiers, line {number}: the name is empty.")
         if name in names:
             raise InputProblem(f"Identifiers, line {number}: {name!r} is listed twice.")
+        if max(len(name), len(units)) > NAME_LENGTH:
+            raise InputProblem(
+                f"Identifiers, line {number}: a name or units may have at most "
+                f"{NAME_LENGTH} characters."
+            )
         if datatype not in ValueDatatype.__members__:
             choices = ", ".join(ValueDatatype.__members__)
             raise InputProblem(

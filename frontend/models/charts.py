@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dtbase.schemas.models import ModelValuePoint
+from dtbase.schemas.models import ModelMeasure, ModelValuePoint
 from dtbase.schemas.sensors import Reading
 
 MEAN = "Mean "
@@ -39,12 +39,19 @@ class Series:
 class Chart:
     title: str
     series: list[Series] = field(default_factory=list)
+    units: str | None = None
+
+    @property
+    def y_label(self) -> str:
+        """The y axis: the measure and its units."""
+        return f"{self.title} ({self.units})" if self.units else self.title
 
     def as_json(self) -> dict[str, Any]:
-        """{title, x, series: [{label, role, values}]} for models.js and uPlot."""
+        """{title, y_label, x, series: [{label, role, values}]} for models.js and uPlot."""
         x = sorted({moment for series in self.series for moment in series.points})
         return {
             "title": self.title,
+            "y_label": self.y_label,
             "x": x,
             "series": [
                 {"label": s.label, "role": s.role, "values": [s.points.get(t) for t in x]}
@@ -72,15 +79,19 @@ def _series(label: str, role: str, points: Sequence[ModelValuePoint]) -> Series:
     return Series(label, role, {_seconds(p.timestamp): _number(p.value) for p in points})
 
 
-def run_charts(values: Mapping[str, Sequence[ModelValuePoint]]) -> list[Chart]:
-    """The run's measures grouped into charts (see the module's docstring)."""
+def run_charts(
+    values: Mapping[str, Sequence[ModelValuePoint]], units: Mapping[str, str] | None = None
+) -> list[Chart]:
+    """The run's measures grouped into charts (see the module's docstring); `units` are
+    the model measures' units by name, where a name has one."""
+    units = units or {}
     used: set[str] = set()
     charts = []
     for name in sorted(values):
         if not name.startswith(MEAN):
             continue
         measure = name.removeprefix(MEAN)
-        chart = Chart(measure)
+        chart = Chart(measure, units=units.get(name))
         for role, prefix in BANDS:
             band = prefix + measure
             if band in values:
@@ -92,7 +103,7 @@ def run_charts(values: Mapping[str, Sequence[ModelValuePoint]]) -> list[Chart]:
         used.add(name)
         charts.append(chart)
     for name in sorted(set(values) - used):
-        charts.append(Chart(name, [_series(name, "line", values[name])]))
+        charts.append(Chart(name, [_series(name, "line", values[name])], units.get(name)))
     return charts
 
 
@@ -106,6 +117,15 @@ def add_observed(charts: Sequence[Chart], measure_name: str, readings: Sequence[
     points = {_seconds(r.timestamp): _number(r.value) for r in readings}
     target.series.append(Series(f"Observed {measure_name}", "observed", points))
     return True
+
+
+def units_by_name(measures: Sequence[ModelMeasure]) -> dict[str, str]:
+    """Each model measure's units by its name; a name in several units has none (the run's
+    values name their measure only)."""
+    found: dict[str, set[str]] = {}
+    for measure in measures:
+        found.setdefault(measure.name, set()).add(measure.units)
+    return {name: next(iter(units)) for name, units in found.items() if len(units) == 1}
 
 
 def time_span(values: Mapping[str, Sequence[ModelValuePoint]]) -> tuple[datetime, datetime] | None:

@@ -14,7 +14,8 @@ from dtbase.client import ApiError, describe
 from dtbase.schemas.models import ModelRun, ModelRunSensorMeasure, ModelValuePoint
 from frontend.auth import session as user_session
 from frontend.backend import backend, is_client_error
-from frontend.models.charts import Chart, add_observed, run_charts, time_span
+from frontend.errors.routes import render_error
+from frontend.models.charts import Chart, add_observed, run_charts, time_span, units_by_name
 
 bp = Blueprint("models", __name__, template_folder="templates")
 
@@ -79,9 +80,16 @@ def index() -> ResponseReturnValue:
 @user_session.login_required
 def run(run_id: int) -> ResponseReturnValue:
     client = backend()
+    try:
+        # Asked first: get-model-run answers {} for a run that does not exist (DTBase's way).
+        link = client.models.get_model_run_sensor_measure(run_id)
+    except ApiError as error:
+        # DTBase's API answers 400 for a run that does not exist: to a page, that is a 404.
+        if error.status_code in (400, 404):
+            return render_error(404, describe(error.detail))
+        raise
     values = client.models.get_model_run(run_id)
-    link = client.models.get_model_run_sensor_measure(run_id)
-    charts = run_charts(values)
+    charts = run_charts(values, units_by_name(client.models.list_model_measures()))
     observed_note = _observe(charts, link, values)
     return render_template(
         "models/run.html",

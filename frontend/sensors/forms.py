@@ -16,19 +16,30 @@ from wtforms import (  # type: ignore[attr-defined]  # the stubs predate SelectC
 )
 from wtforms import ValidationError as FieldError
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from dtbase.schemas.common import NAME_LENGTH
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
 from frontend.forms import Form
 
 DATATYPES = [datatype.value for datatype in ValueDatatype]
 DATATYPE_CHOICES: Any = DATATYPES  # plain values: their own labels
+# The backend's limit on names and units, also shown as the inputs' `maxlength`.
+NAME = Length(max=NAME_LENGTH)
 
 
 class SensorTypeForm(Form):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    name = StringField("Name", validators=[DataRequired(), NAME])
     description = StringField("Description", validators=[Optional()])
-    existing = SelectMultipleField("Existing measures", choices=[], validate_choice=True)
+    # One checkbox row per measure, whose name and units show whole.
+    existing = SelectMultipleField(
+        "Existing measures",
+        choices=[],
+        validate_choice=True,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
     new_measures = TextAreaField(
         "New measures",
         validators=[Optional()],
@@ -65,6 +76,10 @@ def parse_new_measures(text: str) -> list[SensorMeasure]:
         if len(parts) != 3 or not parts[0]:
             raise FieldError(f"line {number}: write name, units, datatype")
         name, units, datatype = parts
+        if max(len(name), len(units)) > NAME_LENGTH:
+            raise FieldError(
+                f"line {number}: a name or units may have at most {NAME_LENGTH} characters"
+            )
         if datatype not in DATATYPES:
             raise FieldError(f"line {number}: the datatype must be one of {', '.join(DATATYPES)}")
         measures.append(
@@ -75,15 +90,13 @@ def parse_new_measures(text: str) -> list[SensorMeasure]:
 
 class SensorForm(Form):
     type_name = SelectField("Type", choices=[], validators=[DataRequired()])
-    unique_identifier = StringField(
-        "Unique identifier", validators=[DataRequired(), Length(max=100)]
-    )
-    name = StringField("Name", validators=[Optional()])
+    unique_identifier = StringField("Unique identifier", validators=[DataRequired(), NAME])
+    name = StringField("Name", validators=[Optional(), NAME])
     notes = StringField("Notes", validators=[Optional()])
 
 
 class EditSensorForm(Form):
-    name = StringField("Name")
+    name = StringField("Name", validators=[NAME])
     notes = StringField("Notes")
 
 
@@ -99,7 +112,7 @@ class AssignLocationForm(Form):
 
 
 class EditSensorTypeForm(Form):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    name = StringField("Name", validators=[DataRequired(), NAME])
     description = StringField("Description", validators=[Optional()])
 
 
@@ -107,6 +120,6 @@ class EditMeasureForm(Form):
     """One measure of a type page, named by its current key (`measure_key`)."""
 
     measure = HiddenField("Measure", validators=[DataRequired()])
-    name = StringField("Name", validators=[DataRequired()])
-    units = StringField("Units", validators=[Optional()])
+    name = StringField("Name", validators=[DataRequired(), NAME])
+    units = StringField("Units", validators=[Optional(), NAME])
     datatype = SelectField("Datatype", choices=DATATYPE_CHOICES)

@@ -1,6 +1,6 @@
 """The sensors area: types with their measures, sensors (with type and location, by type),
 one sensor's page with its location history. Every action reports the backend's answer as
-a flash."""
+a flash; a form that fails comes back with what was typed (`frontend.forms.show_again`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dtbase.schemas.sensors import EditSensorMeasureRequest, EditSensorTypeReque
 from dtbase.schemas.values import Scalar
 from frontend.auth import session as user_session
 from frontend.backend import backend, flashing_errors
-from frontend.forms import valid_or_flashed
+from frontend.forms import form_to_show, show_again, valid_or_flashed
 from frontend.sensors.catalog import (
     BadChoice,
     find_measure,
@@ -56,6 +56,11 @@ def index() -> ResponseReturnValue:
     except BadChoice as error:
         flash(str(error), "error")
         return redirect(url_for("sensors.index"))
+    return _index_page(client, type_name)
+
+
+def _index_page(client: Client, type_name: str | None = None) -> str:
+    types = client.sensors.list_sensor_types()
     # Every sensor (of the type): the page's table sorts, searches and pages them.
     sensors = client.sensors.list_sensors_details(type_name)
     return render_template(
@@ -64,7 +69,7 @@ def index() -> ResponseReturnValue:
         type_name=type_name,
         sensors=sensors,
         type_form=_type_form(client),
-        sensor_form=_sensor_form(client, type_name),
+        sensor_form=_sensor_form(client, form_to_show(SensorForm, type_name=type_name)),
     )
 
 
@@ -84,14 +89,15 @@ def add_type() -> ResponseReturnValue:
                 name = str(form.data["name"]).strip()
                 client.sensors.insert_sensor_type(name, measures, form.description.data or None)
                 flash(f"Sensor type {name} added.", "success")
-    return redirect(url_for("sensors.index"))
+                return redirect(url_for("sensors.index"))
+    return show_again(form, lambda: _index_page(client))
 
 
 @bp.route("/sensors/add", methods=["POST"])
 @user_session.login_required
 def add() -> ResponseReturnValue:
     client = backend()
-    form = _sensor_form(client, None)
+    form = _sensor_form(client, SensorForm())
     if valid_or_flashed(form):
         identifier = str(form.unique_identifier.data).strip()
         with flashing_errors():
@@ -103,28 +109,31 @@ def add() -> ResponseReturnValue:
             )
             flash(f"Sensor {identifier} added.", "success")
             return redirect(url_for("sensors.sensor", unique_identifier=identifier))
-    return redirect(url_for("sensors.index"))
+    return show_again(form, lambda: _index_page(client))
 
 
 @bp.route("/sensors/sensor/<path:unique_identifier>")
 @user_session.login_required
 def sensor(unique_identifier: str) -> ResponseReturnValue:
-    client = backend()
+    return _sensor_page(backend(), unique_identifier)
+
+
+def _sensor_page(client: Client, unique_identifier: str) -> str:
     try:
         found = client.sensors.get_sensor(unique_identifier)
     except ApiError as error:
         if error.status_code == HTTPStatus.BAD_REQUEST:  # the only thing it names is missing
             abort(404)
         raise
-    edit_form = EditSensorForm(name=found.name or "", notes=found.notes or "")
+    edit_form = form_to_show(EditSensorForm, name=found.name or "", notes=found.notes or "")
     return render_template(
         "sensors/sensor.html",
         sensor=found,
         type_name=found.type_name,
         history=client.sensors.list_sensor_locations(unique_identifier),
         edit_form=edit_form,
-        delete_form=DeleteForm(),
-        location_form=_location_form(client),
+        delete_form=DeleteForm(formdata=None),
+        location_form=_location_form(client, form_to_show(AssignLocationForm)),
         mqtt=mqtt_panel(client, unique_identifier, found.type_name),
     )
 
@@ -139,7 +148,8 @@ def edit(unique_identifier: str) -> ResponseReturnValue:
                 unique_identifier, str(form.name.data or ""), str(form.notes.data or "")
             )
             flash(f"Sensor {unique_identifier} saved.", "success")
-    return redirect(url_for("sensors.sensor", unique_identifier=unique_identifier))
+            return redirect(url_for("sensors.sensor", unique_identifier=unique_identifier))
+    return show_again(form, lambda: _sensor_page(backend(), unique_identifier))
 
 
 @bp.route("/sensors/delete/<path:unique_identifier>", methods=["POST"])
@@ -157,7 +167,7 @@ def delete(unique_identifier: str) -> ResponseReturnValue:
 @user_session.login_required
 def assign_location(unique_identifier: str) -> ResponseReturnValue:
     client = backend()
-    form = _location_form(client)
+    form = _location_form(client, AssignLocationForm())
     if valid_or_flashed(form):
         schema_name, coordinates = _location_choice(str(form.location.data))
         with flashing_errors():
@@ -165,19 +175,28 @@ def assign_location(unique_identifier: str) -> ResponseReturnValue:
                 unique_identifier, schema_name, coordinates, form.installed.data
             )
             flash(f"Sensor {unique_identifier} installed at {_describe(coordinates)}.", "success")
-    return redirect(url_for("sensors.sensor", unique_identifier=unique_identifier))
+            return redirect(url_for("sensors.sensor", unique_identifier=unique_identifier))
+    return show_again(form, lambda: _sensor_page(client, unique_identifier))
 
 
 @bp.route("/sensors/type/<path:type_name>")
 @user_session.login_required
 def sensor_type(type_name: str) -> ResponseReturnValue:
-    client = backend()
+    return _type_page(backend(), type_name)
+
+
+def _type_page(client: Client, type_name: str) -> str:
     found = next((t for t in client.sensors.list_sensor_types() if t.name == type_name), None)
     if found is None:
         abort(404)
     measure_forms = [
-        EditMeasureForm(
-            measure=measure_key(m), name=m.name, units=m.units or "", datatype=m.datatype.value
+        form_to_show(
+            EditMeasureForm,
+            match=("measure",),
+            measure=measure_key(m),
+            name=m.name,
+            units=m.units or "",
+            datatype=m.datatype.value,
         )
         for m in found.measures
     ]
@@ -186,9 +205,11 @@ def sensor_type(type_name: str) -> ResponseReturnValue:
         sensor_type=found,
         sensor_count=len(client.sensors.list_sensors(type_name, limit=PAGE_SIZE + 1)),
         page_size=PAGE_SIZE,
-        edit_form=EditSensorTypeForm(name=found.name, description=found.description or ""),
+        edit_form=form_to_show(
+            EditSensorTypeForm, name=found.name, description=found.description or ""
+        ),
         measure_forms=measure_forms,
-        delete_form=DeleteForm(),
+        delete_form=DeleteForm(formdata=None),
     )
 
 
@@ -210,7 +231,7 @@ def edit_type(type_name: str) -> ResponseReturnValue:
             )
             flash(f"Sensor type {new_name} saved.", "success")
             return redirect(url_for("sensors.sensor_type", type_name=new_name))
-    return redirect(url_for("sensors.sensor_type", type_name=type_name))
+    return show_again(form, lambda: _type_page(backend(), type_name))
 
 
 @bp.route("/sensors/delete-type/<path:type_name>", methods=["POST"])
@@ -251,34 +272,32 @@ def edit_measure(type_name: str) -> ResponseReturnValue:
             changes["new_datatype"] = form.datatype.data
         if not changes:
             flash(f"Nothing to change in the measure {measure.name}.", "info")
-        else:
+            return redirect(url_for("sensors.sensor_type", type_name=type_name))
+        with flashing_errors():
             body = EditSensorMeasureRequest(name=measure.name, units=measure.units, **changes)
-            with flashing_errors():
-                client.post(
-                    "/sensor/edit-sensor-measure",
-                    body.model_dump(mode="json", exclude_unset=True),
-                    Msg,
-                )
-                flash(f"Measure {new_name} saved.", "success")
-    return redirect(url_for("sensors.sensor_type", type_name=type_name))
+            client.post(
+                "/sensor/edit-sensor-measure", body.model_dump(mode="json", exclude_unset=True), Msg
+            )
+            flash(f"Measure {new_name} saved.", "success")
+            return redirect(url_for("sensors.sensor_type", type_name=type_name))
+    return show_again(form, lambda: _type_page(client, type_name))
 
 
 def _type_form(client: Client) -> SensorTypeForm:
-    form = SensorTypeForm()
+    form = form_to_show(SensorTypeForm)
     form.set_measures(client.sensors.list_measures())
     return form
 
 
-def _sensor_form(client: Client, type_name: str | None) -> SensorForm:
-    form = SensorForm(type_name=type_name)
+def _sensor_form(client: Client, form: SensorForm) -> SensorForm:
+    """`form` choosing among the sensor types."""
     names: Any = [sensor_type.name for sensor_type in client.sensors.list_sensor_types()]
     form.type_name.choices = names
     return form
 
 
-def _location_form(client: Client) -> AssignLocationForm:
-    """Every location of every schema, as one choice each."""
-    form = AssignLocationForm()
+def _location_form(client: Client, form: AssignLocationForm) -> AssignLocationForm:
+    """`form` choosing among every location of every schema, as one choice each."""
     choices: Any = []
     for schema in client.locations.list_location_schemas():
         for row in client.locations.list_locations(schema.name):

@@ -20,7 +20,7 @@ from dtbase.client import ApiError, describe
 from dtbase.schemas.services import HttpMethod, ParameterSet, RunOutcome, ServiceRunDetails
 from frontend.auth import session as user_session
 from frontend.backend import backend, flashing_errors
-from frontend.forms import valid_or_flashed
+from frontend.forms import form_to_show, show_again, valid_or_flashed
 from frontend.services.forms import (
     DeleteParameterSetForm,
     ParameterSetForm,
@@ -42,12 +42,14 @@ SERVICE_FAILED = (502, 504)
 @bp.route("/services/index")
 @user_session.login_required
 def index() -> ResponseReturnValue:
-    services = backend().services.list_services()
+    return _index_page()
+
+
+def _index_page() -> str:
     return render_template(
         "services/index.html",
-        services=services,
-        register_form=RegisterServiceForm(),
-        is_admin=user_session.current().is_admin,
+        services=backend().services.list_services(),
+        register_form=form_to_show(RegisterServiceForm),
     )
 
 
@@ -62,7 +64,8 @@ def register() -> ResponseReturnValue:
                 name, str(form.url.data).strip(), HttpMethod(form.http_method.data)
             )
             flash(f"Service {name} registered.", "success")
-    return redirect(url_for("services.index"))
+            return redirect(url_for("services.index"))
+    return show_again(form, _index_page)
 
 
 @bp.route("/services/delete", methods=["POST"])
@@ -79,14 +82,18 @@ def delete() -> ResponseReturnValue:
 @bp.route("/services/service/<path:name>")
 @user_session.login_required
 def service(name: str) -> ResponseReturnValue:
+    return _service_page(name)
+
+
+def _service_page(name: str) -> str:
     client = backend()
     found = next((s for s in client.services.list_services() if s.name == name), None)
     if found is None:
         abort(404)
     parameter_sets = client.services.list_parameter_sets(name)
     runs = newest_first(client.services.list_runs_details(name))
-    run_form = RunServiceForm(service=name)
-    schedule_form = ScheduleForm(service=name)
+    run_form = form_to_show(RunServiceForm, service=name)
+    schedule_form = form_to_show(ScheduleForm, service=name)
     schedule_form.parameter_set.choices = _parameter_set_choices(parameter_sets)
     return render_template(
         "services/service.html",
@@ -94,7 +101,12 @@ def service(name: str) -> ResponseReturnValue:
         parameter_sets=parameter_sets,
         runs=runs,
         schedules=client.services.list_schedules(name),
-        new_set_form=ParameterSetForm(service=name, parameters="{}"),
+        new_set_form=form_to_show(
+            ParameterSetForm,
+            endpoint="services.create_parameter_set",
+            service=name,
+            parameters="{}",
+        ),
         run_form=run_form,
         schedule_form=schedule_form,
         time_zones=time_zones(),
@@ -113,7 +125,8 @@ def create_parameter_set() -> ResponseReturnValue:
                 str(form.service.data), name, parsed(form.parameters) or {}
             )
             flash(f"Parameter set {name} saved.", "success")
-    return _back(form)
+            return _back(form)
+    return _again(form)
 
 
 @bp.route("/services/parameter-sets/edit", methods=["POST"])
@@ -127,7 +140,8 @@ def edit_parameter_set() -> ResponseReturnValue:
                 str(form.service.data), name, parsed(form.parameters) or {}
             )
             flash(f"Parameter set {name} changed.", "success")
-    return _back(form)
+            return _back(form)
+    return _again(form)
 
 
 @bp.route("/services/parameter-sets/delete", methods=["POST"])
@@ -163,7 +177,9 @@ def run() -> ResponseReturnValue:
                 )
             else:
                 _flash_outcome(service_name, answer)
-    return _back(form)
+            # Run, whatever the service answered: the run log has it.
+            return _back(form)
+    return _again(form)
 
 
 def _flash_outcome(service_name: str, answer: RunOutcome) -> None:
@@ -216,7 +232,8 @@ def create_schedule() -> ResponseReturnValue:
                 enabled=bool(form.enabled.data),
             )
             flash(f"Schedule {name} created.", "success")
-    return _back(form)
+            return _back(form)
+    return _again(form)
 
 
 @bp.route("/services/schedules/enable", methods=["POST"])
@@ -264,6 +281,14 @@ def time_zones() -> list[str]:
 
 def newest_first(runs: list[ServiceRunDetails]) -> list[ServiceRunDetails]:
     return sorted(runs, key=lambda run: (run.timestamp, run.id), reverse=True)
+
+
+def _again(form: ParameterSetForm | RunServiceForm | ScheduleForm) -> ResponseReturnValue:
+    """The service's page again, the failed form holding what was typed."""
+    name = str(form.service.data or "")
+    if not name:
+        return _back(form)
+    return show_again(form, lambda: _service_page(name))
 
 
 def _back(

@@ -19,8 +19,8 @@ from flask.typing import ResponseReturnValue
 
 from dtbase.client import ApiError, Client
 from dtbase.schemas.sensors import CsvUploadReport, SensorType
-from dtbase.schemas.users import Role
 from frontend.auth import session as user_session
+from frontend.auth.roles import may_write
 from frontend.backend import backend, is_client_error
 from frontend.sensors.catalog import (
     BadChoice,
@@ -62,7 +62,7 @@ class Target:
 def may_upload() -> bool:
     """Whether the logged-in user's role may insert readings (the backend's `Writer`)."""
     user = user_session.current_or_none()
-    return user is not None and user.role in (Role.user, Role.admin)
+    return user is not None and may_write(user.role)
 
 
 @bp.route("/uploads/index")

@@ -6,7 +6,7 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from dtbase.core.settings import MIN_PASSWORD_LENGTH
-from dtbase.schemas.users import Role
+from dtbase.schemas.users import EMAIL_LENGTH, Role
 from frontend.forms import Form, email_address
 
 NEW_PASSWORD = [
@@ -21,7 +21,9 @@ ROLE_CHOICES: Any = [role.value for role in Role]
 
 
 class CreateUserForm(Form):
-    email = StringField("Email", validators=[DataRequired(), email_address])
+    email = StringField(
+        "Email", validators=[DataRequired(), Length(max=EMAIL_LENGTH), email_address]
+    )
     password = PasswordField("Password", validators=NEW_PASSWORD)
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.user.value)
 

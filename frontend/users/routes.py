@@ -1,5 +1,6 @@
 """The users area. The backend decides who may do what; the page shows admins the admin
-tools, and reports the backend's answer to every action as a flash."""
+tools, and reports the backend's answer to every action as a flash. A form that fails
+comes back with what was typed, passwords excepted."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dtbase.schemas.users import Role
 from frontend.auth import session as user_session
 from frontend.auth.roles import users_and_role
 from frontend.backend import backend, flashing_errors
-from frontend.forms import valid_or_flashed
+from frontend.forms import form_to_show, show_again, valid_or_flashed
 from frontend.users.forms import ChangePasswordForm, CreateUserForm, DeleteUserForm, SetRoleForm
 
 bp = Blueprint("users", __name__, template_folder="templates")
@@ -19,6 +20,10 @@ bp = Blueprint("users", __name__, template_folder="templates")
 @bp.route("/users/index")
 @user_session.login_required
 def index() -> ResponseReturnValue:
+    return _index_page()
+
+
+def _index_page() -> str:
     email = user_session.current().email
     # The session's role follows the backend's answer, so a user made admin (or no longer
     # admin) sees the right page without logging in again.
@@ -29,8 +34,8 @@ def index() -> ResponseReturnValue:
         email=email,
         role=role,
         users=users,
-        create_form=CreateUserForm(),
-        password_form=ChangePasswordForm(),
+        create_form=form_to_show(CreateUserForm),
+        password_form=form_to_show(ChangePasswordForm),
         roles=[choice.value for choice in Role],
     )
 
@@ -44,7 +49,8 @@ def create() -> ResponseReturnValue:
             role = Role(form.role.data)
             backend().users.create_user(str(form.email.data).strip(), str(form.password.data), role)
             flash(f"User {str(form.email.data).strip()} created ({role}).", "success")
-    return redirect(url_for("users.index"))
+            return redirect(url_for("users.index"))
+    return show_again(form, _index_page)
 
 
 @bp.route("/users/delete", methods=["POST"])
@@ -82,4 +88,5 @@ def change_password() -> ResponseReturnValue:
             # with the new password (the new tokens are saved after the request).
             backend().login(email, password)
             flash("Your password is changed.", "success")
-    return redirect(url_for("users.index"))
+            return redirect(url_for("users.index"))
+    return show_again(form, _index_page)

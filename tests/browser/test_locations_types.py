@@ -23,6 +23,7 @@ def test_location_created_and_a_sensor_installed_there(
         "thermometer", [SensorMeasure(name="temperature", units="C", datatype=ValueDatatype.float)]
     )
     client.sensors.insert_sensor("thermometer", "t-1")
+    watch.allow_status(422, "/locations/create")
     log_in(page)
 
     page.locator(".sidebar").get_by_role("link", name="Locations").click()

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dtbase.backend.db import Base, Timestamped, cascading
+from dtbase.schemas.common import NAME_LENGTH
 
 
 class FdbModelCode(Timestamped, Base):
@@ -20,7 +21,7 @@ class FdbModelCode(Timestamped, Base):
     __table_args__ = (CheckConstraint("expver ~ '^[a-z0-9]{4}$'", name="expver_format"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    model: Mapped[str] = mapped_column(String(100), unique=True)
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     expver: Mapped[str] = mapped_column(String(4), unique=True)
 
 
@@ -50,8 +51,8 @@ class FdbMeasureCode(Timestamped, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    units: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    units: Mapped[str] = mapped_column(String(NAME_LENGTH))
     param: Mapped[int] = mapped_column(unique=True)
 
 
@@ -67,6 +68,6 @@ class FdbSensorCode(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sensor: Mapped[str] = mapped_column(Text)
-    measure: Mapped[str] = mapped_column(String(100))
-    units: Mapped[str] = mapped_column(String(100))
+    measure: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    units: Mapped[str] = mapped_column(String(NAME_LENGTH))
     channel: Mapped[int] = mapped_column(unique=True)

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from dtbase.backend.db import Base, Timestamped, cascading
 from dtbase.backend.enums import VALUE_DATATYPE
 from dtbase.backend.values import TypedValue, one_value_check
+from dtbase.schemas.common import NAME_LENGTH
 from dtbase.schemas.values import ValueDatatype
 
 
@@ -19,8 +20,8 @@ class LocationIdentifier(Timestamped, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    units: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    units: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     datatype: Mapped[ValueDatatype] = mapped_column(VALUE_DATATYPE)
 
 
@@ -30,7 +31,7 @@ class LocationSchema(Timestamped, Base):
     __tablename__ = "location_schema"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from dtbase.backend.db import Base, Timestamped, cascading
 from dtbase.backend.enums import VALUE_DATATYPE
 from dtbase.backend.values import TypedValue, one_value_check
+from dtbase.schemas.common import NAME_LENGTH
 from dtbase.schemas.values import ValueDatatype
 
 
@@ -17,7 +18,7 @@ class Model(Timestamped, Base):
     __tablename__ = "model"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
 
 
 class ModelScenario(Timestamped, Base):
@@ -36,8 +37,8 @@ class ModelMeasure(Timestamped, Base):
     __table_args__ = (UniqueConstraint("name", "units"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    units: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    units: Mapped[str] = mapped_column(String(NAME_LENGTH))
     datatype: Mapped[ValueDatatype] = mapped_column(VALUE_DATATYPE)
 
 

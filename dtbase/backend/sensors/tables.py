@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from dtbase.backend.db import Base, Timestamped, cascading
 from dtbase.backend.enums import VALUE_DATATYPE
 from dtbase.backend.values import TypedValue, one_value_check
+from dtbase.schemas.common import NAME_LENGTH
 from dtbase.schemas.values import ValueDatatype
 
 
@@ -30,8 +31,8 @@ class SensorMeasure(Timestamped, Base):
     __table_args__ = (UniqueConstraint("name", "units", postgresql_nulls_not_distinct=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    units: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    units: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     datatype: Mapped[ValueDatatype] = mapped_column(VALUE_DATATYPE)
 
 
@@ -39,7 +40,7 @@ class SensorType(Timestamped, Base):
     __tablename__ = "sensor_type"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
 
 
@@ -57,8 +58,8 @@ class Sensor(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type_id: Mapped[int] = mapped_column(ForeignKey("sensor_type.id"), index=True)
-    unique_identifier: Mapped[str] = mapped_column(String(100), unique=True)
-    name: Mapped[str | None] = mapped_column(String(100))
+    unique_identifier: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     notes: Mapped[str | None] = mapped_column(Text)
 
 

@@ -26,3 +26,33 @@ document.addEventListener("click", (event) => {
     });
   }
 });
+
+// Every password input gets a Show/Hide toggle beside it (added here: without JavaScript
+// the input is as it was).
+function addPasswordToggles() {
+  for (const input of document.querySelectorAll("input[type='password']")) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button button-small";
+    button.textContent = "Show";
+    button.dataset.passwordToggle = "";
+    button.setAttribute("aria-controls", input.id);
+    button.setAttribute("aria-pressed", "false");
+    button.addEventListener("click", () => {
+      const show = input.type === "password";
+      input.type = show ? "text" : "password";
+      button.textContent = show ? "Hide" : "Show";
+      button.setAttribute("aria-pressed", String(show));
+    });
+    const row = document.createElement("div");
+    row.className = "password-row";
+    input.replaceWith(row);
+    row.append(input, button);
+  }
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", addPasswordToggles);
+} else {
+  addPasswordToggles();
+}

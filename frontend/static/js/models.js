@@ -44,6 +44,7 @@
       series,
       bands,
       scales: { x: { time: true } },
+      axes: [{}, { label: chart.y_label }],
       cursor: { drag: { x: true, y: false } },
     };
   }

@@ -10,6 +10,7 @@ import pytest
 from dtbase.client import ApiError, Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.schemas.locations import LocationIdentifier
+from dtbase.schemas.models import ModelRun
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
 from tests.utils.visitors import Visitor
@@ -137,8 +138,12 @@ def test_home_shows_the_last_model_and_service_runs(admin_visitor: Visitor, clie
 
     runs = re.search(r'data-testid="model-runs">(.*?)</table>', page, re.S)
     assert runs
-    created = re.findall(r"<td>(2024-01-01 \d\d:00:00)</td>", runs.group(1))
-    assert created == [f"2024-01-01 {hour:02d}:00:00" for hour in (6, 5, 4, 3, 2)]
+    # Each row links to its run's page.
+    links = re.findall(
+        r'<a href="/models/run/(\d+)"[^>]*>(2024-01-01 \d\d:00:00)</a>', runs.group(1)
+    )
+    ids = {run.time_created.hour: run.id for run in _runs(client)}
+    assert links == [(str(ids[hour]), f"2024-01-01 {hour:02d}:00:00") for hour in (6, 5, 4, 3, 2)]
     service = re.search(r'data-testid="service-runs">(.*?)</table>', page, re.S)
     assert service
     assert "ingress" in service.group(1)
@@ -150,3 +155,7 @@ def test_empty_home_says_so(admin_visitor: Visitor) -> None:
 
     assert "No model runs yet." in page
     assert "No service runs yet." in page
+
+
+def _runs(client: Client) -> list[ModelRun]:
+    return client.models.list_model_runs("forecast", dt_from=datetime(2024, 1, 1, tzinfo=UTC))

@@ -106,7 +106,7 @@ def test_invalid_schema_is_refused_with_a_reason(
         PAGE, "/locations/create-schema", {"name": "bad", "identifiers": identifiers}
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert message in text_of(response)
     assert client.locations.list_location_schemas() == []
 
@@ -163,7 +163,10 @@ def test_duplicate_location_flashes_the_backend_answer(
     )
 
     assert 'class="flash flash-error"' in response.text
-    assert response.request.args["schema"] == "rooms"
+    assert response.status_code == 409
+    # The schema's page again, its add form holding what was typed.
+    assert 'data-testid="schema-rooms"' in response.text
+    assert 'value="Main"' in response.text.split('data-testid="add-location"')[1]
     assert _rows(rooms, "rooms") == [{"building": "Main", "floor": 1}]
 
 
@@ -197,7 +200,7 @@ def test_editing_a_missing_location_flashes_the_backend_answer(
         },
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400  # DTBase's status for a location that is not there
     assert 'class="flash flash-error"' in response.text
     assert _rows(rooms, "rooms") == [{"building": "Main", "floor": 1}]
 
@@ -242,7 +245,7 @@ def test_viewer_is_refused_by_the_backend(visitor_factory: VisitorFactory, rooms
         {"schema": "rooms", "value:building": "Annex", "value:floor": "0"},
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 403
     assert "This action needs" in text_of(response)
     assert len(_rows(rooms, "rooms")) == 1
 

@@ -191,6 +191,7 @@ def test_run_page_has_mean_bands_and_observed_readings(
     observed = series["Observed temperature"]["values"]
     assert [v for v in observed if v is not None] == [19.0 + h for h in range(3, 14)]
     assert 'data-testid="observed-note"' not in page.text
+    assert chart["y_label"] == "temperature (degC)"  # the y axis: measure and units
 
 
 def test_run_without_a_sensor_still_displays(admin_visitor: Visitor, client: Client) -> None:
@@ -206,10 +207,11 @@ def test_run_without_a_sensor_still_displays(admin_visitor: Visitor, client: Cli
     assert "Observed temperature" not in labels
 
 
-def test_missing_run_is_an_error_page_with_the_backends_reason(admin_visitor: Visitor) -> None:
+def test_missing_run_is_a_404_page_with_the_backends_reason(admin_visitor: Visitor) -> None:
     page = admin_visitor.get("/models/run/999")
 
-    assert page.status_code == 400  # DTBase's answer for a run that does not exist
+    # The API answers DTBase's 400; to the page, a run that does not exist is not found.
+    assert page.status_code == 404
     assert 'class="error-detail"' in page.text
     assert "No such model run" in text_of(page)
 
@@ -224,5 +226,23 @@ def test_measures_without_bands_each_get_a_chart() -> None:
     )
 
     assert [c.title for c in charts] == ["x", "flow", "state"]
+    assert [c.y_label for c in charts] == ["x", "flow", "state"]  # units unknown
     assert [s.role for s in charts[0].series] == ["upper68", "mean"]
     assert charts[2].as_json()["series"][0]["values"] == [None]  # a string is not plotted
+
+
+def test_a_chart_names_the_units_of_its_measure() -> None:
+    from dtbase.schemas.models import ModelMeasure, ModelValuePoint
+    from frontend.models.charts import units_by_name
+
+    point = ModelValuePoint(value=1.5, timestamp=NOW)
+    measures = [
+        ModelMeasure(name="Mean x", units="m/s", datatype=ValueDatatype.float),
+        ModelMeasure(name="flow", units="l", datatype=ValueDatatype.float),
+        ModelMeasure(name="flow", units="m3", datatype=ValueDatatype.float),
+    ]
+
+    charts = run_charts({"Mean x": [point], "flow": [point]}, units_by_name(measures))
+
+    # "flow" exists in two units and the run does not say which: no units shown.
+    assert [c.as_json()["y_label"] for c in charts] == ["x (m/s)", "flow"]

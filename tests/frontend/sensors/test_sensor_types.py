@@ -91,7 +91,9 @@ def test_renaming_onto_another_type_flashes_the_backend_answer(
         PAGE, "/sensors/edit-type/weather", {"name": "other", "description": "changed"}
     )
 
-    assert response.request.path == PAGE
+    # The page again, at the form's address, with what was typed.
+    assert (response.status_code, response.request.path) == (409, "/sensors/edit-type/weather")
+    assert 'value="changed"' in response.text
     assert 'class="flash flash-error"' in response.text
     assert _types(weather)["weather"].description == "Weather stations"
 

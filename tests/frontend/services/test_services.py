@@ -170,7 +170,8 @@ def test_invalid_parameters_are_refused_by_the_server_too(
         {"service": "echo", "name": "bad", "parameters": parameters},
     )
 
-    assert response.request.path == ECHO
+    assert (response.status_code, response.request.path) == (422, "/services/parameter-sets/create")
+    assert 'value="bad"' in response.text  # the name typed is kept
     assert message in text_of(response)
     assert client.services.list_parameter_sets("echo") == []
 
