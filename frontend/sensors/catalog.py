@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 
-from dtbase.schemas.sensors import SensorMeasure, SensorType
+from flask import abort
+
+from dtbase.client import ApiError, Client
+from dtbase.schemas.sensors import SensorDetails, SensorMeasure, SensorType
 
 # The datetime-local inputs of the forms: minutes, always read as UTC.
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"
@@ -72,3 +76,13 @@ def time_range(
 
 def _next_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def sensor_or_404(client: Client, unique_identifier: str) -> SensorDetails:
+    """The sensor a page is about; a 404 page when there is none."""
+    try:
+        return client.sensors.get_sensor(unique_identifier)
+    except ApiError as error:
+        if error.status_code == HTTPStatus.BAD_REQUEST:  # the only thing it names is missing
+            abort(404)
+        raise

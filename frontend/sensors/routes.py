@@ -5,7 +5,6 @@ a flash; a form that fails comes back with what was typed (`frontend.forms.show_
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -14,7 +13,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # stubs predate 3.3
 
-from dtbase.client import ApiError, Client
+from dtbase.client import Client
 from dtbase.schemas.common import Msg
 from dtbase.schemas.sensors import EditSensorMeasureRequest, EditSensorTypeRequest
 from dtbase.schemas.values import Scalar
@@ -26,6 +25,7 @@ from frontend.sensors.catalog import (
     find_measure,
     find_type,
     measure_key,
+    sensor_or_404,
 )
 from frontend.sensors.forms import (
     AssignLocationForm,
@@ -119,12 +119,7 @@ def sensor(unique_identifier: str) -> ResponseReturnValue:
 
 
 def _sensor_page(client: Client, unique_identifier: str) -> str:
-    try:
-        found = client.sensors.get_sensor(unique_identifier)
-    except ApiError as error:
-        if error.status_code == HTTPStatus.BAD_REQUEST:  # the only thing it names is missing
-            abort(404)
-        raise
+    found = sensor_or_404(client, unique_identifier)
     edit_form = form_to_show(EditSensorForm, name=found.name or "", notes=found.notes or "")
     return render_template(
         "sensors/sensor.html",

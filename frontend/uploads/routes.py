@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
@@ -27,6 +26,7 @@ from frontend.sensors.catalog import (
     find_measure,
     format_input,
     measure_key,
+    sensor_or_404,
 )
 from frontend.uploads import templates
 from frontend.uploads.forms import UploadForm
@@ -202,12 +202,7 @@ def _page(target: Target, form: UploadForm, outcome: Outcome | None = None) -> R
 
 
 def _target(client: Client, unique_identifier: str) -> Target:
-    try:
-        found = client.sensors.get_sensor(unique_identifier)
-    except ApiError as error:
-        if error.status_code == HTTPStatus.BAD_REQUEST:  # the only thing it names is missing
-            abort(404)
-        raise
+    found = sensor_or_404(client, unique_identifier)
     types = {item.name: item for item in client.sensors.list_sensor_types()}
     return Target(unique_identifier, types[found.type_name])
 
