@@ -4,16 +4,17 @@ again when a message names a sensor or measure it does not know (at most so ofte
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dtbase.client import Client
 from dtbase.mqtt.payloads import BadMessage, Record
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import Scalar, ValueTypeError, check_value
 
+FOUND_AT_MOST = 100_000
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+
+class Resolved(NamedTuple):
     """A reading ready for bulk ingest: its series key and its checked value."""
 
     measure_name: str
@@ -26,6 +27,11 @@ class Catalog:
         self._client = client
         self._refresh_seconds = refresh_seconds
         self._measures: dict[str, list[SensorMeasure]] = {}
+        # What `_measure` found, by (sensor, name, bare name, units): a message of 100
+        # readings names the same measure 100 times. Only hits: unknown names sent by
+        # devices must not grow memory, nor names that only match by their bare name (a
+        # device may send a new base name each time): at most FOUND_AT_MOST entries.
+        self._found: dict[tuple[str, str, str | None, str | None], SensorMeasure] = {}
         self._loaded_at = -float("inf")
 
     def refresh(self) -> None:
@@ -35,17 +41,22 @@ class Catalog:
             for sensor in self._client.sensors.list_sensors(sensor_type.name):
                 measures[sensor.unique_identifier] = sensor_type.measures
         self._measures = measures
+        self._found = {}
         self._loaded_at = time.monotonic()
 
     def resolve(self, sensor: str, record: Record) -> Resolved:
         """The record as a reading of one of the sensor's measures; BadMessage when the
         sensor or the measure is unknown, or the value is not of the measure's datatype."""
-        measure = self._measure(sensor, record)
+        key = (sensor, record.name, record.bare_name, record.units)
+        measure = self._found.get(key) or self._measure(sensor, record)
         if measure is None and self._stale():
             self.refresh()
             measure = self._measure(sensor, record)
         if measure is None:
             raise self._unknown(sensor, record)
+        if len(self._found) >= FOUND_AT_MOST:
+            self._found.clear()
+        self._found[key] = measure
         try:
             value = check_value(measure.datatype, record.value)
         except ValueTypeError as error:
