@@ -285,8 +285,10 @@ class Bridge:
         sensor = _sensor_of(arrived.topic)
         try:
             records = parse(arrived.payload, arrived.received_at)
+            resolved = self._catalog.resolve_all(sensor, records)
             readings = [
-                (self._catalog.resolve(sensor, r), r.timestamp.isoformat()) for r in records
+                (r, record.timestamp.isoformat())
+                for r, record in zip(resolved, records, strict=True)
             ]
         except BadMessage as error:
             self._report(sensor, error.cause, str(error), arrived.received_at)

@@ -3,15 +3,14 @@ again when a message names a sensor or measure it does not know (at most so ofte
 
 from __future__ import annotations
 
+import math
 import time
 from typing import NamedTuple
 
 from dtbase.client import Client
 from dtbase.mqtt.payloads import BadMessage, Record
 from dtbase.schemas.sensors import SensorMeasure
-from dtbase.schemas.values import Scalar, ValueTypeError, check_value
-
-FOUND_AT_MOST = 100_000
+from dtbase.schemas.values import Scalar, ValueDatatype, ValueTypeError, check_value
 
 
 class Resolved(NamedTuple):
@@ -27,11 +26,6 @@ class Catalog:
         self._client = client
         self._refresh_seconds = refresh_seconds
         self._measures: dict[str, list[SensorMeasure]] = {}
-        # What `_measure` found, by (sensor, name, bare name, units): a message of 100
-        # readings names the same measure 100 times. Only hits: unknown names sent by
-        # devices must not grow memory, nor names that only match by their bare name (a
-        # device may send a new base name each time): at most FOUND_AT_MOST entries.
-        self._found: dict[tuple[str, str, str | None, str | None], SensorMeasure] = {}
         self._loaded_at = -float("inf")
 
     def refresh(self) -> None:
@@ -41,27 +35,36 @@ class Catalog:
             for sensor in self._client.sensors.list_sensors(sensor_type.name):
                 measures[sensor.unique_identifier] = sensor_type.measures
         self._measures = measures
-        self._found = {}
         self._loaded_at = time.monotonic()
 
-    def resolve(self, sensor: str, record: Record) -> Resolved:
-        """The record as a reading of one of the sensor's measures; BadMessage when the
-        sensor or the measure is unknown, or the value is not of the measure's datatype."""
-        key = (sensor, record.name, record.bare_name, record.units)
-        measure = self._found.get(key) or self._measure(sensor, record)
+    def resolve_all(self, sensor: str, records: list[Record]) -> list[Resolved]:
+        """The message's records as readings of the sensor's measures; BadMessage when the
+        sensor or a measure is unknown, or a value is not of its measure's datatype.
+
+        A message of 100 readings names the same measure 100 times: each is looked up
+        once, and a finite float for a float measure (the usual reading) needs no check.
+        """
+        found: dict[tuple[str, str | None, str | None], SensorMeasure] = {}
+        resolved: list[Resolved] = []
+        for record in records:
+            key = (record.name, record.bare_name, record.units)
+            measure = found.get(key)
+            if measure is None:
+                measure = found[key] = self._find(sensor, record)
+            value = record.value
+            if not (type(value) is float and measure.datatype == FLOAT and math.isfinite(value)):
+                value = _checked(measure, record)
+            resolved.append(Resolved(measure.name, measure.units, value))
+        return resolved
+
+    def _find(self, sensor: str, record: Record) -> SensorMeasure:
+        measure = self._measure(sensor, record)
         if measure is None and self._stale():
             self.refresh()
             measure = self._measure(sensor, record)
         if measure is None:
             raise self._unknown(sensor, record)
-        if len(self._found) >= FOUND_AT_MOST:
-            self._found.clear()
-        self._found[key] = measure
-        try:
-            value = check_value(measure.datatype, record.value)
-        except ValueTypeError as error:
-            raise BadMessage("wrong_datatype", f"{record.name}: {error}") from error
-        return Resolved(measure.name, measure.units, value)
+        return measure
 
     def _measure(self, sensor: str, record: Record) -> SensorMeasure | None:
         for name in (record.name, record.bare_name):
@@ -86,3 +89,13 @@ class Catalog:
 
     def _stale(self) -> bool:
         return time.monotonic() - self._loaded_at >= self._refresh_seconds
+
+
+FLOAT = ValueDatatype.float
+
+
+def _checked(measure: SensorMeasure, record: Record) -> Scalar:
+    try:
+        return check_value(measure.datatype, record.value)
+    except ValueTypeError as error:
+        raise BadMessage("wrong_datatype", f"{record.name}: {error}") from error
