@@ -51,6 +51,9 @@ SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 RECEIVE_MAXIMUM = 65535
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 RECENT_ERRORS = 10
+# A reason quotes what the device sent (a measure's name, a value): cut to fit the
+# activity report (which refuses reasons over 2,000 characters, the whole report with them).
+REASON_AT_MOST = 500
 STATUS_EVERY_SECONDS = 1.0
 REPORT_EVERY_SECONDS = 2.0
 
@@ -365,6 +368,8 @@ class Bridge:
 
     def _report(self, sensor: str, cause: str, reason: str, at: datetime) -> None:
         """Tell the device (its error topic), count, and log the first of each cause."""
+        if len(reason) > REASON_AT_MOST:
+            reason = reason[: REASON_AT_MOST - 1] + "…"
         with self._lock:
             if not self.errors[cause]:
                 log.warning("Bad MQTT message (%s) for sensor %r: %s", cause, sensor, reason)

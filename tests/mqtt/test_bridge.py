@@ -205,3 +205,29 @@ def test_a_batch_waits_no_longer_than_its_age_limit(
         batches = bridge.counters["batches"]
     assert waited < 1.0
     assert batches < 51  # batched, not one request per message
+
+
+def test_a_huge_measure_name_does_not_stop_the_traffic_reports(
+    client: Client, live_backend: str, broker: LocalBroker, mqtt_settings: MqttSettings
+) -> None:
+    """The error's reason quotes the device's measure name: a reason longer than the
+    activity report admits made every later report a 422, for every sensor."""
+    add_sensors(client, "S1")
+    secret = devices.add(broker, "S1")
+    topic = mqtt_settings.readings_topic("S1")
+    with (
+        running_bridge(mqtt_settings, live_backend) as bridge,
+        device(broker.settings.mqtt_port, "S1", secret) as d,
+    ):
+        d.watch(mqtt_settings.errors_topic("S1"))
+        d.publish(topic, {"ts": EPOCH_MS, "values": {"x" * 5000: 1}})
+        d.publish(topic, {"ts": EPOCH_MS, "values": {"count": 1}})
+        wait_until(lambda: len(d.errors) == 1)
+        wait_until(lambda: len(readings(client, "S1", "count")) == 1)
+        status = bridge.status()
+
+    assert d.errors[0]["cause"] == "unknown_measure"
+    assert "report_failures" not in status["counters"]
+    activity = client.mqtt.sensor_activity("S1")  # reported when the bridge stopped
+    assert (activity.messages, activity.errors) == (1, 1)
+    assert activity.recent_errors[0].reason.startswith("no single measure 'xxx")
