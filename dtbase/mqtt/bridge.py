@@ -134,6 +134,7 @@ class Bridge:
         self._outbox: queue.Queue[Batch] = queue.Queue(maxsize=1)
         # Counters, errors and traffic change in both the bridge's thread and the writer's.
         self._lock = threading.Lock()
+        self._writer_failure: BaseException | None = None
         self._stop = threading.Event()
         self.connected = threading.Event()
         self.counters: Counter[str] = Counter()
@@ -219,6 +220,10 @@ class Bridge:
             self._write_status()
             self._mqtt.disconnect()
             self._mqtt.loop_stop()
+        if self._writer_failure is not None:
+            # The bridge stops as it did when one thread stored: a writer that died
+            # silently would leave it receiving and never storing.
+            raise RuntimeError("the bridge's writer failed") from self._writer_failure
 
     def stop(self) -> None:
         self._stop.set()
@@ -268,7 +273,15 @@ class Bridge:
         raise Stopped
 
     def _write(self) -> None:
-        """The writer's thread: store batches in the order given, report traffic."""
+        """The writer's thread: store batches in the order given, report traffic. An
+        unexpected error stops the bridge (`run` raises it)."""
+        try:
+            self._store_batches()
+        except BaseException as error:
+            self._writer_failure = error
+            self._stop.set()
+
+    def _store_batches(self) -> None:
         while not self._stop.is_set():
             try:
                 batch = self._outbox.get(timeout=0.5)
