@@ -5,7 +5,8 @@ a Mosquitto of its own and 1,000 sensors, then measures:
 
 1. Drain rate of single-reading QoS 1 messages for 1,000 sensors, queued at the broker
    while the consumer was away: the bridge (stored) against a bare paho subscriber that
-   merely receives them (target: at least 0.5x).
+   merely receives them, each timed from the first message it receives (target: at
+   least 0.5x).
 2. Readings stored per second from messages of 100 readings each (target: 50,000/s).
 3. Publish-to-stored latency at 1,000 messages/s (target: p99 under 1 s).
 4. The bridge's memory (a `dtbase mqtt bridge` process) over a steady 1,000 messages/s:
@@ -195,9 +196,12 @@ def bare_drain_rate(settings: MqttSettings, publishers: Publishers, count: int) 
     """Messages/s a bare paho subscriber receives from its queued session."""
     done = threading.Event()
     received = 0
+    first = 0.0
 
     def on_message(*_: Any) -> None:
-        nonlocal received
+        nonlocal received, first
+        if not received:
+            first = time.monotonic()
         received += 1
         if received == count:
             done.set()
@@ -220,11 +224,10 @@ def bare_drain_rate(settings: MqttSettings, publishers: Publishers, count: int) 
     client.disconnect()
     client.loop_stop()
     publishers.burst(single(n) for n in range(count))
-    start = time.monotonic()
     client = subscriber()
     client.loop_start()
     assert done.wait(600), f"received {received} of {count}"
-    elapsed = time.monotonic() - start
+    elapsed = time.monotonic() - first
     client.disconnect()
     client.loop_stop()
     return count / elapsed
@@ -239,6 +242,12 @@ class TimedBridge(bridge_module.Bridge):
         self.stored_readings = 0
         self.all_stored = threading.Event()
         self.expect = 0
+        self.first_arrival = 0.0
+
+    def _on_message(self, *args: Any) -> None:
+        if not self.first_arrival:
+            self.first_arrival = time.monotonic()
+        super()._on_message(*args)
 
     def _stored(self, messages: list[bridge_module.Message], started: float) -> None:
         super()._stored(messages, started)
@@ -273,12 +282,10 @@ def bridge_drain_rate(
         assert bridge.connected.wait(30)
     publishers.burst(payload(n) for n in range(count))
     with timed_bridge(settings, base, count * per) as bridge:
-        # From the subscription on, as for the bare subscriber (login and the sensors'
-        # catalog are the bridge's start-up, not its rate).
-        assert bridge.connected.wait(30)
-        start = time.monotonic()
+        # From the first message received, as for the bare subscriber (login and the
+        # sensors' catalog are the bridge's start-up, not its rate).
         assert bridge.all_stored.wait(900), f"stored {bridge.stored_readings}"
-        elapsed = time.monotonic() - start
+        elapsed = time.monotonic() - bridge.first_arrival
         progress(f"  {dict(bridge.counters)}")
     return count * per / elapsed
 

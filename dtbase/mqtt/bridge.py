@@ -6,11 +6,14 @@ holding it (paho's manual acks). A message the broker accepted is therefore stor
 if the bridge or the backend dies in between: the broker sends unacknowledged messages
 again, and readings already stored are skipped by their key (sensor, measure, time).
 
-Two threads: paho's network loop only queues what arrives; this one parses, checks,
-batches (by size and by age) and writes. A bad message is published to the sensor's
-error topic, counted, logged once per cause, and acknowledged; it never holds up others.
-When the backend cannot be reached the batch is retried until it is stored, and the
-broker holds back what follows (it sends at most `RECEIVE_MAXIMUM` unacknowledged).
+Three threads: paho's network loop only queues what arrives; the bridge's own parses,
+checks and batches (by size and by age); a writer stores each batch, acknowledges it and
+reports the sensors' traffic, while the next batch fills (one batch waits for the writer
+at most, so acknowledgements stay in the order of the batches). A bad message is
+published to the sensor's error topic, counted, logged once per cause, and acknowledged;
+it never holds up others. When the backend cannot be reached the batch is retried until
+it is stored, and the broker holds back what follows (it sends at most
+`RECEIVE_MAXIMUM` unacknowledged).
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ SESSION_NEVER_EXPIRES = 0xFFFFFFFF
 RECEIVE_MAXIMUM = 65535
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 RECENT_ERRORS = 10
+# A reason quotes what the device sent (a measure's name, a value): cut to fit the
+# activity report (which refuses reasons over 2,000 characters, the whole report with them).
+REASON_AT_MOST = 500
 STATUS_EVERY_SECONDS = 1.0
 REPORT_EVERY_SECONDS = 2.0
 
@@ -95,6 +101,16 @@ class Traffic:
         default_factory=lambda: deque(maxlen=RECENT_ERRORS)
     )
 
+    def merged(self, newer: Traffic | None) -> Traffic:
+        """This (unreported) traffic followed by `newer`."""
+        if newer is None:
+            return self
+        self.last_message_at = newer.last_message_at or self.last_message_at
+        self.messages += newer.messages
+        self.errors += newer.errors
+        self.recent_errors.extend(newer.recent_errors)
+        return self
+
     def as_report(self, sensor: str) -> dict[str, Any]:
         return {
             "unique_identifier": sensor,
@@ -115,6 +131,10 @@ class Bridge:
         self._backend = backend
         self._catalog = Catalog(backend)
         self._inbox: queue.Queue[Arrived] = queue.Queue()
+        self._outbox: queue.Queue[Batch] = queue.Queue(maxsize=1)
+        # Counters, errors and traffic change in both the bridge's thread and the writer's.
+        self._lock = threading.Lock()
+        self._writer_failure: BaseException | None = None
         self._stop = threading.Event()
         self.connected = threading.Event()
         self.counters: Counter[str] = Counter()
@@ -188,14 +208,22 @@ class Bridge:
             broker.host, broker.port, keepalive=30, clean_start=False, properties=properties
         )
         self._mqtt.loop_start()
+        writer = threading.Thread(target=self._write, name="dtbase-bridge-writer", daemon=True)
+        writer.start()
         try:
             self._batch_and_store()
         finally:
+            self._stop.set()
+            writer.join()
             self._reported = 0.0
             self._maybe_report_traffic()
             self._write_status()
             self._mqtt.disconnect()
             self._mqtt.loop_stop()
+        if self._writer_failure is not None:
+            # The bridge stops as it did when one thread stored: a writer that died
+            # silently would leave it receiving and never storing.
+            raise RuntimeError("the bridge's writer failed") from self._writer_failure
 
     def stop(self) -> None:
         self._stop.set()
@@ -228,21 +256,55 @@ class Bridge:
                 full = batch.readings >= self.settings.mqtt_batch_readings
                 aged = batch.messages and time.monotonic() - batch.started >= max_age
                 if full or aged:
-                    self._store(batch)
+                    self._hand_over(batch)
                     batch = Batch()
             except Stopped:
                 return  # what is not acknowledged, the broker sends again
             self._maybe_write_status()
-            self._maybe_report_traffic()
+
+    def _hand_over(self, batch: Batch) -> None:
+        """To the writer, once it has taken the batch before (Stopped if asked to stop)."""
+        while not self._stop.is_set():
+            try:
+                self._outbox.put(batch, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise Stopped
+
+    def _write(self) -> None:
+        """The writer's thread: store batches in the order given, report traffic. An
+        unexpected error stops the bridge (`run` raises it)."""
+        try:
+            self._store_batches()
+        except BaseException as error:
+            self._writer_failure = error
+            self._stop.set()
+
+    def _store_batches(self) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = self._outbox.get(timeout=0.5)
+            except queue.Empty:
+                batch = None
+            try:
+                if batch is not None:
+                    self._store(batch)
+                self._maybe_report_traffic()
+            except Stopped:
+                return  # what is not acknowledged, the broker sends again
 
     def _checked(self, arrived: Arrived) -> Message | None:
         """The message's readings, or None after reporting it as bad (and acking it)."""
-        self.counters["messages"] += 1
+        with self._lock:
+            self.counters["messages"] += 1
         sensor = _sensor_of(arrived.topic)
         try:
             records = parse(arrived.payload, arrived.received_at)
+            resolved = self._catalog.resolve_all(sensor, records)
             readings = [
-                (self._catalog.resolve(sensor, r), r.timestamp.isoformat()) for r in records
+                (r, record.timestamp.isoformat())
+                for r, record in zip(resolved, records, strict=True)
             ]
         except BadMessage as error:
             self._report(sensor, error.cause, str(error), arrived.received_at)
@@ -253,11 +315,13 @@ class Bridge:
             log.warning("Cannot read the sensors from the backend: %s", error)
             self._retry_later(0)
             self._inbox.put(arrived)
-            self.counters["messages"] -= 1
+            with self._lock:
+                self.counters["messages"] -= 1
             return None
-        traffic = self._traffic_of(sensor)
-        traffic.last_message_at = arrived.received_at
-        traffic.messages += 1
+        with self._lock:
+            traffic = self._traffic_of(sensor)
+            traffic.last_message_at = arrived.received_at
+            traffic.messages += 1
         return Message(arrived.mid, sensor, readings)
 
     def _store(self, batch: Batch) -> None:
@@ -294,7 +358,8 @@ class Bridge:
                 problem: Exception = error
             except httpx.TransportError as error:
                 problem = error
-            self.counters["backend_retries"] += 1
+            with self._lock:
+                self.counters["backend_retries"] += 1
             if attempt == 0:
                 log.warning("Cannot store readings (will retry until stored): %s", problem)
             self._retry_later(attempt)
@@ -308,22 +373,26 @@ class Bridge:
     def _stored(self, messages: list[Message], started: float) -> None:
         for message in messages:
             self._mqtt.ack(message.mid, 1)
-        self.counters["batches"] += 1
-        self.counters["messages_stored"] += len(messages)
-        self.counters["readings_stored"] += sum(len(m.readings) for m in messages)
-        self.counters["last_batch_ms"] = round((time.monotonic() - started) * 1000)
+        with self._lock:
+            self.counters["batches"] += 1
+            self.counters["messages_stored"] += len(messages)
+            self.counters["readings_stored"] += sum(len(m.readings) for m in messages)
+            self.counters["last_batch_ms"] = round((time.monotonic() - started) * 1000)
 
     def _report(self, sensor: str, cause: str, reason: str, at: datetime) -> None:
         """Tell the device (its error topic), count, and log the first of each cause."""
-        if not self.errors[cause]:
-            log.warning("Bad MQTT message (%s) for sensor %r: %s", cause, sensor, reason)
-        self.errors[cause] += 1
-        error = {"cause": cause, "reason": reason, "received_at": at.isoformat()}
+        if len(reason) > REASON_AT_MOST:
+            reason = reason[: REASON_AT_MOST - 1] + "…"
+        with self._lock:
+            if not self.errors[cause]:
+                log.warning("Bad MQTT message (%s) for sensor %r: %s", cause, sensor, reason)
+            self.errors[cause] += 1
+            error = {"cause": cause, "reason": reason, "received_at": at.isoformat()}
+            if cause != "unknown_sensor":  # unknown names must not grow memory
+                traffic = self._traffic_of(sensor)
+                traffic.errors += 1
+                traffic.recent_errors.append(error)
         self._mqtt.publish(self.settings.errors_topic(sensor), json.dumps(error), qos=1)
-        if cause != "unknown_sensor":  # unknown names must not grow memory
-            traffic = self._traffic_of(sensor)
-            traffic.errors += 1
-            traffic.recent_errors.append(error)
 
     def _traffic_of(self, sensor: str) -> Traffic:
         return self._traffic.setdefault(sensor, Traffic())
@@ -334,16 +403,19 @@ class Bridge:
         if not self._traffic or time.monotonic() - self._reported < REPORT_EVERY_SECONDS:
             return
         self._reported = time.monotonic()
+        with self._lock:
+            taken, self._traffic = self._traffic, {}
         try:
             self._backend.mqtt.insert_activity(
-                [traffic.as_report(sensor) for sensor, traffic in self._traffic.items()]
+                [traffic.as_report(sensor) for sensor, traffic in taken.items()]
             )
         except (ApiError, httpx.TransportError) as error:
-            if not self.counters["report_failures"]:
-                log.warning("Cannot report sensors' MQTT traffic to the backend: %s", error)
-            self.counters["report_failures"] += 1
-            return
-        self._traffic = {}
+            with self._lock:
+                if not self.counters["report_failures"]:
+                    log.warning("Cannot report sensors' MQTT traffic to the backend: %s", error)
+                self.counters["report_failures"] += 1
+                for sensor, traffic in taken.items():  # sent again with the next report
+                    self._traffic[sensor] = traffic.merged(self._traffic.get(sensor))
 
     # --- status, for `dtbase mqtt status` ---
 
@@ -355,9 +427,13 @@ class Bridge:
             "started_at": self.started_at,
             "updated_at": datetime.now(UTC).isoformat(),
             "waiting": self._inbox.qsize(),
-            "counters": dict(self.counters),
-            "errors": dict(self.errors),
+            "counters": self._copy(self.counters),
+            "errors": self._copy(self.errors),
         }
+
+    def _copy(self, counter: Counter[str]) -> dict[str, int]:
+        with self._lock:
+            return dict(counter)
 
     def _maybe_write_status(self) -> None:
         if time.monotonic() - self._status_written >= STATUS_EVERY_SECONDS:

@@ -3,17 +3,17 @@ again when a message names a sensor or measure it does not know (at most so ofte
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dtbase.client import Client
 from dtbase.mqtt.payloads import BadMessage, Record
 from dtbase.schemas.sensors import SensorMeasure
-from dtbase.schemas.values import Scalar, ValueTypeError, check_value
+from dtbase.schemas.values import Scalar, ValueDatatype, ValueTypeError, check_value
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(NamedTuple):
     """A reading ready for bulk ingest: its series key and its checked value."""
 
     measure_name: str
@@ -37,20 +37,34 @@ class Catalog:
         self._measures = measures
         self._loaded_at = time.monotonic()
 
-    def resolve(self, sensor: str, record: Record) -> Resolved:
-        """The record as a reading of one of the sensor's measures; BadMessage when the
-        sensor or the measure is unknown, or the value is not of the measure's datatype."""
+    def resolve_all(self, sensor: str, records: list[Record]) -> list[Resolved]:
+        """The message's records as readings of the sensor's measures; BadMessage when the
+        sensor or a measure is unknown, or a value is not of its measure's datatype.
+
+        A message of 100 readings names the same measure 100 times: each is looked up
+        once, and a finite float for a float measure (the usual reading) needs no check.
+        """
+        found: dict[tuple[str, str | None, str | None], SensorMeasure] = {}
+        resolved: list[Resolved] = []
+        for record in records:
+            key = (record.name, record.bare_name, record.units)
+            measure = found.get(key)
+            if measure is None:
+                measure = found[key] = self._find(sensor, record)
+            value = record.value
+            if not (type(value) is float and measure.datatype == FLOAT and math.isfinite(value)):
+                value = _checked(measure, record)
+            resolved.append(Resolved(measure.name, measure.units, value))
+        return resolved
+
+    def _find(self, sensor: str, record: Record) -> SensorMeasure:
         measure = self._measure(sensor, record)
         if measure is None and self._stale():
             self.refresh()
             measure = self._measure(sensor, record)
         if measure is None:
             raise self._unknown(sensor, record)
-        try:
-            value = check_value(measure.datatype, record.value)
-        except ValueTypeError as error:
-            raise BadMessage("wrong_datatype", f"{record.name}: {error}") from error
-        return Resolved(measure.name, measure.units, value)
+        return measure
 
     def _measure(self, sensor: str, record: Record) -> SensorMeasure | None:
         for name in (record.name, record.bare_name):
@@ -75,3 +89,13 @@ class Catalog:
 
     def _stale(self) -> bool:
         return time.monotonic() - self._loaded_at >= self._refresh_seconds
+
+
+FLOAT = ValueDatatype.float
+
+
+def _checked(measure: SensorMeasure, record: Record) -> Scalar:
+    try:
+        return check_value(measure.datatype, record.value)
+    except ValueTypeError as error:
+        raise BadMessage("wrong_datatype", f"{record.name}: {error}") from error

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -27,8 +26,7 @@ SENML_RELATIVE_BELOW = 2**28
 MAX_EPOCH_MS = 253_402_214_400_000
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One reading as published: the measure by name (and units, if the payload says).
     `bare_name` is a SenML record's `n` without its base name: devices often put their own
     identifier in `bn` (RFC 8428's examples do), and that is not part of the measure."""
@@ -115,19 +113,28 @@ def _plain_time(ts: Any) -> datetime:
     raise BadMessage("bad_time", f"ts {ts!r}: give an ISO 8601 time or epoch milliseconds")
 
 
+# The fields that set or change the base values for the records that follow.
+BASE_FIELDS = frozenset({"bn", "bt", "bu", "bv", "bver"})
+VALUE_FIELDS = ("v", "vs", "vb", "vd")
+
+
 def _senml(documents: list[dict[str, Any]], received_at: datetime) -> list[Record]:
     base_name, base_time, base_units, base_value = "", 0.0, None, 0.0
     records: list[Record] = []
+    # A message of 100 readings is 100 records: the loop checks the common record
+    # ({"n", "v", "t"}, no base fields) with as few calls as it can.
     for index, record in enumerate(documents):
         where = f"record {index}"
-        base_name = _field(record, "bn", str, where, base_name)
-        base_time = _number(record, "bt", where, base_time)
-        base_units = _field(record, "bu", str, where, base_units)
-        base_value = _number(record, "bv", where, base_value)
+        has_base = not BASE_FIELDS.isdisjoint(record)
+        if has_base:
+            base_name = _field(record, "bn", str, where, base_name)
+            base_time = _number(record, "bt", where, base_time)
+            base_units = _field(record, "bu", str, where, base_units)
+            base_value = _number(record, "bv", where, base_value)
         own_name = _field(record, "n", str, where, "")
         name = base_name + own_name
         units = _field(record, "u", str, where, base_units)
-        given = [key for key in ("v", "vs", "vb", "vd") if key in record]
+        given = [key for key in VALUE_FIELDS if key in record]
         if not given and "bn" not in record and "bt" not in record:
             raise BadMessage("bad_form", f"{where}: no value (v, vs or vb)")
         if not given:
@@ -137,7 +144,7 @@ def _senml(documents: list[dict[str, Any]], received_at: datetime) -> list[Recor
         if not name:
             raise BadMessage("bad_form", f"{where}: no name (n or bn)")
         value = _senml_value(record, given[0], base_value, where)
-        seconds = base_time + _number(record, "t", where, 0.0)
+        seconds = base_time + _number(record, "t", where, 0.0) if "t" in record else base_time
         timestamp = _senml_time(seconds, received_at, where)
         bare = own_name if base_name and own_name else None
         records.append(Record(name, units, value, timestamp, bare))

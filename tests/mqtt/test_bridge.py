@@ -3,15 +3,26 @@ datatype, bad messages reported on the error topic, devices confined to their se
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 
 from dtbase.client import Client
+from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.mqtt import devices
+from dtbase.mqtt.bridge import Batch, Bridge
 from dtbase.mqtt.broker import LocalBroker
 from dtbase.mqtt.config import MqttSettings
-from tests.mqtt.helpers import START, add_sensors, device, readings, running_bridge, wait_until
+from tests.mqtt.helpers import (
+    PASSWORD,
+    START,
+    add_sensors,
+    device,
+    readings,
+    running_bridge,
+    wait_until,
+)
 
 EPOCH_S = START.timestamp()
 EPOCH_MS = int(EPOCH_S * 1000)
@@ -205,3 +216,65 @@ def test_a_batch_waits_no_longer_than_its_age_limit(
         batches = bridge.counters["batches"]
     assert waited < 1.0
     assert batches < 51  # batched, not one request per message
+
+
+def test_a_huge_measure_name_does_not_stop_the_traffic_reports(
+    client: Client, live_backend: str, broker: LocalBroker, mqtt_settings: MqttSettings
+) -> None:
+    """The error's reason quotes the device's measure name: a reason longer than the
+    activity report admits made every later report a 422, for every sensor."""
+    add_sensors(client, "S1")
+    secret = devices.add(broker, "S1")
+    topic = mqtt_settings.readings_topic("S1")
+    with (
+        running_bridge(mqtt_settings, live_backend) as bridge,
+        device(broker.settings.mqtt_port, "S1", secret) as d,
+    ):
+        d.watch(mqtt_settings.errors_topic("S1"))
+        d.publish(topic, {"ts": EPOCH_MS, "values": {"x" * 5000: 1}})
+        d.publish(topic, {"ts": EPOCH_MS, "values": {"count": 1}})
+        wait_until(lambda: len(d.errors) == 1)
+        wait_until(lambda: len(readings(client, "S1", "count")) == 1)
+        status = bridge.status()
+
+    assert d.errors[0]["cause"] == "unknown_measure"
+    assert "report_failures" not in status["counters"]
+    activity = client.mqtt.sensor_activity("S1")  # reported when the bridge stopped
+    assert (activity.messages, activity.errors) == (1, 1)
+    assert activity.recent_errors[0].reason.startswith("no single measure 'xxx")
+
+
+class BrokenWriter(Bridge):
+    """A bridge whose storing fails in a way nobody planned for."""
+
+    def _store(self, batch: Batch) -> None:
+        raise ZeroDivisionError("a bug")
+
+
+def test_a_failing_writer_stops_the_bridge_loudly(
+    client: Client, live_backend: str, broker: LocalBroker, mqtt_settings: MqttSettings
+) -> None:
+    """Storing runs in its own thread: its death must end `run` with the error, not
+    leave a bridge that receives and never stores."""
+    add_sensors(client, "S1")
+    secret = devices.add(broker, "S1")
+    with Client.logged_in(live_backend, DEFAULT_USER_EMAIL, PASSWORD) as backend:
+        bridge = BrokenWriter(mqtt_settings, backend)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                bridge.run()
+            except RuntimeError as error:
+                failure.append(error)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        assert bridge.connected.wait(20)
+        with device(broker.settings.mqtt_port, "S1", secret) as d:
+            d.publish(mqtt_settings.readings_topic("S1"), {"values": {"count": 1}})
+            thread.join(20)
+
+    assert not thread.is_alive()
+    assert isinstance(failure[0].__cause__, ZeroDivisionError)
+    assert readings(client, "S1", "count") == []

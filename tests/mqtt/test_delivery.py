@@ -166,3 +166,5 @@ def test_backend_stopped_for_ten_seconds_under_load_loses_nothing(
     assert stored_while_down < publisher.acked  # the outage held readings back
     assert retries > 0
     assert [r.value for r in readings(client, "S1", "count")] == list(range(total))
+    # The traffic reports that failed meanwhile were sent again with the next.
+    assert client.mqtt.sensor_activity("S1").messages == total
