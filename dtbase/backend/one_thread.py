@@ -130,7 +130,8 @@ def _sessions(arguments: Iterable[Any], deferred: list[Deferred[Any]]) -> list[S
 
 def _limiter_for(arguments: Iterable[Any]) -> CapacityLimiter | None:
     """A limiter of its own for a request whose session already holds a connection (a
-    sync dependency used it in an earlier hop), else the shared one (None).
+    sync dependency used it in an earlier hop: none does today, the user's lookup is
+    deferred), else the shared one (None).
 
     Such a request must not queue for a thread: if every thread waited for a connection
     while every connection was held by a request waiting for a thread, nothing would move

@@ -1,9 +1,11 @@
 """More requests at once than worker threads and connections: every one is answered.
 
-A request looks its user up in one worker-thread hop (the connection stays with its
-transaction) and runs its endpoint in the next. If the next hop queued behind new
+A request used to look its user up in one worker-thread hop (the connection stays with
+its transaction) and run its endpoint in the next. If the next hop queued behind new
 requests for a thread, and those held every thread waiting for a connection, nothing
-would move until the pool's timeout (30 s), then the requests would fail.
+would move until the pool's timeout (30 s), then the requests would fail. Now the lookup
+and the endpoint share one hop (`one_thread`); a request whose session holds a connection
+before its endpoint's hop still gets a thread of its own.
 """
 
 from __future__ import annotations
