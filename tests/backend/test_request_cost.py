@@ -16,6 +16,8 @@ from sqlalchemy import Engine, event
 
 from dtbase.backend.app import create_app
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from dtbase.schemas.users import Role
+from tests.utils.accounts import UserFactory
 from tests.utils.sensors import add_sensors
 from tests.utils.servers import served
 from tests.utils.settings import DEFAULT_PASSWORD
@@ -181,3 +183,22 @@ def test_a_body_is_checked_after_the_user(
     ended = post({"Authorization": f"Bearer {other['access_token']}"})
 
     assert (ended.status_code, ended.json()) == (401, {"detail": "Could not validate credentials"})
+
+
+def test_another_dependencys_error_comes_after_the_user_and_the_role(
+    counted: tuple[httpx.Client, Counted], user_factory: UserFactory
+) -> None:
+    """The CSV upload's own dependency refuses a body it cannot read (415); the deferred
+    user's lookup and role check still answer first."""
+    client, _ = counted
+    url, plain = "/sensor/insert-readings-bulk-csv", {"content-type": "text/plain"}
+    viewer = user_factory(Role.viewer)
+    login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+    ended = client.post("/auth/login", json=login).json()["access_token"]
+    client.post("/auth/logout", headers={"Authorization": f"Bearer {ended}"})
+
+    live = client.post(url, content=b"x", headers=plain)
+    revoked = client.post(url, content=b"x", headers=plain | {"Authorization": f"Bearer {ended}"})
+    refused = viewer.post(url, content=b"x", headers=plain)
+
+    assert [live.status_code, revoked.status_code, refused.status_code] == [415, 401, 403]
