@@ -8,12 +8,12 @@ faster), then the user's check, the endpoint and the commit run in one worker th
 Measured with 1,000 readings per request, this takes about an eighth off the request.
 
 A body that does not validate takes FastAPI's own path, so the 422 answers, the OpenAPI
-document and the order of the checks (token 401, body 422, user 401, role 403) are
-FastAPI's in every case. An ingest endpoint is declared as any other, with three
-parameters: the body (of the route's model), the session (`SessionDep`) and the user, of a
-role dependency's type (`Writer`, `Admin`: it carries the role). Any other parameter would
-be left out here, so the signature is checked when the route is registered: a mistake
-stops the start-up, not the first request.
+document and the order of the checks (token 401, JSON that does not parse 422, user 401,
+role 403, fields 422) are those of every other route. An ingest endpoint is declared as
+any other, with three parameters: the body (of the route's model), the session
+(`SessionDep`) and the user, of a role dependency's type (`Writer`, `Admin`: it carries
+the role). Any other parameter would be left out here, so the signature is checked when
+the route is registered: a mistake stops the start-up, not the first request.
 """
 
 from __future__ import annotations

@@ -1,34 +1,87 @@
-"""Sync endpoints in one worker-thread hop: the endpoint, then its session's commit.
+"""Sync endpoints in one worker-thread hop: their deferred dependencies (the user), the
+endpoint, then its session's commit.
 
-FastAPI calls a sync (`def`) endpoint in a worker thread, then checks its answer against
-the response model in another, and the session dependency (`db.get_session`) commits in
-a third. Each hop wakes a thread and then the event loop again; under load, on a busy
-machine, the wake-ups are most of a small request's time. Here the endpoint is wrapped in
-an async function that runs it and commits its session in one hop; FastAPI then checks
-the answer in the event loop (an endpoint's answer is small: big ones are streamed), and
-the session dependency finds nothing left to do but close a session without a connection.
+FastAPI calls a sync (`def`) endpoint in a worker thread, a sync dependency (the user's
+lookup) in another before it, checks the endpoint's answer against the response model in
+a third, and the session dependency (`db.get_session`) commits in a fourth. Each hop wakes
+a thread and then the event loop again; under load, on a busy machine, the wake-ups are
+most of a small request's time. Here the endpoint is wrapped in an async function that
+works out the deferred dependencies, runs the endpoint and commits its sessions, in one
+hop; FastAPI then checks the answer in the event loop (an endpoint's answer is small: big
+ones are streamed), and the session dependency finds nothing left to do but close a
+session without a connection.
+
+A dependency defers its value (`defer`) when the endpoint runs here: an async dependency
+then returns a `Deferred`, which is worked out in the endpoint's thread, before the
+endpoint, in the order the dependencies asked. The order of the answers is kept: if the
+request fails before its endpoint runs (a body that does not validate, say), the deferred
+values are worked out first, in a hop of their own, so that a revoked token is still a 401
+(and a missing role a 403) before a bad body's 422, as DTBase answers.
 
 The unit of work is unchanged: the commit still comes after the endpoint and before the
-answer, and an exception (from the endpoint or the commit) still rolls back through the
-session dependency.
+answer, and an exception (from a deferred value, the endpoint or the commit) still rolls
+back through the session dependency.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Iterable
+from contextvars import ContextVar
+from typing import Any, Generic, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
+from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+T = TypeVar("T")
+
+
+class Deferred(ABC, Generic[T]):
+    """A dependency's value, worked out (once) in the endpoint's thread, in the request's
+    session."""
+
+    session: Session
+
+    # Not `functools.cached_property`: before Python 3.12 it holds one lock for every
+    # instance while it works a value out, which queued every request's user lookup (a
+    # database round trip) behind one another (measured: 150 ms of waiting at 32 clients).
+    @property
+    def value(self) -> T:
+        try:
+            value: T = self.__dict__["_value"]
+        except KeyError:
+            value = self.__dict__.setdefault("_value", self.resolve())
+        return value
+
+    @abstractmethod
+    def resolve(self) -> T:
+        """The value (or the exception that answers the request); may use the session."""
+
+
+# The request's deferred values not yet worked out; None where its endpoint does not run
+# in one thread (the dependency then works its value out at once).
+_deferred: ContextVar[list[Deferred[Any]] | None] = ContextVar("dtbase_deferred", default=None)
+
+
+def defer(item: Deferred[T]) -> bool:
+    """Whether `item` is worked out in the endpoint's thread (the dependency then returns
+    it); False where the endpoint does not run in one thread."""
+    deferred = _deferred.get()
+    if deferred is None:
+        return False
+    deferred.append(item)
+    return True
+
 
 def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """An async endpoint that runs the sync `endpoint` and commits the sessions it was
-    given, in one worker thread. Coroutines and generators are left as they are."""
+    """An async endpoint that works out the deferred dependencies, runs the sync
+    `endpoint` and commits the sessions it was given, in one worker thread. Coroutines and
+    generators are left as they are."""
     if not inspect.isfunction(endpoint) or (
         inspect.iscoroutinefunction(endpoint)
         or inspect.isgeneratorfunction(endpoint)
@@ -36,27 +89,56 @@ def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     ):
         return endpoint
 
-    def run_and_commit(arguments: dict[str, Any]) -> Any:
-        answer = endpoint(**arguments)
-        for value in arguments.values():
-            if isinstance(value, Session):
-                value.commit()
+    def run_and_commit(arguments: dict[str, Any], deferred: list[Deferred[Any]]) -> Any:
+        _work_out(deferred)
+        answer = endpoint(
+            **{
+                name: value.value if isinstance(value, Deferred) else value
+                for name, value in arguments.items()
+            }
+        )
+        for session in _sessions(arguments.values(), deferred):
+            session.commit()
         return answer
 
     # `wraps` keeps what FastAPI reads of the endpoint: its signature (through
     # `__wrapped__`), name (the operation id), docstring and module.
     @functools.wraps(endpoint)
     async def endpoint_in_one_thread(**arguments: Any) -> Any:
+        deferred = _taken()
         return await anyio.to_thread.run_sync(
-            run_and_commit, arguments, limiter=_limiter_for(arguments.values())
+            run_and_commit, arguments, deferred, limiter=_limiter_for(arguments.values())
         )
 
     return endpoint_in_one_thread
 
 
+def _taken() -> list[Deferred[Any]]:
+    """The request's deferred values, which are now the caller's to work out."""
+    deferred = _deferred.get() or []
+    taken = list(deferred)
+    deferred.clear()
+    return taken
+
+
+def _work_out(deferred: list[Deferred[Any]]) -> None:
+    """Each value in the order the dependencies asked (a 401 before a 403), for its
+    exception: the endpoint's arguments take the values from there."""
+    for item in deferred:
+        item.value  # noqa: B018
+
+
+def _sessions(arguments: Iterable[Any], deferred: list[Deferred[Any]]) -> list[Session]:
+    """The sessions to commit: the endpoint's and the deferred values', each once."""
+    sessions = [value for value in arguments if isinstance(value, Session)]
+    sessions += [item.session for item in deferred]
+    return list({id(session): session for session in sessions}.values())
+
+
 def _limiter_for(arguments: Iterable[Any]) -> CapacityLimiter | None:
-    """A limiter of its own for a request whose session already holds a connection (its
-    user was looked up in an earlier hop), else the shared one (None).
+    """A limiter of its own for a request whose session already holds a connection (a
+    sync dependency used it in an earlier hop: none does today, the user's lookup is
+    deferred), else the shared one (None).
 
     Such a request must not queue for a thread: if every thread waited for a connection
     while every connection was held by a request waiting for a thread, nothing would move
@@ -68,8 +150,41 @@ def _limiter_for(arguments: Iterable[Any]) -> CapacityLimiter | None:
     return CapacityLimiter(1) if holding else None
 
 
+def _work_out_and_end(deferred: list[Deferred[Any]]) -> None:
+    """The deferred values (for their exceptions), then their transactions ended."""
+    try:
+        _work_out(deferred)
+    finally:
+        for session in _sessions((), deferred):
+            session.rollback()
+
+
 class OneThreadRoute(APIRoute):
-    """A route whose sync endpoint runs with its session's commit in one thread hop."""
+    """A route whose sync endpoint runs with its deferred dependencies and its session's
+    commit in one thread hop."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        super().__init__(path, in_one_thread(endpoint), **options)
+        wrapped = in_one_thread(endpoint)
+        self.in_one_thread = wrapped is not endpoint
+        super().__init__(path, wrapped, **options)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not self.in_one_thread:
+            return handler
+
+        async def deferring(request: Request) -> Response:
+            deferred: list[Deferred[Any]] = []
+            token = _deferred.set(deferred)
+            try:
+                return await handler(request)
+            except Exception:
+                # Failed before the endpoint took them (a body that does not validate,
+                # another dependency's error): they answer first, as if not deferred.
+                if deferred:
+                    await anyio.to_thread.run_sync(_work_out_and_end, _taken())
+                raise
+            finally:
+                _deferred.reset(token)
+
+        return deferring

@@ -69,6 +69,13 @@ def serve_backend(
             min=1, max=64, help="Worker processes [DT_BACKEND_WORKERS, else one per core]."
         ),
     ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="A log line per request [DT_BACKEND_ACCESS_LOG, else off].",
+        ),
+    ] = None,
 ) -> None:
     """Serve the backend against DT_DATABASE_URL / DT_SQL_HOST (migrate first: db upgrade).
 
@@ -86,6 +93,7 @@ def serve_backend(
         port=port or settings.backend_port,
         workers=workers or settings.backend_workers or usable_cores(),
         proxy_headers=True,
+        access_log=settings.backend_access_log if access_log is None else access_log,
     )
 
 

@@ -116,6 +116,9 @@ class BackendSettings(DatabaseSettings):
     backend_port: int = Field(default=5000, ge=1, le=65535)
     # uvicorn worker processes of `dtbase serve backend` (the image); None: one per core.
     backend_workers: int | None = Field(default=None, ge=1, le=64)
+    # uvicorn's access log (a line per request) in `dtbase serve backend`: off by default,
+    # as it costs every request time in the event loop (see docs/performance.md).
+    backend_access_log: bool = False
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:

@@ -1,6 +1,7 @@
-"""What a small request costs the database: statements and transactions, counted with
-SQLAlchemy's engine events on a real backend over HTTP. A guard against a change that
-quietly adds a round trip to every request (bench/load.py measures the time)."""
+"""What a small request costs: statements and transactions, counted with SQLAlchemy's
+engine events, and worker-thread hops, on a real backend over HTTP. A guard against a
+change that quietly adds a round trip or a hop to every request (bench/load.py measures
+the time)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy import Engine, event
 
 from dtbase.backend.app import create_app
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from dtbase.schemas.users import Role
+from tests.utils.accounts import UserFactory
 from tests.utils.sensors import add_sensors
 from tests.utils.servers import served
 from tests.utils.settings import DEFAULT_PASSWORD
@@ -24,16 +28,22 @@ class Counted:
     statements: list[str] = field(default_factory=list)
     commits: int = 0
     rollbacks: int = 0
+    # Calls of a function in a worker thread (FastAPI's and ours both go through anyio).
+    hops: int = 0
 
     def reset(self) -> None:
-        self.statements, self.commits, self.rollbacks = [], 0, 0
+        self.statements, self.commits, self.rollbacks, self.hops = [], 0, 0, 0
 
 
 @pytest.fixture
 def counted(
-    settings: BackendSettings, database_url: str, clean_database: None
+    settings: BackendSettings,
+    database_url: str,
+    clean_database: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[httpx.Client, Counted]]:
-    """A client logged in to a backend whose engine counts what it sends."""
+    """A client logged in to a backend whose engine counts what it sends, and which
+    counts its hops to worker threads (its background work is off in tests)."""
     app = create_app(settings, database_url=database_url)
     engine: Engine = app.state.session_factory.kw["bind"]
     seen = Counted()
@@ -47,6 +57,13 @@ def counted(
     def rollback(_: Any) -> None:
         seen.rollbacks += 1
 
+    run_sync = anyio.to_thread.run_sync
+
+    async def counting_run_sync(*args: Any, **options: Any) -> Any:
+        seen.hops += 1
+        return await run_sync(*args, **options)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting_run_sync)
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
     event.listen(engine, "rollback", rollback)
@@ -57,14 +74,14 @@ def counted(
         yield client, seen
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "statements"),
-    [
-        ("GET", "/health", 1),  # SELECT 1
-        ("GET", "/user/me", 1),  # the token's session and user, in one query
-        ("POST", "/sensor/list-sensors", 2),  # the user; the sensors
-    ],
-)
+SMALL_REQUESTS = [
+    ("GET", "/health", 1),  # SELECT 1
+    ("GET", "/user/me", 1),  # the token's session and user, in one query
+    ("POST", "/sensor/list-sensors", 2),  # the user; the sensors
+]
+
+
+@pytest.mark.parametrize(("method", "path", "statements"), SMALL_REQUESTS)
 def test_a_small_request_is_its_statements_and_one_commit(
     counted: tuple[httpx.Client, Counted], method: str, path: str, statements: int
 ) -> None:
@@ -119,3 +136,69 @@ def test_a_bulk_insert_finds_its_sensors_in_one_statement_however_many(
         return len(seen.statements)
 
     assert statements_to_store(uids) == statements_to_store(uids[:1])
+
+
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in SMALL_REQUESTS])
+def test_a_small_request_is_one_thread_hop(
+    counted: tuple[httpx.Client, Counted], method: str, path: str
+) -> None:
+    """The user's lookup, the endpoint and the commit share one worker thread's call."""
+    client, seen = counted
+    seen.reset()
+
+    response = client.request(method, path, json={} if method == "POST" else None)
+
+    assert response.status_code == 200, response.text
+    assert seen.hops == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"type_name": "Station"}, 200),
+        ({"limit": "many"}, 422),
+        ({"type_name": 5, "offset": -1}, 422),
+    ],
+)
+def test_a_body_is_checked_after_the_user(
+    counted: tuple[httpx.Client, Counted], body: dict[str, object], status: int
+) -> None:
+    """A good token of an ended session is a 401 whatever the body's fields (DTBase's
+    order); with a live session a bad body is a 422, and the user's lookup that came first
+    leaves no transaction open. (JSON that does not parse is a 422 before any of this.)"""
+    client, seen = counted
+    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
+
+    def post(headers: dict[str, str] | None = None) -> httpx.Response:
+        return client.post("/sensor/list-sensors", json=body, headers=headers)
+
+    seen.reset()
+    live = post()
+    assert live.status_code == status, live.text
+    assert (seen.commits, seen.rollbacks) == ((1, 0) if status == 200 else (0, 1))
+    login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+    other = client.post("/auth/login", json=login).json()
+    client.post("/auth/logout", headers={"Authorization": f"Bearer {other['access_token']}"})
+
+    ended = post({"Authorization": f"Bearer {other['access_token']}"})
+
+    assert (ended.status_code, ended.json()) == (401, {"detail": "Could not validate credentials"})
+
+
+def test_another_dependencys_error_comes_after_the_user_and_the_role(
+    counted: tuple[httpx.Client, Counted], user_factory: UserFactory
+) -> None:
+    """The CSV upload's own dependency refuses a body it cannot read (415); the deferred
+    user's lookup and role check still answer first."""
+    client, _ = counted
+    url, plain = "/sensor/insert-readings-bulk-csv", {"content-type": "text/plain"}
+    viewer = user_factory(Role.viewer)
+    login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+    ended = client.post("/auth/login", json=login).json()["access_token"]
+    client.post("/auth/logout", headers={"Authorization": f"Bearer {ended}"})
+
+    live = client.post(url, content=b"x", headers=plain)
+    revoked = client.post(url, content=b"x", headers=plain | {"Authorization": f"Bearer {ended}"})
+    refused = viewer.post(url, content=b"x", headers=plain)
+
+    assert [live.status_code, revoked.status_code, refused.status_code] == [415, 401, 403]

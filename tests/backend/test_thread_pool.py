@@ -1,17 +1,22 @@
 """More requests at once than worker threads and connections: every one is answered.
 
-A request looks its user up in one worker-thread hop (the connection stays with its
-transaction) and runs its endpoint in the next. If the next hop queued behind new
+A request used to look its user up in one worker-thread hop (the connection stays with
+its transaction) and run its endpoint in the next. If the next hop queued behind new
 requests for a thread, and those held every thread waiting for a connection, nothing
-would move until the pool's timeout (30 s), then the requests would fail.
+would move until the pool's timeout (30 s), then the requests would fail. Now the lookup
+and the endpoint share one hop (`one_thread`); a request whose session holds a connection
+before its endpoint's hop still gets a thread of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 import anyio.to_thread
 import httpx
+from sqlalchemy import Engine, event
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dtbase.backend.app import create_app
@@ -56,3 +61,36 @@ def test_a_burst_beyond_threads_and_connections_is_answered(
         token = httpx.post(f"{url}/auth/login", json=login, timeout=30).json()["access_token"]
         for _ in range(3):
             assert asyncio.run(_burst(url, token)) == [200] * REQUESTS
+
+
+def test_requests_look_their_users_up_at_the_same_time(
+    settings: BackendSettings, database_url: str, clean_database: None
+) -> None:
+    """Each request's lookup runs in its own thread, none waiting for another's (a lock
+    shared by every request's lookup once queued them all under load)."""
+    app = create_app(settings, database_url=database_url)
+    engine: Engine = app.state.session_factory.kw["bind"]
+    both_inside = threading.Barrier(2, timeout=10)
+    inside: list[bool] = []
+
+    def meet(*args: Any) -> None:
+        # The lookup joins the token's session and user: only it reads auth_session.
+        if "JOIN auth_sessions" in args[2] and len(inside) < 2:
+            inside.append(True)
+            both_inside.wait()  # broken (an error answer) if the other cannot come in
+
+    with served(app) as url:
+        login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+        token = httpx.post(f"{url}/auth/login", json=login, timeout=30).json()["access_token"]
+        event.listen(engine, "before_cursor_execute", meet)
+
+        async def two_at_once() -> list[int]:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+                answers = await asyncio.gather(
+                    *(client.post("/sensor/list-sensors", json={}) for _ in range(2))
+                )
+            return [answer.status_code for answer in answers]
+
+        assert asyncio.run(two_at_once()) == [200, 200]
+        assert inside == [True, True]

@@ -155,3 +155,28 @@ def test_with_two_workers_each_scheduled_run_happens_once_and_rollups_are_done(
         == 1000
     )
     assert "Traceback" not in log.read_text()
+
+
+def test_the_access_log_is_off_unless_asked_for(
+    database_url: str, tmp_path: Path, clean_database: None
+) -> None:
+    """A log line per request costs every request time in the event loop: off by default,
+    on with `--access-log` (or DT_BACKEND_ACCESS_LOG)."""
+    logs = {}
+    for name, options, env in [
+        ("default", (), {}),
+        ("option", ("--access-log",), {}),
+        ("setting", (), {"DT_BACKEND_ACCESS_LOG": "true"}),
+        ("option over setting", ("--no-access-log",), {"DT_BACKEND_ACCESS_LOG": "true"}),
+    ]:
+        log = tmp_path / f"{name}.log"
+        with serve_backend(database_url, log, "--workers", "1", *options, **env) as (url, _):
+            assert httpx.get(f"{url}/health?probe=1", timeout=10).status_code == 200
+        logs[name] = "GET /health?probe=1" in log.read_text()
+
+    assert logs == {
+        "default": False,
+        "option": True,
+        "setting": True,
+        "option over setting": False,
+    }

@@ -10,13 +10,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from dtbase.backend.app_state import token_config_of
 from dtbase.backend.auth import store as auth_store
 from dtbase.backend.auth.tokens import INVALID, Claims, TokenType, read_claims
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import Forbidden, NotAuthenticated, Unauthorized
-from dtbase.backend.one_thread import OneThreadRoute
+from dtbase.backend.one_thread import Deferred, OneThreadRoute, defer
 from dtbase.backend.users.tables import User
 from dtbase.schemas.users import Role
 
@@ -71,9 +72,41 @@ def session_id_of(claims: Claims) -> uuid.UUID:
     return claims.session_id
 
 
-def _user_with_token(token_type: TokenType | None) -> Callable[..., User]:
-    def dependency(request: Request, session: SessionDep, _: Credentials) -> User:
-        return user_of(session, claims_of(request), token_type)
+@dataclass(eq=False)
+class PendingUser(Deferred[User]):
+    """The user of a request whose endpoint runs in one thread hop (`one_thread`): looked
+    up there, just before the endpoint, rather than in a hop of its own."""
+
+    session: Session
+    claims: Claims
+    token_type: TokenType | None
+
+    def resolve(self) -> User:
+        return user_of(self.session, self.claims, self.token_type)
+
+
+@dataclass(eq=False)
+class PendingRole(Deferred[User]):
+    """A pending user, checked for a role once looked up."""
+
+    session: Session
+    user: PendingUser
+    minimum: Role
+
+    def resolve(self) -> User:
+        return check_role(self.user.value, self.minimum)
+
+
+def _user_with_token(token_type: TokenType | None) -> Callable[..., Any]:
+    # Async: where the endpoint runs in one thread hop, the lookup joins it (`defer`);
+    # elsewhere (async endpoints) it takes a hop of its own, as a sync dependency would.
+    async def dependency(
+        request: Request, session: SessionDep, _: Credentials
+    ) -> User | PendingUser:
+        pending = PendingUser(session, claims_of(request), token_type)
+        if defer(pending):
+            return pending
+        return await run_in_threadpool(pending.resolve)
 
     return dependency
 
@@ -81,6 +114,7 @@ def _user_with_token(token_type: TokenType | None) -> Callable[..., User]:
 current_user = _user_with_token("access")
 refreshing_user = _user_with_token("refresh")
 any_token_user = _user_with_token(None)
+# What an endpoint gets is a `User` (a pending one is looked up before the endpoint runs).
 CurrentUser = Annotated[User, Depends(current_user, scope="function")]
 RefreshingUser = Annotated[User, Depends(refreshing_user, scope="function")]
 # Logging out works with either token: a client whose access token has expired may too.
@@ -101,8 +135,15 @@ class RoleRequired:
 
     minimum: Role
 
-    # Async: a check this cheap isn't worth a thread hop.
-    async def __call__(self, user: CurrentUser) -> User:
+    # Async: a check this cheap isn't worth a thread hop; a pending user's role is checked
+    # once the user is looked up, after every pending lookup (401 before 403).
+    async def __call__(
+        self, user: Annotated[User | PendingUser, Depends(current_user, scope="function")]
+    ) -> User | PendingRole:
+        if isinstance(user, PendingUser):
+            pending = PendingRole(user.session, user, self.minimum)
+            defer(pending)
+            return pending
         return check_role(user, self.minimum)
 
 
