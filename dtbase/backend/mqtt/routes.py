@@ -9,13 +9,18 @@ from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.mqtt import store
 from dtbase.backend.routing import documented, protected_router
+from dtbase.backend.sensors import store as sensors_store
 from dtbase.schemas.mqtt import InsertActivityAnswer, InsertActivityRequest, SensorActivity
 from dtbase.schemas.sensors import SensorRequest
 
 router: APIRouter = protected_router(prefix="/mqtt", tags=["mqtt"])
 
 
-@router.post("/insert-activity", response_model=InsertActivityAnswer)
+@router.post(
+    "/insert-activity",
+    response_model=InsertActivityAnswer,
+    responses=documented({400: store.REPORTED_TWICE}),
+)
 def insert_activity(
     body: InsertActivityRequest, session: SessionDep, _: Writer
 ) -> InsertActivityAnswer:
@@ -32,7 +37,7 @@ def insert_activity(
 @router.post(
     "/sensor-activity",
     response_model=SensorActivity,
-    responses=documented({400: "Sensor does not exist"}),
+    responses=documented({400: sensors_store.NO_SUCH_SENSOR}),
 )
 def sensor_activity(body: SensorRequest, session: SessionDep) -> SensorActivity:
     """A sensor's MQTT traffic: last message time, counts, the newest errors first."""

@@ -15,6 +15,8 @@ from dtbase.backend.sensors import store as sensors_store
 from dtbase.backend.sensors.tables import Sensor
 from dtbase.schemas.mqtt import RECENT_ERRORS, MqttError, SensorActivity, SensorTraffic
 
+REPORTED_TWICE = "Sensors reported more than once"
+
 # Built once, with one array parameter per column: the statement is the same whatever the
 # number of sensors (a VALUES row per sensor made a new statement of 5,000 parameters to
 # compile for each report: 0.3 s for 1,000 sensors, in the backend's one request thread).
@@ -64,7 +66,7 @@ def record(session: Session, *, traffic: Sequence[SensorTraffic]) -> list[str]:
     names = [t.unique_identifier for t in traffic]
     if len(set(names)) < len(names):
         repeated = sorted(name for name, count in Counter(names).items() if count > 1)
-        raise InvalidInput(f"Sensors reported more than once: {', '.join(repeated)}")
+        raise InvalidInput(f"{REPORTED_TWICE}: {', '.join(map(repr, repeated))}")
     query = select(Sensor.unique_identifier, Sensor.id).where(
         Sensor.unique_identifier == func.any(bindparam("names", type_=ARRAY(Text)))
     )

@@ -293,8 +293,9 @@ def test_openapi_documents_the_sensor_endpoints(anonymous: httpx.Client) -> None
     paths = anonymous.get("/openapi.json").json()["paths"]
 
     sensor_paths = {path for path in paths if path.startswith("/sensor/")}
-    # DTBase's 12, edit/delete of types and measures, export, bulk insert (JSON, CSV), latest.
-    assert len(sensor_paths) == 19
+    # DTBase's 12, edit/delete of types and measures, export, bulk insert (JSON, CSV), latest,
+    # one sensor, sensors with details, a page of readings as a table.
+    assert len(sensor_paths) == 22
     readings = paths["/sensor/insert-sensor-readings"]["post"]
     assert {"201", "400", "401", "403", "422"} <= set(readings["responses"])
     assert {"200", "400", "409"} <= set(paths["/sensor/delete-sensor"]["post"]["responses"])
