@@ -39,7 +39,9 @@ def _wait_for_lock_wait(engine: Engine, pid: int | None = None) -> int:
     query = text(
         "SELECT pid, wait_event_type, state, query FROM pg_stat_activity"
         " WHERE pid = coalesce(:pid, pid) AND pid <> pg_backend_pid()"
-        " ORDER BY wait_event_type = 'Lock' DESC LIMIT 1"
+        # NULLS LAST: a session waiting for nothing (an autovacuum worker) has a NULL
+        # wait_event_type, which DESC would put before the one waiting for the lock.
+        " ORDER BY wait_event_type = 'Lock' DESC NULLS LAST LIMIT 1"
     )
     deadline = time.monotonic() + 10
     with engine.connect() as connection:
