@@ -15,7 +15,7 @@ from wtforms import SelectChoice  # type: ignore[attr-defined]  # stubs predate 
 
 from dtbase.client import Client
 from dtbase.schemas.common import Msg
-from dtbase.schemas.sensors import EditSensorMeasureRequest, EditSensorTypeRequest
+from dtbase.schemas.sensors import EditSensorMeasureRequest, EditSensorTypeRequest, SensorType
 from dtbase.schemas.values import Scalar
 from frontend.auth import session as user_session
 from frontend.backend import backend, flashing_errors
@@ -56,11 +56,13 @@ def index() -> ResponseReturnValue:
     except BadChoice as error:
         flash(str(error), "error")
         return redirect(url_for("sensors.index"))
-    return _index_page(client, type_name)
+    return _index_page(client, type_name, types)
 
 
-def _index_page(client: Client, type_name: str | None = None) -> str:
-    types = client.sensors.list_sensor_types()
+def _index_page(
+    client: Client, type_name: str | None = None, types: list[SensorType] | None = None
+) -> str:
+    types = client.sensors.list_sensor_types() if types is None else types
     # Every sensor (of the type): the page's table sorts, searches and pages them.
     sensors = client.sensors.list_sensors_details(type_name)
     return render_template(
@@ -69,7 +71,7 @@ def _index_page(client: Client, type_name: str | None = None) -> str:
         type_name=type_name,
         sensors=sensors,
         type_form=_type_form(client),
-        sensor_form=_sensor_form(client, form_to_show(SensorForm, type_name=type_name)),
+        sensor_form=_sensor_form(client, form_to_show(SensorForm, type_name=type_name), types),
     )
 
 
@@ -284,9 +286,12 @@ def _type_form(client: Client) -> SensorTypeForm:
     return form
 
 
-def _sensor_form(client: Client, form: SensorForm) -> SensorForm:
-    """`form` choosing among the sensor types."""
-    names: Any = [sensor_type.name for sensor_type in client.sensors.list_sensor_types()]
+def _sensor_form(
+    client: Client, form: SensorForm, types: list[SensorType] | None = None
+) -> SensorForm:
+    """`form` choosing among the sensor types (`types`, if already fetched)."""
+    types = client.sensors.list_sensor_types() if types is None else types
+    names: Any = [sensor_type.name for sensor_type in types]
     form.type_name.choices = names
     return form
 
