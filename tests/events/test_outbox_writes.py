@@ -4,7 +4,6 @@ the right metadata for each kind, and nothing for a write that fails or stores n
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -27,10 +26,10 @@ EARLY, MIDDLE, LATE = "2031-01-01T00:00:00Z", "2031-01-01T00:01:00Z", "2031-01-0
 
 
 @pytest.fixture
-def sensors(admin: httpx.Client) -> Iterator[httpx.Client]:
+def sensors(admin: httpx.Client) -> httpx.Client:
     """Sensors a and b of type weather (temperature, humidity); events start after them."""
     add_sensors(admin, "weather", [TEMPERATURE, HUMIDITY], ["a", "b"])
-    yield admin
+    return admin
 
 
 def _post(client: httpx.Client, path: str, body: Any, status: int = 201) -> Any:
