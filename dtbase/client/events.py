@@ -90,7 +90,7 @@ class Events(Resource):
             except _Renewed:
                 continue
             except (httpx.TransportError, SSEError, _Unavailable) as error:
-                logger.info("Event stream interrupted (%s); again in %.1f s", error, backoff)
+                logger.warning("Event stream interrupted (%s); again in %.1f s", error, backoff)
             time.sleep(backoff)
             backoff = min(backoff * 2, max_backoff)
 
