@@ -98,7 +98,7 @@ class StreamReader:
 
     def events(self, count: int, timeout: float = 10) -> list[EventOut]:
         """The next `count` events (records with data), waiting up to `timeout` s each."""
-        events = []
+        events: list[EventOut] = []
         while len(events) < count:
             record = self.records.get(timeout=timeout)
             if record.data:
