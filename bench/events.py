@@ -158,7 +158,10 @@ class Listeners:
             task = asyncio.run_coroutine_threadsafe(self._listen(number, query), self._loop)
             self._tasks.append(task)
         if not self._ready.wait(timeout=60):
-            raise RuntimeError(f"{self._connected} of {len(self.queries)} listeners connected")
+            failed = [task.exception() for task in self._tasks if task.done()]
+            raise RuntimeError(
+                f"{self._connected} of {len(self.queries)} listeners connected: {failed[:3]}"
+            )
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -174,6 +177,9 @@ class Listeners:
             httpx.AsyncClient(base_url=self.base, timeout=timeout) as http,
             aconnect_sse(http, "GET", f"/events/stream?{query}", headers=headers) as source,
         ):
+            if not source.response.is_success:
+                await source.response.aread()
+                raise RuntimeError(f"{source.response.status_code}: {source.response.text}")
             async for record in source.aiter_sse():
                 if not record.data:  # the first record: connected
                     self._connected += 1

@@ -213,8 +213,9 @@ def test_a_slow_listener_overflows_and_catches_up_from_the_database(
 def test_many_connecting_at_once_do_not_starve_the_pool(
     backend: Backend, auth: dict[str, str], engine: Engine
 ) -> None:
-    """More streams connect at once than the pool has connections (15): each takes one
-    connection for its start and gives it back before streaming."""
+    """More streams connect at once than the pool has connections (15) and the backend
+    has worker threads (40): each takes one connection for its start, and gives it back
+    before streaming without waiting for a thread."""
 
     async def connect(http: httpx.AsyncClient) -> str:
         async with aconnect_sse(http, "GET", "/events/stream", headers=auth) as source:
@@ -223,14 +224,15 @@ def test_many_connecting_at_once_do_not_starve_the_pool(
                     return record.id
         raise AssertionError("the stream ended")
 
-    async def forty() -> list[str]:
-        async with httpx.AsyncClient(base_url=backend.url, timeout=20) as http:
-            connecting = [asyncio.create_task(connect(http)) for _ in range(40)]
-            await asyncio.to_thread(until_listeners, backend.hub, 40)
+    async def hundred() -> list[str]:
+        limits = httpx.Limits(max_connections=None)
+        async with httpx.AsyncClient(base_url=backend.url, timeout=20, limits=limits) as http:
+            connecting = [asyncio.create_task(connect(http)) for _ in range(100)]
+            await asyncio.to_thread(until_listeners, backend.hub, 100)
             await asyncio.to_thread(record_events, engine, [readings_stored("a")])
             return await asyncio.gather(*connecting)
 
-    assert asyncio.run(asyncio.wait_for(forty(), 30)) == ["1"] * 40
+    assert asyncio.run(asyncio.wait_for(hundred(), 30)) == ["1"] * 100
     until_listeners(backend.hub, 0)
 
 

@@ -21,6 +21,7 @@ from typing import Annotated
 
 import anyio.to_thread
 import jwt
+from anyio import CapacityLimiter
 from fastapi import Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field
@@ -83,9 +84,11 @@ async def stream_events(
     first from `Last-Event-ID` or `from`."""
     # In the session (and connection) that looked the user up: a second connection per
     # request while holding the first would starve the pool when many connect at once.
-    # Both go back to the pool when this returns, before the stream begins.
+    # A thread limiter of its own, as `one_thread` gives a request holding a connection:
+    # queued behind requests that wait for a connection, it would never give it back.
+    # The connection goes back to the pool when this returns, before the stream begins.
     start = partial(_cursor, session, last_event_id, parameters.start)
-    cursor = await anyio.to_thread.run_sync(start)
+    cursor = await anyio.to_thread.run_sync(start, limiter=CapacityLimiter(1))
     hub = event_hub_of(request)
     records = _records(hub, parameters.query(), cursor, until=_token_expiry(request))
     return EventSourceResponse(
