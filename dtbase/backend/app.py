@@ -19,6 +19,8 @@ from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.events.subscriptions_routes import router as subscriptions_router
+from dtbase.backend.events.webhooks_delivery import Deliverer, DeliveryPolicy
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
@@ -68,7 +70,10 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         refresher = RollupRefresher(engine, interval_seconds=settings.rollup_refresh_seconds)
         if settings.rollup_refresh_seconds:
             refresher.start()
+        if settings.webhook_delivery_enabled:
+            app.state.webhook_deliverer.start()
         yield
+        app.state.webhook_deliverer.stop()
         refresher.stop()
         scheduler.stop()
         app.state.background_runs.shutdown()
@@ -88,6 +93,11 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     )
     # Service calls that do not block a request: scheduled runs, run-service "wait": false.
     app.state.background_runs = BackgroundRuns.from_settings(app.state.session_factory, settings)
+    app.state.webhook_deliverer = Deliverer(
+        app.state.session_factory,
+        DeliveryPolicy.from_settings(settings),
+        workers=settings.webhook_workers,
+    )
     app.state.token_config = TokenConfig(
         secret=_jwt_secret(settings),
         access_seconds=settings.jwt_access_token_expires_seconds,
@@ -113,6 +123,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         services_router,
         fdb_codes_router,
         mqtt_router,
+        subscriptions_router,
     ):
         app.include_router(router)
 
