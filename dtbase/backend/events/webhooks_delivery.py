@@ -71,7 +71,7 @@ class Polling:
 
     count = 0
 
-    def wait(self, timeout: float, *, after: int | None = None) -> bool:
+    def wait(self, timeout: float, *, after: int | None = None) -> bool:  # noqa: ARG002
         time.sleep(timeout)
         return False
 
@@ -240,7 +240,9 @@ async def post(
     try:
         async with asyncio.timeout(policy.timeout_seconds):
             target = await policy.allowlist.target(url)
-            status_code, _ = await send_pinned(target, "POST", policy, headers=headers, content=body)
+            status_code, _ = await send_pinned(
+                target, "POST", policy, headers=headers, content=body
+            )
     except UrlNotAllowed as refusal:
         error = str(refusal)
     except TimeoutError:
