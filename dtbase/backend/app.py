@@ -19,6 +19,10 @@ from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.events.listen import Notifications
+from dtbase.backend.events.routes import router as events_router
+from dtbase.backend.events.stream import EventHub
+from dtbase.backend.events.stream_routes import router as events_stream_router
 from dtbase.backend.events.subscriptions_routes import router as subscriptions_router
 from dtbase.backend.events.webhooks_delivery import Deliverer, DeliveryPolicy
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
@@ -70,10 +74,14 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         refresher = RollupRefresher(engine, interval_seconds=settings.rollup_refresh_seconds)
         if settings.rollup_refresh_seconds:
             refresher.start()
+        app.state.notifications.start()
+        await app.state.event_hub.start()
         if settings.webhook_delivery_enabled:
             app.state.webhook_deliverer.start()
         yield
         app.state.webhook_deliverer.stop()
+        await app.state.event_hub.stop()
+        app.state.notifications.stop()
         refresher.stop()
         scheduler.stop()
         app.state.background_runs.shutdown()
@@ -93,11 +101,6 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     )
     # Service calls that do not block a request: scheduled runs, run-service "wait": false.
     app.state.background_runs = BackgroundRuns.from_settings(app.state.session_factory, settings)
-    app.state.webhook_deliverer = Deliverer(
-        app.state.session_factory,
-        DeliveryPolicy.from_settings(settings),
-        workers=settings.webhook_workers,
-    )
     app.state.token_config = TokenConfig(
         secret=_jwt_secret(settings),
         access_seconds=settings.jwt_access_token_expires_seconds,
@@ -109,6 +112,15 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         window=timedelta(seconds=settings.login_window_seconds),
     )
     app.state.password_queue = PasswordQueue(settings.password_hash_workers, MAX_WAITING)
+    # One LISTEN connection per process wakes every deliverer of events (`events.listen`).
+    app.state.notifications = Notifications(engine)
+    app.state.event_hub = EventHub(app.state.session_factory, app.state.notifications)
+    app.state.webhook_deliverer = Deliverer(
+        app.state.session_factory,
+        DeliveryPolicy.from_settings(settings),
+        wakeups=app.state.notifications,
+        workers=settings.webhook_workers,
+    )
     app.add_middleware(RefuseLoneSurrogates)
     install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
     install_docs(app, settings.assets_dir / "swagger-ui-dist")
@@ -123,6 +135,8 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         services_router,
         fdb_codes_router,
         mqtt_router,
+        events_router,
+        events_stream_router,
         subscriptions_router,
     ):
         app.include_router(router)
