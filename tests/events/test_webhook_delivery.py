@@ -227,9 +227,7 @@ def test_two_backends_deliver_each_event_once_per_subscription(
 ) -> None:
     with ExitStack() as stack:
         urls = [
-            stack.enter_context(
-                served(create_app(delivering(settings), database_url=database_url))
-            )
+            stack.enter_context(served(create_app(delivering(settings), database_url=database_url)))
             for _ in range(2)
         ]
         client = stack.enter_context(httpx.Client(base_url=urls[0], timeout=30))
