@@ -24,6 +24,8 @@ from dtbase.backend.events.pruning import EventPruner
 from dtbase.backend.events.routes import router as events_router
 from dtbase.backend.events.stream import EventHub
 from dtbase.backend.events.stream_routes import router as events_stream_router
+from dtbase.backend.events.subscriptions_routes import router as subscriptions_router
+from dtbase.backend.events.webhooks_delivery import Deliverer, DeliveryPolicy
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
@@ -79,7 +81,10 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         pruner.start()
         app.state.notifications.start()
         await app.state.event_hub.start()
+        if settings.webhook_delivery_enabled:
+            app.state.webhook_deliverer.start()
         yield
+        app.state.webhook_deliverer.stop()
         await app.state.event_hub.stop()
         app.state.notifications.stop()
         pruner.stop()
@@ -116,6 +121,12 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     # One LISTEN connection per process wakes every deliverer of events (`events.listen`).
     app.state.notifications = Notifications(engine)
     app.state.event_hub = EventHub(app.state.session_factory, app.state.notifications)
+    app.state.webhook_deliverer = Deliverer(
+        app.state.session_factory,
+        DeliveryPolicy.from_settings(settings),
+        wakeups=app.state.notifications,
+        workers=settings.webhook_workers,
+    )
     app.add_middleware(RefuseLoneSurrogates)
     install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
     install_docs(app, settings.assets_dir / "swagger-ui-dist")
@@ -132,6 +143,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         mqtt_router,
         events_router,
         events_stream_router,
+        subscriptions_router,
     ):
         app.include_router(router)
 
