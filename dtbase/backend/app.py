@@ -19,6 +19,8 @@ from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.events.triggers_routes import router as triggers_router
+from dtbase.backend.events.triggers_worker import TriggerWorker
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
@@ -65,12 +67,20 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         app.state.scheduler = scheduler
         if settings.scheduler_enabled:
             scheduler.start()
+        app.state.trigger_worker = TriggerWorker(
+            app.state.session_factory,
+            app.state.background_runs,
+            interval_seconds=settings.trigger_poll_seconds,
+        )
+        if settings.trigger_worker_enabled:
+            app.state.trigger_worker.start()
         refresher = RollupRefresher(engine, interval_seconds=settings.rollup_refresh_seconds)
         if settings.rollup_refresh_seconds:
             refresher.start()
         yield
         refresher.stop()
         scheduler.stop()
+        app.state.trigger_worker.stop()
         app.state.background_runs.shutdown()
         engine.dispose()
 
@@ -113,6 +123,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         services_router,
         fdb_codes_router,
         mqtt_router,
+        triggers_router,
     ):
         app.include_router(router)
 

@@ -22,6 +22,7 @@ from dtbase.client.models import Models
 from dtbase.client.mqtt import Mqtt
 from dtbase.client.sensors import Sensors
 from dtbase.client.services import Services
+from dtbase.client.triggers import Triggers
 from dtbase.client.users import Users
 from dtbase.core.settings import ClientSettings
 from dtbase.schemas.auth import LoginRequest, TokenPair
@@ -56,6 +57,7 @@ class Client:
         self.services = Services(self)
         self.fdb = Fdb(self)
         self.mqtt = Mqtt(self)
+        self.triggers = Triggers(self)
 
     @classmethod
     def logged_in(cls, base_url: str | None, email: str, password: str, **kwargs: Any) -> Self:
