@@ -2,6 +2,7 @@
 
 from dtbase.backend.auth.tables import AuthSession, LoginAttempts
 from dtbase.backend.db import Base
+from dtbase.backend.events.tables import Event
 from dtbase.backend.events.triggers_tables import EventTrigger
 from dtbase.backend.fdb_codes.tables import FdbMeasureCode, FdbModelCode, FdbScenarioCode
 from dtbase.backend.locations.tables import (
@@ -39,6 +40,7 @@ from dtbase.backend.users.tables import User
 __all__ = [
     "AuthSession",
     "Base",
+    "Event",
     "EventTrigger",
     "FdbMeasureCode",
     "FdbModelCode",
