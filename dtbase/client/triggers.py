@@ -27,7 +27,7 @@ def _query(query: EventQuery | Mapping[str, Any]) -> EventQuery:
 class Triggers(Resource):
     """Run a service when events arrive (docs/events.md, "Triggers")."""
 
-    def create(
+    def create_trigger(
         self,
         name: str,
         service_name: str,
@@ -56,11 +56,11 @@ class Triggers(Resource):
         )
         return self._client.post("/events/triggers/create", _dump(body), Msg)
 
-    def list(self, service_name: str | None = None) -> list[Trigger]:
+    def list_triggers(self, service_name: str | None = None) -> list[Trigger]:
         body = ListTriggersRequest(service_name=service_name)
         return self._client.post("/events/triggers/list", _dump(body), list[Trigger])
 
-    def edit(
+    def edit_trigger(
         self,
         name: str,
         *,
@@ -89,13 +89,13 @@ class Triggers(Resource):
             fields["query"] = body.query.model_dump(mode="json", exclude_none=True)  # type: ignore[union-attr]
         return self._client.post("/events/triggers/edit", fields, Msg)
 
-    def enable(self, name: str) -> Msg:
+    def enable_trigger(self, name: str) -> Msg:
         return self._client.post("/events/triggers/enable", _dump(TriggerName(name=name)), Msg)
 
-    def disable(self, name: str) -> Msg:
+    def disable_trigger(self, name: str) -> Msg:
         return self._client.post("/events/triggers/disable", _dump(TriggerName(name=name)), Msg)
 
-    def delete(self, name: str) -> Msg:
+    def delete_trigger(self, name: str) -> Msg:
         return self._client.post("/events/triggers/delete", _dump(TriggerName(name=name)), Msg)
 
 

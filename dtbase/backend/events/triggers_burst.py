@@ -47,6 +47,8 @@ RANGE_KEYS = ("first", "last", "count")
 KEPT_EVENT_IDS = 100
 
 _FORMATTER = Formatter()
+# Where a value sits in JSON: keys and indexes from the top.
+JsonPath = tuple[str | int, ...]
 
 
 # --- the template --------------------------------------------------------------------
@@ -80,7 +82,9 @@ def check_template(template: Any, query: Mapping[str, Any]) -> None:
                 )
 
 
-def _strings(value: Any, path: tuple[str | int, ...]) -> Iterable[tuple[tuple[str | int, ...], str]]:
+def _strings(
+    value: Any, path: tuple[str | int, ...]
+) -> Iterable[tuple[tuple[str | int, ...], str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
@@ -91,7 +95,7 @@ def _strings(value: Any, path: tuple[str | int, ...]) -> Iterable[tuple[tuple[st
             yield from _strings(item, (*path, index))
 
 
-def _placeholders(text: str, path: tuple[str | int, ...]) -> list[str]:
+def _placeholders(text: str, path: JsonPath) -> list[str]:
     try:
         parts = list(_FORMATTER.parse(text))
     except ValueError as error:
@@ -130,8 +134,7 @@ def _fill_text(text: str, meta: Mapping[str, Any]) -> Any:
     if len(parts) == 1 and parts[0][0] == "" and parts[0][1] is not None:
         return meta.get(parts[0][1])
     return "".join(
-        literal + ("" if key is None else _as_text(meta.get(key)))
-        for literal, key, _, _ in parts
+        literal + ("" if key is None else _as_text(meta.get(key))) for literal, key, _, _ in parts
     )
 
 

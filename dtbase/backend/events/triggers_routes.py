@@ -156,4 +156,3 @@ def delete_trigger(body: TriggerName, session: SessionDep, _: Writer) -> Msg:
     """Delete a trigger; the runs it started stay in the run log."""
     store.delete_trigger(session, name=body.name)
     return Msg(detail="Trigger deleted successfully.")
-

@@ -21,7 +21,7 @@ import logging
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dtbase.backend.events import store as events_store
@@ -174,7 +174,7 @@ def look(
     return claimed, more
 
 
-def _seconds(column: ColumnElement[float]) -> ColumnElement[timedelta]:
+def _seconds(column: ColumnExpressionArgument[float]) -> ColumnElement[timedelta]:
     interval: ColumnElement[timedelta] = func.make_interval(0, 0, 0, 0, 0, 0, column)
     return interval
 
@@ -217,4 +217,3 @@ class TriggerWorker:
     @property
     def running(self) -> bool:
         return self._periodic.running
-

@@ -12,8 +12,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dtbase.backend.events.triggers_tables import EventTrigger
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
+from dtbase.backend.events.triggers_tables import EventTrigger
 from dtbase.backend.services import timing
 from dtbase.backend.services.masking import unmask
 from dtbase.backend.services.tables import (

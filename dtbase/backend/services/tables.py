@@ -85,7 +85,10 @@ class ServiceRunLog(Timestamped, Base):
 
     __tablename__ = "service_run_log"
     # (trigger_id, timestamp): the loop guard counts a trigger's runs of the last hour.
-    __table_args__ = (Index(None, "service_id", "timestamp"), Index(None, "trigger_id", "timestamp"))
+    __table_args__ = (
+        Index(None, "service_id", "timestamp"),
+        Index(None, "trigger_id", "timestamp"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     service_id: Mapped[int] = mapped_column(cascading("service.id"))
