@@ -19,6 +19,7 @@ from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.events.routes import router as events_router
 from dtbase.backend.events.triggers_routes import router as triggers_router
 from dtbase.backend.events.triggers_worker import TriggerWorker
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
@@ -123,6 +124,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         services_router,
         fdb_codes_router,
         mqtt_router,
+        events_router,
         triggers_router,
     ):
         app.include_router(router)
