@@ -58,6 +58,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> BackendSettings:
         # Rollups are refreshed by the reads under test; the refresher's own test starts it.
         rollup_refresh_seconds=0,
         service_url_allowlist=LOCAL_SERVICES,
+        # Triggers' own tests start backends that run them (tests/events/test_trigger*.py).
+        trigger_worker_enabled=False,
     )
 
 

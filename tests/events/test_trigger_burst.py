@@ -105,7 +105,7 @@ def test_the_kinds_a_query_can_match() -> None:
     ]
     check_template({"s": "{sensor}"}, {"sensor": ["A"]})
     # Model runs have no sensor type.
-    with pytest.raises(Unprocessable, match="the keys they all have: sensor$"):
+    with pytest.raises(Unprocessable, match=r"the keys they all have: sensor$"):
         check_template({"t": "{sensor_type}"}, {"sensor": ["A"]})
 
 
