@@ -76,9 +76,10 @@ def test_a_steady_stream_runs_at_the_maximum_wait_then_when_quiet(
         first = min(events[event_id] for event_id in run.trigger_event_ids or [])
         assert run.timestamp - first >= timedelta(seconds=MAX_WAIT)
     # Each run was sent the time of the last reading of its own part of the stream.
-    minute = {event_id: index for index, event_id in enumerate(sorted(events))}
+    position = {event_id: index for index, event_id in enumerate(sorted(events))}
     expected = [
-        START + timedelta(minutes=max(minute[event_id] for event_id in run.trigger_event_ids or []))
+        START
+        + timedelta(minutes=max(position[event_id] for event_id in run.trigger_event_ids or []))
         for run in runs
     ]
     sent = [datetime.fromisoformat(received.json["to"]) for received in stub.received]
