@@ -19,6 +19,7 @@ from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.events.pruning import EventPruner
 from dtbase.backend.events.routes import router as events_router
 from dtbase.backend.events.triggers_routes import router as triggers_router
 from dtbase.backend.events.triggers_worker import TriggerWorker
@@ -78,7 +79,12 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         refresher = RollupRefresher(engine, interval_seconds=settings.rollup_refresh_seconds)
         if settings.rollup_refresh_seconds:
             refresher.start()
+        pruner = EventPruner(
+            app.state.session_factory, retention_days=settings.events_retention_days
+        )
+        pruner.start()
         yield
+        pruner.stop()
         refresher.stop()
         scheduler.stop()
         app.state.trigger_worker.stop()
