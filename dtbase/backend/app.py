@@ -19,8 +19,11 @@ from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.events.listen import Notifications
 from dtbase.backend.events.pruning import EventPruner
 from dtbase.backend.events.routes import router as events_router
+from dtbase.backend.events.stream import EventHub
+from dtbase.backend.events.stream_routes import router as events_stream_router
 from dtbase.backend.events.triggers_routes import router as triggers_router
 from dtbase.backend.events.triggers_worker import TriggerWorker
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
@@ -69,13 +72,6 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         app.state.scheduler = scheduler
         if settings.scheduler_enabled:
             scheduler.start()
-        app.state.trigger_worker = TriggerWorker(
-            app.state.session_factory,
-            app.state.background_runs,
-            interval_seconds=settings.trigger_poll_seconds,
-        )
-        if settings.trigger_worker_enabled:
-            app.state.trigger_worker.start()
         refresher = RollupRefresher(engine, interval_seconds=settings.rollup_refresh_seconds)
         if settings.rollup_refresh_seconds:
             refresher.start()
@@ -83,11 +79,17 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
             app.state.session_factory, retention_days=settings.events_retention_days
         )
         pruner.start()
+        app.state.notifications.start()
+        await app.state.event_hub.start()
+        if settings.trigger_worker_enabled:
+            app.state.trigger_worker.start()
         yield
+        app.state.trigger_worker.stop()
+        await app.state.event_hub.stop()
+        app.state.notifications.stop()
         pruner.stop()
         refresher.stop()
         scheduler.stop()
-        app.state.trigger_worker.stop()
         app.state.background_runs.shutdown()
         engine.dispose()
 
@@ -116,6 +118,16 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         window=timedelta(seconds=settings.login_window_seconds),
     )
     app.state.password_queue = PasswordQueue(settings.password_hash_workers, MAX_WAITING)
+    # One LISTEN connection per process wakes every deliverer of events (`events.listen`).
+    app.state.notifications = Notifications(engine)
+    app.state.event_hub = EventHub(app.state.session_factory, app.state.notifications)
+    # Starts the service runs of event triggers (docs/events.md, "Triggers").
+    app.state.trigger_worker = TriggerWorker(
+        app.state.session_factory,
+        app.state.background_runs,
+        app.state.notifications,
+        interval_seconds=settings.trigger_poll_seconds,
+    )
     app.add_middleware(RefuseLoneSurrogates)
     install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
     install_docs(app, settings.assets_dir / "swagger-ui-dist")
@@ -131,6 +143,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         fdb_codes_router,
         mqtt_router,
         events_router,
+        events_stream_router,
         triggers_router,
     ):
         app.include_router(router)

@@ -16,6 +16,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from dtbase.client.errors import ApiError
+from dtbase.client.events import Events
 from dtbase.client.fdb import Fdb
 from dtbase.client.locations import Locations
 from dtbase.client.models import Models
@@ -57,6 +58,7 @@ class Client:
         self.services = Services(self)
         self.fdb = Fdb(self)
         self.mqtt = Mqtt(self)
+        self.events = Events(self)
         self.triggers = Triggers(self)
 
     @classmethod

@@ -18,16 +18,19 @@ on its own service's `service_run.finished` events is refused when it is created
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, ColumnExpressionArgument, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dtbase.backend.events import store as events_store
+from dtbase.backend.events.listen import Notifications
 from dtbase.backend.events.triggers_burst import Event, add_events, fill, groups_of, is_due
 from dtbase.backend.events.triggers_tables import EventTrigger
-from dtbase.backend.periodic import Periodic
 from dtbase.backend.services import caller
 from dtbase.backend.services import store as services_store
 from dtbase.backend.services.runs import BackgroundRuns
@@ -39,6 +42,8 @@ logger = logging.getLogger(__name__)
 # Events read into a trigger's burst per look; more are read at the next look, at once.
 EVENTS_PER_LOOK = 1000
 HOUR = timedelta(hours=1)
+# How long stopping the worker may wait for it at most.
+STOP_CHECK_SECONDS = 0.25
 
 
 def loop_guard_reason(*, cap: int, recent: int, due: int) -> str:
@@ -134,11 +139,20 @@ def _runs_since(session: Session, trigger: EventTrigger, since: datetime) -> int
     return int(count or 0)
 
 
-def look(
-    session: Session, *, now: datetime | None = None, limit: int = 100
-) -> tuple[list[services_store.ClaimedRun], bool]:
+@dataclass(frozen=True)
+class Look:
+    """What a look did: the runs it logged, whether more may be waiting at once, and when
+    the next waiting burst falls due (None: no burst waits)."""
+
+    claimed: list[services_store.ClaimedRun]
+    more: bool
+    now: datetime
+    next_due: datetime | None
+
+
+def look(session: Session, *, now: datetime | None = None, limit: int = 100) -> Look:
     """Claim the triggers with something to do, read their events and start their due
-    runs; the runs logged, and whether more may be waiting at once.
+    runs.
 
     A trigger that fails (e.g. its service was deleted meanwhile) is rolled back alone, to
     its savepoint, and logged; the others go on.
@@ -147,15 +161,14 @@ def look(
         now = session.scalar(select(func.clock_timestamp()))
         assert now is not None
     newest = events_store.newest_id(session)
+    due_at = func.least(
+        EventTrigger.burst_last_event_at + _seconds(EventTrigger.debounce_seconds),
+        EventTrigger.burst_started_at + _seconds(EventTrigger.max_wait_seconds),
+    )
     triggers = session.scalars(
         select(EventTrigger)
         .where(
-            EventTrigger.enabled.is_(True),
-            or_(
-                EventTrigger.last_event_id < newest,
-                EventTrigger.burst_last_event_at <= now - _seconds(EventTrigger.debounce_seconds),
-                EventTrigger.burst_started_at <= now - _seconds(EventTrigger.max_wait_seconds),
-            ),
+            EventTrigger.enabled.is_(True), or_(EventTrigger.last_event_id < newest, due_at <= now)
         )
         # The least recently changed first: every trigger has its turn.
         .order_by(func.coalesce(EventTrigger.time_updated, EventTrigger.time_created))
@@ -171,7 +184,8 @@ def look(
                 claimed += start_due_runs(session, trigger, now=now)
         except Exception:
             logger.exception("Trigger %r failed; it is looked at again soon", trigger.name)
-    return claimed, more
+    next_due = session.scalar(select(func.min(due_at)).where(EventTrigger.enabled.is_(True)))
+    return Look(claimed=claimed, more=more, now=now, next_due=next_due)
 
 
 def _seconds(column: ColumnExpressionArgument[float]) -> ColumnElement[timedelta]:
@@ -180,40 +194,80 @@ def _seconds(column: ColumnExpressionArgument[float]) -> ColumnElement[timedelta
 
 
 class TriggerWorker:
-    """Looks at the triggers every `interval_seconds` (at once again while there is more)
-    and hands the runs it starts to `runs`."""
+    """Looks at the triggers in a thread of its own: when events commit (woken by
+    `notifications`, the process's LISTEN connection), when the next waiting burst falls
+    due, at least every `interval_seconds`, and at once again while more is waiting."""
 
     def __init__(
         self,
         session_factory: sessionmaker[Session],
         runs: BackgroundRuns,
+        notifications: Notifications | None = None,
         *,
         interval_seconds: float = 1.0,
         batch_size: int = 100,
     ) -> None:
         self.session_factory = session_factory
         self.runs = runs
+        self.notifications = notifications
+        self.interval_seconds = interval_seconds
         self.batch_size = batch_size
-        self._periodic = Periodic("dtbase-triggers", self._look, interval_seconds=interval_seconds)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def tick(self, now: datetime | None = None) -> list[Future[caller.CallOutcome]]:
         """Look once (`now`: the database's clock unless given); the runs started."""
-        return self._tick(now)[0]
+        return self._look(now)[0]
 
-    def _tick(self, now: datetime | None) -> tuple[list[Future[caller.CallOutcome]], bool]:
+    def _look(self, now: datetime | None) -> tuple[list[Future[caller.CallOutcome]], float]:
+        """Look once; the runs started and how long to wait before the next look."""
         with self.session_factory.begin() as session:
-            claimed, more = look(session, now=now, limit=self.batch_size)
-        return [self.runs.submit(run) for run in claimed], more
-
-    def _look(self) -> bool:
-        return self._tick(None)[1]
+            done = look(session, now=now, limit=self.batch_size)
+        futures = [self.runs.submit(run) for run in done.claimed]
+        if done.more:
+            return futures, 0.0
+        wait = self.interval_seconds
+        if done.next_due is not None and done.next_due > done.now:
+            wait = min(wait, (done.next_due - done.now).total_seconds())
+        return futures, wait
 
     def start(self) -> None:
-        self._periodic.start()
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="dtbase-triggers", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
-        self._periodic.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
     @property
     def running(self) -> bool:
-        return self._periodic.running
+        return self._thread is not None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            # Taken before the look: an event committed during it wakes the next wait.
+            seen = self.notifications.count if self.notifications is not None else 0
+            try:
+                wait = self._look(None)[1]
+            except Exception:
+                # The database may be unreachable for a moment.
+                logger.exception(
+                    "Looking at the triggers failed; again in %s s", self.interval_seconds
+                )
+                wait = self.interval_seconds
+            self._wait(wait, seen)
+
+    def _wait(self, seconds: float, seen: int) -> None:
+        """Until `seconds` pass, an event commits (after `seen`) or `stop()`; in short
+        slices, so that stopping does not wait for a long quiet time."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self.notifications is None:
+                self._stop.wait(left)
+            elif self.notifications.wait(min(left, STOP_CHECK_SECONDS), after=seen):
+                return
