@@ -15,6 +15,9 @@ from tests.utils.accounts import UserFactory
 
 TEMPLATE = {"sensors": "{sensor}", "measures": ["temperature"], "api_key": "s3cret"}
 READINGS = {"kind": "readings.stored", "sensor": ["A", "B"]}
+DEEP: list[object] = []
+for _ in range(40):
+    DEEP = [DEEP]
 
 
 @pytest.fixture
@@ -117,6 +120,9 @@ def test_a_writer_may_create_and_change_triggers_a_viewer_may_only_list(
         ({"parameters": {"s": "{model}"}}, "s"),
         ({"parameters": {"s": "{sensor"}}, "s"),
         ({"parameters": {"x": float("nan")}}, "x"),
+        ({"parameters": {"deep": DEEP}}, "deep"),
+        ({"query": {"sensor": "nul\u0000"}}, "body"),
+        ({"parameters": {"s": "{sensor}\u0000"}}, "s"),
         ({"debounce_seconds": -1}, "debounce_seconds"),
         ({"debounce_seconds": 10, "max_wait_seconds": 5}, "max_wait_seconds"),
         ({"max_runs_per_hour": 0}, "max_runs_per_hour"),
