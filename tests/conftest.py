@@ -60,6 +60,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> BackendSettings:
         service_url_allowlist=LOCAL_SERVICES,
         # Webhooks' own tests start backends that deliver (tests/events/test_webhook*.py).
         webhook_delivery_enabled=False,
+        # Triggers' own tests start backends that run them (tests/events/test_trigger*.py).
+        trigger_worker_enabled=False,
     )
 
 

@@ -25,6 +25,8 @@ from dtbase.backend.events.routes import router as events_router
 from dtbase.backend.events.stream import EventHub
 from dtbase.backend.events.stream_routes import router as events_stream_router
 from dtbase.backend.events.subscriptions_routes import router as subscriptions_router
+from dtbase.backend.events.triggers_routes import router as triggers_router
+from dtbase.backend.events.triggers_worker import TriggerWorker
 from dtbase.backend.events.webhooks_delivery import Deliverer, DeliveryPolicy
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
@@ -83,7 +85,10 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         await app.state.event_hub.start()
         if settings.webhook_delivery_enabled:
             app.state.webhook_deliverer.start()
+        if settings.trigger_worker_enabled:
+            app.state.trigger_worker.start()
         yield
+        app.state.trigger_worker.stop()
         app.state.webhook_deliverer.stop()
         await app.state.event_hub.stop()
         app.state.notifications.stop()
@@ -127,6 +132,13 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         wakeups=app.state.notifications,
         workers=settings.webhook_workers,
     )
+    # Starts the service runs of event triggers (docs/events.md, "Triggers").
+    app.state.trigger_worker = TriggerWorker(
+        app.state.session_factory,
+        app.state.background_runs,
+        app.state.notifications,
+        interval_seconds=settings.trigger_poll_seconds,
+    )
     app.add_middleware(RefuseLoneSurrogates)
     install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
     install_docs(app, settings.assets_dir / "swagger-ui-dist")
@@ -144,6 +156,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         events_router,
         events_stream_router,
         subscriptions_router,
+        triggers_router,
     ):
         app.include_router(router)
 

@@ -4,6 +4,7 @@ from dtbase.backend.auth.tables import AuthSession, LoginAttempts
 from dtbase.backend.db import Base
 from dtbase.backend.events.subscriptions_tables import EventDelivery, EventSubscription
 from dtbase.backend.events.tables import Event
+from dtbase.backend.events.triggers_tables import EventTrigger
 from dtbase.backend.fdb_codes.tables import FdbMeasureCode, FdbModelCode, FdbScenarioCode
 from dtbase.backend.locations.tables import (
     Location,
@@ -43,6 +44,7 @@ __all__ = [
     "Event",
     "EventDelivery",
     "EventSubscription",
+    "EventTrigger",
     "FdbMeasureCode",
     "FdbModelCode",
     "FdbScenarioCode",

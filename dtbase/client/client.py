@@ -24,6 +24,7 @@ from dtbase.client.mqtt import Mqtt
 from dtbase.client.sensors import Sensors
 from dtbase.client.services import Services
 from dtbase.client.subscriptions import Subscriptions
+from dtbase.client.triggers import Triggers
 from dtbase.client.users import Users
 from dtbase.core.settings import ClientSettings
 from dtbase.schemas.auth import LoginRequest, TokenPair
@@ -60,6 +61,8 @@ class Client:
         self.mqtt = Mqtt(self)
         self.events = Events(self)
         self.subscriptions = Subscriptions(self)
+
+        self.triggers = Triggers(self)
 
     @classmethod
     def logged_in(cls, base_url: str | None, email: str, password: str, **kwargs: Any) -> Self:

@@ -90,6 +90,12 @@ class BackendSettings(DatabaseSettings):
     # Roll up newly written readings in the background every so many seconds (0: only when
     # a downsampled read needs them).
     rollup_refresh_seconds: float = Field(default=10.0, ge=0)
+    # Event triggers (docs/events.md, "Triggers"): whether this backend runs the worker
+    # that starts their runs (several backends on one database may), how often it looks,
+    # and the loop guard's default cap on a trigger's runs within an hour.
+    trigger_worker_enabled: bool = True
+    trigger_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    trigger_max_runs_per_hour: int = Field(default=60, ge=1, le=100_000)
     # Threads recording the answers of scheduled runs and run-service with "wait": false
     # (the calls themselves wait on an event loop, not on threads).
     background_run_workers: int = Field(default=4, ge=1, le=64)

@@ -240,6 +240,13 @@ class ServiceRunDetails(ServiceRun):
     schedule_name: str | None = Field(
         default=None, description="The schedule that started the run, if one did."
     )
+    trigger_name: str | None = Field(
+        default=None, description="The event trigger that started the run, if one did."
+    )
+    trigger_event_ids: list[int] | None = Field(
+        default=None,
+        description="The events of the trigger's burst that made this run (the first 100).",
+    )
 
 
 # --- schedules -----------------------------------------------------------------------

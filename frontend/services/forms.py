@@ -10,6 +10,7 @@ from typing import Any
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    FloatField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -18,9 +19,10 @@ from wtforms import (
 )
 from wtforms import ValidationError as FieldError
 from wtforms.fields import Field
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from dtbase.schemas.services import MAX_INTERVAL_SECONDS, HttpMethod
+from dtbase.schemas.triggers import MAX_DEBOUNCE_SECONDS
 from frontend.forms import Form
 
 METHOD_CHOICES: Any = [method.value for method in HttpMethod]
@@ -130,6 +132,47 @@ class ScheduleForm(Form):
 
 class ScheduleNameForm(Form):
     """A button naming one schedule (enable, disable, delete)."""
+
+    service = HiddenField("Service", validators=[DataRequired()])
+    name = HiddenField("Name", validators=[DataRequired()])
+
+
+class TriggerForm(Form):
+    """A new event trigger: the events (a query, as JSON), what to send and the quiet time.
+    The backend checks the query and the template's `{key}`s, and its 422 is flashed."""
+
+    service = HiddenField("Service", validators=[DataRequired()], id="trigger-service")
+    name = StringField("Name", validators=[DataRequired()], id="trigger-name")
+    query = TextAreaField(
+        "Events (query, JSON)",
+        default='{"kind": "readings.stored"}',
+        validators=[DataRequired(), json_object],
+        id="trigger-query",
+    )
+    parameter_set = SelectField(
+        "Parameter set", choices=[], validate_choice=False, id="trigger-parameter-set"
+    )
+    parameters = TextAreaField(
+        "Parameters template (JSON, optional)", validators=[json_object], id="trigger-parameters"
+    )
+    debounce_seconds = FloatField(
+        "Quiet time (seconds)",
+        default=10.0,
+        validators=[
+            InputRequired(message="Enter a number of seconds."),
+            NumberRange(min=0, max=MAX_DEBOUNCE_SECONDS),
+        ],
+        id="trigger-debounce",
+    )
+    enabled = BooleanField("Enabled", default=True, id="trigger-enabled")
+
+    def validate_parameters(self, field: TextAreaField) -> None:
+        if str(field.data or "").strip() and self.parameter_set.data:
+            raise FieldError("Choose a parameter set or give a template, not both.")
+
+
+class TriggerNameForm(Form):
+    """A button naming one trigger (enable, disable, delete)."""
 
     service = HiddenField("Service", validators=[DataRequired()])
     name = HiddenField("Name", validators=[DataRequired()])

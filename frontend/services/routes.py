@@ -1,4 +1,5 @@
-"""The services area: services, their parameter sets, run now, schedules and the run log.
+"""The services area: services, their parameter sets, run now, schedules, event triggers
+and the run log.
 
 The backend decides who may do what (registering, changing and deleting a service needs an
 admin; parameter sets, runs and schedules a user); every refusal is a flash with its
@@ -29,6 +30,8 @@ from frontend.services.forms import (
     ScheduleForm,
     ScheduleNameForm,
     ServiceForm,
+    TriggerForm,
+    TriggerNameForm,
     describe_interval,
     parsed,
 )
@@ -95,6 +98,8 @@ def _service_page(name: str) -> str:
     run_form = form_to_show(RunServiceForm, service=name)
     schedule_form = form_to_show(ScheduleForm, service=name)
     schedule_form.parameter_set.choices = _parameter_set_choices(parameter_sets)
+    trigger_form = form_to_show(TriggerForm, service=name)
+    trigger_form.parameter_set.choices = _parameter_set_choices(parameter_sets)
     return render_template(
         "services/service.html",
         service=found,
@@ -109,6 +114,8 @@ def _service_page(name: str) -> str:
         ),
         run_form=run_form,
         schedule_form=schedule_form,
+        triggers=client.triggers.list_triggers(name),
+        trigger_form=trigger_form,
         time_zones=time_zones(),
         describe_interval=describe_interval,
     )
@@ -269,6 +276,59 @@ def _set_enabled(form: ScheduleNameForm, *, enabled: bool) -> ResponseReturnValu
     return _back(form)
 
 
+@bp.route("/services/triggers/create", methods=["POST"])
+@user_session.login_required
+def create_trigger() -> ResponseReturnValue:
+    form = TriggerForm()
+    if valid_or_flashed(form):
+        name = str(form.name.data).strip()
+        with flashing_errors():
+            backend().triggers.create_trigger(
+                name,
+                str(form.service.data),
+                parsed(form.query) or {},
+                parameter_set_name=str(form.parameter_set.data or "") or None,
+                parameters=parsed(form.parameters),
+                debounce_seconds=float(form.debounce_seconds.data or 0),
+                enabled=bool(form.enabled.data),
+            )
+            flash(f"Trigger {name} created.", "success")
+            return _back(form)
+    return _again(form)
+
+
+@bp.route("/services/triggers/enable", methods=["POST"])
+@user_session.login_required
+def enable_trigger() -> ResponseReturnValue:
+    return _set_trigger_enabled(TriggerNameForm(), enabled=True)
+
+
+@bp.route("/services/triggers/disable", methods=["POST"])
+@user_session.login_required
+def disable_trigger() -> ResponseReturnValue:
+    return _set_trigger_enabled(TriggerNameForm(), enabled=False)
+
+
+@bp.route("/services/triggers/delete", methods=["POST"])
+@user_session.login_required
+def delete_trigger() -> ResponseReturnValue:
+    form = TriggerNameForm()
+    if valid_or_flashed(form):
+        with flashing_errors():
+            backend().triggers.delete_trigger(str(form.name.data))
+            flash(f"Trigger {form.name.data} deleted.", "success")
+    return _back(form)
+
+
+def _set_trigger_enabled(form: TriggerNameForm, *, enabled: bool) -> ResponseReturnValue:
+    if valid_or_flashed(form):
+        with flashing_errors():
+            triggers = backend().triggers
+            (triggers.enable_trigger if enabled else triggers.disable_trigger)(str(form.name.data))
+            flash(f"Trigger {form.name.data} {'enabled' if enabled else 'disabled'}.", "success")
+    return _back(form)
+
+
 def _parameter_set_choices(parameter_sets: list[ParameterSet]) -> Any:
     return [SelectChoice("", "No parameter set")] + [SelectChoice(p.name) for p in parameter_sets]
 
@@ -283,7 +343,9 @@ def newest_first(runs: list[ServiceRunDetails]) -> list[ServiceRunDetails]:
     return sorted(runs, key=lambda run: (run.timestamp, run.id), reverse=True)
 
 
-def _again(form: ParameterSetForm | RunServiceForm | ScheduleForm) -> ResponseReturnValue:
+def _again(
+    form: ParameterSetForm | RunServiceForm | ScheduleForm | TriggerForm,
+) -> ResponseReturnValue:
     """The service's page again, the failed form holding what was typed."""
     name = str(form.service.data or "")
     if not name:
@@ -296,7 +358,9 @@ def _back(
     | DeleteParameterSetForm
     | RunServiceForm
     | ScheduleForm
-    | ScheduleNameForm,
+    | ScheduleNameForm
+    | TriggerForm
+    | TriggerNameForm,
 ) -> ResponseReturnValue:
     name = str(form.service.data or "")
     if not name:

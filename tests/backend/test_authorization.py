@@ -15,7 +15,18 @@ from tests.utils.accounts import UserFactory
 
 # Logout ends the walker's own session, so it is left out (tests/backend/auth covers it).
 PUBLIC = {("POST", "/auth/login"), ("GET", "/health"), ("POST", "/auth/logout")}
-WRITE_VERBS = {"insert", "create", "delete", "edit", "change", "set", "run", "assign"}
+WRITE_VERBS = {
+    "insert",
+    "create",
+    "delete",
+    "edit",
+    "change",
+    "set",
+    "run",
+    "assign",
+    "enable",
+    "disable",
+}
 READ_VERBS = {"list", "get", "sensor", "refresh", "me", "export"}
 ADMIN_ONLY = {
     "/user/list-users",

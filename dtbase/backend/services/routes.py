@@ -327,6 +327,8 @@ def list_runs_details(
             duration_seconds=row.run.duration_seconds,
             status=row.run.status,
             schedule_name=row.schedule_name,
+            trigger_name=row.trigger_name,
+            trigger_event_ids=row.run.trigger_event_ids,
         )
         for row in _runs(session, body)
     ]

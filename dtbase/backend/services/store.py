@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
 from dtbase.backend.events.record import record, record_service_runs
+from dtbase.backend.events.triggers_tables import EventTrigger
 from dtbase.backend.services import timing
 from dtbase.backend.services.masking import unmask
 from dtbase.backend.services.tables import (
@@ -32,7 +33,7 @@ NO_RUN_TARGET = "Service or parameter set does not exist."
 NO_SCHEDULE = "Schedule does not exist."
 SERVICE_EXISTS = "Service already exists."
 PARAMETER_SET_EXISTS = "Parameter set already exists."
-PARAMETER_SET_IN_USE = "Parameter set is used by a schedule."
+PARAMETER_SET_IN_USE = "Parameter set is used by a schedule or an event trigger."
 SCHEDULE_EXISTS = "Schedule already exists."
 
 
@@ -166,16 +167,15 @@ def edit_parameter_set(
 def delete_parameter_set(session: Session, *, service_name: str, name: str) -> None:
     """Delete a parameter set and, as DTBase does, the runs that used it.
 
-    A schedule that uses the set blocks the delete (409 naming the schedules).
+    A schedule or an event trigger that uses the set blocks the delete (409 naming them).
     """
     parameter_set = get_parameter_set(session, service_name=service_name, name=name)
-    users = session.scalars(
-        select(ServiceSchedule.name)
-        .where(ServiceSchedule.parameter_set_id == parameter_set.id)
-        .order_by(ServiceSchedule.id)
-    ).all()
-    if users:
-        raise Conflict(f"Parameter set is used by schedules: {', '.join(users)}.")
+    for kind, table in (("schedules", ServiceSchedule), ("triggers", EventTrigger)):
+        users = session.scalars(
+            select(table.name).where(table.parameter_set_id == parameter_set.id).order_by(table.id)
+        ).all()
+        if users:
+            raise Conflict(f"Parameter set is used by {kind}: {', '.join(users)}.")
     try:
         with session.begin_nested():
             session.delete(parameter_set)
@@ -291,6 +291,8 @@ def start_run(
     target: RunTarget,
     timestamp: datetime,
     schedule_id: int | None = None,
+    trigger_id: int | None = None,
+    trigger_event_ids: list[int] | None = None,
 ) -> ServiceRunLog:
     """Log a run as pending before the call; `complete_run` fills in the answer."""
     run = ServiceRunLog(
@@ -304,6 +306,8 @@ def start_run(
         timestamp=timestamp,
         status=RunStatus.pending,
         schedule_id=schedule_id,
+        trigger_id=trigger_id,
+        trigger_event_ids=trigger_event_ids,
     )
     session.add(run)
     session.flush()
@@ -394,6 +398,7 @@ class RunRow:
     service_name: str
     parameter_set_name: str | None
     schedule_name: str | None = None
+    trigger_name: str | None = None
 
 
 def list_runs(
@@ -406,10 +411,17 @@ def list_runs(
     if parameter_set_name is not None and service_name is None:
         raise InvalidInput("parameter_set_name can only be given with service_name")
     query = (
-        select(ServiceRunLog, Service.name, ServiceParameterSet.name, ServiceSchedule.name)
+        select(
+            ServiceRunLog,
+            Service.name,
+            ServiceParameterSet.name,
+            ServiceSchedule.name,
+            EventTrigger.name,
+        )
         .join(Service, Service.id == ServiceRunLog.service_id)
         .outerjoin(ServiceParameterSet, ServiceParameterSet.id == ServiceRunLog.parameter_set_id)
         .outerjoin(ServiceSchedule, ServiceSchedule.id == ServiceRunLog.schedule_id)
+        .outerjoin(EventTrigger, EventTrigger.id == ServiceRunLog.trigger_id)
         .order_by(ServiceRunLog.timestamp, ServiceRunLog.id)
     )
     if service_name is not None:
@@ -417,7 +429,13 @@ def list_runs(
     if parameter_set_name is not None:
         query = query.where(ServiceParameterSet.name == parameter_set_name)
     return [
-        RunRow(run=row[0], service_name=row[1], parameter_set_name=row[2], schedule_name=row[3])
+        RunRow(
+            run=row[0],
+            service_name=row[1],
+            parameter_set_name=row[2],
+            schedule_name=row[3],
+            trigger_name=row[4],
+        )
         for row in session.execute(query)
     ]
 

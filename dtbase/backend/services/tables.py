@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -16,7 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dtbase.backend.db import Base, Timestamped, cascading
@@ -83,7 +84,11 @@ class ServiceRunLog(Timestamped, Base):
     """
 
     __tablename__ = "service_run_log"
-    __table_args__ = (Index(None, "service_id", "timestamp"),)
+    # (trigger_id, timestamp): the loop guard counts a trigger's runs of the last hour.
+    __table_args__ = (
+        Index(None, "service_id", "timestamp"),
+        Index(None, "trigger_id", "timestamp"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     service_id: Mapped[int] = mapped_column(cascading("service.id"))
@@ -101,3 +106,9 @@ class ServiceRunLog(Timestamped, Base):
     schedule_id: Mapped[int | None] = mapped_column(
         ForeignKey("service_schedule.id", ondelete="SET NULL", onupdate="CASCADE"), index=True
     )
+    # The event trigger that started the run, and the events of its burst (the first
+    # hundred ids; see dtbase.backend.events.triggers_burst).
+    trigger_id: Mapped[int | None] = mapped_column(
+        ForeignKey("event_trigger.id", ondelete="SET NULL", onupdate="CASCADE")
+    )
+    trigger_event_ids: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))

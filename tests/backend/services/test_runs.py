@@ -154,7 +154,11 @@ def test_run_timestamp_and_details(admin: httpx.Client, stub: StubService) -> No
     assert run["timestamp"].endswith("Z")
     assert before <= datetime.fromisoformat(run["timestamp"]) <= after
     [details] = _details(admin)
-    assert set(details) == {*run, "id", "error", "duration_seconds", "status", "schedule_name"}
+    assert set(details) == {
+        *run,
+        *("id", "error", "duration_seconds", "status", "schedule_name"),
+        *("trigger_name", "trigger_event_ids"),
+    }
     assert {k: details[k] for k in run} == run
     assert (details["id"], details["error"]) == (1, None)
     assert 0 <= details["duration_seconds"] < (after - before).total_seconds()
