@@ -19,6 +19,9 @@ from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
+from dtbase.backend.events.listen import Notifications
+from dtbase.backend.events.stream import EventHub
+from dtbase.backend.events.stream_routes import router as events_stream_router
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
@@ -68,7 +71,11 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         refresher = RollupRefresher(engine, interval_seconds=settings.rollup_refresh_seconds)
         if settings.rollup_refresh_seconds:
             refresher.start()
+        app.state.notifications.start()
+        await app.state.event_hub.start()
         yield
+        await app.state.event_hub.stop()
+        app.state.notifications.stop()
         refresher.stop()
         scheduler.stop()
         app.state.background_runs.shutdown()
@@ -99,6 +106,9 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         window=timedelta(seconds=settings.login_window_seconds),
     )
     app.state.password_queue = PasswordQueue(settings.password_hash_workers, MAX_WAITING)
+    # One LISTEN connection per process wakes every deliverer of events (`events.listen`).
+    app.state.notifications = Notifications(engine)
+    app.state.event_hub = EventHub(app.state.session_factory, app.state.notifications)
     app.add_middleware(RefuseLoneSurrogates)
     install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
     install_docs(app, settings.assets_dir / "swagger-ui-dist")
@@ -113,6 +123,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         services_router,
         fdb_codes_router,
         mqtt_router,
+        events_stream_router,
     ):
         app.include_router(router)
 

@@ -2,6 +2,7 @@
 
 from dtbase.backend.auth.tables import AuthSession, LoginAttempts
 from dtbase.backend.db import Base
+from dtbase.backend.events.tables import Event
 from dtbase.backend.fdb_codes.tables import FdbMeasureCode, FdbModelCode, FdbScenarioCode
 from dtbase.backend.locations.tables import (
     Location,
@@ -38,6 +39,7 @@ from dtbase.backend.users.tables import User
 __all__ = [
     "AuthSession",
     "Base",
+    "Event",
     "FdbMeasureCode",
     "FdbModelCode",
     "FdbScenarioCode",

@@ -6,6 +6,7 @@ import typer
 
 from dtbase.cli import up
 from dtbase.cli.db import db_app
+from dtbase.cli.events import events_app
 from dtbase.cli.mqtt import mqtt_app
 from dtbase.cli.serve import serve_app, services_app
 from dtbase.cli.users import user_app
@@ -19,3 +20,4 @@ app.add_typer(fdb_app, name="fdb")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(mqtt_app, name="mqtt")
+app.add_typer(events_app, name="events")

@@ -16,6 +16,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from dtbase.client.errors import ApiError
+from dtbase.client.events import Events
 from dtbase.client.fdb import Fdb
 from dtbase.client.locations import Locations
 from dtbase.client.models import Models
@@ -56,6 +57,7 @@ class Client:
         self.services = Services(self)
         self.fdb = Fdb(self)
         self.mqtt = Mqtt(self)
+        self.events = Events(self)
 
     @classmethod
     def logged_in(cls, base_url: str | None, email: str, password: str, **kwargs: Any) -> Self:

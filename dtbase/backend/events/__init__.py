@@ -1,0 +1,1 @@
+"""The events outbox: one row per stored change, written in the change's transaction."""

@@ -1,0 +1,202 @@
+"""The process's event hub: it reads new events once per wake-up and hands them to every
+connected stream whose query they match.
+
+One read for all listeners, not one per listener: after a notification the hub reads the
+events after the last it saw (`events_after`, no filter), in pages, and appends each to
+the queue of every listener it matches. A listener's queue is bounded: when it is full,
+the hub stops filling it and marks it overflowed; the listener then reads from the
+database (`events_after` with its query in SQL) from the last event it sent, until it is
+caught up, and takes its queue again. A slow client therefore holds no one up, costs at
+most one queue of memory, and misses nothing.
+
+Why nothing is missed, joining or catching up: a listener registers (or resets its queue)
+first, then reads the database from its cursor until a page comes back short. Every event
+the hub has not yet handed out when the listener registered will be handed to its queue;
+every event the hub has handed out is committed, so the database read sees it. The two
+overlap, never leave a gap; the overlap is dropped by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from sqlalchemy.orm import Session, sessionmaker
+
+from dtbase.backend.events.listen import Notifications
+from dtbase.backend.events.query import matches
+from dtbase.backend.events.store import events_after, newest_id
+from dtbase.schemas.events import EventOut, EventQuery
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Events a listener may fall behind the hub before it reads from the database instead.
+QUEUE_SIZE = 1_000
+# Events per database read, for the hub and for a listener catching up.
+PAGE = 1_000
+# The hub reads even without a notification this often (a missed one costs this much).
+POLL_SECONDS = 5.0
+# Database reads of listeners catching up at once: the rest wait, the pool's connections
+# stay free for requests.
+CATCHING_UP_AT_ONCE = 4
+ALL = EventQuery()
+
+
+@dataclass(eq=False)
+class Listener:
+    """One connected stream, as the hub sees it."""
+
+    query: EventQuery
+    capacity: int
+    waiting: deque[EventOut] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+
+    def offer(self, event: EventOut) -> None:
+        if self.overflowed or not matches(self.query, event.kind, event.meta):
+            return
+        if len(self.waiting) >= self.capacity:
+            self.overflowed = True
+            self.waiting.clear()  # read again from the database: no need to hold them
+        else:
+            self.waiting.append(event)
+        self.ready.set()
+
+
+class EventHub:
+    """Between `start()` and `stop()` (in the app's event loop), hands new events to the
+    listeners of `follow`."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        notifications: Notifications,
+        *,
+        queue_size: int = QUEUE_SIZE,
+        page: int = PAGE,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self._session_factory = session_factory
+        self._notifications = notifications
+        self._queue_size = queue_size
+        self._page = page
+        self._poll_seconds = poll_seconds
+        self._listeners: set[Listener] = set()
+        self._joined = 0  # listeners ever registered: see `_read_new`
+        self._last_id = 0
+        self._task: asyncio.Task[None] | None = None
+        self._catching_up = CapacityLimiter(CATCHING_UP_AT_ONCE)
+
+    @property
+    def listener_count(self) -> int:
+        return len(self._listeners)
+
+    async def start(self) -> None:
+        self._last_id = await self.read(newest_id)
+        self._task = asyncio.create_task(self._run(), name="event-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def read(
+        self, reader: Callable[[Session], T], *, limiter: CapacityLimiter | None = None
+    ) -> T:
+        """`reader(session)` in a worker thread, in a read-only session of its own."""
+
+        def in_session() -> T:
+            with self._session_factory() as session:
+                return reader(session)
+
+        return await anyio.to_thread.run_sync(in_session, limiter=limiter)
+
+    async def follow(
+        self, query: EventQuery, *, after: int, until: float | None = None
+    ) -> AsyncIterator[list[EventOut]]:
+        """The events matching `query` with ids greater than `after`, in id order, in
+        batches, for ever (or until the event loop's time `until`). Close it (aclosing)
+        to leave the hub."""
+        listener = Listener(query, self._queue_size)
+        self._listeners.add(listener)
+        self._joined += 1
+        cursor = after
+        try:
+            while True:
+                async for page in self._catch_up(query, after=cursor):
+                    yield page
+                    cursor = page[-1].id
+                while not listener.overflowed:
+                    try:
+                        async with asyncio.timeout_at(until):
+                            await listener.ready.wait()
+                    except TimeoutError:
+                        return
+                    listener.ready.clear()
+                    fresh = [event for event in listener.waiting if event.id > cursor]
+                    listener.waiting.clear()
+                    if fresh:
+                        yield fresh
+                        cursor = fresh[-1].id
+                # Fell behind: what the hub dropped is in the database; read it from there.
+                listener.overflowed = False
+                listener.waiting.clear()
+        finally:
+            self._listeners.discard(listener)
+
+    async def _catch_up(self, query: EventQuery, *, after: int) -> AsyncIterator[list[EventOut]]:
+        """Pages from the database until one comes back short (caught up)."""
+        while True:
+            page = await self.read(
+                lambda session, cursor=after: events_after(
+                    session, query, after=cursor, limit=self._page
+                ),
+                limiter=self._catching_up,
+            )
+            if page:
+                yield page
+                after = page[-1].id
+            if len(page) < self._page:
+                return
+
+    async def _run(self) -> None:
+        while True:
+            seen = self._notifications.count
+            try:
+                await self._read_new()
+            except Exception:
+                logger.exception("The event hub failed to read new events; trying again")
+            await self._notifications.wait_async(self._poll_seconds, after=seen)
+
+    async def _read_new(self) -> None:
+        """Hand every event after the last one read to the listeners it matches."""
+        if not self._listeners:
+            # No one to hand them to: skip to the newest, unless someone joined meanwhile
+            # (who counts on the hub for everything after `_last_id`).
+            joined = self._joined
+            newest = await self.read(newest_id)
+            if self._joined == joined:
+                self._last_id = max(self._last_id, newest)
+                return
+        while True:
+            page = await self.read(
+                lambda session: events_after(session, ALL, after=self._last_id, limit=self._page)
+            )
+            for event in page:
+                for listener in self._listeners:
+                    listener.offer(event)
+            if page:
+                self._last_id = page[-1].id
+            if len(page) < self._page:
+                return

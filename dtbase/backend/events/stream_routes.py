@@ -1,0 +1,150 @@
+"""`GET /events/stream`: events as server-sent events, replayed from a cursor, then live.
+
+The stream's first record carries no data, only `id:` (the cursor it starts from) and
+`retry:`: a client that loses the connection before any event still resumes from there
+(`Last-Event-ID`), so "from now" means from the moment of the first connection.
+
+The stream ends when the access token it was opened with expires: a client reconnects
+with a fresh token and `Last-Event-ID`, missing nothing (an EventSource in a browser
+cannot renew a token, so pages relay the stream through the frontend).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+import jwt
+from fastapi import Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from dtbase.backend.events.store import first_id_since, newest_id
+from dtbase.backend.events.stream import EventHub
+from dtbase.backend.routing import documented, protected_router
+from dtbase.schemas.events import EventOut, EventQuery
+
+router = protected_router(prefix="/events", tags=["events"])
+
+# How long an EventSource waits before it reconnects (ms); our client backs off itself.
+RETRY_MILLISECONDS = 2_000
+# A comment this often keeps an idle connection open through proxies.
+KEEP_ALIVE_SECONDS = 15
+# A client that accepts nothing for this long is dropped (it reconnects and resumes).
+SEND_TIMEOUT_SECONDS = 60
+SEPARATOR = "\n"
+
+
+class StreamParameters(EventQuery):
+    """The query, and where to start when no `Last-Event-ID` is sent."""
+
+    start: str | None = Field(
+        default=None,
+        alias="from",
+        description=(
+            "An event id (the events after it, as `Last-Event-ID`; 0: every event kept) or "
+            "an ISO 8601 time (the events from then on). Default: from now on. "
+            "A `Last-Event-ID` header overrides it."
+        ),
+    )
+
+    def query(self) -> EventQuery:
+        return EventQuery.model_validate(self.model_dump(exclude={"start"}, exclude_none=True))
+
+
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Records of `id:` (event id), `event:` (kind) and `data:` "
+            "(the event as JSON), after a first record of `id:` and `retry:` only.",
+        },
+        **documented({422: "An unknown query field or kind, or a bad `from` or Last-Event-ID"}),
+    },
+)
+async def stream_events(
+    request: Request,
+    parameters: Annotated[StreamParameters, Query()],
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """The events matching the query (its fields repeated for a list), live; replayed
+    first from `Last-Event-ID` or `from`."""
+    hub = event_hub_of(request)
+    cursor = await _cursor(hub, last_event_id, parameters.start)
+    records = _records(hub, parameters.query(), cursor, until=_token_expiry(request))
+    return EventSourceResponse(
+        records,
+        ping=KEEP_ALIVE_SECONDS,
+        sep=SEPARATOR,
+        send_timeout=SEND_TIMEOUT_SECONDS,
+    )
+
+
+def event_hub_of(request: Request) -> EventHub:
+    hub: EventHub = request.app.state.event_hub
+    return hub
+
+
+async def _cursor(hub: EventHub, last_event_id: str | None, start: str | None) -> int:
+    """The id after which the stream starts."""
+    if last_event_id is not None:
+        return _event_id(last_event_id, ("header", "Last-Event-ID"))
+    if start is None:
+        return await hub.read(newest_id)
+    if _digits(start):
+        return _event_id(start, ("query", "from"))
+    try:
+        since = datetime.fromisoformat(start.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _invalid(("query", "from"), "Expected an event id or an ISO 8601 time", start) from None
+    if since.tzinfo is None:
+        raise _invalid(("query", "from"), "The time needs a time zone (e.g. Z)", start)
+    return await hub.read(lambda session: first_id_since(session, since))
+
+
+def _event_id(text: str, where: tuple[str, str]) -> int:
+    # At most 18 digits: any id a bigint holds, and no more.
+    if not _digits(text) or len(text.strip()) > 18:
+        raise _invalid(where, "Expected an event id (a whole number, 0 or more)", text)
+    return int(text)
+
+
+def _digits(text: str) -> bool:
+    return text.strip().isascii() and text.strip().isdigit()
+
+
+def _invalid(where: tuple[str, str], message: str, value: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": where, "msg": message, "input": value}]
+    )
+
+
+def _token_expiry(request: Request) -> float:
+    """When the request's access token expires, in the event loop's time. (The route's
+    dependencies have checked the token; only its expiry is read here.)"""
+    token = request.headers["authorization"].partition(" ")[2].strip()
+    expiry = float(jwt.decode(token, options={"verify_signature": False})["exp"])
+    return asyncio.get_running_loop().time() + (expiry - time.time())
+
+
+async def _records(
+    hub: EventHub, query: EventQuery, cursor: int, *, until: float
+) -> AsyncIterator[ServerSentEvent | bytes]:
+    yield ServerSentEvent(id=str(cursor), retry=RETRY_MILLISECONDS, sep=SEPARATOR)
+    async with contextlib.aclosing(hub.follow(query, after=cursor, until=until)) as batches:
+        async for batch in batches:
+            # A batch in one write: a listener catching up gets pages of a thousand.
+            yield b"".join(_record(event) for event in batch)
+
+
+def _record(event: EventOut) -> bytes:
+    return ServerSentEvent(
+        data=event.model_dump_json(), event=event.kind.value, id=str(event.id), sep=SEPARATOR
+    ).encode()
