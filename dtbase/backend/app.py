@@ -22,6 +22,8 @@ from dtbase.backend.errors import install_error_handlers
 from dtbase.backend.events.listen import Notifications
 from dtbase.backend.events.stream import EventHub
 from dtbase.backend.events.stream_routes import router as events_stream_router
+from dtbase.backend.events.subscriptions_routes import router as subscriptions_router
+from dtbase.backend.events.webhooks_delivery import Deliverer, DeliveryPolicy
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
@@ -73,7 +75,10 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
             refresher.start()
         app.state.notifications.start()
         await app.state.event_hub.start()
+        if settings.webhook_delivery_enabled:
+            app.state.webhook_deliverer.start()
         yield
+        app.state.webhook_deliverer.stop()
         await app.state.event_hub.stop()
         app.state.notifications.stop()
         refresher.stop()
@@ -95,6 +100,11 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     )
     # Service calls that do not block a request: scheduled runs, run-service "wait": false.
     app.state.background_runs = BackgroundRuns.from_settings(app.state.session_factory, settings)
+    app.state.webhook_deliverer = Deliverer(
+        app.state.session_factory,
+        DeliveryPolicy.from_settings(settings),
+        workers=settings.webhook_workers,
+    )
     app.state.token_config = TokenConfig(
         secret=_jwt_secret(settings),
         access_seconds=settings.jwt_access_token_expires_seconds,
@@ -124,6 +134,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         fdb_codes_router,
         mqtt_router,
         events_stream_router,
+        subscriptions_router,
     ):
         app.include_router(router)
 

@@ -2,6 +2,7 @@
 
 from dtbase.backend.auth.tables import AuthSession, LoginAttempts
 from dtbase.backend.db import Base
+from dtbase.backend.events.subscriptions_tables import EventDelivery, EventSubscription
 from dtbase.backend.events.tables import Event
 from dtbase.backend.fdb_codes.tables import FdbMeasureCode, FdbModelCode, FdbScenarioCode
 from dtbase.backend.locations.tables import (
@@ -40,6 +41,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "Event",
+    "EventDelivery",
+    "EventSubscription",
     "FdbMeasureCode",
     "FdbModelCode",
     "FdbScenarioCode",

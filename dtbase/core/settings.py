@@ -104,6 +104,21 @@ class BackendSettings(DatabaseSettings):
     service_reply_max_bytes: int = Field(default=1_000_000, ge=1024, le=50_000_000)
     # Background and scheduled runs of one service called at once; more wait their turn.
     service_concurrent_runs: int = Field(default=4, ge=1, le=256)
+    # --- webhooks (docs/events.md, "Webhooks") ---
+    # Where webhooks may be sent, by the rules of DT_SERVICE_URL_ALLOWLIST (unset: its value).
+    webhook_url_allowlist: str | None = None
+    # This backend process delivers webhooks (several processes on one database may).
+    webhook_delivery_enabled: bool = True
+    # Subscriptions delivered at once by this process (one connection to the database each).
+    webhook_workers: int = Field(default=2, ge=1, le=32)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Failed deliveries in a row that disable a subscription.
+    webhook_max_failures: int = Field(default=10, ge=1, le=1000)
+    # The wait before the first retry; it doubles after each failure, up to the maximum.
+    webhook_retry_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # The CloudEvents `source` of every event sent: set it to the backend's public URL.
+    webhook_source: str = Field(default="dtbase", min_length=1)
     # Login throttling, shared by every backend process through the database: failed
     # logins per account and per client address within a window get 429 and Retry-After.
     login_failures_per_account: int = Field(default=10, ge=1)

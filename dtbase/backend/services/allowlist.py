@@ -79,9 +79,15 @@ class Allowlist:
     any_host: bool
     names: tuple[NameEntry, ...]
     addresses: tuple[AddressEntry, ...]
+    # What the list guards and where it comes from, as refusals name them (webhooks share
+    # the rules with their own list).
+    what: str = "Services"
+    setting: str = "DT_SERVICE_URL_ALLOWLIST"
 
     @classmethod
-    def parse(cls, text: str) -> Allowlist:
+    def parse(
+        cls, text: str, *, what: str = "Services", setting: str = "DT_SERVICE_URL_ALLOWLIST"
+    ) -> Allowlist:
         names: list[NameEntry] = []
         addresses: list[AddressEntry] = []
         any_host = False
@@ -103,13 +109,13 @@ class Allowlist:
             parts = urlsplit(f"//{entry}")
             host = _host_of(parts)
             if not host:
-                raise ValueError(f"DT_SERVICE_URL_ALLOWLIST: {entry!r} is not a host")
+                raise ValueError(f"{setting}: {entry!r} is not a host")
             address = _address(host)
             if address is None:
                 names.append(NameEntry(host, parts.port))
             else:
                 addresses.append(AddressEntry(ipaddress.ip_network(address), parts.port))
-        return cls(any_host, tuple(names), tuple(addresses))
+        return cls(any_host, tuple(names), tuple(addresses), what, setting)
 
     def check(self, url: str) -> tuple[SplitResult, str, int]:
         """The URL's parts, host and port if its form may be allowed; else UrlNotAllowed.
@@ -182,11 +188,10 @@ class Allowlist:
         allowed_anyway = by_name or self.any_host
         return allowed_anyway and not any(address in net for net in NEVER_BY_NAME)
 
-    @staticmethod
-    def _refusal(host: str, port: int) -> UrlNotAllowed:
+    def _refusal(self, host: str, port: int) -> UrlNotAllowed:
         return UrlNotAllowed(
-            f"Services may not be called at {host}:{port}: it is not on the backend's "
-            "allow-list (DT_SERVICE_URL_ALLOWLIST)."
+            f"{self.what} may not be called at {host}:{port}: it is not on the backend's "
+            f"allow-list ({self.setting})."
         )
 
 

@@ -21,6 +21,7 @@ import json
 import logging
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -90,28 +91,46 @@ async def call_service(
 async def _call(
     target: Target, method: str, parameters: Any, policy: CallPolicy, started: float
 ) -> CallOutcome:
-    """Try the checked addresses in order until one connects; read the reply."""
+    """Send the parameters; read the reply."""
+    body = {} if parameters is None else {"json": parameters}
+    status_code, content = await send_pinned(target, method, policy, **body)
+    response_json, problem = read_reply(content, policy.reply_max_bytes)
+    return CallOutcome(
+        status_code=status_code,
+        response_json=response_json,
+        error=problem,
+        duration_seconds=time.perf_counter() - started,
+    )
+
+
+async def send_pinned(
+    target: Target,
+    method: str,
+    policy: CallPolicy,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **body: Any,
+) -> tuple[int, bytes | None]:
+    """Send a request (`body`: httpx's `json=` or `content=`) to the checked addresses in
+    order until one connects: the status and up to `reply_max_bytes` + 1 bytes of the
+    reply (None: cut short). Raises for network errors; the caller bounds the time."""
     last_error: Exception | None = None
     for address in target.addresses:
         try:
-            status_code, content = await _request(target, address, method, parameters, policy)
+            return await _request(target, address, method, policy, headers or {}, body)
         except httpx.ConnectError as error:
             last_error = error
-            continue
-        response_json, problem = read_reply(content, policy.reply_max_bytes)
-        return CallOutcome(
-            status_code=status_code,
-            response_json=response_json,
-            error=problem,
-            duration_seconds=time.perf_counter() - started,
-        )
     raise last_error or OSError("no address")
 
 
 async def _request(
-    target: Target, address: IpAddress, method: str, parameters: Any, policy: CallPolicy
+    target: Target,
+    address: IpAddress,
+    method: str,
+    policy: CallPolicy,
+    extra_headers: Mapping[str, str],
+    body: dict[str, Any],
 ) -> tuple[int, bytes | None]:
-    """The status and up to `reply_max_bytes` + 1 bytes of the reply (None: cut short)."""
     parts = urlsplit(target.url)
     default_port = {"http": 80, "https": 443}[target.scheme]
     host = f"[{target.host}]" if ":" in target.host else target.host
@@ -119,9 +138,11 @@ async def _request(
     pinned = f"{target.scheme}://{literal}:{target.port}{parts.path or '/'}"
     if parts.query:
         pinned += f"?{parts.query}"
-    headers = {"Host": host if target.port == default_port else f"{host}:{target.port}"}
+    headers = {
+        **extra_headers,
+        "Host": host if target.port == default_port else f"{host}:{target.port}",
+    }
     auth = (parts.username or "", parts.password or "") if parts.username else None
-    body = {} if parameters is None else {"json": parameters}
     # No timeout of its own: the caller bounds the whole call.
     # trust_env=False: a proxy from the environment would receive the pinned address.
     async with httpx.AsyncClient(
