@@ -102,12 +102,10 @@ def edit() -> ResponseReturnValue:
     current = str(form.subscription.data or "")
     if valid_or_flashed(form):
         new_name = str(form.name.data).strip()
+        renamed = {"new_name": new_name} if new_name != current else {}
         with flashing_errors():
             backend().subscriptions.edit_subscription(
-                current,
-                new_name=new_name if new_name != current else None,
-                url=str(form.url.data).strip(),
-                query=form.query(),
+                current, url=str(form.url.data).strip(), query=form.query(), **renamed
             )
             flash(f"Subscription {new_name} saved.", "success")
             return redirect(url_for("events.subscription", name=new_name))
@@ -121,11 +119,18 @@ def change(action: str) -> ResponseReturnValue:
     name = str(form.subscription.data or "")
     if valid_or_flashed(form):
         with flashing_errors():
-            getattr(backend().subscriptions, f"{action}_subscription")(name)
+            subscriptions = backend().subscriptions
+            {
+                "enable": subscriptions.enable_subscription,
+                "disable": subscriptions.disable_subscription,
+                "delete": subscriptions.delete_subscription,
+            }[action](name)
             flash(f"Subscription {name} {action}d.", "success")
             if action == "delete":
                 return redirect(url_for("events.subscriptions"))
-    return redirect(url_for("events.subscription", name=name) if name else url_for("events.subscriptions"))
+    return redirect(
+        url_for("events.subscription", name=name) if name else url_for("events.subscriptions")
+    )
 
 
 @bp.route("/events/subscriptions/rotate-secret", methods=["POST"])
@@ -137,4 +142,6 @@ def rotate_secret() -> ResponseReturnValue:
         with flashing_errors():
             created = backend().subscriptions.rotate_secret(name)
             return render_template("events/secret.html", created=created)
-    return redirect(url_for("events.subscription", name=name) if name else url_for("events.subscriptions"))
+    return redirect(
+        url_for("events.subscription", name=name) if name else url_for("events.subscriptions")
+    )

@@ -153,9 +153,7 @@ def _chunks(upstream: httpx.Response) -> Iterator[bytes]:
 
 
 def _busy() -> Response:
-    response = Response(
-        f"retry: {RETRY_AFTER * 1000}\n\n", status=503, mimetype=MEDIA_TYPE
-    )
+    response = Response(f"retry: {RETRY_AFTER * 1000}\n\n", status=503, mimetype=MEDIA_TYPE)
     response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
 
