@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
+from dtbase.backend.events.record import record
 from dtbase.backend.locations.tables import (
     Location,
     LocationIdentifier,
@@ -26,6 +27,7 @@ from dtbase.backend.locations.tables import (
 )
 from dtbase.backend.sensors.tables import SensorLocation
 from dtbase.backend.values import VALUE_COLUMNS, value_columns
+from dtbase.schemas.events import EventKind
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueTypeError, check_value
 
 NO_SCHEMA = "Location schema does not exist"
@@ -250,6 +252,9 @@ def insert_location(
         for identifier, value in values
     )
     session.flush()
+    record(
+        session, EventKind.location_created, {"location": str(location.id), "schema": schema_name}
+    )
     return location
 
 
@@ -353,6 +358,9 @@ def delete_location(
         )
     session.delete(location)
     session.flush()
+    record(
+        session, EventKind.location_deleted, {"location": str(location.id), "schema": schema_name}
+    )
 
 
 def list_locations(

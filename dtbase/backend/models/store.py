@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import orjson
 from psycopg import sql
@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
+from dtbase.backend.events.record import iso, record
 from dtbase.backend.models.tables import (
     Model,
     ModelMeasure,
@@ -38,6 +39,7 @@ from dtbase.backend.timeseries import ingest, streaming
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.schemas import models as schemas
 from dtbase.schemas.common import utc_now
+from dtbase.schemas.events import EventKind
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueListError, check_values
 
 DEFAULT_RUN_WINDOW = timedelta(days=7)
@@ -86,6 +88,7 @@ def create(session: Session, *, name: str) -> Model:
             session.add(model)
     except IntegrityError as error:
         raise AlreadyExists(MODEL_EXISTS) from error
+    record(session, EventKind.model_created, {"model": name})
     return model
 
 
@@ -108,6 +111,7 @@ def delete(session: Session, *, name: str) -> None:
             f"Model '{name}' has {_runs(runs)}: delete them first (/model/delete-model-run)"
         )
     _delete_unless_used(session, model, f"Model '{name}' has model runs")
+    record(session, EventKind.model_deleted, {"model": name})
 
 
 # --- Scenarios ----------------------------------------------------------------------------
@@ -322,7 +326,26 @@ def create_run(session: Session, *, run: schemas.InsertModelRunRequest) -> Model
             timestamps=output.timestamps,
             values=output.values,
         )
+    record(session, EventKind.model_run_stored, _run_stored(run, model_run, outputs))
     return model_run
+
+
+def _run_stored(
+    run: schemas.InsertModelRunRequest, model_run: ModelRun, outputs: Sequence[_Output]
+) -> dict[str, Any]:
+    """A `model_run.stored` event's metadata: the run and the span and count of its values."""
+    firsts = [min(output.timestamps) for output in outputs if output.timestamps]
+    lasts = [max(output.timestamps) for output in outputs if output.timestamps]
+    return {
+        "model": run.model_name,
+        "scenario": run.scenario_description,
+        "run": model_run.id,
+        "sensor": [] if run.sensor_unique_id is None else [run.sensor_unique_id],
+        "measure": [output.measure.name for output in outputs],
+        "first": iso(min(firsts)) if firsts else None,
+        "last": iso(max(lasts)) if lasts else None,
+        "count": sum(len(output.timestamps) for output in outputs),
+    }
 
 
 def _checked_outputs(session: Session, entries: Sequence[schemas.MeasureValues]) -> list[_Output]:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
+from dtbase.backend.events.record import ReadingsStored, record, record_readings
 from dtbase.backend.locations import store as locations_store
 from dtbase.backend.models.tables import ModelRun
 from dtbase.backend.sensors.tables import (
@@ -31,6 +32,7 @@ from dtbase.backend.timeseries import ingest
 from dtbase.backend.values import VALUE_COLUMNS
 from dtbase.core.unset import UNSET, Unset
 from dtbase.schemas import sensors as schemas
+from dtbase.schemas.events import EventKind
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueListError, check_values
 
 NO_SUCH_SENSOR = "Sensor does not exist"
@@ -268,6 +270,9 @@ def insert_sensor(
             session.add(sensor)
     except IntegrityError as error:
         raise AlreadyExists(SENSOR_EXISTS) from error
+    record(
+        session, EventKind.sensor_created, {"sensor": unique_identifier, "sensor_type": type_name}
+    )
     return sensor
 
 
@@ -393,8 +398,12 @@ def delete_sensor(session: Session, *, unique_identifier: str) -> None:
     runs = _count(session, ModelRun.sensor_id, sensor.id)
     if runs:
         raise Conflict(f"Sensor '{unique_identifier}' is used by {_plural(runs, 'model run')}")
+    type_name = session.get_one(SensorType, sensor.type_id).name
     session.delete(sensor)
     session.flush()
+    record(
+        session, EventKind.sensor_deleted, {"sensor": unique_identifier, "sensor_type": type_name}
+    )
 
 
 # Readings
@@ -561,8 +570,9 @@ def insert_series(session: Session, series: Sequence[Series], *, overwrite: bool
         rows = ingest.Rows((item.sensor_id, item.measure.id), item.timestamps, values)
         by_datatype.setdefault(datatype, []).append(rows)
     # One fixed order of datatypes: concurrent requests take their locks in one order.
+    written = 0
     for datatype in sorted(by_datatype):
-        ingest.insert_series(
+        written += ingest.insert_series(
             session,
             table="sensor_reading",
             prefix_keys=("sensor_id", "measure_id"),
@@ -570,6 +580,28 @@ def insert_series(session: Session, series: Sequence[Series], *, overwrite: bool
             series=by_datatype[datatype],
             overwrite=overwrite,
         )
+    # A request that wrote nothing (all already stored) is no news: no event. Which of its
+    # sensors got new readings is not counted (it would cost ingest), so when some did,
+    # every sensor it names has its event (docs/events.md).
+    if written:
+        record_readings(session, _stored_per_sensor(series))
+
+
+def _stored_per_sensor(series: Sequence[Series]) -> list[ReadingsStored]:
+    """Each sensor's readings in the request: measures, first and last time, count."""
+    by_sensor: dict[int, tuple[dict[str, None], list[datetime], list[datetime], list[int]]] = {}
+    for item in series:
+        if not item.timestamps:
+            continue
+        measures, firsts, lasts, counts = by_sensor.setdefault(item.sensor_id, ({}, [], [], []))
+        measures[item.measure.name] = None
+        firsts.append(min(item.timestamps))
+        lasts.append(max(item.timestamps))
+        counts.append(len(item.timestamps))
+    return [
+        ReadingsStored(sensor_id, list(measures), min(firsts), max(lasts), sum(counts))
+        for sensor_id, (measures, firsts, lasts, counts) in by_sensor.items()
+    ]
 
 
 def find_series(

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
+from dtbase.backend.events.record import record, record_service_runs
 from dtbase.backend.services import timing
 from dtbase.backend.services.masking import unmask
 from dtbase.backend.services.tables import (
@@ -22,6 +23,7 @@ from dtbase.backend.services.tables import (
     ServiceSchedule,
 )
 from dtbase.core.unset import UNSET, Unset
+from dtbase.schemas.events import EventKind
 from dtbase.schemas.services import MAX_PARAMETERS_BYTES, HttpMethod, RunStatus, json_problem
 
 NO_SERVICE = "Service does not exist."
@@ -78,6 +80,7 @@ def insert_service(session: Session, *, name: str, url: str, http_method: str) -
             session.add(service)
     except IntegrityError as error:
         raise AlreadyExists(SERVICE_EXISTS) from error
+    record(session, EventKind.service_created, {"service": name})
     return service
 
 
@@ -108,6 +111,7 @@ def delete_service(session: Session, *, name: str) -> None:
     """Delete a service with its parameter sets and its run log."""
     session.delete(get_service(session, name=name))
     session.flush()
+    record(session, EventKind.service_deleted, {"service": name})
 
 
 # --- parameter sets ------------------------------------------------------------------
@@ -277,6 +281,7 @@ def log_run(
         raise Conflict(
             "The service or its parameter set was deleted during the run; it was not logged."
         ) from error_
+    record_service_runs(session, [run.id])
     return run
 
 
@@ -327,7 +332,10 @@ def complete_run(
             status=run_status(response_status_code, error),
         )
     )
-    return bool(getattr(result, "rowcount", 0))
+    completed = bool(getattr(result, "rowcount", 0))
+    if completed:
+        record_service_runs(session, [run_id])
+    return completed
 
 
 STALE_RUN_ERROR = (
@@ -375,7 +383,9 @@ def fail_stale_runs(session: Session, *, stale_after: timedelta) -> list[int]:
         .returning(ServiceRunLog.id)
         .execution_options(synchronize_session=False)
     )
-    return sorted(result.scalars())
+    failed = sorted(result.scalars())
+    record_service_runs(session, failed)
+    return failed
 
 
 @dataclass(frozen=True)

@@ -78,14 +78,16 @@ def insert_series(
     datatype: ValueDatatype,
     series: Sequence[Rows],
     overwrite: bool = False,
-) -> None:
-    """Store the series' values into `table`, keyed by (*prefix_keys, "timestamp").
+) -> int:
+    """Store the series' values into `table`, keyed by (*prefix_keys, "timestamp"); how
+    many rows were written (added, or replaced with `overwrite`), for free: the COPY
+    writes all, and the INSERT's row count says.
 
     Values must already be checked against `datatype` (`check_values`).
     """
     series = [rows for rows in series if rows.timestamps]
     if not series:
-        return
+        return 0
     if any(len(rows.prefix) != len(prefix_keys) for rows in series):
         raise ValueError("each series needs one prefix value per prefix key")
     if any(len(rows.values) != len(rows.timestamps) for rows in series):
@@ -109,11 +111,12 @@ def insert_series(
                         prefix = map(repeat, rows.prefix)
                         for row in zip(*prefix, rows.timestamps, rows.values, strict=False):
                             copy.write_row(row)
-                return
+                return total
             except errors.UniqueViolation:
                 # A concurrent writer stored one of these keys first.
                 cursor.execute(b"ROLLBACK TO SAVEPOINT dtbase_copy")
         cursor.execute(statements.merge, _arrays_of(series, len(prefix_keys)))
+        return cursor.rowcount
 
 
 def _in_key_order(series: Sequence[Rows]) -> bool:
