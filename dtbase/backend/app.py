@@ -19,8 +19,8 @@ from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
-from dtbase.backend.events.routes import router as events_router
 from dtbase.backend.events.listen import Notifications
+from dtbase.backend.events.routes import router as events_router
 from dtbase.backend.events.stream import EventHub
 from dtbase.backend.events.stream_routes import router as events_stream_router
 from dtbase.backend.events.subscriptions_routes import router as subscriptions_router

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dtbase.client import Client
-from dtbase.schemas.events import EventPage
 from frontend.events.stream import slots
 
 
@@ -27,8 +26,6 @@ def live_page(client: Client, **query: list[str]) -> LivePage | None:
 
 
 def newest_id(client: Client) -> int:
-    """The id of the newest event: none newer exist since `now`, so the page of events since
-    now is empty and its cursor is the newest id."""
-    now = datetime.now(UTC).isoformat()
-    answer = client.send("GET", "/events/list", params={"since": now, "limit": "1"})
-    return EventPage.model_validate_json(answer.content).last_id
+    """The id of the newest event: the page of events since now is empty, and its cursor
+    is the greatest id before now."""
+    return client.events.history(since=datetime.now(UTC), limit=1).last_id

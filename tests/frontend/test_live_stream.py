@@ -38,7 +38,8 @@ def frontend(live_backend: str, clean_database: None) -> Iterator[FrontendServer
 
 @pytest.fixture
 def browser(frontend: FrontendServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=frontend.url, timeout=30) as http:
+    # A stream that shows nothing for 20 s has failed the test (keep-alives come every 15 s).
+    with httpx.Client(base_url=frontend.url, timeout=20) as http:
         yield browser_login(http, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
 
 
