@@ -38,12 +38,21 @@ class Events(Resource):
         """One page of the events matching `query`, oldest first: those after the id
         `after`, from the time `since`, at most `limit` (the backend's default: 100).
         The page's `last_id` is the next page's `after`."""
-        extra = {"after": after, "since": None if since is None else since.isoformat(), "limit": limit}
+        extra = {
+            "after": after,
+            "since": None if since is None else since.isoformat(),
+            "limit": limit,
+        }
         path = _with_parameters("/events/list", query, extra)
         return EventPage.model_validate_json(self._client.send("GET", path).content)
 
     def all_history(
-        self, query: Query = None, *, after: int = 0, since: datetime | None = None, page: int = 1000
+        self,
+        query: Query = None,
+        *,
+        after: int = 0,
+        since: datetime | None = None,
+        page: int = 1000,
     ) -> Iterator[EventOut]:
         """Every event matching `query` after `after` (and from `since`), page by page."""
         while True:
@@ -81,7 +90,7 @@ class Events(Resource):
             except _Renewed:
                 continue
             except (httpx.TransportError, SSEError, _Unavailable) as error:
-                logger.info("Event stream interrupted (%s); again in %.1f s", error, backoff)
+                logger.warning("Event stream interrupted (%s); again in %.1f s", error, backoff)
             time.sleep(backoff)
             backoff = min(backoff * 2, max_backoff)
 
@@ -95,7 +104,9 @@ class Events(Resource):
         if self._client.tokens is not None:
             headers["Authorization"] = f"Bearer {self._client.tokens.access_token}"
         timeout = httpx.Timeout(10.0, read=READ_TIMEOUT_SECONDS)
-        with connect_sse(self._client.http, "GET", path, headers=headers, timeout=timeout) as source:
+        with connect_sse(
+            self._client.http, "GET", path, headers=headers, timeout=timeout
+        ) as source:
             response = source.response
             if not response.is_success:
                 _refused(response, self._client._renew)
@@ -125,9 +136,7 @@ def _refused(response: httpx.Response, renew: Callable[[], bool]) -> None:
         raise _Renewed()
     if response.status_code >= 500:
         raise _Unavailable(f"{response.status_code}: {detail}")
-    raise ApiError(
-        response.status_code, detail, method="GET", path=response.request.url.path
-    )
+    raise ApiError(response.status_code, detail, method="GET", path=response.request.url.path)
 
 
 def _with_parameters(path: str, query: Query, extra: Mapping[str, object]) -> str:

@@ -22,8 +22,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import anyio.to_thread
@@ -92,7 +93,7 @@ class EventHub:
         self._poll_seconds = poll_seconds
         self._listeners: set[Listener] = set()
         self._joined = 0  # listeners ever registered: see `_read_new`
-        self._last_id = 0
+        self._last: EventOut | None = None  # the last event read
         self._task: asyncio.Task[None] | None = None
         self._catching_up = CapacityLimiter(CATCHING_UP_AT_ONCE)
 
@@ -101,7 +102,7 @@ class EventHub:
         return len(self._listeners)
 
     async def start(self) -> None:
-        self._last_id = await self.read(newest_id)
+        self._last = await self.read(_newest)
         self._task = asyncio.create_task(self._run(), name="event-hub")
 
     async def stop(self) -> None:
@@ -124,7 +125,7 @@ class EventHub:
 
     async def follow(
         self, query: EventQuery, *, after: int, until: float | None = None
-    ) -> AsyncIterator[list[EventOut]]:
+    ) -> AsyncGenerator[list[EventOut], None]:
         """The events matching `query` with ids greater than `after`, in id order, in
         batches, for ever (or until the event loop's time `until`). Close it (aclosing)
         to leave the hub."""
@@ -155,13 +156,13 @@ class EventHub:
         finally:
             self._listeners.discard(listener)
 
-    async def _catch_up(self, query: EventQuery, *, after: int) -> AsyncIterator[list[EventOut]]:
+    async def _catch_up(
+        self, query: EventQuery, *, after: int
+    ) -> AsyncGenerator[list[EventOut], None]:
         """Pages from the database until one comes back short (caught up)."""
         while True:
             page = await self.read(
-                lambda session, cursor=after: events_after(
-                    session, query, after=cursor, limit=self._page
-                ),
+                partial(events_after, query=query, after=after, limit=self._page),
                 limiter=self._catching_up,
             )
             if page:
@@ -183,20 +184,36 @@ class EventHub:
         """Hand every event after the last one read to the listeners it matches."""
         if not self._listeners:
             # No one to hand them to: skip to the newest, unless someone joined meanwhile
-            # (who counts on the hub for everything after `_last_id`).
+            # (who counts on the hub for everything after the last one read).
             joined = self._joined
-            newest = await self.read(newest_id)
+            newest = await self.read(_newest)
             if self._joined == joined:
-                self._last_id = max(self._last_id, newest)
+                self._last = newest
                 return
         while True:
+            # From the last event read, to check that it is still there: when it is gone
+            # (pruned, or the table emptied and its ids restarted, as tests do) every
+            # event in the table is newer than it.
+            after = 0 if self._last is None else self._last.id - 1
             page = await self.read(
-                lambda session: events_after(session, ALL, after=self._last_id, limit=self._page)
+                partial(events_after, query=ALL, after=after, limit=self._page + 1)
             )
+            if self._last is not None:
+                if not page or (page[0].id, page[0].time) != (self._last.id, self._last.time):
+                    logger.info("Event %s is gone: reading every event kept", self._last.id)
+                    self._last = None
+                    continue
+                page = page[1:]
             for event in page:
                 for listener in self._listeners:
                     listener.offer(event)
             if page:
-                self._last_id = page[-1].id
+                self._last = page[-1]
             if len(page) < self._page:
                 return
+
+
+def _newest(session: Session) -> EventOut | None:
+    newest = newest_id(session)
+    found = events_after(session, ALL, after=newest - 1, limit=1)
+    return found[0] if found else None

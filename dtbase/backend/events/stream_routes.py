@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated
 
@@ -103,7 +103,9 @@ async def _cursor(hub: EventHub, last_event_id: str | None, start: str | None) -
     try:
         since = datetime.fromisoformat(start.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise _invalid(("query", "from"), "Expected an event id or an ISO 8601 time", start) from None
+        raise _invalid(
+            ("query", "from"), "Expected an event id or an ISO 8601 time", start
+        ) from None
     if since.tzinfo is None:
         raise _invalid(("query", "from"), "The time needs a time zone (e.g. Z)", start)
     return await hub.read(lambda session: first_id_since(session, since))
@@ -136,7 +138,7 @@ def _token_expiry(request: Request) -> float:
 
 async def _records(
     hub: EventHub, query: EventQuery, cursor: int, *, until: float
-) -> AsyncIterator[ServerSentEvent | bytes]:
+) -> AsyncGenerator[ServerSentEvent | bytes, None]:
     yield ServerSentEvent(id=str(cursor), retry=RETRY_MILLISECONDS, sep=SEPARATOR)
     async with contextlib.aclosing(hub.follow(query, after=cursor, until=until)) as batches:
         async for batch in batches:
