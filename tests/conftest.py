@@ -58,6 +58,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> BackendSettings:
         # Rollups are refreshed by the reads under test; the refresher's own test starts it.
         rollup_refresh_seconds=0,
         service_url_allowlist=LOCAL_SERVICES,
+        # Webhooks' own tests start backends that deliver (tests/events/test_webhook*.py).
+        webhook_delivery_enabled=False,
     )
 
 

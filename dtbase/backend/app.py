@@ -101,11 +101,6 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     )
     # Service calls that do not block a request: scheduled runs, run-service "wait": false.
     app.state.background_runs = BackgroundRuns.from_settings(app.state.session_factory, settings)
-    app.state.webhook_deliverer = Deliverer(
-        app.state.session_factory,
-        DeliveryPolicy.from_settings(settings),
-        workers=settings.webhook_workers,
-    )
     app.state.token_config = TokenConfig(
         secret=_jwt_secret(settings),
         access_seconds=settings.jwt_access_token_expires_seconds,
@@ -120,6 +115,12 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     # One LISTEN connection per process wakes every deliverer of events (`events.listen`).
     app.state.notifications = Notifications(engine)
     app.state.event_hub = EventHub(app.state.session_factory, app.state.notifications)
+    app.state.webhook_deliverer = Deliverer(
+        app.state.session_factory,
+        DeliveryPolicy.from_settings(settings),
+        wakeups=app.state.notifications,
+        workers=settings.webhook_workers,
+    )
     app.add_middleware(RefuseLoneSurrogates)
     install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
     install_docs(app, settings.assets_dir / "swagger-ui-dist")

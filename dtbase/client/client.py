@@ -23,6 +23,7 @@ from dtbase.client.models import Models
 from dtbase.client.mqtt import Mqtt
 from dtbase.client.sensors import Sensors
 from dtbase.client.services import Services
+from dtbase.client.subscriptions import Subscriptions
 from dtbase.client.users import Users
 from dtbase.core.settings import ClientSettings
 from dtbase.schemas.auth import LoginRequest, TokenPair
@@ -58,6 +59,7 @@ class Client:
         self.fdb = Fdb(self)
         self.mqtt = Mqtt(self)
         self.events = Events(self)
+        self.subscriptions = Subscriptions(self)
 
     @classmethod
     def logged_in(cls, base_url: str | None, email: str, password: str, **kwargs: Any) -> Self:

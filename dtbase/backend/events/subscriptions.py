@@ -54,7 +54,7 @@ def list_all(session: Session) -> Sequence[tuple[EventSubscription, str | None]]
         .outerjoin(User, User.id == EventSubscription.created_by)
         .order_by(EventSubscription.id)
     )
-    return [(subscription, email) for subscription, email in rows.tuples()]
+    return [(subscription, email) for subscription, email in rows]
 
 
 def create(

@@ -130,18 +130,14 @@ def edit_subscription(
     return Msg(detail="Subscription edited.")
 
 
-@router.post(
-    "/enable", response_model=Msg, responses=documented({400: store.NO_SUBSCRIPTION})
-)
+@router.post("/enable", response_model=Msg, responses=documented({400: store.NO_SUBSCRIPTION}))
 def enable_subscription(body: SubscriptionNameRequest, session: SessionDep, _: Admin) -> Msg:
     """Deliver again, at once, from where deliveries stopped (admins only)."""
     store.enable(session, name=body.name, now=utc_now())
     return Msg(detail="Subscription enabled.")
 
 
-@router.post(
-    "/disable", response_model=Msg, responses=documented({400: store.NO_SUBSCRIPTION})
-)
+@router.post("/disable", response_model=Msg, responses=documented({400: store.NO_SUBSCRIPTION}))
 def disable_subscription(body: SubscriptionNameRequest, session: SessionDep, user: Admin) -> Msg:
     """Stop delivering (admins only); events keep coming after the cursor, and `enable`
     delivers them, as long as they are kept (DT_EVENTS_RETENTION_DAYS)."""
@@ -162,9 +158,7 @@ def rotate_secret(body: RotateSecretRequest, session: SessionDep, _: Admin) -> S
     return SubscriptionSecret(detail="Secret replaced.", name=body.name, secret=secret)
 
 
-@router.post(
-    "/delete", response_model=Msg, responses=documented({400: store.NO_SUBSCRIPTION})
-)
+@router.post("/delete", response_model=Msg, responses=documented({400: store.NO_SUBSCRIPTION}))
 def delete_subscription(body: SubscriptionNameRequest, session: SessionDep, _: Admin) -> Msg:
     """Delete a subscription with its delivery log (admins only)."""
     store.delete_subscription(session, name=body.name)

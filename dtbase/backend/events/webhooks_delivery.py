@@ -15,8 +15,8 @@ in the middle of a batch leaves its transaction uncommitted, and the batch is se
 While a subscription is claimed no other deliverer (thread, process, replica) can claim
 it, so in the normal case each event reaches each subscription once.
 
-Wake-ups: a worker with nothing to do waits for a notification (`Wakeups`: the backend's
-`LISTEN dtbase_events`, or polling) or until the next retry is due.
+Wake-ups: a worker with nothing to do waits for a notification (the process's `LISTEN
+dtbase_events`, see `listen`), until the next retry is due, or IDLE_SECONDS at most.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from dtbase.backend.events import store as events_store
 from dtbase.backend.events import subscriptions
+from dtbase.backend.events.listen import Notifications
 from dtbase.backend.events.subscriptions import Attempt, Backoff
 from dtbase.backend.events.subscriptions_tables import EventSubscription
 from dtbase.backend.events.webhooks import request_of
@@ -55,25 +55,6 @@ IDLE_SECONDS = 1.0
 # What is read of a receiver's answer: its status matters, its body does not.
 REPLY_MAX_BYTES = 64 * 1024
 UNREACHABLE = "The receiver could not be reached."
-
-
-class Wakeups(Protocol):
-    """Notifications that events committed (`dtbase.backend.events.listen`)."""
-
-    @property
-    def count(self) -> int: ...
-
-    def wait(self, timeout: float, *, after: int | None = None) -> bool: ...
-
-
-class Polling:
-    """Wakeups without a listening connection: every wait simply times out."""
-
-    count = 0
-
-    def wait(self, timeout: float, *, after: int | None = None) -> bool:
-        time.sleep(timeout)
-        return False
 
 
 @dataclass(frozen=True)
@@ -112,12 +93,12 @@ class Deliverer:
         session_factory: sessionmaker[Session],
         policy: DeliveryPolicy,
         *,
-        wakeups: Wakeups | None = None,
+        wakeups: Notifications,
         workers: int = 2,
     ) -> None:
         self.session_factory = session_factory
         self.policy = policy
-        self.wakeups = wakeups or Polling()
+        self.wakeups = wakeups
         self.workers = workers
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -240,7 +221,9 @@ async def post(
     try:
         async with asyncio.timeout(policy.timeout_seconds):
             target = await policy.allowlist.target(url)
-            status_code, _ = await send_pinned(target, "POST", policy, headers=headers, content=body)
+            status_code, _ = await send_pinned(
+                target, "POST", policy, headers=headers, content=body
+            )
     except UrlNotAllowed as refusal:
         error = str(refusal)
     except TimeoutError:

@@ -1,0 +1,244 @@
+"""Webhook delivery by a real backend to real HTTP receivers: what is sent, signatures,
+retries, disabling, timeouts, and two backends sharing the work."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from dtbase.backend.app import create_app
+from dtbase.backend.db import make_session_factory
+from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from dtbase.schemas.events import EventKind
+from tests.utils.accounts import logged_in
+from tests.utils.servers import served
+from tests.utils.settings import DEFAULT_PASSWORD
+from tests.utils.webhooks import Receiver, emit, receiving, verify, wait_until
+
+PATH = "/events/subscriptions"
+MAX_FAILURES = 4
+TIMEOUT_SECONDS = 0.5
+
+
+def delivering(settings: BackendSettings, **changes: Any) -> BackendSettings:
+    """The tests' backend settings, delivering webhooks with quick retries."""
+    return settings.model_copy(
+        update={
+            "webhook_delivery_enabled": True,
+            "webhook_retry_seconds": 0.05,
+            "webhook_retry_max_seconds": 0.2,
+            "webhook_max_failures": MAX_FAILURES,
+            "webhook_timeout_seconds": TIMEOUT_SECONDS,
+            **changes,
+        }
+    )
+
+
+@pytest.fixture
+def backend(
+    settings: BackendSettings, database_url: str, clean_database: None
+) -> Iterator[httpx.Client]:
+    """A backend of its own that delivers webhooks, and an admin's client of it."""
+    with (
+        served(create_app(delivering(settings), database_url=database_url)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        yield logged_in(client, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as receiver:
+        yield receiver
+
+
+def subscribe(client: httpx.Client, receiver: Receiver, **fields: Any) -> str:
+    body = {"name": "hook", "url": receiver.url, **fields}
+    response = client.post(f"{PATH}/create", json=body)
+    assert response.status_code == 201, response.text
+    secret: str = response.json()["secret"]
+    return secret
+
+
+def listed(client: httpx.Client) -> dict[str, Any]:
+    response = client.post(f"{PATH}/list")
+    assert response.status_code == 200, response.text
+    (item,) = response.json()
+    return dict(item)
+
+
+def log_of(client: httpx.Client, name: str = "hook") -> list[dict[str, Any]]:
+    response = client.post(f"{PATH}/delivery-log", json={"name": name, "limit": 200})
+    assert response.status_code == 200, response.text
+    return list(reversed(response.json()))
+
+
+def test_matching_events_only_as_signed_cloud_events(
+    backend: httpx.Client, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    emit(sessions, 2, sensor="a")  # before the subscription: not sent
+    secret = subscribe(backend, receiver, query={"kind": "readings.stored", "sensor": "a"})
+    emit(sessions, 1, sensor="b")
+    emit(sessions, 1, sensor="a", kind=EventKind.sensor_created)
+    emit(sessions, 3, sensor="a")
+    wait_until(lambda: len(receiver.received) >= 3, what="three deliveries")
+    time.sleep(0.5)  # room for anything that should not come
+
+    assert receiver.ids() == [5, 6, 7]
+    subscription_id = listed(backend)["id"]
+    for number, delivered in enumerate(receiver.received):
+        assert verify(secret, delivered.headers, delivered.body)
+        assert not verify("another-secret-of-enough-length", delivered.headers, delivered.body)
+        assert delivered.headers["content-type"] == "application/cloudevents+json"
+        assert delivered.headers["x-dtbase-subscription"] == str(subscription_id)
+        cloud_event = delivered.json
+        assert cloud_event["specversion"] == "1.0"
+        assert cloud_event["type"] == "org.dtbase.readings.stored"
+        assert cloud_event["source"] == "dtbase"
+        assert cloud_event["subject"] == "a"
+        assert cloud_event["datacontenttype"] == "application/json"
+        assert cloud_event["time"] == cloud_event["data"]["time"]
+        assert cloud_event["data"]["id"] == delivered.event_id
+        assert cloud_event["data"]["kind"] == "readings.stored"
+        assert cloud_event["data"]["meta"]["count"] == number
+    item = listed(backend)
+    assert item["last_event_id"] == 7
+    assert item["last_success_at"] is not None
+    assert [entry["event_id"] for entry in log_of(backend)] == [5, 6, 7]
+
+
+def test_a_tampered_body_or_an_old_timestamp_fails_verification(
+    backend: httpx.Client, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    secret = subscribe(backend, receiver)
+    emit(sessions, 1)
+    wait_until(lambda: len(receiver.received) == 1)
+    delivered = receiver.received[0]
+    assert verify(secret, delivered.headers, delivered.body)
+    assert not verify(secret, delivered.headers, delivered.body.replace(b'"s1"', b'"s2"'))
+    assert not verify(secret, delivered.headers, delivered.body, tolerance=-1)
+
+
+def test_failures_are_retried_in_order_and_nothing_is_lost(
+    backend: httpx.Client, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    receiver.fail_next = MAX_FAILURES - 1
+    subscribe(backend, receiver)
+    emit(sessions, 5)
+    wait_until(lambda: len(receiver.accepted_ids()) == 5, what="five events taken")
+
+    assert receiver.ids() == [1, 1, 1, 1, 2, 3, 4, 5]
+    assert receiver.accepted_ids() == [1, 2, 3, 4, 5]
+    attempts = [(e["event_id"], e["attempt"], e["status_code"]) for e in log_of(backend)]
+    assert attempts[:5] == [(1, 1, 500), (1, 2, 500), (1, 3, 500), (1, 4, 200), (2, 1, 200)]
+    wait_until(lambda: listed(backend)["last_event_id"] == 5)
+    item = listed(backend)
+    assert (item["enabled"], item["consecutive_failures"]) == (True, 0)
+    assert item["last_failure_reason"] == "The receiver answered 500."
+
+
+def test_too_many_failures_disable_then_enable_resumes_from_the_cursor(
+    backend: httpx.Client, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    receiver.fail_next = 1000
+    receiver.fail_status = 503
+    subscribe(backend, receiver)
+    emit(sessions, 2)
+    wait_until(lambda: not listed(backend)["enabled"], what="the subscription disabled")
+
+    item = listed(backend)
+    assert item["disabled_reason"] == (
+        f"Disabled after {MAX_FAILURES} failed deliveries in a row; the last: "
+        "The receiver answered 503."
+    )
+    assert item["consecutive_failures"] == MAX_FAILURES
+    assert item["last_event_id"] == 0
+    assert receiver.ids() == [1] * MAX_FAILURES
+    emit(sessions, 2)  # kept for when it is enabled again
+    time.sleep(0.5)
+    assert len(receiver.received) == MAX_FAILURES
+
+    receiver.fail_next = 0
+    response = backend.post(f"{PATH}/enable", json={"name": "hook"})
+    assert response.status_code == 200, response.text
+    wait_until(lambda: receiver.accepted_ids() == [1, 2, 3, 4], what="all four taken")
+    item = listed(backend)
+    assert (item["enabled"], item["disabled_reason"], item["last_event_id"]) == (True, None, 4)
+
+
+def test_a_receiver_that_hangs_fails_by_the_timeout(
+    backend: httpx.Client, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    receiver.delay_seconds = TIMEOUT_SECONDS * 4
+    subscribe(backend, receiver)
+    emit(sessions, 1)
+    wait_until(lambda: listed(backend)["consecutive_failures"] >= 1, what="a failure")
+
+    (first, *_) = log_of(backend)
+    assert first["status_code"] is None
+    assert first["error"] == f"The receiver did not answer within {TIMEOUT_SECONDS:g} seconds."
+    assert first["duration_seconds"] < TIMEOUT_SECONDS * 2
+    assert listed(backend)["last_event_id"] == 0
+
+    receiver.delay_seconds = 0
+    wait_until(lambda: listed(backend)["last_event_id"] == 1, what="delivered once it answers")
+
+
+def test_a_receiver_that_cannot_be_reached_fails_without_saying_why(
+    backend: httpx.Client, sessions: sessionmaker[Session]
+) -> None:
+    with receiving() as gone:
+        url = gone.url
+    response = backend.post(f"{PATH}/create", json={"name": "hook", "url": url})
+    assert response.status_code == 201, response.text
+    emit(sessions, 1)
+    wait_until(lambda: listed(backend)["consecutive_failures"] >= 1, what="a failure")
+    (first, *_) = log_of(backend)
+    assert (first["status_code"], first["error"]) == (None, "The receiver could not be reached.")
+
+
+def test_redirects_are_not_followed(
+    backend: httpx.Client, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    receiver.fail_next, receiver.fail_status = 1, 302
+    subscribe(backend, receiver)
+    emit(sessions, 1)
+    wait_until(lambda: receiver.accepted_ids() == [1])
+    assert [entry["status_code"] for entry in log_of(backend)] == [302, 200]
+
+
+def test_two_backends_deliver_each_event_once_per_subscription(
+    settings: BackendSettings,
+    database_url: str,
+    clean_database: None,
+    sessions: sessionmaker[Session],
+) -> None:
+    with ExitStack() as stack:
+        urls = [
+            stack.enter_context(served(create_app(delivering(settings), database_url=database_url)))
+            for _ in range(2)
+        ]
+        client = stack.enter_context(httpx.Client(base_url=urls[0], timeout=30))
+        logged_in(client, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
+        receivers = [stack.enter_context(receiving()) for _ in range(4)]
+        for number, receiver in enumerate(receivers):
+            subscribe(client, receiver, name=f"hook-{number}")
+        emit(sessions, 60)
+        for receiver in receivers:
+            wait_until(lambda r=receiver: len(r.received) >= 60, what="60 deliveries")  # type: ignore[misc]
+        time.sleep(1)  # room for a second delivery, if one were to come
+
+    for receiver in receivers:
+        assert receiver.ids() == list(range(1, 61))

@@ -1,0 +1,143 @@
+"""Webhook receivers: a real HTTP server on a free port of 127.0.0.1 that records what it
+is sent and answers as the test tells it; and events recorded as the backend records them.
+
+The signature is checked here from the documented scheme alone (Stripe's: an HMAC-SHA256
+of "<t>.<raw body>"), with no code of dtbase's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from dtbase.backend.events.record import record
+from dtbase.schemas.events import EventKind
+
+
+@dataclass(frozen=True)
+class Delivered:
+    headers: dict[str, str]
+    body: bytes
+    arrived: float  # time.time()
+    status: int  # what the receiver answered
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def event_id(self) -> int:
+        return int(self.json["id"])
+
+
+@dataclass
+class Receiver:
+    """Records every request; answers 200, except: the next `fail_next` requests get
+    `fail_status`, and each request waits `delay_seconds` first (a hanging receiver:
+    longer than the backend's timeout)."""
+
+    url: str = ""
+    received: list[Delivered] = field(default_factory=list)
+    fail_next: int = 0
+    fail_status: int = 500
+    delay_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, headers: dict[str, str], body: bytes) -> int:
+        with self._lock:
+            status = 200
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                status = self.fail_status
+            self.received.append(Delivered(headers, body, time.time(), status))
+        return status
+
+    def ids(self) -> list[int]:
+        with self._lock:
+            return [item.event_id for item in self.received]
+
+    def accepted_ids(self) -> list[int]:
+        """The ids of the requests answered 200, in order."""
+        with self._lock:
+            return [item.event_id for item in self.received if item.status == 200]
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            if receiver.delay_seconds:
+                time.sleep(receiver.delay_seconds)
+            status = receiver.answer(headers, body)
+            try:
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+            except OSError:
+                pass  # the backend gave up waiting (a hanging receiver)
+
+    return Handler
+
+
+@contextmanager
+def receiving(path: str = "/hook") -> Iterator[Receiver]:
+    receiver = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    server.daemon_threads = True
+    server.block_on_close = False
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, *, tolerance: float = 300) -> bool:
+    """A receiver's check: the signature of "<t>.<body>" matches and `t` is recent."""
+    parts = dict(item.split("=", 1) for item in headers["x-dtbase-signature"].split(","))
+    timestamp = parts["t"]
+    expected = hmac.new(
+        secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    recent = abs(time.time() - int(timestamp)) <= tolerance
+    return recent and hmac.compare_digest(expected, parts["v1"])
+
+
+def emit(
+    sessions: sessionmaker[Session],
+    count: int,
+    *,
+    kind: EventKind = EventKind.readings_stored,
+    sensor: str = "s1",
+) -> None:
+    """`count` events, each committed on its own, as a write path records them."""
+    for number in range(count):
+        with sessions.begin() as session:
+            meta = {"sensor": sensor, "sensor_type": "T", "measure": ["m"], "count": number}
+            record(session, kind, meta)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out waiting for {what or condition}")
+        time.sleep(0.02)
