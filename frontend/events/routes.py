@@ -8,7 +8,9 @@ those controls. A secret is shown once, in the answer to the request that made i
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
+from collections.abc import Callable
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from frontend.auth import session as user_session
@@ -29,13 +31,11 @@ DELIVERIES_SHOWN = 50
 
 
 @bp.route("/events/stream")
+@user_session.login_required
 def events_stream() -> ResponseReturnValue:
     """The backend's `/events/stream` for the logged-in user (see `frontend.events.stream`).
-
-    Anonymous visitors get 401, not the login page: an `EventSource` cannot log in.
-    """
-    if user_session.current_or_none() is None:
-        return jsonify(detail="Log in to follow events."), 401
+    Anonymous visitors are sent to the login page, as from every private URL: an
+    `EventSource` fails on the page that answers, and live.js tries again later."""
     return stream.relay()
 
 
@@ -112,25 +112,40 @@ def edit() -> ResponseReturnValue:
     return show_again(form, lambda: _subscription_page(current))
 
 
-@bp.route("/events/subscriptions/<any(enable, disable, delete):action>", methods=["POST"])
+@bp.route("/events/subscriptions/enable", methods=["POST"])
 @user_session.login_required
-def change(action: str) -> ResponseReturnValue:
+def enable() -> ResponseReturnValue:
+    return _change("enabled", lambda name: backend().subscriptions.enable_subscription(name))
+
+
+@bp.route("/events/subscriptions/disable", methods=["POST"])
+@user_session.login_required
+def disable() -> ResponseReturnValue:
+    return _change("disabled", lambda name: backend().subscriptions.disable_subscription(name))
+
+
+@bp.route("/events/subscriptions/delete", methods=["POST"])
+@user_session.login_required
+def delete() -> ResponseReturnValue:
+    return _change("deleted", lambda name: backend().subscriptions.delete_subscription(name))
+
+
+def _change(done: str, call: Callable[[str], object]) -> ResponseReturnValue:
     form = SubscriptionNameForm()
     name = str(form.subscription.data or "")
     if valid_or_flashed(form):
         with flashing_errors():
-            subscriptions = backend().subscriptions
-            {
-                "enable": subscriptions.enable_subscription,
-                "disable": subscriptions.disable_subscription,
-                "delete": subscriptions.delete_subscription,
-            }[action](name)
-            flash(f"Subscription {name} {action}d.", "success")
-            if action == "delete":
+            call(name)
+            flash(f"Subscription {name} {done}.", "success")
+            if done == "deleted":
                 return redirect(url_for("events.subscriptions"))
-    return redirect(
-        url_for("events.subscription", name=name) if name else url_for("events.subscriptions")
-    )
+    return _back_to(name)
+
+
+def _back_to(name: str) -> ResponseReturnValue:
+    if not name:
+        return redirect(url_for("events.subscriptions"))
+    return redirect(url_for("events.subscription", name=name))
 
 
 @bp.route("/events/subscriptions/rotate-secret", methods=["POST"])

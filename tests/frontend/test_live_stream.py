@@ -53,11 +53,11 @@ def _sensor_with_readings(client: Client, uid: str) -> None:
     client.sensors.insert_sensor("thermometer", uid)
 
 
-def test_anonymous_visitors_get_401_not_the_login_page(frontend: FrontendServer) -> None:
+def test_anonymous_visitors_are_sent_to_log_in(frontend: FrontendServer) -> None:
     answer = httpx.get(f"{frontend.url}/events/stream", headers={"Accept": "text/event-stream"})
 
-    assert answer.status_code == 401
-    assert answer.json() == {"detail": "Log in to follow events."}
+    assert answer.status_code == 302
+    assert answer.headers["location"] == "/login?next=%2Fevents%2Fstream"
     assert _slots(frontend).taken == 0
 
 
@@ -70,7 +70,8 @@ def test_the_logged_in_user_gets_the_backends_events_live(
         assert answer.headers["cache-control"] == "no-store"
         stream = records(answer)
         first = next(stream)  # the cursor the stream starts from
-        assert first.id is not None and first.data is None
+        assert first.id is not None
+        assert first.data is None
         assert _slots(frontend).taken == 1
 
         client.models.insert_model("not-a-sensor")  # filtered out by the query
@@ -114,9 +115,10 @@ def test_a_bad_query_is_the_backends_422_as_json(
 def test_streams_beyond_the_cap_get_503_and_pages_still_load(
     browser: httpx.Client, frontend: FrontendServer
 ) -> None:
-    with browser.stream("GET", "/events/stream") as one, browser.stream(
-        "GET", "/events/stream"
-    ) as two:
+    with (
+        browser.stream("GET", "/events/stream") as one,
+        browser.stream("GET", "/events/stream") as two,
+    ):
         assert (one.status_code, two.status_code) == (200, 200)
         next(records(one)), next(records(two))
         assert _slots(frontend).taken == STREAMS
