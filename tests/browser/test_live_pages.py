@@ -39,7 +39,9 @@ def test_new_readings_appear_on_the_open_chart(page: Page, watch: Watch, client:
     client.sensors.insert_sensor_readings("temperature", "w-1", [20.0] * 5, earlier)
     log_in(page)
     key = json.dumps([TEMPERATURE.name, TEMPERATURE.units])
-    page.goto(f"/timeseries/index?{urlencode({'type': 'weather', 'sensors': 'w-1', 'measures': key})}")
+    page.goto(
+        f"/timeseries/index?{urlencode({'type': 'weather', 'sensors': 'w-1', 'measures': key})}"
+    )
     chart = page.get_by_test_id("chart-temperature")
     expect(chart).to_have_attribute("data-points", "5")
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
