@@ -8,16 +8,20 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import jwt
 import pytest
 
 from dtbase.client import Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
+from dtbase.schemas.auth import TokenPair
 from frontend import create_app
+from frontend.auth.session import TOKENS_KEY
+from frontend.backend import backend_url
 from frontend.events.stream import SLOTS_EXTENSION, StreamSlots
 from frontend.server import FrontendServer
-from tests.utils.settings import DEFAULT_PASSWORD
+from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET
 from tests.utils.streams import browser_login, next_event, records
-from tests.utils.visitors import frontend_settings
+from tests.utils.visitors import Visitor, frontend_settings
 
 STREAMS = 2
 
@@ -144,3 +148,59 @@ def test_a_stream_the_browser_left_gives_its_slot_back(
             client.models.insert_model(f"m-{round_}-{attempt}")
             time.sleep(0.1)
         assert _slots(frontend).taken == 0
+
+
+def test_an_expired_access_token_is_renewed_and_kept_in_the_session(
+    admin_visitor: Visitor,
+) -> None:
+    stale = _expired(admin_visitor.session()[TOKENS_KEY]["access_token"])
+    with admin_visitor.client.session_transaction() as session:
+        session[TOKENS_KEY] = session[TOKENS_KEY] | {"access_token": stale}
+
+    answer = admin_visitor.client.get("/events/stream", buffered=False)
+    try:
+        assert answer.status_code == 200
+        assert next(iter(answer.response)).startswith(b"id: ")
+    finally:
+        answer.close()
+
+    renewed = admin_visitor.session()[TOKENS_KEY]["access_token"]
+    assert renewed != stale
+    assert jwt.decode(renewed, JWT_SECRET, algorithms=["HS256"])["exp"] > time.time()
+    assert _slots_of(admin_visitor).taken == 0
+
+
+def test_a_session_the_backend_ended_gets_its_401(admin_visitor: Visitor) -> None:
+    tokens = TokenPair.model_validate(admin_visitor.session()[TOKENS_KEY])
+    Client(http=httpx.Client(base_url=_backend_of(admin_visitor)), tokens=tokens).logout()
+
+    answer = admin_visitor.client.get("/events/stream")
+
+    assert answer.status_code == 401
+    assert _slots_of(admin_visitor).taken == 0
+
+
+def test_live_pages_can_be_turned_off(live_backend: str, clean_database: None) -> None:
+    app = create_app(frontend_settings(live_backend, frontend_streams=0))
+    with app.test_client() as http:
+        visitor = Visitor(http)
+        visitor.login(DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
+        assert visitor.get("/events/stream").status_code == 503
+        home = visitor.get("/home/index").text
+    assert "data-live" not in home
+    assert 'data-testid="count-sensors"' in home
+
+
+def _expired(token: str) -> str:
+    claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"])
+    return jwt.encode(claims | {"exp": int(time.time()) - 60}, JWT_SECRET, algorithm="HS256")
+
+
+def _slots_of(visitor: Visitor) -> StreamSlots:
+    slots: StreamSlots = visitor.client.application.extensions[SLOTS_EXTENSION]
+    return slots
+
+
+def _backend_of(visitor: Visitor) -> str:
+    with visitor.client.application.app_context():
+        return backend_url()
