@@ -4,11 +4,14 @@ event stream."""
 
 from __future__ import annotations
 
+import csv
 import json
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from dtbase.client import Client
 from dtbase.schemas.sensors import SensorMeasure
@@ -79,6 +82,46 @@ def test_the_chart_ignores_other_sensors_and_measures(
         "Array.from(document.querySelectorAll('.u-legend .u-series th')).map(e => e.textContent)"
     )
     assert not any("w-2" in label for label in series)
+
+
+def test_a_downsampled_chart_fetches_its_window_again(
+    page: Page, watch: Watch, client: Client, tmp_path: Path
+) -> None:
+    _weather_station(client)
+    now = datetime.now(UTC)
+    many = [now - timedelta(minutes=2 * m) for m in range(1, 3001)]  # more than pixels
+    client.sensors.insert_sensor_readings("temperature", "w-1", [20.0] * len(many), many)
+    log_in(page)
+    page.goto("/timeseries/index?type=weather&sensors=w-1")
+    chart = page.get_by_test_id("chart-temperature")
+    expect(chart).to_have_attribute("data-downsampled", "true")
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+    card = page.locator(".chart-card", has=chart)
+    assert max(_shown(page, card, tmp_path)) == 20.0
+    _mark(page)
+
+    client.sensors.insert_sensor_readings("temperature", "w-1", [99.5], [datetime.now(UTC)])
+
+    # The envelope of the newest bucket takes the new reading (within 5 s: downsampled
+    # windows are fetched again at most that often).
+    deadline = time.monotonic() + 15
+    while max(_shown(page, card, tmp_path)) != 99.5:
+        assert time.monotonic() < deadline, "the chart did not take the new reading"
+        page.wait_for_timeout(500)
+    expect(chart).to_have_attribute("data-downsampled", "true")
+    assert _still_marked(page)
+
+
+def _shown(page: Page, card: Locator, folder: Path) -> list[float]:
+    """The maximum of every bucket the chart shows, from its CSV download."""
+    with page.expect_download() as download:
+        card.get_by_role("button", name="Download CSV").click()
+    saved = folder / "shown.csv"
+    download.value.save_as(saved)
+    with saved.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert all(row["count"] for row in rows)  # buckets, every one (no reading merged in)
+    return [float(row["max"]) for row in rows]
 
 
 def test_the_home_page_follows_what_is_stored(page: Page, watch: Watch, client: Client) -> None:
