@@ -19,8 +19,6 @@ from dtbase.schemas.subscriptions import (
     SubscriptionSecret,
 )
 
-PREFIX = "/events/subscriptions"
-
 
 class Subscriptions(Resource):
     """The /events/subscriptions endpoints: webhooks (docs/events.md, "Webhooks")."""
@@ -43,10 +41,10 @@ class Subscriptions(Resource):
             secret=secret,
             after=after,
         )
-        return self._client.post(f"{PREFIX}/create", _dump(body), SubscriptionSecret)
+        return self._client.post("/events/subscriptions/create", _dump(body), SubscriptionSecret)
 
     def list_subscriptions(self) -> list[Subscription]:
-        return self._client.post(f"{PREFIX}/list", None, list[Subscription])
+        return self._client.post("/events/subscriptions/list", None, list[Subscription])
 
     def edit_subscription(
         self,
@@ -61,25 +59,27 @@ class Subscriptions(Resource):
         if not isinstance(query, Unset):
             fields["query"] = _query(query)
         body = EditSubscriptionRequest(name=name, **fields)
-        return self._client.post(f"{PREFIX}/edit", _dump(body), Msg)
+        return self._client.post("/events/subscriptions/edit", _dump(body), Msg)
 
     def enable_subscription(self, name: str) -> Msg:
-        return self._client.post(f"{PREFIX}/enable", _named(name), Msg)
+        return self._client.post("/events/subscriptions/enable", _named(name), Msg)
 
     def disable_subscription(self, name: str) -> Msg:
-        return self._client.post(f"{PREFIX}/disable", _named(name), Msg)
+        return self._client.post("/events/subscriptions/disable", _named(name), Msg)
 
     def rotate_secret(self, name: str, secret: str | None = None) -> SubscriptionSecret:
         body = RotateSecretRequest(name=name, secret=secret)
-        return self._client.post(f"{PREFIX}/rotate-secret", _dump(body), SubscriptionSecret)
+        return self._client.post(
+            "/events/subscriptions/rotate-secret", _dump(body), SubscriptionSecret
+        )
 
     def delete_subscription(self, name: str) -> Msg:
-        return self._client.post(f"{PREFIX}/delete", _named(name), Msg)
+        return self._client.post("/events/subscriptions/delete", _named(name), Msg)
 
     def delivery_log(self, name: str, limit: int = 100) -> list[Delivery]:
         """The newest delivery attempts, newest first."""
         body = DeliveryLogRequest(name=name, limit=limit)
-        return self._client.post(f"{PREFIX}/delivery-log", _dump(body), list[Delivery])
+        return self._client.post("/events/subscriptions/delivery-log", _dump(body), list[Delivery])
 
 
 def _query(query: EventQuery | dict[str, Any] | None) -> EventQuery | None:

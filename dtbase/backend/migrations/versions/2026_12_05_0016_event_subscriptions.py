@@ -91,7 +91,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_delivery")),
     )
     op.create_index(
-        op.f("ix_event_delivery_subscription_id_id"),
+        op.f("ix_event_delivery_subscription_id"),
         "event_delivery",
         ["subscription_id", "id"],
         unique=False,
