@@ -160,7 +160,8 @@ def test_an_expired_access_token_is_renewed_and_kept_in_the_session(
     answer = admin_visitor.client.get("/events/stream", buffered=False)
     try:
         assert answer.status_code == 200
-        assert next(iter(answer.response)).startswith(b"id: ")
+        first = next(answer.iter_encoded())
+        assert first.startswith(b"id: ")
     finally:
         answer.close()
 
