@@ -13,6 +13,7 @@ import pytest
 
 from dtbase.client import Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
+from dtbase.devdb import free_port
 from dtbase.schemas.auth import TokenPair
 from frontend import create_app
 from frontend.auth.session import TOKENS_KEY
@@ -205,3 +206,18 @@ def _slots_of(visitor: Visitor) -> StreamSlots:
 def _backend_of(visitor: Visitor) -> str:
     with visitor.client.application.app_context():
         return backend_url()
+
+
+def test_an_unreachable_backend_is_503_and_frees_the_slot(
+    admin_visitor: Visitor, live_backend: str
+) -> None:
+    app = create_app(frontend_settings(f"http://127.0.0.1:{free_port()}"))
+    with app.test_client() as http:
+        with http.session_transaction() as session:
+            session.update(admin_visitor.session())  # logged in; the backend is gone
+
+        answer = http.get("/events/stream")
+
+    assert answer.status_code == 503
+    slots: StreamSlots = app.extensions[SLOTS_EXTENSION]
+    assert slots.taken == 0
