@@ -18,6 +18,8 @@ from frontend.auth import session as user_session
 from frontend.auth.roles import may_administer, may_write
 from frontend.auth.routes import bp as auth_bp
 from frontend.errors.routes import bp as errors_bp
+from frontend.events import stream as event_stream
+from frontend.events.routes import bp as events_bp
 from frontend.forms import csrf, typed
 from frontend.home.routes import bp as home_bp
 from frontend.locations.routes import bp as locations_bp
@@ -73,6 +75,7 @@ NAVIGATION = (
     NavItem("Locations", "locations.index", "locations"),
     NavItem("Models", "models.index", "models"),
     NavItem("Services", "services.index", "services"),
+    NavItem("Subscriptions", "events.subscriptions", "events"),
     NavItem("Users", "users.index", "users"),
 )
 
@@ -105,8 +108,9 @@ def create_app(settings: FrontendSettings) -> Flask:
         app.register_blueprint(blueprint)
     for blueprint in (sensors_bp, timeseries_bp, readings_bp, uploads_bp):
         app.register_blueprint(blueprint)
-    for blueprint in (locations_bp, models_bp, services_bp):
+    for blueprint in (locations_bp, models_bp, services_bp, events_bp):
         app.register_blueprint(blueprint)
+    event_stream.install(app, settings.frontend_streams)
     _serve_vendor_files(app, settings.assets_dir)
     app.context_processor(_layout_context)
     app.after_request(_security_headers)

@@ -58,7 +58,9 @@ def serve(settings: FrontendSettings) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{settings.frontend_host}:{settings.frontend_port}")
             self.cfg.set("workers", settings.frontend_workers)
-            self.cfg.set("threads", settings.frontend_threads)
+            # Live pages hold a thread each for as long as they are open: they get threads
+            # of their own, so that pages keep `frontend_threads` (frontend/events/stream.py).
+            self.cfg.set("threads", settings.frontend_threads + settings.frontend_streams)
             # The frontend waits on the backend: a slow backend answer is not a hung worker.
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", "-")

@@ -175,6 +175,9 @@ class FrontendSettings(DtSettings):
     # `dtbase serve frontend` (gunicorn): processes, and threads in each.
     frontend_workers: int = Field(default=2, ge=1, le=64)
     frontend_threads: int = Field(default=4, ge=1, le=64)
+    # Live pages (event streams relayed from the backend) each process serves at once; each
+    # holds a thread of its own, given on top of `frontend_threads`. 0 turns them off.
+    frontend_streams: int = Field(default=16, ge=0, le=1000)
     # The session cookie's Secure flag (sent over HTTPS only). None: on, except in
     # development. Turn it off only for a site served over plain HTTP on a trusted network.
     session_cookie_secure: bool | None = None

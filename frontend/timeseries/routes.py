@@ -32,6 +32,7 @@ from dtbase.schemas.sensors import (
 from dtbase.schemas.values import ValueDatatype
 from frontend.auth import session as user_session
 from frontend.backend import backend, is_client_error
+from frontend.events.live import live_page
 from frontend.sensors.catalog import (
     BadChoice,
     find_measure,
@@ -75,6 +76,15 @@ def index() -> ResponseReturnValue:
     return render_template(
         "timeseries/index.html",
         choice=choice,
+        # New readings of the plotted sensors and measures are drawn as they are stored.
+        live=live_page(
+            client,
+            kind=["readings.stored"],
+            sensor=choice.chosen_sensors,
+            measure=[measure.name for measure in choice.measures],
+        )
+        if choice.chosen_sensors
+        else None,
         measure_key=measure_key,
         numeric=NUMERIC,
         dt_from=format_input(choice.dt_from),

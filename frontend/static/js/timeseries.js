@@ -7,12 +7,19 @@
 // between false and true, string measures as a table. "Download CSV" saves exactly the
 // data the chart shows. The element's data-points and data-state attributes say what is
 // shown (the browser tests read them).
+//
+// Live (live.js): when new readings of a plotted sensor and measure are stored, the chart
+// fetches the span they cover (the event's first to last) and merges it in; a chart whose
+// range reaches the present stretches its end to take them. A downsampled chart fetches
+// its whole window again instead (its buckets change), at most every few seconds.
 "use strict";
 
 (() => {
   const COLORS = ["#0f766e", "#b42318", "#175cd3", "#b54708", "#6941c6", "#067647", "#c11574"];
   const NUMERIC = new Set(["float", "integer"]);
   const HEIGHT = 320;
+  const LIVE_DELAY_MS = 300; // readings heard of within this are fetched together
+  const LIVE_DOWNSAMPLED_MS = 5000; // a downsampled window is fetched again at most this often
 
   class Chart {
     constructor(element) {
@@ -27,6 +34,11 @@
       this.plot = null;
       this.request = 0;
       this.settingScale = false;
+      this.measureName = JSON.parse(element.dataset.measure)[0];
+      // A range that reaches the present (the page's default) follows the new readings.
+      this.follows = this.range[1] >= Date.now() / 1000 - 60;
+      this.spans = []; // [first, last] of readings stored since, not yet fetched
+      this.liveTimer = null;
       this.card.querySelectorAll("[data-action]").forEach((button) => {
         button.addEventListener("click", () => this.act(button.dataset.action));
       });
@@ -41,23 +53,9 @@
       this.window = [from, to];
       this.element.dataset.state = "loading";
       this.say("Loading…");
-      const params = new URLSearchParams({
-        type: this.element.dataset.type,
-        measure: this.element.dataset.measure,
-        from: new Date(from * 1000).toISOString(),
-        to: new Date(to * 1000).toISOString(),
-        points: String(Math.min(Math.max(Math.round(this.width()), 2), 10000)),
-      });
-      this.sensors.forEach((sensor) => params.append("sensor", sensor));
       let answer;
       try {
-        const response = await fetch(`${this.element.dataset.url}?${params}`, {
-          headers: { Accept: "application/json" },
-        });
-        answer = await response.json();
-        if (!response.ok) {
-          throw new Error(answer.detail || `The server answered ${response.status}.`);
-        }
+        answer = await this.fetchData(from, to);
       } catch (error) {
         if (ticket === this.request) {
           this.element.dataset.state = "error";
@@ -69,13 +67,126 @@
         return; // a newer window was asked for meanwhile
       }
       this.data = answer;
+      this.show();
+    }
+
+    async fetchData(from, to) {
+      const params = new URLSearchParams({
+        type: this.element.dataset.type,
+        measure: this.element.dataset.measure,
+        from: new Date(from * 1000).toISOString(),
+        to: new Date(to * 1000).toISOString(),
+        points: String(this.points()),
+      });
+      this.sensors.forEach((sensor) => params.append("sensor", sensor));
+      const response = await fetch(`${this.element.dataset.url}?${params}`, {
+        headers: { Accept: "application/json" },
+      });
+      const answer = await response.json();
+      if (!response.ok) {
+        throw new Error(answer.detail || `The server answered ${response.status}.`);
+      }
+      return answer;
+    }
+
+    points() {
+      return Math.min(Math.max(Math.round(this.width()), 2), 10000);
+    }
+
+    show() {
       this.draw();
-      const points = answer.series.reduce((sum, series) => sum + series.t.length, 0);
+      const [from, to] = this.window;
+      const points = this.data.series.reduce((sum, series) => sum + series.t.length, 0);
       this.element.dataset.points = String(points);
-      this.element.dataset.downsampled = String(answer.downsampled);
+      this.element.dataset.downsampled = String(this.data.downsampled);
       this.element.dataset.state = "ready";
-      const kind = answer.downsampled ? "downsampled points" : "readings";
+      const kind = this.data.downsampled ? "downsampled points" : "readings";
       this.say(`${points} ${kind}, ${formatTime(from)} to ${formatTime(to)} UTC`);
+    }
+
+    // A "dtbase:event" from live.js: readings stored for one sensor.
+    heard(event) {
+      const meta = event.meta;
+      if (
+        event.kind !== "readings.stored" ||
+        event.replayed ||
+        !this.sensors.includes(meta.sensor) ||
+        ![].concat(meta.measure).includes(this.measureName)
+      ) {
+        return;
+      }
+      const first = Date.parse(meta.first) / 1000;
+      const last = Date.parse(meta.last) / 1000;
+      if (this.follows && last >= this.range[1]) {
+        const end = (Math.floor(last / 60) + 1) * 60; // the next minute, as the page's range
+        if (this.window[1] === this.range[1]) {
+          this.window = [this.window[0], end];
+        }
+        this.range = [this.range[0], end];
+      }
+      if (last < this.window[0] || first > this.window[1]) {
+        return; // not in the window shown
+      }
+      this.spans.push([first, last]);
+      this.catchUpSoon();
+    }
+
+    catchUpSoon() {
+      if (this.liveTimer === null) {
+        const wait = this.data && this.data.downsampled ? LIVE_DOWNSAMPLED_MS : LIVE_DELAY_MS;
+        this.liveTimer = setTimeout(() => this.catchUp(), wait);
+      }
+    }
+
+    async catchUp() {
+      this.liveTimer = null;
+      if (!this.data || this.element.dataset.state === "loading") {
+        this.catchUpSoon(); // after the window being loaded
+        return;
+      }
+      const spans = this.spans.splice(0);
+      if (spans.length === 0) {
+        return;
+      }
+      if (this.data.downsampled) {
+        return this.load(this.window[0], this.window[1]); // its buckets change
+      }
+      // Milliseconds (what Date.parse keeps) round the event's microseconds down: the
+      // span's end is widened by one so that its last reading is in.
+      const from = Math.max(Math.min(...spans.map((span) => span[0])), this.window[0]);
+      const to = Math.min(Math.max(...spans.map((span) => span[1])) + 0.001, this.window[1]);
+      const ticket = this.request;
+      let answer;
+      try {
+        answer = await this.fetchData(from, Math.max(to, from + 0.001));
+      } catch (error) {
+        this.say(`Could not load the new readings: ${error.message}`);
+        return;
+      }
+      if (ticket !== this.request) {
+        return; // a newer window is being loaded: it holds them
+      }
+      if (answer.downsampled || !this.merge(answer, from, to)) {
+        return this.load(this.window[0], this.window[1]);
+      }
+      this.show();
+    }
+
+    // The readings fetched for [from, to] in place of those shown there; false when the
+    // chart would then hold more points than it has pixels (it is loaded again instead).
+    merge(answer, from, to) {
+      for (const fresh of answer.series) {
+        const shown = this.data.series.find((one) => one.sensor === fresh.sensor);
+        if (!shown) {
+          continue;
+        }
+        const low = firstIndex(shown.t, (t) => t >= from);
+        const high = firstIndex(shown.t, (t) => t > to);
+        for (const column of ["t", "time", "value"]) {
+          shown[column].splice(low, high - low, ...fresh[column]);
+        }
+      }
+      return this.data.series.every((one) => one.t.length <= this.points());
     }
 
     say(text) {
@@ -271,6 +382,21 @@
     return low == null || high == null ? shown : `${shown} (${NUMBER.format(low)} – ${NUMBER.format(high)})`;
   }
 
+  // The first index of the sorted `values` where `test` holds (values.length if none).
+  function firstIndex(values, test) {
+    let low = 0;
+    let high = values.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (test(values[middle])) {
+        high = middle;
+      } else {
+        low = middle + 1;
+      }
+    }
+    return low;
+  }
+
   function booleanNumber(value) {
     return value == null ? null : value ? 1 : 0;
   }
@@ -290,6 +416,7 @@
   function start() {
     const charts = Array.from(document.querySelectorAll("[data-chart]"), (element) => new Chart(element));
     charts.forEach((chart) => chart.load(chart.range[0], chart.range[1]));
+    document.addEventListener("dtbase:event", (event) => charts.forEach((chart) => chart.heard(event.detail)));
     let resizing;
     window.addEventListener("resize", () => {
       clearTimeout(resizing);
