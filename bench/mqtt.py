@@ -21,6 +21,7 @@ Devices are simulated by a few MQTT connections publishing to the 1,000 sensors'
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import subprocess
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,7 +59,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--messages", type=int, default=20_000, help="messages per drain run")
     parser.add_argument("--memory-seconds", type=int, default=600)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FOLDER",
+        help="write cProfile statistics of each bridge thread in the drain runs to FOLDER",
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dtbase-bench-mqtt-") as folder:
         run(Path(folder), args)
 
@@ -234,10 +243,16 @@ def bare_drain_rate(settings: MqttSettings, publishers: Publishers, count: int) 
 
 
 class TimedBridge(bridge_module.Bridge):
-    """The bridge, noting when each batch was stored and how late its readings were."""
+    """The bridge, noting when each batch was stored and how late its readings were; with
+    `profile` (a file name prefix), each of its three threads is profiled on its own."""
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, profile: Path | None = None) -> None:
         super().__init__(*args)
+        if profile is not None:
+            mqtt = self._mqtt
+            mqtt._thread_main = profiled(mqtt._thread_main, profile, "network")  # type: ignore[method-assign]
+            self._write = profiled(self._write, profile, "writer")  # type: ignore[method-assign]
+            self.run = profiled(self.run, profile, "bridge")  # type: ignore[method-assign]
         self.latencies: list[float] = []
         self.stored_readings = 0
         self.all_stored = threading.Event()
@@ -253,17 +268,32 @@ class TimedBridge(bridge_module.Bridge):
         super()._stored(messages, started)
         now = time.time()
         for message in messages:
-            for _, timestamp in message.readings:
-                self.latencies.append(now - datetime.fromisoformat(timestamp).timestamp())
-        self.stored_readings += sum(len(m.readings) for m in messages)
+            for series in message.series:
+                self.latencies += [now - moment.timestamp() for moment in series.timestamps]
+        self.stored_readings += sum(m.readings for m in messages)
         if self.stored_readings >= self.expect:
             self.all_stored.set()
 
 
+def profiled(target: Callable[[], None], prefix: Path, thread: str) -> Callable[[], None]:
+    def run() -> None:
+        profile = cProfile.Profile()
+        profile.enable()
+        try:
+            target()
+        finally:
+            profile.disable()
+            profile.dump_stats(f"{prefix}-{thread}.pstats")
+
+    return run
+
+
 @contextmanager
-def timed_bridge(settings: MqttSettings, base: str, expect: int) -> Iterator[TimedBridge]:
+def timed_bridge(
+    settings: MqttSettings, base: str, expect: int, profile: Path | None = None
+) -> Iterator[TimedBridge]:
     with Client.logged_in(base, DEFAULT_USER_EMAIL, PASSWORD) as client:
-        bridge = TimedBridge(settings, client)
+        bridge = TimedBridge(settings, client, profile=profile)
         bridge.expect = expect
         thread = threading.Thread(target=bridge.run, daemon=True)
         thread.start()
@@ -275,13 +305,19 @@ def timed_bridge(settings: MqttSettings, base: str, expect: int) -> Iterator[Tim
 
 
 def bridge_drain_rate(
-    settings: MqttSettings, base: str, publishers: Publishers, count: int, payload: Any, per: int
+    settings: MqttSettings,
+    base: str,
+    publishers: Publishers,
+    count: int,
+    payload: Any,
+    per: int,
+    profile: Path | None,
 ) -> float:
     """Readings/s the bridge stores from its queued session."""
     with timed_bridge(settings, base, 0) as bridge:
         assert bridge.connected.wait(30)
     publishers.burst(payload(n) for n in range(count))
-    with timed_bridge(settings, base, count * per) as bridge:
+    with timed_bridge(settings, base, count * per, profile) as bridge:
         # From the first message received, as for the bare subscriber (login and the
         # sensors' catalog are the bridge's start-up, not its rate).
         assert bridge.all_stored.wait(900), f"stored {bridge.stored_readings}"
@@ -366,6 +402,7 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
             args.messages,
             single,
             1,
+            args.profile and args.profile / "single",
         )
         rows.append(
             (
@@ -383,6 +420,7 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
             max(args.messages // 20, 100),
             hundred,
             100,
+            args.profile and args.profile / "hundred",
         )
         rows.append(
             (
@@ -392,6 +430,8 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
                 f"{big / 50_000:.2f}x (target >= 1x)",
             )
         )
+        if args.profile:
+            return rows  # the profiler's cost leaves the rates below worth little
         progress("latency at 1,000 msg/s")
         late = latencies(
             settings.model_copy(update={"mqtt_client_id": "bench-late"}), base, publishers
