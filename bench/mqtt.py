@@ -201,18 +201,22 @@ def session_properties() -> Properties:
     return properties
 
 
-def bare_drain_rate(settings: MqttSettings, publishers: Publishers, count: int) -> float:
-    """Messages/s a bare paho subscriber receives from its queued session."""
+def bare_drain_rate(
+    settings: MqttSettings, publishers: Publishers, count: int
+) -> tuple[float, float]:
+    """Messages/s a bare paho subscriber receives from its queued session, and the CPU
+    microseconds it spends per message."""
     done = threading.Event()
     received = 0
-    first = 0.0
+    first = first_cpu = last_cpu = 0.0
 
     def on_message(*_: Any) -> None:
-        nonlocal received, first
+        nonlocal received, first, first_cpu, last_cpu
         if not received:
-            first = time.monotonic()
+            first, first_cpu = time.monotonic(), time.process_time()
         received += 1
         if received == count:
+            last_cpu = time.process_time()
             done.set()
 
     def subscriber() -> paho.Client:
@@ -239,7 +243,7 @@ def bare_drain_rate(settings: MqttSettings, publishers: Publishers, count: int) 
     elapsed = time.monotonic() - first
     client.disconnect()
     client.loop_stop()
-    return count / elapsed
+    return count / elapsed, (last_cpu - first_cpu) / count * 1e6
 
 
 class TimedBridge(bridge_module.Bridge):
@@ -257,11 +261,11 @@ class TimedBridge(bridge_module.Bridge):
         self.stored_readings = 0
         self.all_stored = threading.Event()
         self.expect = 0
-        self.first_arrival = 0.0
+        self.first_arrival = self.first_cpu = self.last_cpu = 0.0
 
     def _on_message(self, *args: Any) -> None:
         if not self.first_arrival:
-            self.first_arrival = time.monotonic()
+            self.first_arrival, self.first_cpu = time.monotonic(), time.process_time()
         super()._on_message(*args)
 
     def _stored(self, messages: list[bridge_module.Message], started: float) -> None:
@@ -272,6 +276,7 @@ class TimedBridge(bridge_module.Bridge):
                 self.latencies += [now - moment.timestamp() for moment in series.timestamps]
         self.stored_readings += sum(m.readings for m in messages)
         if self.stored_readings >= self.expect:
+            self.last_cpu = time.process_time()
             self.all_stored.set()
 
 
@@ -312,8 +317,9 @@ def bridge_drain_rate(
     payload: Any,
     per: int,
     profile: Path | None,
-) -> float:
-    """Readings/s the bridge stores from its queued session."""
+) -> tuple[float, float]:
+    """Readings/s the bridge stores from its queued session, and the CPU microseconds it
+    spends per message (the whole process: the bridge's three threads)."""
     with timed_bridge(settings, base, 0) as bridge:
         assert bridge.connected.wait(30)
     publishers.burst(payload(n) for n in range(count))
@@ -323,7 +329,7 @@ def bridge_drain_rate(
         assert bridge.all_stored.wait(900), f"stored {bridge.stored_readings}"
         elapsed = time.monotonic() - bridge.first_arrival
         progress(f"  {dict(bridge.counters)}")
-    return count * per / elapsed
+    return count * per / elapsed, (bridge.last_cpu - bridge.first_cpu) / count * 1e6
 
 
 def latencies(settings: MqttSettings, base: str, publishers: Publishers) -> list[float]:
@@ -393,9 +399,9 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
     rows: list[Row] = []
     try:
         progress("bare paho subscriber")
-        bare = bare_drain_rate(settings, publishers, args.messages)
+        bare, bare_cpu = bare_drain_rate(settings, publishers, args.messages)
         progress("bridge, single-reading messages")
-        drained = bridge_drain_rate(
+        drained, drained_cpu = bridge_drain_rate(
             settings.model_copy(update={"mqtt_client_id": "bench-single"}),
             base,
             publishers,
@@ -412,8 +418,16 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
                 f"{drained / bare:.2f}x (target >= 0.5x)",
             )
         )
+        rows.append(
+            (
+                "  CPU per single-reading message",
+                f"{drained_cpu:.0f} us (bridge)",
+                f"{bare_cpu:.0f} us (bare paho)",
+                f"{bare_cpu / drained_cpu:.2f}x",
+            )
+        )
         progress("bridge, messages of 100 readings")
-        big = bridge_drain_rate(
+        big, big_cpu = bridge_drain_rate(
             settings.model_copy(update={"mqtt_client_id": "bench-hundred"}),
             base,
             publishers,
@@ -429,6 +443,9 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
                 "50,000 readings/s",
                 f"{big / 50_000:.2f}x (target >= 1x)",
             )
+        )
+        rows.append(
+            ("  CPU per 100-reading message", f"{big_cpu:.0f} us (bridge)", "", ""),
         )
         if args.profile:
             return rows  # the profiler's cost leaves the rates below worth little

@@ -47,14 +47,22 @@ class Catalog:
         A message of 100 readings names the same measure 100 times: each name is looked
         up once, and each measure's values are checked in one pass.
         """
-        found: dict[tuple[str, str | None, str | None], SensorMeasure] = {}
+        if len(records) == 1:  # most messages: nothing to group
+            measure = self._find(sensor, records[0])
+            checked = _checked(measure, records)
+            return [Resolved(measure.name, measure.units, checked, [records[0].timestamp])]
+        # The records of each measure, by the names that found it (two names may find one
+        # measure: with and without the device's base name).
+        named: dict[tuple[str, str | None, str | None], list[Record]] = {}
         grouped: dict[tuple[str, str | None], tuple[SensorMeasure, list[Record]]] = {}
         for record in records:
             key = (record.name, record.bare_name, record.units)
-            measure = found.get(key)
-            if measure is None:
-                measure = found[key] = self._find(sensor, record)
-            grouped.setdefault((measure.name, measure.units), (measure, []))[1].append(record)
+            same = named.get(key)
+            if same is None:
+                measure = self._find(sensor, record)
+                same = grouped.setdefault((measure.name, measure.units), (measure, []))[1]
+                named[key] = same
+            same.append(record)
         return [
             Resolved(
                 measure.name,

@@ -97,6 +97,8 @@ BAD_MESSAGES = [
     (b'{"values": {"door_open": "yes"}}', "wrong_datatype"),
     (b'[{"n": "status", "v": 1}]', "wrong_datatype"),
     (b'{"ts": "yesterday", "values": {"count": 1}}', "bad_time"),
+    # An integer no float holds: it stopped the bridge (OverflowError) instead.
+    (b'[{"n": "count", "v": 1, "t": 1' + b"0" * 400 + b"}]", "not_finite"),
     (b'"just a string"', "bad_form"),
     (b"[]", "bad_form"),
 ]
