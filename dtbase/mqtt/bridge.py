@@ -91,8 +91,7 @@ class Message:
 class Batch:
     messages: list[Message] = field(default_factory=list)
     readings: int = 0
-    # Since when its first message waits to be stored (time.monotonic): the batch is due
-    # `max_age` later.
+    # When its first message arrived (time.monotonic): the batch is due `max_age` later.
     started: float = 0.0
 
     def add(self, message: Message, arrived: float) -> None:
@@ -150,7 +149,7 @@ class Bridge:
         self._inbox: deque[Arrived] = deque()
         self._idle = False  # the bridge's thread waits for `_arrivals` (no batch open)
         self._arrivals = threading.Event()
-        self._handed_over_at = 0.0
+        self._writer_free = True  # waiting for a batch (set by the writer)
         self._outbox: queue.Queue[Batch] = queue.Queue(maxsize=1)
         # Counters, errors and traffic change in both the bridge's thread and the writer's.
         self._lock = threading.Lock()
@@ -278,7 +277,6 @@ class Bridge:
     def _take_arrivals(self, batch: Batch) -> Batch:
         """Check what arrived into the batch, handing it over when full or due. The batch
         to fill next."""
-        max_age = self.settings.mqtt_batch_milliseconds / 1000
         while self._inbox:
             arrived = self._inbox.popleft()
             try:
@@ -288,24 +286,37 @@ class Bridge:
                 self._retry_later(0)
                 break
             if message is not None:
-                # A message that arrived while the batch before waited for the writer
-                # (a backlog) waits from then: otherwise every batch would be due at once.
-                batch.add(message, max(arrived.monotonic, self._handed_over_at))
-            full = batch.readings >= self.settings.mqtt_batch_readings
-            if full or (batch.messages and time.monotonic() - batch.started >= max_age):
+                batch.add(message, arrived.monotonic)
+            if batch.readings >= self.settings.mqtt_batch_readings or self._due(batch):
                 self._hand_over(batch)
                 batch = Batch()
-        if batch.messages and time.monotonic() - batch.started >= max_age:
+        if self._due(batch):
             self._hand_over(batch)
             batch = Batch()
         return batch
+
+    def _due(self, batch: Batch) -> bool:
+        """Whether the batch has reached its age limit and the writer is free to store it.
+        While the writer still stores the batch before, a due batch keeps filling (up to
+        its size): that delays none of its readings, and a backend that is slower than
+        the devices gets fewer, larger requests."""
+        max_age = self.settings.mqtt_batch_milliseconds / 1000
+        return (
+            bool(batch.messages)
+            and time.monotonic() - batch.started >= max_age
+            and self._writer_free
+            and self._outbox.empty()
+        )
 
     def _wait_for_arrivals(self, batch: Batch) -> None:
         """Until the open batch is due (taking arrivals every few milliseconds on the
         way), or, with no batch open, until a message arrives."""
         if batch.messages:
             due = batch.started + self.settings.mqtt_batch_milliseconds / 1000
-            self._stop.wait(max(0.0, min(TAKE_EVERY_SECONDS, due - time.monotonic())))
+            until_due = due - time.monotonic()
+            # Past due, the writer is busy: look again (and take arrivals) in a moment.
+            short = 0 < until_due < TAKE_EVERY_SECONDS
+            self._stop.wait(until_due if short else TAKE_EVERY_SECONDS)
             return
         self._idle = True  # before looking: a message queued after this wakes us
         if not self._inbox:
@@ -318,7 +329,6 @@ class Bridge:
         while not self._stop.is_set():
             try:
                 self._outbox.put(batch, timeout=0.5)
-                self._handed_over_at = time.monotonic()
                 return
             except queue.Full:
                 continue
@@ -335,8 +345,10 @@ class Bridge:
 
     def _store_batches(self) -> None:
         while not self._stop.is_set():
+            self._writer_free = True
             try:
                 batch = self._outbox.get(timeout=0.5)
+                self._writer_free = False
             except queue.Empty:
                 batch = None
             try:
