@@ -9,10 +9,15 @@ a Mosquitto of its own and 1,000 sensors, then measures:
    least 0.5x).
 2. Readings stored per second from messages of 100 readings each (target: 50,000/s).
 3. Publish-to-stored latency at 1,000 messages/s (target: p99 under 1 s).
-4. The bridge's memory (a `dtbase mqtt bridge` process) over a steady 1,000 messages/s:
-   resident size at the end against after the first tenth (target: flat, about 1.0x).
+4. The bridge's memory (a `dtbase mqtt bridge` process) over a steady 1,000 messages/s,
+   sampled every 10 s: the last minute's against the first's (target: flat, about 1.0x).
 
     .venv/bin/python bench/mqtt.py [--messages 20000] [--memory-seconds 600]
+    .venv/bin/python bench/mqtt.py --soak 600     # the memory run alone
+    .venv/bin/python bench/mqtt.py --profile DIR  # cProfile of each bridge thread
+
+Besides the rates, the CPU time per message of the bridge's process and of the bare
+subscriber: unlike the rates, it barely moves with what else the machine runs.
 
 Devices are simulated by a few MQTT connections publishing to the 1,000 sensors' topics
 (one account allowed to publish to all of them: the ACL is not what is measured).
@@ -59,6 +64,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--messages", type=int, default=20_000, help="messages per drain run")
     parser.add_argument("--memory-seconds", type=int, default=600)
+    parser.add_argument(
+        "--soak", type=int, metavar="SECONDS", help="measure only the memory, over SECONDS"
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -342,8 +350,10 @@ def latencies(settings: MqttSettings, base: str, publishers: Publishers) -> list
 
 def bridge_memory(
     settings: MqttSettings, base: str, publishers: Publishers, seconds: int
-) -> tuple[float, float]:
-    """Resident MiB of a `dtbase mqtt bridge` process after a tenth of the run and at its end."""
+) -> tuple[list[tuple[float, float]], int, int]:
+    """The resident MiB of a `dtbase mqtt bridge` process under a steady 1,000 messages/s,
+    sampled every 10 s (every tenth of a shorter run) as (seconds, MiB); the readings it
+    stored and the messages published (memory means little if it stopped storing)."""
     env = {
         **os.environ,
         "DT_DATA_DIR": str(settings.data_dir),
@@ -358,24 +368,44 @@ def bridge_memory(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    samples: list[float] = []
+    every = min(10.0, seconds / 10)
+    samples: list[tuple[float, float]] = []
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.wait(1):
-            samples.append(rss_mib(process.pid))
+        start = time.monotonic()
+        while not stop.wait(every - (time.monotonic() - start) % every):
+            samples.append((time.monotonic() - start, rss_mib(process.pid)))
+            progress(f"  {samples[-1][0]:4.0f} s: {samples[-1][1]:.1f} MiB")
 
     try:
         time.sleep(5)  # started and subscribed
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        publishers.paced(1000, seconds, lambda n: single(10_000_000 + n))
+        published = publishers.paced(1000, seconds, lambda n: single(10_000_000 + n))
         stop.set()
         sampler.join()
+        time.sleep(3)  # the last batch stored, the status file written
+        status = json.loads(settings.status_file.read_text())
     finally:
         process.terminate()
         process.wait(30)
-    return samples[len(samples) // 10], samples[-1]
+    return samples, status["counters"].get("readings_stored", 0), published
+
+
+def memory_row(seconds: int, samples: list[tuple[float, float]], stored: int, sent: int) -> Row:
+    """The first minute's mean against the last minute's (of a run shorter than ten
+    minutes: the first and last tenth)."""
+    count = max(1, min(6, len(samples) // 10))
+    window = samples[count - 1][0]
+    early = sum(mib for _, mib in samples[:count]) / count
+    late = sum(mib for _, mib in samples[-count:]) / count
+    return (
+        f"bridge memory over {seconds} s at 1,000 msg/s",
+        f"{late:.1f} MiB (last {window:.0f} s)",
+        f"{early:.1f} MiB (first {window:.0f} s); stored {stored:,} of {sent:,}",
+        f"{late / early:.2f}x (target about 1x)",
+    )
 
 
 def rss_mib(pid: int) -> float:
@@ -398,6 +428,10 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
     publishers = Publishers(settings)
     rows: list[Row] = []
     try:
+        if args.soak:
+            progress(f"memory over {args.soak} s")
+            seconds = args.soak
+            return [memory_row(seconds, *bridge_memory(settings, base, publishers, seconds))]
         progress("bare paho subscriber")
         bare, bare_cpu = bare_drain_rate(settings, publishers, args.messages)
         progress("bridge, single-reading messages")
@@ -463,13 +497,10 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
             )
         )
         progress(f"memory over {args.memory_seconds} s")
-        early, end = bridge_memory(settings, base, publishers, args.memory_seconds)
         rows.append(
-            (
-                f"bridge memory over {args.memory_seconds} s at 1,000 msg/s",
-                f"{end:.0f} MiB at the end",
-                f"{early:.0f} MiB after a tenth",
-                f"{end / early:.2f}x (target about 1x)",
+            memory_row(
+                args.memory_seconds,
+                *bridge_memory(settings, base, publishers, args.memory_seconds),
             )
         )
     finally:
