@@ -9,10 +9,15 @@ a Mosquitto of its own and 1,000 sensors, then measures:
    least 0.5x).
 2. Readings stored per second from messages of 100 readings each (target: 50,000/s).
 3. Publish-to-stored latency at 1,000 messages/s (target: p99 under 1 s).
-4. The bridge's memory (a `dtbase mqtt bridge` process) over a steady 1,000 messages/s:
-   resident size at the end against after the first tenth (target: flat, about 1.0x).
+4. The bridge's memory (a `dtbase mqtt bridge` process) over a steady 1,000 messages/s,
+   sampled every 10 s: the last minute's against the first's (target: flat, about 1.0x).
 
     .venv/bin/python bench/mqtt.py [--messages 20000] [--memory-seconds 600]
+    .venv/bin/python bench/mqtt.py --soak 600     # the memory run alone
+    .venv/bin/python bench/mqtt.py --profile DIR  # cProfile of each bridge thread
+
+Besides the rates, the CPU time per message of the bridge's process and of the bare
+subscriber: unlike the rates, it barely moves with what else the machine runs.
 
 Devices are simulated by a few MQTT connections publishing to the 1,000 sensors' topics
 (one account allowed to publish to all of them: the ACL is not what is measured).
@@ -21,6 +26,7 @@ Devices are simulated by a few MQTT connections publishing to the 1,000 sensors'
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import subprocess
@@ -28,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,7 +64,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--messages", type=int, default=20_000, help="messages per drain run")
     parser.add_argument("--memory-seconds", type=int, default=600)
+    parser.add_argument(
+        "--soak", type=int, metavar="SECONDS", help="measure only the memory, over SECONDS"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FOLDER",
+        help="write cProfile statistics of each bridge thread in the drain runs to FOLDER",
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dtbase-bench-mqtt-") as folder:
         run(Path(folder), args)
 
@@ -192,18 +209,22 @@ def session_properties() -> Properties:
     return properties
 
 
-def bare_drain_rate(settings: MqttSettings, publishers: Publishers, count: int) -> float:
-    """Messages/s a bare paho subscriber receives from its queued session."""
+def bare_drain_rate(
+    settings: MqttSettings, publishers: Publishers, count: int
+) -> tuple[float, float]:
+    """Messages/s a bare paho subscriber receives from its queued session, and the CPU
+    microseconds it spends per message."""
     done = threading.Event()
     received = 0
-    first = 0.0
+    first = first_cpu = last_cpu = 0.0
 
     def on_message(*_: Any) -> None:
-        nonlocal received, first
+        nonlocal received, first, first_cpu, last_cpu
         if not received:
-            first = time.monotonic()
+            first, first_cpu = time.monotonic(), time.process_time()
         received += 1
         if received == count:
+            last_cpu = time.process_time()
             done.set()
 
     def subscriber() -> paho.Client:
@@ -230,40 +251,62 @@ def bare_drain_rate(settings: MqttSettings, publishers: Publishers, count: int) 
     elapsed = time.monotonic() - first
     client.disconnect()
     client.loop_stop()
-    return count / elapsed
+    return count / elapsed, (last_cpu - first_cpu) / count * 1e6
 
 
 class TimedBridge(bridge_module.Bridge):
-    """The bridge, noting when each batch was stored and how late its readings were."""
+    """The bridge, noting when each batch was stored and how late its readings were; with
+    `profile` (a file name prefix), each of its three threads is profiled on its own."""
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, profile: Path | None = None) -> None:
         super().__init__(*args)
+        if profile is not None:
+            mqtt = self._mqtt
+            mqtt._thread_main = profiled(mqtt._thread_main, profile, "network")  # type: ignore[method-assign]
+            self._write = profiled(self._write, profile, "writer")  # type: ignore[method-assign]
+            self.run = profiled(self.run, profile, "bridge")  # type: ignore[method-assign]
         self.latencies: list[float] = []
         self.stored_readings = 0
         self.all_stored = threading.Event()
         self.expect = 0
-        self.first_arrival = 0.0
+        self.first_arrival = self.first_cpu = self.last_cpu = 0.0
 
     def _on_message(self, *args: Any) -> None:
         if not self.first_arrival:
-            self.first_arrival = time.monotonic()
+            self.first_arrival, self.first_cpu = time.monotonic(), time.process_time()
         super()._on_message(*args)
 
     def _stored(self, messages: list[bridge_module.Message], started: float) -> None:
         super()._stored(messages, started)
         now = time.time()
         for message in messages:
-            for _, timestamp in message.readings:
-                self.latencies.append(now - datetime.fromisoformat(timestamp).timestamp())
-        self.stored_readings += sum(len(m.readings) for m in messages)
+            for series in message.series:
+                self.latencies += [now - moment.timestamp() for moment in series.timestamps]
+        self.stored_readings += sum(m.readings for m in messages)
         if self.stored_readings >= self.expect:
+            self.last_cpu = time.process_time()
             self.all_stored.set()
 
 
+def profiled(target: Callable[[], None], prefix: Path, thread: str) -> Callable[[], None]:
+    def run() -> None:
+        profile = cProfile.Profile()
+        profile.enable()
+        try:
+            target()
+        finally:
+            profile.disable()
+            profile.dump_stats(f"{prefix}-{thread}.pstats")
+
+    return run
+
+
 @contextmanager
-def timed_bridge(settings: MqttSettings, base: str, expect: int) -> Iterator[TimedBridge]:
+def timed_bridge(
+    settings: MqttSettings, base: str, expect: int, profile: Path | None = None
+) -> Iterator[TimedBridge]:
     with Client.logged_in(base, DEFAULT_USER_EMAIL, PASSWORD) as client:
-        bridge = TimedBridge(settings, client)
+        bridge = TimedBridge(settings, client, profile=profile)
         bridge.expect = expect
         thread = threading.Thread(target=bridge.run, daemon=True)
         thread.start()
@@ -275,19 +318,26 @@ def timed_bridge(settings: MqttSettings, base: str, expect: int) -> Iterator[Tim
 
 
 def bridge_drain_rate(
-    settings: MqttSettings, base: str, publishers: Publishers, count: int, payload: Any, per: int
-) -> float:
-    """Readings/s the bridge stores from its queued session."""
+    settings: MqttSettings,
+    base: str,
+    publishers: Publishers,
+    count: int,
+    payload: Any,
+    per: int,
+    profile: Path | None,
+) -> tuple[float, float]:
+    """Readings/s the bridge stores from its queued session, and the CPU microseconds it
+    spends per message (the whole process: the bridge's three threads)."""
     with timed_bridge(settings, base, 0) as bridge:
         assert bridge.connected.wait(30)
     publishers.burst(payload(n) for n in range(count))
-    with timed_bridge(settings, base, count * per) as bridge:
+    with timed_bridge(settings, base, count * per, profile) as bridge:
         # From the first message received, as for the bare subscriber (login and the
         # sensors' catalog are the bridge's start-up, not its rate).
         assert bridge.all_stored.wait(900), f"stored {bridge.stored_readings}"
         elapsed = time.monotonic() - bridge.first_arrival
         progress(f"  {dict(bridge.counters)}")
-    return count * per / elapsed
+    return count * per / elapsed, (bridge.last_cpu - bridge.first_cpu) / count * 1e6
 
 
 def latencies(settings: MqttSettings, base: str, publishers: Publishers) -> list[float]:
@@ -300,8 +350,10 @@ def latencies(settings: MqttSettings, base: str, publishers: Publishers) -> list
 
 def bridge_memory(
     settings: MqttSettings, base: str, publishers: Publishers, seconds: int
-) -> tuple[float, float]:
-    """Resident MiB of a `dtbase mqtt bridge` process after a tenth of the run and at its end."""
+) -> tuple[list[tuple[float, float]], int, int]:
+    """The resident MiB of a `dtbase mqtt bridge` process under a steady 1,000 messages/s,
+    sampled every 10 s (every tenth of a shorter run) as (seconds, MiB); the readings it
+    stored and the messages published (memory means little if it stopped storing)."""
     env = {
         **os.environ,
         "DT_DATA_DIR": str(settings.data_dir),
@@ -316,24 +368,44 @@ def bridge_memory(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    samples: list[float] = []
+    every = min(10.0, seconds / 10)
+    samples: list[tuple[float, float]] = []
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.wait(1):
-            samples.append(rss_mib(process.pid))
+        start = time.monotonic()
+        while not stop.wait(every - (time.monotonic() - start) % every):
+            samples.append((time.monotonic() - start, rss_mib(process.pid)))
+            progress(f"  {samples[-1][0]:4.0f} s: {samples[-1][1]:.1f} MiB")
 
     try:
         time.sleep(5)  # started and subscribed
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        publishers.paced(1000, seconds, lambda n: single(10_000_000 + n))
+        published = publishers.paced(1000, seconds, lambda n: single(10_000_000 + n))
         stop.set()
         sampler.join()
+        time.sleep(3)  # the last batch stored, the status file written
+        status = json.loads(settings.status_file.read_text())
     finally:
         process.terminate()
         process.wait(30)
-    return samples[len(samples) // 10], samples[-1]
+    return samples, status["counters"].get("readings_stored", 0), published
+
+
+def memory_row(seconds: int, samples: list[tuple[float, float]], stored: int, sent: int) -> Row:
+    """The first minute's mean against the last minute's (of a run shorter than ten
+    minutes: the first and last tenth)."""
+    count = max(1, min(6, len(samples) // 10))
+    window = samples[count - 1][0]
+    early = sum(mib for _, mib in samples[:count]) / count
+    late = sum(mib for _, mib in samples[-count:]) / count
+    return (
+        f"bridge memory over {seconds} s at 1,000 msg/s",
+        f"{late:.1f} MiB (last {window:.0f} s)",
+        f"{early:.1f} MiB (first {window:.0f} s); stored {stored:,} of {sent:,}",
+        f"{late / early:.2f}x (target about 1x)",
+    )
 
 
 def rss_mib(pid: int) -> float:
@@ -356,16 +428,21 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
     publishers = Publishers(settings)
     rows: list[Row] = []
     try:
+        if args.soak:
+            progress(f"memory over {args.soak} s")
+            seconds = args.soak
+            return [memory_row(seconds, *bridge_memory(settings, base, publishers, seconds))]
         progress("bare paho subscriber")
-        bare = bare_drain_rate(settings, publishers, args.messages)
+        bare, bare_cpu = bare_drain_rate(settings, publishers, args.messages)
         progress("bridge, single-reading messages")
-        drained = bridge_drain_rate(
+        drained, drained_cpu = bridge_drain_rate(
             settings.model_copy(update={"mqtt_client_id": "bench-single"}),
             base,
             publishers,
             args.messages,
             single,
             1,
+            args.profile and args.profile / "single",
         )
         rows.append(
             (
@@ -375,14 +452,23 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
                 f"{drained / bare:.2f}x (target >= 0.5x)",
             )
         )
+        rows.append(
+            (
+                "  CPU per single-reading message",
+                f"{drained_cpu:.0f} us (bridge)",
+                f"{bare_cpu:.0f} us (bare paho)",
+                f"{bare_cpu / drained_cpu:.2f}x",
+            )
+        )
         progress("bridge, messages of 100 readings")
-        big = bridge_drain_rate(
+        big, big_cpu = bridge_drain_rate(
             settings.model_copy(update={"mqtt_client_id": "bench-hundred"}),
             base,
             publishers,
             max(args.messages // 20, 100),
             hundred,
             100,
+            args.profile and args.profile / "hundred",
         )
         rows.append(
             (
@@ -392,6 +478,11 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
                 f"{big / 50_000:.2f}x (target >= 1x)",
             )
         )
+        rows.append(
+            ("  CPU per 100-reading message", f"{big_cpu:.0f} us (bridge)", "", ""),
+        )
+        if args.profile:
+            return rows  # the profiler's cost leaves the rates below worth little
         progress("latency at 1,000 msg/s")
         late = latencies(
             settings.model_copy(update={"mqtt_client_id": "bench-late"}), base, publishers
@@ -406,13 +497,10 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
             )
         )
         progress(f"memory over {args.memory_seconds} s")
-        early, end = bridge_memory(settings, base, publishers, args.memory_seconds)
         rows.append(
-            (
-                f"bridge memory over {args.memory_seconds} s at 1,000 msg/s",
-                f"{end:.0f} MiB at the end",
-                f"{early:.0f} MiB after a tenth",
-                f"{end / early:.2f}x (target about 1x)",
+            memory_row(
+                args.memory_seconds,
+                *bridge_memory(settings, base, publishers, args.memory_seconds),
             )
         )
     finally:

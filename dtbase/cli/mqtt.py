@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import threading
 from contextlib import suppress
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +16,9 @@ from dtbase.client import ApiError
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.mqtt.broker import BrokerError, LocalBroker
 from dtbase.mqtt.config import MqttSettings
+
+if TYPE_CHECKING:
+    from dtbase.mqtt.bridge import Bridge
 
 mqtt_app = typer.Typer(help="MQTT ingress: broker, device credentials, bridge.")
 device_app = typer.Typer(help="Device credentials at the local broker (one per sensor).")
@@ -52,12 +56,33 @@ def bridge(
         fail(str(error))
     with logged_in(backend_url, email, password) as client:
         running = Bridge(settings, client)
-        signal.signal(signal.SIGTERM, lambda *_: running.stop())
         typer.echo(f"MQTT bridge: {settings.broker().url} -> {client.http.base_url}")
+        _run_until_stopped(running)
+
+
+def _run_until_stopped(running: Bridge) -> None:
+    """Run the bridge in a thread of its own until it ends or a signal stops it. A signal
+    handler runs in the main thread, between two of its steps: had the main thread run
+    the bridge, it could hold the very lock `stop()` takes, and never stop."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
         try:
             running.run()
-        except KeyboardInterrupt:
-            running.stop()
+        except BaseException as error:
+            failures.append(error)
+
+    worker = threading.Thread(target=run, name="dtbase-bridge")
+    signal.signal(signal.SIGTERM, lambda *_: running.stop())
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+    except KeyboardInterrupt:
+        running.stop()
+        worker.join()
+    if failures:
+        raise failures[0]
 
 
 @mqtt_app.command("status")

@@ -9,10 +9,14 @@ again, and readings already stored are skipped by their key (sensor, measure, ti
 Three threads: paho's network loop only queues what arrives; the bridge's own parses,
 checks and batches (by size and by age); a writer stores each batch, acknowledges it and
 reports the sensors' traffic, while the next batch fills (one batch waits for the writer
-at most, so acknowledgements stay in the order of the batches). A bad message is
-published to the sensor's error topic, counted, logged once per cause, and acknowledged;
-it never holds up others. When the backend cannot be reached the batch is retried until
-it is stored, and the broker holds back what follows (it sends at most
+at most, so acknowledgements stay in the order of the batches). The three share one
+interpreter lock: paho's thread, the busiest, must not be held up, so the bridge's thread
+is woken by the first message only and then takes what arrived every few milliseconds
+until its batch is due, rather than being woken (and taking the lock) for every message.
+
+A bad message is published to the sensor's error topic, counted, logged once per cause,
+and acknowledged; it never holds up others. When the backend cannot be reached the batch
+is retried until it is stored, and the broker holds back what follows (it sends at most
 `RECEIVE_MAXIMUM` unacknowledged).
 """
 
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -56,6 +61,9 @@ RECENT_ERRORS = 10
 REASON_AT_MOST = 500
 STATUS_EVERY_SECONDS = 1.0
 REPORT_EVERY_SECONDS = 2.0
+# While a batch fills, the bridge's thread takes what arrived this often (a message
+# waits at most this long before it is checked, and never past its batch's age limit).
+TAKE_EVERY_SECONDS = 0.01
 
 SeriesKey = tuple[str, str, str | None]
 
@@ -64,8 +72,9 @@ SeriesKey = tuple[str, str, str | None]
 class Arrived:
     mid: int
     topic: str
-    payload: bytes
+    payload: bytes | bytearray
     received_at: datetime
+    monotonic: float
 
 
 @dataclass(slots=True)
@@ -74,20 +83,22 @@ class Message:
 
     mid: int
     sensor: str
-    readings: list[tuple[Resolved, str]]
+    readings: int
+    series: list[Resolved]
 
 
 @dataclass
 class Batch:
     messages: list[Message] = field(default_factory=list)
     readings: int = 0
+    # When its first message arrived (time.monotonic): the batch is due `max_age` later.
     started: float = 0.0
 
-    def add(self, message: Message) -> None:
+    def add(self, message: Message, arrived: float) -> None:
         if not self.messages:
-            self.started = time.monotonic()
+            self.started = arrived
         self.messages.append(message)
-        self.readings += len(message.readings)
+        self.readings += message.readings
 
 
 @dataclass
@@ -121,6 +132,10 @@ class Traffic:
         }
 
 
+class CatalogUnreadable(Exception):
+    """The sensors could not be read from the backend (to check a message)."""
+
+
 class Stopped(Exception):
     """The bridge was asked to stop while a batch waited for the backend."""
 
@@ -130,7 +145,11 @@ class Bridge:
         self.settings = settings
         self._backend = backend
         self._catalog = Catalog(backend)
-        self._inbox: queue.Queue[Arrived] = queue.Queue()
+        # Filled by paho's thread, emptied by the bridge's (deque's ends are thread-safe).
+        self._inbox: deque[Arrived] = deque()
+        self._idle = False  # the bridge's thread waits for `_arrivals` (no batch open)
+        self._arrivals = threading.Event()
+        self._writer_free = True  # waiting for a batch (set by the writer)
         self._outbox: queue.Queue[Batch] = queue.Queue(maxsize=1)
         # Counters, errors and traffic change in both the bridge's thread and the writer's.
         self._lock = threading.Lock()
@@ -189,8 +208,12 @@ class Bridge:
         self.counters["disconnects"] += 1
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
-        arrived = Arrived(message.mid, message.topic, bytes(message.payload), datetime.now(UTC))
-        self._inbox.put(arrived)
+        now = datetime.now(UTC)
+        self._inbox.append(
+            Arrived(message.mid, message.topic, message.payload, now, time.monotonic())
+        )
+        if self._idle:
+            self._arrivals.set()
 
     # --- the bridge's own thread ---
 
@@ -243,24 +266,63 @@ class Bridge:
 
     def _batch_and_store(self) -> None:
         batch = Batch()
-        max_age = self.settings.mqtt_batch_milliseconds / 1000
         while not self._stop.is_set():
-            wait = 0.5 if not batch.messages else batch.started + max_age - time.monotonic()
             try:
-                arrived = self._inbox.get(timeout=max(wait, 0))
-            except queue.Empty:
-                arrived = None
-            try:
-                if arrived is not None and (message := self._checked(arrived)) is not None:
-                    batch.add(message)
-                full = batch.readings >= self.settings.mqtt_batch_readings
-                aged = batch.messages and time.monotonic() - batch.started >= max_age
-                if full or aged:
-                    self._hand_over(batch)
-                    batch = Batch()
+                batch = self._take_arrivals(batch)
             except Stopped:
                 return  # what is not acknowledged, the broker sends again
             self._maybe_write_status()
+            self._wait_for_arrivals(batch)
+
+    def _take_arrivals(self, batch: Batch) -> Batch:
+        """Check what arrived into the batch, handing it over when full or due. The batch
+        to fill next."""
+        while self._inbox:
+            arrived = self._inbox.popleft()
+            try:
+                message = self._checked(arrived)
+            except CatalogUnreadable:
+                self._inbox.appendleft(arrived)  # the message is fine, the backend is not
+                self._retry_later(0)
+                break
+            if message is not None:
+                batch.add(message, arrived.monotonic)
+            if batch.readings >= self.settings.mqtt_batch_readings or self._due(batch):
+                self._hand_over(batch)
+                batch = Batch()
+        if self._due(batch):
+            self._hand_over(batch)
+            batch = Batch()
+        return batch
+
+    def _due(self, batch: Batch) -> bool:
+        """Whether the batch has reached its age limit and the writer is free to store it.
+        While the writer still stores the batch before, a due batch keeps filling (up to
+        its size): that delays none of its readings, and a backend that is slower than
+        the devices gets fewer, larger requests."""
+        max_age = self.settings.mqtt_batch_milliseconds / 1000
+        return (
+            bool(batch.messages)
+            and time.monotonic() - batch.started >= max_age
+            and self._writer_free
+            and self._outbox.empty()
+        )
+
+    def _wait_for_arrivals(self, batch: Batch) -> None:
+        """Until the open batch is due (taking arrivals every few milliseconds on the
+        way), or, with no batch open, until a message arrives."""
+        if batch.messages:
+            due = batch.started + self.settings.mqtt_batch_milliseconds / 1000
+            until_due = due - time.monotonic()
+            # Past due, the writer is busy: look again (and take arrivals) in a moment.
+            short = 0 < until_due < TAKE_EVERY_SECONDS
+            self._stop.wait(until_due if short else TAKE_EVERY_SECONDS)
+            return
+        self._idle = True  # before looking: a message queued after this wakes us
+        if not self._inbox:
+            self._arrivals.wait(0.5)
+        self._arrivals.clear()
+        self._idle = False
 
     def _hand_over(self, batch: Batch) -> None:
         """To the writer, once it has taken the batch before (Stopped if asked to stop)."""
@@ -283,8 +345,10 @@ class Bridge:
 
     def _store_batches(self) -> None:
         while not self._stop.is_set():
+            self._writer_free = True
             try:
                 batch = self._outbox.get(timeout=0.5)
+                self._writer_free = False
             except queue.Empty:
                 batch = None
             try:
@@ -295,34 +359,30 @@ class Bridge:
                 return  # what is not acknowledged, the broker sends again
 
     def _checked(self, arrived: Arrived) -> Message | None:
-        """The message's readings, or None after reporting it as bad (and acking it)."""
-        with self._lock:
-            self.counters["messages"] += 1
+        """The message's readings, or None after reporting it as bad (and acking it).
+        CatalogUnreadable when the sensors had to be read again and the backend failed."""
         sensor = _sensor_of(arrived.topic)
         try:
             records = parse(arrived.payload, arrived.received_at)
-            resolved = self._catalog.resolve_all(sensor, records)
-            readings = [
-                (r, record.timestamp.isoformat())
-                for r, record in zip(resolved, records, strict=True)
-            ]
+            series = self._catalog.resolve_all(sensor, records)
         except BadMessage as error:
+            self._count_message(sensor, arrived)
             self._report(sensor, error.cause, str(error), arrived.received_at)
             self._mqtt.ack(arrived.mid, 1)
             return None
         except (httpx.TransportError, ApiError) as error:
-            # The catalog could not be read again: the message is fine, the backend is not.
             log.warning("Cannot read the sensors from the backend: %s", error)
-            self._retry_later(0)
-            self._inbox.put(arrived)
-            with self._lock:
-                self.counters["messages"] -= 1
-            return None
+            raise CatalogUnreadable from error
+        self._count_message(sensor, arrived, good=True)
+        return Message(arrived.mid, sensor, len(records), series)
+
+    def _count_message(self, sensor: str, arrived: Arrived, *, good: bool = False) -> None:
         with self._lock:
-            traffic = self._traffic_of(sensor)
-            traffic.last_message_at = arrived.received_at
-            traffic.messages += 1
-        return Message(arrived.mid, sensor, readings)
+            self.counters["messages"] += 1
+            if good:
+                traffic = self._traffic_of(sensor)
+                traffic.last_message_at = arrived.received_at
+                traffic.messages += 1
 
     def _store(self, batch: Batch) -> None:
         """Store the batch (or, when the backend refuses it, each message on its own) and
@@ -346,11 +406,11 @@ class Bridge:
     def _post(self, messages: list[Message]) -> ApiError | None:
         """POST the readings until the backend answers: None when stored, the error when
         it refuses them (4xx); transport errors and 5xx are retried."""
-        body = {"series": _series(messages)}
+        body = orjson.dumps({"series": _series(messages)})
         attempt = 0
         while True:
             try:
-                self._backend.request("POST", "/sensor/insert-readings-bulk", body)
+                self._backend.send("POST", "/sensor/insert-readings-bulk", content=body)
                 return None
             except ApiError as error:
                 if error.status_code < 500 and error.status_code not in (401, 408, 429):
@@ -376,7 +436,7 @@ class Bridge:
         with self._lock:
             self.counters["batches"] += 1
             self.counters["messages_stored"] += len(messages)
-            self.counters["readings_stored"] += sum(len(m.readings) for m in messages)
+            self.counters["readings_stored"] += sum(m.readings for m in messages)
             self.counters["last_batch_ms"] = round((time.monotonic() - started) * 1000)
 
     def _report(self, sensor: str, cause: str, reason: str, at: datetime) -> None:
@@ -426,7 +486,7 @@ class Bridge:
             "pid": os.getpid(),
             "started_at": self.started_at,
             "updated_at": datetime.now(UTC).isoformat(),
-            "waiting": self._inbox.qsize(),
+            "waiting": len(self._inbox),
             "counters": self._copy(self.counters),
             "errors": self._copy(self.errors),
         }
@@ -456,13 +516,15 @@ def _sensor_of(topic: str) -> str:
 
 
 def _series(messages: list[Message]) -> list[dict[str, Any]]:
-    series: dict[SeriesKey, tuple[list[Any], list[str]]] = {}
+    """The batch as bulk ingest takes it: one series per sensor and measure (times as
+    datetimes: the body is encoded by orjson)."""
+    series: dict[SeriesKey, tuple[list[Any], list[datetime]]] = {}
     for message in messages:
-        for reading, timestamp in message.readings:
-            key = (message.sensor, reading.measure_name, reading.measure_units)
+        for one in message.series:
+            key = (message.sensor, one.measure_name, one.measure_units)
             values, timestamps = series.setdefault(key, ([], []))
-            values.append(reading.value)
-            timestamps.append(timestamp)
+            values += one.values
+            timestamps += one.timestamps  # orjson writes them as ISO 8601, in C
     return [
         {
             "unique_identifier": sensor,

@@ -3,22 +3,24 @@ again when a message names a sensor or measure it does not know (at most so ofte
 
 from __future__ import annotations
 
-import math
 import time
+from datetime import datetime
 from typing import NamedTuple
 
 from dtbase.client import Client
 from dtbase.mqtt.payloads import BadMessage, Record
 from dtbase.schemas.sensors import SensorMeasure
-from dtbase.schemas.values import Scalar, ValueDatatype, ValueTypeError, check_value
+from dtbase.schemas.values import Scalar, ValueListError, check_values
 
 
 class Resolved(NamedTuple):
-    """A reading ready for bulk ingest: its series key and its checked value."""
+    """A message's readings of one measure, ready for bulk ingest: checked values and
+    their times, in the order given."""
 
     measure_name: str
     measure_units: str | None
-    value: Scalar
+    values: list[Scalar]
+    timestamps: list[datetime]
 
 
 class Catalog:
@@ -38,24 +40,38 @@ class Catalog:
         self._loaded_at = time.monotonic()
 
     def resolve_all(self, sensor: str, records: list[Record]) -> list[Resolved]:
-        """The message's records as readings of the sensor's measures; BadMessage when the
-        sensor or a measure is unknown, or a value is not of its measure's datatype.
+        """The message's records as readings of the sensor's measures, one `Resolved` per
+        measure; BadMessage when the sensor or a measure is unknown, or a value is not of
+        its measure's datatype.
 
-        A message of 100 readings names the same measure 100 times: each is looked up
-        once, and a finite float for a float measure (the usual reading) needs no check.
+        A message of 100 readings names the same measure 100 times: each name is looked
+        up once, and each measure's values are checked in one pass.
         """
-        found: dict[tuple[str, str | None, str | None], SensorMeasure] = {}
-        resolved: list[Resolved] = []
+        if len(records) == 1:  # most messages: nothing to group
+            measure = self._find(sensor, records[0])
+            checked = _checked(measure, records)
+            return [Resolved(measure.name, measure.units, checked, [records[0].timestamp])]
+        # The records of each measure, by the names that found it (two names may find one
+        # measure: with and without the device's base name).
+        named: dict[tuple[str, str | None, str | None], list[Record]] = {}
+        grouped: dict[tuple[str, str | None], tuple[SensorMeasure, list[Record]]] = {}
         for record in records:
             key = (record.name, record.bare_name, record.units)
-            measure = found.get(key)
-            if measure is None:
-                measure = found[key] = self._find(sensor, record)
-            value = record.value
-            if not (type(value) is float and measure.datatype == FLOAT and math.isfinite(value)):
-                value = _checked(measure, record)
-            resolved.append(Resolved(measure.name, measure.units, value))
-        return resolved
+            same = named.get(key)
+            if same is None:
+                measure = self._find(sensor, record)
+                same = grouped.setdefault((measure.name, measure.units), (measure, []))[1]
+                named[key] = same
+            same.append(record)
+        return [
+            Resolved(
+                measure.name,
+                measure.units,
+                _checked(measure, named),
+                [record.timestamp for record in named],
+            )
+            for measure, named in grouped.values()
+        ]
 
     def _find(self, sensor: str, record: Record) -> SensorMeasure:
         measure = self._measure(sensor, record)
@@ -91,11 +107,9 @@ class Catalog:
         return time.monotonic() - self._loaded_at >= self._refresh_seconds
 
 
-FLOAT = ValueDatatype.float
-
-
-def _checked(measure: SensorMeasure, record: Record) -> Scalar:
+def _checked(measure: SensorMeasure, records: list[Record]) -> list[Scalar]:
     try:
-        return check_value(measure.datatype, record.value)
-    except ValueTypeError as error:
-        raise BadMessage("wrong_datatype", f"{record.name}: {error}") from error
+        return check_values(measure.datatype, [record.value for record in records])
+    except ValueListError as error:
+        name = records[error.index].name
+        raise BadMessage("wrong_datatype", f"{name}: {error}") from error

@@ -24,6 +24,8 @@ from dtbase.schemas.values import Scalar
 SENML_RELATIVE_BELOW = 2**28
 # Epoch milliseconds of 9999-12-31, the last day datetime holds.
 MAX_EPOCH_MS = 253_402_214_400_000
+MAX_EPOCH_S = MAX_EPOCH_MS / 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Record(NamedTuple):
@@ -47,7 +49,7 @@ class BadMessage(ValueError):
         self.cause = cause
 
 
-def parse(payload: bytes, received_at: datetime) -> list[Record]:
+def parse(payload: bytes | bytearray, received_at: datetime) -> list[Record]:
     """The readings of a message, in the order given; BadMessage when it is not one of the
     two forms (an empty list of readings is a bad message too: nothing would be stored)."""
     document = _loads(payload)
@@ -65,7 +67,7 @@ def parse(payload: bytes, received_at: datetime) -> list[Record]:
     return records
 
 
-def _loads(payload: bytes) -> Any:
+def _loads(payload: bytes | bytearray) -> Any:
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as error:
@@ -102,7 +104,7 @@ def _plain(documents: list[Any], received_at: datetime) -> list[Record]:
 
 def _plain_time(ts: Any) -> datetime:
     if isinstance(ts, int) and not isinstance(ts, bool) and 0 <= ts <= MAX_EPOCH_MS:
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ts)
+        return EPOCH + timedelta(milliseconds=ts)
     if isinstance(ts, str):
         try:
             moment = datetime.fromisoformat(ts.replace("Z", "+00:00"))
@@ -116,39 +118,71 @@ def _plain_time(ts: Any) -> datetime:
 # The fields that set or change the base values for the records that follow.
 BASE_FIELDS = frozenset({"bn", "bt", "bu", "bv", "bver"})
 VALUE_FIELDS = ("v", "vs", "vb", "vd")
+# The record most messages are made of (with "v": a number, "t": absolute with `bt`).
+COMMON_RECORD = frozenset({"n", "v", "t"})
+NUMBER = (int, float)
 
 
 def _senml(documents: list[dict[str, Any]], received_at: datetime) -> list[Record]:
     base_name, base_time, base_units, base_value = "", 0.0, None, 0.0
     records: list[Record] = []
-    # A message of 100 readings is 100 records: the loop checks the common record
-    # ({"n", "v", "t"}, no base fields) with as few calls as it can.
     for index, record in enumerate(documents):
-        where = f"record {index}"
-        has_base = not BASE_FIELDS.isdisjoint(record)
-        if has_base:
+        # A message of 100 readings is mostly records of a name, a number and a time:
+        # those take a path with no calls (the checks of `_record`, inline).
+        if record.keys() <= COMMON_RECORD and "v" in record and not base_value:
+            own_name, value, offset = record.get("n", ""), record["v"], record.get("t", 0.0)
+            if (
+                type(own_name) is str
+                and (own_name or base_name)
+                and (type(value) is int or (type(value) is float and math.isfinite(value)))
+                and type(offset) in NUMBER
+                and -MAX_EPOCH_S < offset < MAX_EPOCH_S
+                and SENML_RELATIVE_BELOW <= base_time + offset < MAX_EPOCH_S
+            ):
+                moment = datetime.fromtimestamp(base_time + offset, UTC)
+                bare = own_name if base_name and own_name else None
+                records.append(Record(base_name + own_name, base_units, value, moment, bare))
+                continue
+        if not BASE_FIELDS.isdisjoint(record):
+            where = f"record {index}"
             base_name = _field(record, "bn", str, where, base_name)
             base_time = _number(record, "bt", where, base_time)
             base_units = _field(record, "bu", str, where, base_units)
             base_value = _number(record, "bv", where, base_value)
-        own_name = _field(record, "n", str, where, "")
-        name = base_name + own_name
-        units = _field(record, "u", str, where, base_units)
-        given = [key for key in VALUE_FIELDS if key in record]
-        if not given and "bn" not in record and "bt" not in record:
-            raise BadMessage("bad_form", f"{where}: no value (v, vs or vb)")
-        if not given:
-            continue  # a record of base fields only
-        if len(given) > 1 or given == ["vd"]:
-            raise BadMessage("bad_form", f"{where}: give exactly one of v, vs, vb")
-        if not name:
-            raise BadMessage("bad_form", f"{where}: no name (n or bn)")
-        value = _senml_value(record, given[0], base_value, where)
-        seconds = base_time + _number(record, "t", where, 0.0) if "t" in record else base_time
-        timestamp = _senml_time(seconds, received_at, where)
-        bare = own_name if base_name and own_name else None
-        records.append(Record(name, units, value, timestamp, bare))
+        bases = (base_name, base_time, base_units, base_value)
+        reading = _record(record, index, bases, received_at)
+        if reading is not None:
+            records.append(reading)
     return records
+
+
+def _record(
+    record: dict[str, Any],
+    index: int,
+    bases: tuple[str, float, str | None, float],
+    received_at: datetime,
+) -> Record | None:
+    """A SenML record as a reading, with the base values in force (None: a record of base
+    fields only)."""
+    base_name, base_time, base_units, base_value = bases
+    where = f"record {index}"
+    own_name = _field(record, "n", str, where, "")
+    name = base_name + own_name
+    units = _field(record, "u", str, where, base_units)
+    given = [key for key in VALUE_FIELDS if key in record]
+    if not given and "bn" not in record and "bt" not in record:
+        raise BadMessage("bad_form", f"{where}: no value (v, vs or vb)")
+    if not given:
+        return None
+    if len(given) > 1 or given == ["vd"]:
+        raise BadMessage("bad_form", f"{where}: give exactly one of v, vs, vb")
+    if not name:
+        raise BadMessage("bad_form", f"{where}: no name (n or bn)")
+    value = _senml_value(record, given[0], base_value, where)
+    seconds = base_time + _number(record, "t", where, 0.0) if "t" in record else base_time
+    timestamp = _senml_time(seconds, received_at, where)
+    bare = own_name if base_name and own_name else None
+    return Record(name, units, value, timestamp, bare)
 
 
 def _senml_value(record: dict[str, Any], key: str, base_value: float, where: str) -> Scalar:
@@ -156,7 +190,9 @@ def _senml_value(record: dict[str, Any], key: str, base_value: float, where: str
     if key == "v":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise BadMessage("wrong_datatype", f"{where}: v must be a number, got {value!r}")
-        return _finite(where, value + base_value if base_value else value)
+        if not base_value:
+            return _finite(where, value)
+        return _finite(where, base_value + _number(record, "v", where, 0.0))
     expected = str if key == "vs" else bool
     if not isinstance(value, expected):
         raise BadMessage("wrong_datatype", f"{where}: {key} must be a {expected.__name__}")
@@ -187,7 +223,10 @@ def _number(record: dict[str, Any], key: str, where: str, default: float) -> flo
     value = record.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadMessage("bad_form", f"{where}: {key} must be a number")
-    return float(_finite(where, value))
+    try:
+        return float(_finite(where, value))
+    except OverflowError:  # an integer of hundreds of digits
+        raise BadMessage("not_finite", f"{where}: {key} is too large") from None
 
 
 def _scalar(name: str, value: Any) -> Scalar:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import jwt
+import orjson
 import pytest
 
 from dtbase.client import ApiError, Client
@@ -73,6 +74,19 @@ def test_expired_access_token_is_refreshed_by_itself(client: Client) -> None:
 
     assert client.users.list_users() == [DEFAULT_USER_EMAIL]
     assert jwt.decode(client.tokens.access_token, JWT_SECRET, ["HS256"])["exp"] > time.time()
+
+
+def test_a_body_encoded_beforehand_is_sent_as_json_also_after_a_refresh(client: Client) -> None:
+    """`send(content=...)`: bulk writers (the MQTT bridge) encode a large body once, with
+    orjson; it goes as JSON, and again as it was when the access token had expired."""
+    assert client.tokens is not None
+    client.tokens = TokenPair(
+        access_token=_expired("access"), refresh_token=client.tokens.refresh_token
+    )
+    body = {"email": "ana@example.com", "password": "secret-password", "role": "viewer"}
+    client.send("POST", "/user/create-user", content=orjson.dumps(body))
+
+    assert client.users.list_users() == [DEFAULT_USER_EMAIL, "ana@example.com"]
 
 
 def test_expired_refresh_token_logs_in_again(client: Client) -> None:

@@ -4,14 +4,15 @@ datatype, bad messages reported on the error topic, devices confined to their se
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 
-from dtbase.client import Client
+from dtbase.client import ApiError, Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.mqtt import devices
-from dtbase.mqtt.bridge import Batch, Bridge
+from dtbase.mqtt.bridge import Batch, Bridge, Message
 from dtbase.mqtt.broker import LocalBroker
 from dtbase.mqtt.config import MqttSettings
 from tests.mqtt.helpers import (
@@ -97,6 +98,8 @@ BAD_MESSAGES = [
     (b'{"values": {"door_open": "yes"}}', "wrong_datatype"),
     (b'[{"n": "status", "v": 1}]', "wrong_datatype"),
     (b'{"ts": "yesterday", "values": {"count": 1}}', "bad_time"),
+    # An integer no float holds: it stopped the bridge (OverflowError) instead.
+    (b'[{"n": "count", "v": 1, "t": 1' + b"0" * 400 + b"}]", "not_finite"),
     (b'"just a string"', "bad_form"),
     (b"[]", "bad_form"),
 ]
@@ -195,8 +198,6 @@ def test_removed_credentials_are_refused(broker: LocalBroker) -> None:
 def test_a_batch_waits_no_longer_than_its_age_limit(
     client: Client, live_backend: str, broker: LocalBroker, mqtt_settings: MqttSettings
 ) -> None:
-    import time
-
     add_sensors(client, "S1")
     secret = devices.add(broker, "S1")
     settings = mqtt_settings.model_copy(update={"mqtt_batch_milliseconds": 200})
@@ -278,3 +279,42 @@ def test_a_failing_writer_stops_the_bridge_loudly(
     assert not thread.is_alive()
     assert isinstance(failure[0].__cause__, ZeroDivisionError)
     assert readings(client, "S1", "count") == []
+
+
+class SlowBackend(Bridge):
+    """A bridge whose backend takes 0.3 s per request."""
+
+    def _post(self, messages: list[Message]) -> ApiError | None:
+        time.sleep(0.3)
+        return super()._post(messages)
+
+
+def test_a_backend_slower_than_the_devices_gets_few_large_batches(
+    client: Client, live_backend: str, broker: LocalBroker, mqtt_settings: MqttSettings
+) -> None:
+    """While the writer stores a batch, what arrives waits past the age limit: it must
+    fill the next batch, not go one message per request (each taking the backend's
+    0.3 s, and the devices outrunning the bridge for good)."""
+    add_sensors(client, "S1")
+    secret = devices.add(broker, "S1")
+    total = 300
+    with Client.logged_in(live_backend, DEFAULT_USER_EMAIL, PASSWORD) as backend:
+        bridge = SlowBackend(mqtt_settings, backend)
+        thread = threading.Thread(target=bridge.run, daemon=True)
+        thread.start()
+        assert bridge.connected.wait(10)
+        try:
+            with device(broker.settings.mqtt_port, "S1", secret) as d:
+                for number in range(total):  # for about 1.5 s
+                    d.publish(
+                        mqtt_settings.readings_topic("S1"),
+                        {"ts": EPOCH_MS + number, "values": {"count": number}},
+                    )
+                    time.sleep(0.005)
+            wait_until(lambda: len(readings(client, "S1", "count")) == total)
+        finally:
+            bridge.stop()
+            thread.join(10)
+
+    assert [r.value for r in readings(client, "S1", "count")] == list(range(total))
+    assert bridge.counters["batches"] <= 15

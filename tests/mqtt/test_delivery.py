@@ -168,3 +168,32 @@ def test_backend_stopped_for_ten_seconds_under_load_loses_nothing(
     assert [r.value for r in readings(client, "S1", "count")] == list(range(total))
     # The traffic reports that failed meanwhile were sent again with the next.
     assert client.mqtt.sensor_activity("S1").messages == total
+
+
+def test_sigterm_stops_the_bridge_promptly_while_devices_publish(
+    client: Client,
+    live_backend: str,
+    broker: LocalBroker,
+    mqtt_settings: MqttSettings,
+    bridge_process: list[subprocess.Popen[bytes]],
+) -> None:
+    """`dtbase up` and containers stop the bridge with SIGTERM, at any point of its work.
+    Its handler once ran in the thread that ran the bridge and could wait for a lock that
+    very thread held: the bridge then never stopped. A clean stop loses nothing."""
+    add_sensors(client, "S1")
+    secret = devices.add(broker, "S1")
+    total = 4000
+    bridge_process.append(start_bridge(live_backend, mqtt_settings))  # the session starts
+    with device(mqtt_settings.mqtt_port, "S1", secret) as d:
+        publisher = Publisher(d, mqtt_settings.readings_topic("S1"), total, per_second=2000)
+        publisher.start()
+        for _ in range(4):
+            time.sleep(0.5)
+            bridge_process[-1].send_signal(signal.SIGTERM)
+            assert bridge_process[-1].wait(15) == 0
+            bridge_process.append(start_bridge(live_backend, mqtt_settings))
+        publisher.join(60)
+        assert publisher.acked == total
+        wait_until(lambda: len(readings(client, "S1", "count")) == total, timeout=60)
+
+    assert [r.value for r in readings(client, "S1", "count")] == list(range(total))
