@@ -108,11 +108,13 @@ def test_a_small_read_is_its_statements_round_trips(
 
 
 def test_health_is_the_first_route_compared(settings: BackendSettings, database_url: str) -> None:
-    """Routes are compared with a request one by one: load balancers' probes meet no other
-    route first (after the 86 others, they took 0.2 ms more)."""
+    """Routes are compared with a request one by one: load balancers' probes meet only
+    FastAPI's own first (after the 86 others, they took 0.2 ms more)."""
     app = create_app(settings, database_url=database_url)
 
-    assert getattr(app.router.routes[0], "path", None) == "/health"
+    first = [getattr(route, "path", None) for route in app.router.routes[:2]]
+
+    assert first == ["/openapi.json", "/health"]
 
 
 def test_a_write_is_still_one_transaction(
