@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -27,6 +28,7 @@ from dtbase.backend.mqtt.routes import router as mqtt_router
 from dtbase.backend.one_thread import OneThreadRoute, reads_only
 from dtbase.backend.sensors.refresher import RollupRefresher
 from dtbase.backend.sensors.routes import router as sensors_router
+from dtbase.backend.server_timing import ServerTiming
 from dtbase.backend.services.routes import router as services_router
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.backend.services.scheduler import Scheduler
@@ -49,6 +51,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.backend_threads
         default_password = settings.default_user_pass
         with app.state.session_factory.begin() as session:
             users_store.ensure_default_user(
@@ -100,7 +103,8 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     )
     app.state.password_queue = PasswordQueue(settings.password_hash_workers, MAX_WAITING)
     app.add_middleware(RefuseLoneSurrogates)
-    install_error_handlers(app)  # Its last resort for server faults wraps every middleware.
+    install_error_handlers(app)  # Its last resort for server faults wraps the middleware,
+    app.add_middleware(ServerTiming)  # but for this one, which times every answer.
     # Routes are matched in order, one by one (FastAPI compares a request with every route
     # of an included router, whatever its prefix): health first, which load balancers ask
     # every few seconds and which came after 86 others (0.2 ms), then the busiest.

@@ -117,6 +117,26 @@ def test_health_is_the_first_route_compared(settings: BackendSettings, database_
     assert first == ["/openapi.json", "/health"]
 
 
+def test_every_answer_says_how_long_the_server_took(
+    traced: tuple[httpx.Client, RoundTrips, Engine],
+) -> None:
+    """`Server-Timing` (what `bench/load.py` compares with the client's own timing), on
+    answers of every kind: a read, a refusal, and a server fault."""
+    client, _, _ = traced
+
+    answers = [
+        client.get("/health"),
+        client.post("/sensor/list-sensors", json={"limit": "many"}),
+        client.post("/test/write_text"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 422, 500]
+    for answer in answers:
+        name, _, duration = answer.headers["server-timing"].partition(";dur=")
+        assert name == "app"
+        assert 0 < float(duration) < 10_000
+
+
 def test_a_write_is_still_one_transaction(
     traced: tuple[httpx.Client, RoundTrips, Engine],
 ) -> None:
