@@ -15,6 +15,7 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
 
     .venv/bin/python bench/load.py [--seconds 20] [--workers 1,2] [--clients 32]
     .venv/bin/python bench/load.py --short      # a CI-size run: 3 s per figure, 1 worker
+    .venv/bin/python bench/load.py --floor --seconds 10   # the floor alone
 
 The load generator (asyncio, uvloop and httpx, in this process) shares the machine with
 the backend and the database: on 2 cores, read the ratios, not the absolute figures.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import random
 import statistics
@@ -66,7 +68,11 @@ class Tally:
     """What one run of a workload saw, per operation."""
 
     seconds: float = 0.0
+    # The load generator's own CPU time over the run, in seconds.
+    generator_cpu: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # The same requests as the backend timed them (its `Server-Timing` header).
+    server: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     non_2xx: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     transport_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -147,10 +153,24 @@ def process(
         server.wait(timeout=30)
 
 
+# The background work of a backend process, each job's setting when on and when off.
+# Event deliveries: add their switch here when they land, and "background work off" turns
+# them off too.
+BACKGROUND = {
+    "DT_SCHEDULER_ENABLED": ("true", "false"),
+    "DT_ROLLUP_REFRESH_SECONDS": ("10", "0"),
+}
+
+
 def backend(
-    database_url: str, data_dir: Path, *, workers: int, background: bool
+    database_url: str,
+    data_dir: Path,
+    *,
+    workers: int,
+    background: bool,
+    settings: dict[str, str] | None = None,
 ) -> AbstractContextManager[str]:
-    """The backend as the image runs it; background work (refresher, scheduler) on or off."""
+    """The backend as the image runs it; background work on or off; other `settings`."""
     port = free_port()
     env = os.environ | {
         "DT_DATABASE_URL": database_url,
@@ -158,9 +178,9 @@ def backend(
         "DT_JWT_SECRET_KEY": SECRET,
         "DT_DEFAULT_USER_PASS": PASSWORD,
         "DT_DATA_DIR": str(data_dir),
-        "DT_SCHEDULER_ENABLED": "true" if background else "false",
-        "DT_ROLLUP_REFRESH_SECONDS": "10" if background else "0",
     }
+    env |= {name: on if background else off for name, (on, off) in BACKGROUND.items()}
+    env |= settings or {}
     command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port)]
     command += ["--workers", str(workers)]
     return process(command, f"http://127.0.0.1:{port}/health", data_dir / "backend.log", env)
@@ -251,14 +271,21 @@ async def drive(
                     tally.transport_errors[name] += 1
                     continue
                 tally.latencies[name].append(time.perf_counter() - start)
+                tally.server[name].append(server_seconds(response))
                 if not response.is_success:
                     tally.non_2xx[name] += 1
 
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         deadline = began + seconds
         await asyncio.gather(*(one_client(number) for number in range(clients)))
         tally.seconds = time.perf_counter() - began
+        tally.generator_cpu = time.process_time() - cpu
     return tally
+
+
+def server_seconds(response: httpx.Response) -> float:
+    """The backend's own time for the request, from its `Server-Timing: app;dur=<ms>`."""
+    return float(response.headers["server-timing"].partition("dur=")[2]) / 1000
 
 
 def mixed(rng: random.Random) -> str:
@@ -356,23 +383,29 @@ def print_floor(times: dict[str, list[float]]) -> None:
 
 
 def print_mixed(title: str, tally: Tally) -> None:
-    print(f"\n{title}: {tally.rate():.0f} requests/s over {tally.seconds:.0f} s")
     print(
-        "| operation | requests | p50 ms | p95 ms | p99 ms | p99/p50 | non-2xx | transport errors |"
+        f"\n{title}: {tally.rate():.0f} requests/s over {tally.seconds:.0f} s"
+        f" (the load generator used {tally.generator_cpu / tally.seconds:.2f} of a core)"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| operation | requests | p50 ms | p95 ms | p99 ms | p99/p50 |"
+        " server p50 ms | server p99 ms | non-2xx | transport errors |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     names = [name for name, _ in MIX] + ["all"]
     for name in names:
         if name == "all":
             values = [t for times in tally.latencies.values() for t in times]
+            server = [t for times in tally.server.values() for t in times]
             non_2xx, errors = sum(tally.non_2xx.values()), sum(tally.transport_errors.values())
         else:
-            values = tally.latencies[name]
+            values, server = tally.latencies[name], tally.server[name]
             non_2xx, errors = tally.non_2xx[name], tally.transport_errors[name]
         p50, p95, p99 = percentiles(values)
+        server_p50, _, server_p99 = percentiles(server)
         print(
             f"| {name} | {len(values)} | {ms(p50)} | {ms(p95)} | {ms(p99)} | {p99 / p50:.1f} |"
-            f" {non_2xx} | {errors} |"
+            f" {ms(server_p50)} | {ms(server_p99)} | {non_2xx} | {errors} |"
         )
 
 
@@ -388,6 +421,14 @@ def main() -> None:
         "--workers", default=f"1,{len(os.sched_getaffinity(0))}", help="comma-separated"
     )
     parser.add_argument("--short", action="store_true", help="3 s per figure, 1 worker")
+    parser.add_argument("--floor", action="store_true", help="only the floor (single requests)")
+    parser.add_argument(
+        "--backend-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a backend setting for every run, e.g. DT_BACKEND_THREADS=8 (repeatable)",
+    )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -396,6 +437,7 @@ def main() -> None:
     if args.short:
         args.seconds, args.workers = 3, "1"
     workers = sorted({int(n) for n in args.workers.split(",")})
+    args.settings = dict(setting.split("=", 1) for setting in args.backend_setting)
     with tempfile.TemporaryDirectory(prefix="dtbase-load-") as folder:
         run(Path(folder), args, workers)
 
@@ -413,14 +455,15 @@ def run(folder: Path, args: argparse.Namespace, workers: list[int]) -> None:
             f"http://127.0.0.1:{bare_port}/ping",
             folder / "bare.log",
         )
-        with bare as bare_url, backend(url, folder, workers=1, background=True) as base_url:
+        serve = functools.partial(backend, url, folder, settings=args.settings)
+        with bare as bare_url, serve(workers=1, background=True) as base_url:
             load_week(base_url)
             print_floor(run_floor(bare_url, base_url, max(args.seconds, 3)))
-        for count in workers:
-            with backend(url, folder, workers=count, background=True) as base_url:
+        for count in [] if args.floor else workers:
+            with serve(workers=count, background=True) as base_url:
                 one = run_mixed(base_url, writes, clients=1, seconds=args.seconds)
                 many = run_mixed(base_url, writes, clients=args.clients, seconds=args.seconds)
-            with backend(url, folder, workers=count, background=False) as base_url:
+            with serve(workers=count, background=False) as base_url:
                 quiet = run_mixed(base_url, writes, clients=args.clients, seconds=args.seconds)
             label = f"{count} worker{'s' if count > 1 else ''}"
             print_mixed(f"\nMixed, {label}, 1 client", one)
@@ -434,11 +477,12 @@ def run(folder: Path, args: argparse.Namespace, workers: list[int]) -> None:
             for tally in (one, many, quiet):
                 if sum(tally.non_2xx.values()) or sum(tally.transport_errors.values()):
                     failures.append(f"{label}: non-2xx or transport errors")
-        with backend(url, folder, workers=1, background=False) as base_url:
-            acknowledged, missing = check_writes(base_url, writes)
-        print(f"\nAcknowledged inserts: {acknowledged}; not read back: {missing}")
-        if missing:
-            failures.append(f"{missing} acknowledged inserts lost")
+        if writes.acknowledged:
+            with backend(url, folder, workers=1, background=False) as base_url:
+                acknowledged, missing = check_writes(base_url, writes)
+            print(f"\nAcknowledged inserts: {acknowledged}; not read back: {missing}")
+            if missing:
+                failures.append(f"{missing} acknowledged inserts lost")
     finally:
         database.stop()
     if failures:

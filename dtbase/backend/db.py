@@ -9,7 +9,18 @@ from typing import Annotated
 import anyio.to_thread
 from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, ForeignKey, MetaData, create_engine, func
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    MetaData,
+    create_engine,
+    event,
+    func,
+)
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 # Constraint names are explicit so that Alembic migrations can name what they drop.
@@ -45,7 +56,9 @@ def make_engine(url: str) -> Engine:
     across a network). After a database restart, the first request to meet a dead
     connection gets a 503 (see `errors`) and SQLAlchemy replaces the whole pool.
     """
-    return create_engine(url, connect_args={"options": "-c timezone=UTC"})
+    engine = create_engine(url, connect_args={"options": "-c timezone=UTC"})
+    event.listen(engine, "before_cursor_execute", _refuse_writes_without_transaction)
+    return engine
 
 
 def make_session_factory(
@@ -55,6 +68,46 @@ def make_session_factory(
     return sessionmaker(
         engine, expire_on_commit=False, info={INGEST_FK_SHORTCUT: ingest_fk_shortcut}
     )
+
+
+def without_transaction(session: Session) -> None:
+    """Each statement of `session` on its own (autocommit), for a request that only reads:
+    no BEGIN and no COMMIT, which are two of a small read's four round trips to PostgreSQL.
+    Call it before the session's first statement.
+
+    Nothing changes for what the statements see: at READ COMMITTED, the default, each
+    statement of a transaction takes a snapshot of its own too. A statement that writes is
+    refused (`WriteWithoutTransaction`): it would be stored at once, whatever the rest of
+    the request does.
+    """
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT", _READS_ONLY: True})
+
+
+class WriteWithoutTransaction(RuntimeError):
+    """A write on a connection taken for reads only (`without_transaction`): a bug in the
+    endpoint, refused before PostgreSQL sees it."""
+
+
+# `Connection` execution option: set by `without_transaction`.
+_READS_ONLY = "dtbase_reads_only"
+# What a statement that only reads starts with (a data-modifying `WITH` is the one kind
+# written by hand that this lets through; the ORM's and Core's writes are caught by kind).
+_READS = ("SELECT", "WITH")
+
+
+def _refuse_writes_without_transaction(
+    connection: Connection,
+    _cursor: DBAPICursor,
+    statement: str,
+    _parameters: object,
+    context: DefaultExecutionContext | None,
+    _executemany: bool,
+) -> None:
+    if not connection.get_execution_options().get(_READS_ONLY):
+        return
+    writes = context is not None and (context.isinsert or context.isupdate or context.isdelete)
+    if writes or not statement.lstrip()[:6].upper().startswith(_READS):
+        raise WriteWithoutTransaction(f"A write in a request that only reads: {statement[:80]}")
 
 
 # `Session.info` key: whether bulk ingest may check foreign keys once (`timeseries.foreign_keys`).

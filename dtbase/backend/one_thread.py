@@ -21,6 +21,10 @@ values are worked out first, in a hop of their own, so that a revoked token is s
 The unit of work is unchanged: the commit still comes after the endpoint and before the
 answer, and an exception (from a deferred value, the endpoint or the commit) still rolls
 back through the session dependency.
+
+An endpoint marked `reads_only` (and its user's lookup) runs its statements without a
+transaction (`db.without_transaction`): a small read is then its statements' round trips
+to PostgreSQL, without a BEGIN and a COMMIT of its own.
 """
 
 from __future__ import annotations
@@ -38,7 +42,21 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from dtbase.backend.db import without_transaction
+
 T = TypeVar("T")
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+# Set on a sync endpoint by `reads_only`.
+_READS_ONLY = "dtbase_reads_only"
+
+
+def reads_only(endpoint: Endpoint) -> Endpoint:
+    """Mark a sync endpoint whose request only reads: its sessions run each statement on
+    its own, without BEGIN and COMMIT (a write in it is an error, see
+    `db.without_transaction`). Put it beneath the route's decorator."""
+    setattr(endpoint, _READS_ONLY, True)
+    return endpoint
 
 
 class Deferred(ABC, Generic[T]):
@@ -88,8 +106,14 @@ def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         or inspect.isasyncgenfunction(endpoint)
     ):
         return endpoint
+    reads = getattr(endpoint, _READS_ONLY, False)
 
     def run_and_commit(arguments: dict[str, Any], deferred: list[Deferred[Any]]) -> Any:
+        sessions = _sessions(arguments.values(), deferred)
+        if reads:
+            for session in sessions:
+                if not session.in_transaction():
+                    without_transaction(session)
         _work_out(deferred)
         answer = endpoint(
             **{
@@ -97,7 +121,7 @@ def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
                 for name, value in arguments.items()
             }
         )
-        for session in _sessions(arguments.values(), deferred):
+        for session in sessions:
             session.commit()
         return answer
 

@@ -142,6 +142,9 @@ class BackendSettings(DatabaseSettings):
     # uvicorn's access log (a line per request) in `dtbase serve backend`: off by default,
     # as it costs every request time in the event loop (see docs/performance.md).
     backend_access_log: bool = False
+    # Worker threads per backend process for requests' database work: at most this many
+    # requests run theirs at once, the others wait their turn, first come first served.
+    backend_threads: int = Field(default=40, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:

@@ -93,8 +93,8 @@ def test_a_small_request_is_its_statements_and_one_commit(
 
     assert response.status_code == 200, response.text
     assert len(seen.statements) == statements, seen.statements
-    # One transaction, committed once. psycopg sends its BEGIN before the first
-    # statement, in a round trip of its own: n statements are n + 2 round trips.
+    # One unit of work, ended once. These requests only read, so they run without BEGIN
+    # and COMMIT round trips (`test_floor` counts them on the wire).
     assert (seen.commits, seen.rollbacks) == (1, 0)
 
 

@@ -18,6 +18,7 @@ from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import InvalidInput, Unprocessable
 from dtbase.backend.ingest_route import post_ingest
+from dtbase.backend.one_thread import reads_only
 from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.sensors import csv_upload, readings, store
 from dtbase.backend.sensors.tables import SensorMeasure as SensorMeasureRow
@@ -159,6 +160,7 @@ def insert_sensor_readings(
 
 
 @router.post("/list-sensors", response_model=list[Sensor])
+@reads_only
 def list_sensors(body: ListSensorsRequest, session: SessionDep) -> list[Sensor]:
     """Sensors, oldest first, of one type if `type_name` is given (`{}` lists them all).
     `limit` and `offset` page through them."""
@@ -226,6 +228,7 @@ def list_measures(session: SessionDep) -> list[SensorMeasure]:
     # FastAPI's validation-error shape, which it documents by itself.
     responses=documented({400: NO_MEASURE_OF_SENSOR}),
 )
+@reads_only
 def sensor_readings(body: SensorReadingsRequest, session: SessionDep) -> Response:
     """Readings from `dt_from` to `dt_to` inclusive, oldest first (`[]` for an unknown
     sensor), streamed.
