@@ -165,10 +165,17 @@ class Listeners:
         return self
 
     def __exit__(self, *_: object) -> None:
-        for task in self._tasks:
-            task.cancel()
+        # Cancelled and awaited, so that their connections close: a listener left open
+        # and unread would still cost the backend (until its send timeout).
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(30)
+
+    async def _close(self) -> None:
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _listen(self, number: int, query: str) -> None:
         timeout = httpx.Timeout(10.0, read=None)
