@@ -20,6 +20,7 @@ from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
 from dtbase.backend.events.listen import Notifications
+from dtbase.backend.events.pruning import EventPruner
 from dtbase.backend.events.routes import router as events_router
 from dtbase.backend.events.stream import EventHub
 from dtbase.backend.events.stream_routes import router as events_stream_router
@@ -74,6 +75,10 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         refresher = RollupRefresher(engine, interval_seconds=settings.rollup_refresh_seconds)
         if settings.rollup_refresh_seconds:
             refresher.start()
+        pruner = EventPruner(
+            app.state.session_factory, retention_days=settings.events_retention_days
+        )
+        pruner.start()
         app.state.notifications.start()
         await app.state.event_hub.start()
         if settings.webhook_delivery_enabled:
@@ -82,6 +87,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         app.state.webhook_deliverer.stop()
         await app.state.event_hub.stop()
         app.state.notifications.stop()
+        pruner.stop()
         refresher.stop()
         scheduler.stop()
         app.state.background_runs.shutdown()

@@ -5,10 +5,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
-from httpx_sse import SSEError, connect_sse
+from httpx_sse import EventSource, SSEError
 
 from dtbase.client.errors import ApiError
 from dtbase.client.resource import Resource
@@ -43,8 +42,8 @@ class Events(Resource):
             "since": None if since is None else since.isoformat(),
             "limit": limit,
         }
-        path = _with_parameters("/events/list", query, extra)
-        return EventPage.model_validate_json(self._client.send("GET", path).content)
+        response = self._client.send("GET", "/events/list", params=_parameters(query, extra))
+        return EventPage.model_validate_json(response.content)
 
     def all_history(
         self,
@@ -90,7 +89,7 @@ class Events(Resource):
             except _Renewed:
                 continue
             except (httpx.TransportError, SSEError, _Unavailable) as error:
-                logger.info("Event stream interrupted (%s); again in %.1f s", error, backoff)
+                logger.warning("Event stream interrupted (%s); again in %.1f s", error, backoff)
             time.sleep(backoff)
             backoff = min(backoff * 2, max_backoff)
 
@@ -99,18 +98,21 @@ class Events(Resource):
     ) -> Iterator[tuple[int, EventOut | None]]:
         """One connection's records as (id, event); the stream's first record carries the
         cursor only (None)."""
-        path = _with_parameters("/events/stream", query, {"from": since})
-        headers = {} if cursor is None else {"Last-Event-ID": str(cursor)}
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        if cursor is not None:
+            headers["Last-Event-ID"] = str(cursor)
         if self._client.tokens is not None:
             headers["Authorization"] = f"Bearer {self._client.tokens.access_token}"
-        timeout = httpx.Timeout(10.0, read=READ_TIMEOUT_SECONDS)
-        with connect_sse(
-            self._client.http, "GET", path, headers=headers, timeout=timeout
-        ) as source:
-            response = source.response
+        with self._client.http.stream(
+            "GET",
+            "/events/stream",
+            params=_parameters(query, {"from": since}),
+            headers=headers,
+            timeout=httpx.Timeout(10.0, read=READ_TIMEOUT_SECONDS),
+        ) as response:
             if not response.is_success:
                 _refused(response, self._client._renew)
-            for record in source.iter_sse():
+            for record in EventSource(response).iter_sse():
                 if record.id:
                     event = EventOut.model_validate_json(record.data) if record.data else None
                     yield int(record.id), event
@@ -139,12 +141,12 @@ def _refused(response: httpx.Response, renew: Callable[[], bool]) -> None:
     raise ApiError(response.status_code, detail, method="GET", path=response.request.url.path)
 
 
-def _with_parameters(path: str, query: Query, extra: Mapping[str, object]) -> str:
-    """`path` with the query's fields (repeated for a list) and the other parameters given."""
+def _parameters(query: Query, extra: Mapping[str, object]) -> httpx.QueryParams:
+    """The query's fields (repeated for a list) and the other parameters given."""
     given = _query(query).model_dump(mode="json", exclude_none=True)
     pairs = [(name, value) for name, values in given.items() for value in values]
     pairs += [(name, str(value)) for name, value in extra.items() if value is not None]
-    return f"{path}?{urlencode(pairs)}" if pairs else path
+    return httpx.QueryParams(pairs)
 
 
 def _query(query: Query) -> EventQuery:

@@ -96,6 +96,8 @@ class BackendSettings(DatabaseSettings):
     # Bulk ingest checks foreign keys once per request instead of once per row, where the
     # database role may (see dtbase.backend.timeseries.foreign_keys); false: always per row.
     ingest_fk_shortcut: bool = True
+    # Events (docs/events.md) older than this are deleted in the background.
+    events_retention_days: float = Field(default=7.0, gt=0)
     # --- outbound service calls (docs/services.md, "Calling services safely") ---
     # Where services may be registered: comma-separated host names (`services`,
     # `*.example.org`), `host:port`, IP addresses or networks (`10.0.0.0/8`), or `*`.

@@ -4,6 +4,7 @@ database, and listeners freed when they disconnect."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from fastapi import FastAPI
+from httpx_sse import aconnect_sse
 from sqlalchemy import Engine
 
 from dtbase.backend.app import create_app
@@ -206,6 +208,32 @@ def test_a_slow_listener_overflows_and_catches_up_from_the_database(
         slow.nothing_more()
         other.nothing_more()
         assert any(listener.overflowed is False for listener in backend.hub._listeners)
+
+
+def test_many_connecting_at_once_do_not_starve_the_pool(
+    backend: Backend, auth: dict[str, str], engine: Engine
+) -> None:
+    """More streams connect at once than the pool has connections (15) and the backend
+    has worker threads (40): each takes one connection for its start, and gives it back
+    before streaming without waiting for a thread."""
+
+    async def connect(http: httpx.AsyncClient) -> str:
+        async with aconnect_sse(http, "GET", "/events/stream", headers=auth) as source:
+            async for record in source.aiter_sse():
+                if record.data:
+                    return record.id
+        raise AssertionError("the stream ended")
+
+    async def hundred() -> list[str]:
+        limits = httpx.Limits(max_connections=None)
+        async with httpx.AsyncClient(base_url=backend.url, timeout=20, limits=limits) as http:
+            connecting = [asyncio.create_task(connect(http)) for _ in range(100)]
+            await asyncio.to_thread(until_listeners, backend.hub, 100)
+            await asyncio.to_thread(record_events, engine, [readings_stored("a")])
+            return await asyncio.gather(*connecting)
+
+    assert asyncio.run(asyncio.wait_for(hundred(), 30)) == ["1"] * 100
+    until_listeners(backend.hub, 0)
 
 
 def test_disconnects_free_their_listeners(backend: Backend, auth: dict[str, str]) -> None:

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +22,9 @@ from sqlalchemy import Engine
 
 from dtbase.backend.db import make_session_factory
 from dtbase.backend.events.record import record_many
+from dtbase.devdb import free_port
 from dtbase.schemas.events import EventKind, EventOut
+from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET
 
 
 def record_events(engine: Engine, events: Sequence[tuple[EventKind, Mapping[str, Any]]]) -> None:
@@ -90,7 +98,7 @@ class StreamReader:
 
     def events(self, count: int, timeout: float = 10) -> list[EventOut]:
         """The next `count` events (records with data), waiting up to `timeout` s each."""
-        events = []
+        events: list[EventOut] = []
         while len(events) < count:
             record = self.records.get(timeout=timeout)
             if record.data:
@@ -120,3 +128,50 @@ class StreamReader:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+class BackendProcess:
+    """`dtbase serve backend` in a subprocess on a fixed port, to kill and start again
+    (clients meet a backend that goes away, and one that comes back)."""
+
+    def __init__(self, database_url: str, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DT_")},
+            "DT_DATABASE_URL": database_url,
+            "DT_JWT_SECRET_KEY": JWT_SECRET,
+            "DT_DEFAULT_USER_PASS": DEFAULT_PASSWORD,
+            "DT_SCHEDULER_ENABLED": "false",
+            "DT_ROLLUP_REFRESH_SECONDS": "0",
+            "DT_DATA_DIR": str(data_dir),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "dtbase", "serve", "backend", "--workers", "1"]
+        self.process = subprocess.Popen([*command, "--port", str(self.port)], env=self.environment)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.process.poll() is None, "the backend ended"
+            assert time.monotonic() < deadline, "the backend did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: connections drop as in a crash."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+            self.process = None
+
+    def __enter__(self) -> BackendProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.kill()

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import Integer, bindparam, insert, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from dtbase.backend.events.tables import Event
+from dtbase.backend.timeseries.ingest import driver_connection
 from dtbase.schemas.events import EventKind
 
 
@@ -38,17 +40,19 @@ def iso(time: datetime) -> str:
 
 
 # Events whose names the database knows better than the writer: built by one INSERT ...
-# SELECT joining what they name, so they cost the write no extra round trip.
-
-_READINGS_STORED = text(
+# SELECT joining what they name, so they cost the write no extra query. The readings'
+# one goes over the psycopg connection itself, as ingest sends its rows: it is on every
+# ingest request (measured: ~0.45 ms, of which ~0.17 ms replanning it after ingest's
+# `session_replication_role` switch, see `timeseries.foreign_keys`).
+_READINGS_STORED = (
     "INSERT INTO event (kind, meta)"
-    " SELECT :kind, jsonb_build_object('sensor', s.unique_identifier, 'sensor_type', t.name)"
+    " SELECT %s, jsonb_build_object('sensor', s.unique_identifier, 'sensor_type', t.name)"
     " || (r.value - 'sensor_id')"
-    " FROM jsonb_array_elements(:stored) WITH ORDINALITY AS r(value, n)"
+    " FROM jsonb_array_elements(%s) WITH ORDINALITY AS r(value, n)"
     " JOIN sensor s ON s.id = (r.value ->> 'sensor_id')::int"
     " JOIN sensor_type t ON t.id = s.type_id"
     " ORDER BY r.n"
-).bindparams(bindparam("stored", type_=JSONB), kind=EventKind.readings_stored.value)
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ def record_readings(session: Session, stored: Sequence[ReadingsStored]) -> None:
         }
         for item in stored
     ]
-    session.execute(_READINGS_STORED, {"stored": items})
+    with driver_connection(session).cursor() as cursor:
+        cursor.execute(_READINGS_STORED, (EventKind.readings_stored.value, Jsonb(items)))
 
 
 _SERVICE_RUNS_FINISHED = text(

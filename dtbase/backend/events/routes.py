@@ -16,12 +16,15 @@ from dtbase.schemas.events import EventPage, EventQuery
 router: APIRouter = protected_router(prefix="/events", tags=["events"])
 
 MAX_PAGE = 10_000
+LARGEST_ID = 2**63 - 1  # bigint
 
 
 class ListEventsParams(EventQuery):
     """The query (each field repeated for a list), and where the page starts."""
 
-    after: int = Field(default=0, ge=0, description="Events with a greater id (a cursor).")
+    after: int = Field(
+        default=0, ge=0, le=LARGEST_ID, description="Events with a greater id (a cursor)."
+    )
     since: UtcDatetime | None = Field(
         default=None, description="Events from this time on (with `after`: the later of both)."
     )

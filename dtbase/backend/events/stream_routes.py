@@ -16,14 +16,19 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
+import anyio.to_thread
 import jwt
+from anyio import CapacityLimiter
 from fastapi import Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field
+from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from dtbase.backend.db import SessionDep
 from dtbase.backend.events.store import first_id_since, newest_id
 from dtbase.backend.events.stream import EventHub
 from dtbase.backend.routing import documented, protected_router
@@ -71,13 +76,20 @@ class StreamParameters(EventQuery):
 )
 async def stream_events(
     request: Request,
+    session: SessionDep,
     parameters: Annotated[StreamParameters, Query()],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
     """The events matching the query (its fields repeated for a list), live; replayed
     first from `Last-Event-ID` or `from`."""
+    # In the session (and connection) that looked the user up: a second connection per
+    # request while holding the first would starve the pool when many connect at once.
+    # A thread limiter of its own, as `one_thread` gives a request holding a connection:
+    # queued behind requests that wait for a connection, it would never give it back.
+    # The connection goes back to the pool when this returns, before the stream begins.
+    start = partial(_cursor, session, last_event_id, parameters.start)
+    cursor = await anyio.to_thread.run_sync(start, limiter=CapacityLimiter(1))
     hub = event_hub_of(request)
-    cursor = await _cursor(hub, last_event_id, parameters.start)
     records = _records(hub, parameters.query(), cursor, until=_token_expiry(request))
     return EventSourceResponse(
         records,
@@ -92,12 +104,12 @@ def event_hub_of(request: Request) -> EventHub:
     return hub
 
 
-async def _cursor(hub: EventHub, last_event_id: str | None, start: str | None) -> int:
+def _cursor(session: Session, last_event_id: str | None, start: str | None) -> int:
     """The id after which the stream starts."""
     if last_event_id is not None:
         return _event_id(last_event_id, ("header", "Last-Event-ID"))
     if start is None:
-        return await hub.read(newest_id)
+        return newest_id(session)
     if _digits(start):
         return _event_id(start, ("query", "from"))
     try:
@@ -108,7 +120,7 @@ async def _cursor(hub: EventHub, last_event_id: str | None, start: str | None) -
         ) from None
     if since.tzinfo is None:
         raise _invalid(("query", "from"), "The time needs a time zone (e.g. Z)", start)
-    return await hub.read(lambda session: first_id_since(session, since))
+    return first_id_since(session, since)
 
 
 def _event_id(text: str, where: tuple[str, str]) -> int:
@@ -147,6 +159,9 @@ async def _records(
 
 
 def _record(event: EventOut) -> bytes:
-    return ServerSentEvent(
-        data=event.model_dump_json(), event=event.kind.value, id=str(event.id), sep=SEPARATOR
-    ).encode()
+    # Written out rather than through `ServerSentEvent`, whose line splitting costs twice
+    # the JSON (measured: 17 against 5 µs an event, most of a catch-up's time). Nothing
+    # here can hold a line break: an id, a kind's name, and compact JSON.
+    return (
+        f"id: {event.id}\nevent: {event.kind.value}\ndata: {event.model_dump_json()}\n\n".encode()
+    )

@@ -1,0 +1,337 @@
+"""Events benchmark (issue 18): what live listeners cost ingest, how fast they hear of a
+write, and how fast one catches up.
+
+Starts its own embedded PostgreSQL and the backend as the image runs it (`dtbase serve
+backend`, one worker), then measures:
+
+* ingest with 10 SSE listeners connected against none, at 10,000 and at 1,000 readings
+  per request: rounds with and without listeners alternate (as in `ab_ingest.py`, since
+  single runs on the 2-core machine move by 10-20%), and the medians of the rounds are
+  compared (target: at least 0.95x);
+* from the commit of a write to each of 100 SSE listeners receiving its event: the
+  event's `time` (taken by the database in the write's transaction, just before the
+  commit) against the listener's clock when the record is read (target: median under
+  50 ms, p99 under 250 ms);
+* a listener away for 100,000 events catching up, through `client.events.stream` with
+  the last id it saw (target: 20,000 events/s or more).
+
+    .venv/bin/python bench/events.py [--rounds 10] [--latency-writes 200] [--away 100000]
+
+The listeners (asyncio, httpx-sse) run in this process, beside the writer; the backend
+and the database share the same 2 cores: read the ratios, not the absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+from httpx_sse import aconnect_sse, connect_sse
+
+from dtbase.backend import migrate
+from dtbase.backend.db import make_engine, make_session_factory
+from dtbase.backend.events.record import record_many
+from dtbase.client import Client
+from dtbase.core.settings import DEFAULT_USER_EMAIL
+from dtbase.devdb import EmbeddedPostgres, free_port
+from dtbase.schemas.events import EventKind
+
+PASSWORD = "bench-password-long-enough"
+SECRET = "a-bench-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!!"
+T0 = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10, help="ingest rounds of each kind")
+    parser.add_argument("--requests", type=int, default=10, help="ingest requests per round")
+    parser.add_argument("--latency-writes", type=int, default=200)
+    parser.add_argument("--away", type=int, default=100_000, help="events to catch up on")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dtbase-events-") as folder:
+        run(Path(folder), args)
+
+
+def run(folder: Path, args: argparse.Namespace) -> None:
+    database = EmbeddedPostgres(folder / "pgdata", free_port())
+    url = database.start()
+    try:
+        migrate.upgrade(url)
+        with backend(url, folder) as base:
+            http = logged_in(base)
+            setup(http)
+            rows = []
+            # Each request's readings at times no other request wrote (or nothing is stored,
+            # and no event recorded).
+            offsets = itertools.count(step=1)
+            for size in (10_000, 1_000):
+                rows.append(ingest_ratio(base, http, size, args, offsets))
+            rows.append(latency(base, http, args.latency_writes))
+            rows.append(catch_up(base, url, args.away))
+    finally:
+        database.stop()
+    print("\nEvents benchmark (the backend, the database and the listeners on one machine)")
+    for row in rows:
+        print(row)
+
+
+@contextmanager
+def backend(database_url: str, folder: Path) -> Iterator[str]:
+    port = free_port()
+    env = os.environ | {
+        "DT_DATABASE_URL": database_url,
+        "DT_ENVIRONMENT": "production",
+        "DT_JWT_SECRET_KEY": SECRET,
+        "DT_DEFAULT_USER_PASS": PASSWORD,
+        "DT_DATA_DIR": str(folder / "data"),
+        "DT_SCHEDULER_ENABLED": "false",
+        "DT_ROLLUP_REFRESH_SECONDS": "0",
+    }
+    command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port)]
+    with (folder / "backend.log").open("ab") as log:
+        server = subprocess.Popen(
+            [*command, "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"the backend did not start: see {folder / 'backend.log'}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def logged_in(base: str) -> httpx.Client:
+    http = httpx.Client(base_url=base, timeout=120)
+    login = http.post("/auth/login", json={"email": DEFAULT_USER_EMAIL, "password": PASSWORD})
+    login.raise_for_status()
+    http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    return http
+
+
+def setup(http: httpx.Client) -> None:
+    measures = [{"name": "temperature", "units": "K", "datatype": "float"}]
+    http.post("/sensor/insert-sensor-type", json={"name": "T", "measures": measures})
+    for uid in ("ingest", "latency"):
+        body = {"type_name": "T", "unique_identifier": uid}
+        http.post("/sensor/insert-sensor", json=body).raise_for_status()
+
+
+class Listeners:
+    """SSE listeners in an event loop of their own thread; each counts the events it
+    reads and, for each, how long after its time it was read (seconds)."""
+
+    def __init__(self, base: str, token: str, queries: list[str]) -> None:
+        self.base, self.token, self.queries = base, token, queries
+        self.received = [0] * len(queries)
+        self.delays: list[float] = []
+        self._loop = asyncio.new_event_loop()
+        self._connected = 0
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._tasks: list[concurrent.futures.Future[None]] = []
+
+    def __enter__(self) -> Listeners:
+        self._thread.start()
+        for number, query in enumerate(self.queries):
+            task = asyncio.run_coroutine_threadsafe(self._listen(number, query), self._loop)
+            self._tasks.append(task)
+        if not self._ready.wait(timeout=60):
+            failed = [task.exception() for task in self._tasks if task.done()]
+            raise RuntimeError(
+                f"{self._connected} of {len(self.queries)} listeners connected: {failed[:3]}"
+            )
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        # Cancelled and awaited, so that their connections close: a listener left open
+        # and unread would still cost the backend (until its send timeout).
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+
+    async def _close(self) -> None:
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _listen(self, number: int, query: str) -> None:
+        timeout = httpx.Timeout(10.0, read=None)
+        headers = {"Authorization": self.token}
+        async with (
+            httpx.AsyncClient(base_url=self.base, timeout=timeout) as http,
+            aconnect_sse(http, "GET", f"/events/stream?{query}", headers=headers) as source,
+        ):
+            if not source.response.is_success:
+                await source.response.aread()
+                raise RuntimeError(f"{source.response.status_code}: {source.response.text}")
+            async for record in source.aiter_sse():
+                if not record.data:  # the first record: connected
+                    self._connected += 1
+                    if self._connected == len(self.queries):
+                        self._ready.set()
+                    continue
+                read = time.time()
+                event = orjson.loads(record.data)
+                when = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+                self.delays.append(read - when.timestamp())
+                self.received[number] += 1
+
+
+def payload(uid: str, start: int, count: int) -> bytes:
+    return orjson.dumps(
+        {
+            "unique_identifier": uid,
+            "measure_name": "temperature",
+            "readings": [290.0 + (start + i) % 1000 / 7 for i in range(count)],
+            "timestamps": [(T0 + timedelta(seconds=start + i)).isoformat() for i in range(count)],
+        }
+    )
+
+
+def ingest_ratio(
+    base: str,
+    http: httpx.Client,
+    size: int,
+    args: argparse.Namespace,
+    offsets: Iterator[int],
+) -> str:
+    """Median seconds per request in rounds without and with 10 listeners (alternating,
+    a warm-up round first); the rate ratio."""
+    token = str(http.headers["Authorization"])
+    queries = ["", "sensor=ingest", "kind=readings.stored", "sensor=other", "measure=temperature"]
+    times: dict[bool, list[float]] = {False: [], True: []}
+    missed = 0
+    for round_number in range(args.rounds * 2 + 1):
+        with_listeners = round_number % 2 == 1
+        bodies = [payload("ingest", next(offsets) * size, size) for _ in range(args.requests)]
+        listeners = Listeners(base, token, queries * 2) if with_listeners else None
+        with listeners or _nothing():
+            time.sleep(0.5)  # the listeners' first reads are done
+            begin = time.perf_counter()
+            for body in bodies:
+                response = http.post("/sensor/insert-sensor-readings", content=body)
+                response.raise_for_status()
+            elapsed = (time.perf_counter() - begin) / args.requests
+            if listeners is not None:
+                missed += _wait_for(
+                    listeners,
+                    [args.requests if q != "sensor=other" else 0 for q in listeners.queries],
+                )
+        if round_number:
+            times[with_listeners].append(elapsed)
+    without, with_ = statistics.median(times[False]), statistics.median(times[True])
+    return (
+        f"ingest, {size:,} readings per request: {without * 1000:.1f} ms without listeners, "
+        f"{with_ * 1000:.1f} ms with 10 SSE listeners; rate ratio {without / with_:.3f} "
+        f"(target >= 0.95; events missed by listeners: {missed})"
+    )
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _wait_for(listeners: Listeners, expected: list[int], timeout: float = 30) -> int:
+    """Wait until each listener has its expected count; the events still missing."""
+    deadline = time.monotonic() + timeout
+    while listeners.received != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return sum(max(0, e - r) for e, r in zip(expected, listeners.received, strict=True))
+
+
+def latency(base: str, http: httpx.Client, writes: int) -> str:
+    """100 listeners (half on every event, half on the sensor); a write of 10 readings
+    every 50 ms; the delays from each event's time to each listener reading it."""
+    token = str(http.headers["Authorization"])
+    queries = ["", "sensor=latency"] * 50
+    with Listeners(base, token, queries) as listeners:
+        for number in range(writes):
+            http.post(
+                "/sensor/insert-sensor-readings", content=payload("latency", number * 10, 10)
+            ).raise_for_status()
+            time.sleep(0.05)
+        missed = _wait_for(listeners, [writes] * len(queries))
+    delays = sorted(listeners.delays)
+    median = statistics.median(delays) * 1000
+    p99 = delays[int(len(delays) * 0.99)] * 1000
+    return (
+        f"commit -> SSE listener, 100 listeners, {writes} writes ({len(delays):,} deliveries): "
+        f"median {median:.1f} ms, p99 {p99:.1f} ms, max {delays[-1] * 1000:.1f} ms "
+        f"(targets < 50 ms, < 250 ms; missed: {missed})"
+    )
+
+
+def catch_up(base: str, database_url: str, away: int) -> str:
+    """`away` events recorded while a listener is away (straight into the outbox, in
+    batches of 10,000: ingest requests would take minutes); then it comes back."""
+    with Client.logged_in(base, DEFAULT_USER_EMAIL, PASSWORD) as client:
+        last_seen = client.events.history(limit=1).last_id
+        last_seen = max([last_seen, *[e.id for e in client.events.all_history(after=last_seen)]])
+        engine = make_engine(database_url)
+        sessions = make_session_factory(engine)
+        meta = {"sensor": "away", "sensor_type": "T", "measure": ["temperature"], "count": 1}
+        for _ in range(0, away, 10_000):
+            with sessions.begin() as session:
+                record_many(session, [(EventKind.readings_stored, meta)] * 10_000)
+        engine.dispose()
+        begin = time.perf_counter()
+        for count, event in enumerate(client.events.stream(from_=last_seen), 1):  # noqa: B007
+            if count == away:
+                break
+        elapsed = time.perf_counter() - begin
+        assert event.id == last_seen + away, (event.id, last_seen)
+        raw = raw_catch_up(
+            base, str(client.tokens.access_token if client.tokens else ""), last_seen, away
+        )
+    return (
+        f"catch-up of a listener away for {away:,} events: client.events.stream "
+        f"{away / elapsed:,.0f} events/s ({elapsed:.2f} s); an SSE reader that parses no "
+        f"event (httpx-sse) {away / raw:,.0f} events/s (target >= 20,000)"
+    )
+
+
+def raw_catch_up(base: str, token: str, last_seen: int, away: int) -> float:
+    """Seconds to read `away` records after `last_seen`, parsed as SSE only."""
+    headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": str(last_seen)}
+    begin = time.perf_counter()
+    count = 0
+    with (
+        httpx.Client(base_url=base, timeout=60) as http,
+        connect_sse(http, "GET", "/events/stream", headers=headers) as source,
+    ):
+        for record in source.iter_sse():
+            count += bool(record.data)
+            if count == away:
+                break
+    return time.perf_counter() - begin
+
+
+if __name__ == "__main__":
+    main()
