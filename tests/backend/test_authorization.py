@@ -26,8 +26,9 @@ WRITE_VERBS = {
     "assign",
     "enable",
     "disable",
+    "rotate",
 }
-READ_VERBS = {"list", "get", "sensor", "refresh", "me", "export"}
+READ_VERBS = {"list", "get", "sensor", "refresh", "me", "export", "delivery", "stream"}
 ADMIN_ONLY = {
     "/user/list-users",
     "/user/list-users-details",
@@ -42,6 +43,13 @@ ADMIN_ONLY = {
     "/fdb/edit-model-code",
     "/fdb/edit-scenario-code",
     "/fdb/edit-measure-code",
+    # A webhook's URL is where the backend sends requests (SSRF), signed with its secret.
+    "/events/subscriptions/create",
+    "/events/subscriptions/edit",
+    "/events/subscriptions/enable",
+    "/events/subscriptions/disable",
+    "/events/subscriptions/rotate-secret",
+    "/events/subscriptions/delete",
 }
 # Everyone may change their own password (admins anyone's): checked in the users tests.
 SELF_SERVICE = {"/user/change-password"}
