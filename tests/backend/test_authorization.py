@@ -27,7 +27,7 @@ WRITE_VERBS = {
     "enable",
     "disable",
 }
-READ_VERBS = {"list", "get", "sensor", "refresh", "me", "export"}
+READ_VERBS = {"list", "get", "sensor", "refresh", "me", "export", "stream"}
 ADMIN_ONLY = {
     "/user/list-users",
     "/user/list-users-details",
