@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from dtbase.schemas.common import UtcDatetime
 
@@ -40,7 +40,17 @@ def _as_list_of_strings(value: object) -> object:
     ]
 
 
-_Values = Annotated[list[str], BeforeValidator(_as_list_of_strings), Field(min_length=1)]
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters (no stored name can)")
+    return text
+
+
+_Values = Annotated[
+    list[Annotated[str, AfterValidator(_no_nul)]],
+    BeforeValidator(_as_list_of_strings),
+    Field(min_length=1),
+]
 _Kinds = Annotated[list[EventKind], BeforeValidator(_as_list_of_strings), Field(min_length=1)]
 
 

@@ -110,6 +110,8 @@ def test_since_starts_at_a_time(admin: httpx.Client, engine: Engine) -> None:
         {"kind": "readings.nope"},
         {"kind": ["readings.stored", ""]},
         {"colour": "red"},
+        {"sensor": "a\x00b"},
+        {"sensor": ["a", "b"], "measure": "\x00"},
         {"after": -1},
         {"after": "abc"},
         {"after": "1.5"},

@@ -4,6 +4,7 @@ the right metadata for each kind, and nothing for a write that fails or stores n
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -331,3 +332,36 @@ def _wait_for(client: httpx.Client, *, kind: str, count: int) -> list[dict[str, 
         if len(events) >= count or time.monotonic() > deadline:
             return events
         time.sleep(0.05)
+
+
+def test_a_reader_following_the_cursor_misses_nothing(
+    sensors: httpx.Client, live_backend: str
+) -> None:
+    """Writers store concurrently while a reader pages on with `after`: every event that
+    committed is read once, none skipped (ids are drawn in commit order)."""
+    start = last_id(sensors)
+    writers, requests = 4, 15
+    token = sensors.headers["Authorization"]
+
+    def write(writer: int) -> None:
+        with httpx.Client(base_url=live_backend, headers={"Authorization": token}) as client:
+            for request in range(requests):
+                stamp = f"2032-01-01T00:{writer:02d}:{request:02d}Z"
+                body = _series("a" if writer % 2 else "b", "temperature", [stamp])
+                _post(client, "/sensor/insert-sensor-readings", body)
+
+    read: list[int] = []
+    with ThreadPoolExecutor(writers) as pool:
+        running = [pool.submit(write, writer) for writer in range(writers)]
+        cursor = start
+        while not all(future.done() for future in running):
+            page = events_since(sensors, cursor)
+            read.extend(event["id"] for event in page)
+            cursor = read[-1] if read else cursor
+        for future in running:
+            future.result()
+    read.extend(event["id"] for event in events_since(sensors, cursor))
+
+    assert len(read) == writers * requests
+    assert read == sorted(set(read))
+    assert read == [event["id"] for event in events_since(sensors, start)]
