@@ -8,6 +8,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -191,3 +193,36 @@ def test_the_query_travels_as_parameters_and_as_json() -> None:
 def test_bad_queries_are_refused(params: dict[str, list[str]]) -> None:
     with pytest.raises(ValidationError):
         EventQuery.from_params(params)
+
+
+# Few values, so that events and queries often meet: names, a number and its string.
+_NAMES = st.sampled_from(["a", "b", "1"])
+_META_VALUES = st.one_of(st.none(), _NAMES, st.just(1), st.booleans(), st.lists(_NAMES, max_size=3))
+_FIELDS = ["sensor", "measure", "location"]
+
+
+@given(
+    meta=st.fixed_dictionaries({}, optional={field: _META_VALUES for field in _FIELDS}),
+    given_query=st.dictionaries(
+        st.sampled_from(_FIELDS),
+        st.one_of(_NAMES, st.just(1), st.lists(_NAMES, min_size=1, max_size=2)),
+        max_size=2,
+    ),
+    kind=st.sampled_from(list(EventKind)),
+    kinds=st.none() | st.lists(st.sampled_from(list(EventKind)), min_size=1, max_size=2),
+)
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+def test_matches_and_where_agree_on_any_event(
+    sessions: Sessions,
+    meta: dict[str, Any],
+    given_query: dict[str, Any],
+    kind: EventKind,
+    kinds: list[EventKind] | None,
+) -> None:
+    query = EventQuery.model_validate({**given_query, "kind": kinds})
+    with sessions() as session:
+        record(session, kind, meta)
+        in_sql = session.scalar(select(Event.id).where(where(query))) is not None
+        session.rollback()
+
+    assert matches(query, kind, meta) is in_sql

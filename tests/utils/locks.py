@@ -47,6 +47,9 @@ def _wait_for_lock_wait(engine: Engine, pid: int | None = None) -> int:
     with engine.connect() as connection:
         while time.monotonic() < deadline:
             activity = connection.execute(query, {"pid": pid}).one()
+            # A transaction sees one snapshot of pg_stat_activity: end it, or a poll made
+            # before the wait began would be all this loop ever sees.
+            connection.rollback()
             if activity[1] == "Lock":
                 return int(activity[0])
             time.sleep(0.02)

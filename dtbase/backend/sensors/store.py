@@ -589,18 +589,19 @@ def insert_series(session: Session, series: Sequence[Series], *, overwrite: bool
 
 def _stored_per_sensor(series: Sequence[Series]) -> list[ReadingsStored]:
     """Each sensor's readings in the request: measures, first and last time, count."""
-    by_sensor: dict[int, tuple[dict[str, None], list[datetime], list[datetime], list[int]]] = {}
+    by_sensor: dict[int, list[Series]] = {}
     for item in series:
-        if not item.timestamps:
-            continue
-        measures, firsts, lasts, counts = by_sensor.setdefault(item.sensor_id, ({}, [], [], []))
-        measures[item.measure.name] = None
-        firsts.append(min(item.timestamps))
-        lasts.append(max(item.timestamps))
-        counts.append(len(item.timestamps))
+        if item.timestamps:
+            by_sensor.setdefault(item.sensor_id, []).append(item)
     return [
-        ReadingsStored(sensor_id, list(measures), min(firsts), max(lasts), sum(counts))
-        for sensor_id, (measures, firsts, lasts, counts) in by_sensor.items()
+        ReadingsStored(
+            sensor_id,
+            measures=list(dict.fromkeys(item.measure.name for item in items)),
+            first=min(min(item.timestamps) for item in items),
+            last=max(max(item.timestamps) for item in items),
+            count=sum(len(item.timestamps) for item in items),
+        )
+        for sensor_id, items in by_sensor.items()
     ]
 
 
