@@ -159,6 +159,9 @@ async def _records(
 
 
 def _record(event: EventOut) -> bytes:
-    return ServerSentEvent(
-        data=event.model_dump_json(), event=event.kind.value, id=str(event.id), sep=SEPARATOR
-    ).encode()
+    # Written out rather than through `ServerSentEvent`, whose line splitting costs twice
+    # the JSON (measured: 17 against 5 µs an event, most of a catch-up's time). Nothing
+    # here can hold a line break: an id, a kind's name, and compact JSON.
+    return (
+        f"id: {event.id}\nevent: {event.kind.value}\ndata: {event.model_dump_json()}\n\n".encode()
+    )
