@@ -112,7 +112,7 @@ class BackendSettings(DatabaseSettings):
     # This backend process delivers webhooks (several processes on one database may).
     webhook_delivery_enabled: bool = True
     # Subscriptions delivered at once by this process (one connection to the database each).
-    webhook_workers: int = Field(default=2, ge=1, le=32)
+    webhook_workers: int = Field(default=2, ge=1, le=8)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     # Failed deliveries in a row that disable a subscription.
     webhook_max_failures: int = Field(default=10, ge=1, le=1000)

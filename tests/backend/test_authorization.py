@@ -15,8 +15,20 @@ from tests.utils.accounts import UserFactory
 
 # Logout ends the walker's own session, so it is left out (tests/backend/auth covers it).
 PUBLIC = {("POST", "/auth/login"), ("GET", "/health"), ("POST", "/auth/logout")}
-WRITE_VERBS = {"insert", "create", "delete", "edit", "change", "set", "run", "assign"}
-READ_VERBS = {"list", "get", "sensor", "refresh", "me", "export"}
+WRITE_VERBS = {
+    "insert",
+    "create",
+    "delete",
+    "edit",
+    "change",
+    "set",
+    "run",
+    "assign",
+    "enable",
+    "disable",
+    "rotate",
+}
+READ_VERBS = {"list", "get", "sensor", "refresh", "me", "export", "delivery"}
 ADMIN_ONLY = {
     "/user/list-users",
     "/user/list-users-details",
@@ -31,6 +43,13 @@ ADMIN_ONLY = {
     "/fdb/edit-model-code",
     "/fdb/edit-scenario-code",
     "/fdb/edit-measure-code",
+    # A webhook's URL is where the backend sends requests (SSRF), signed with its secret.
+    "/events/subscriptions/create",
+    "/events/subscriptions/edit",
+    "/events/subscriptions/enable",
+    "/events/subscriptions/disable",
+    "/events/subscriptions/rotate-secret",
+    "/events/subscriptions/delete",
 }
 # Everyone may change their own password (admins anyone's): checked in the users tests.
 SELF_SERVICE = {"/user/change-password"}

@@ -209,3 +209,36 @@ def test_the_client_covers_the_endpoints(client: Client) -> None:
     with pytest.raises(ApiError) as refused:
         client.subscriptions.create_subscription("hook", "http://10.1.2.3/")
     assert refused.value.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("edit", {"name": "hook", "query": {"kind": "nothing.happened"}}),
+        ("edit", {"name": "hook", "new_name": ""}),
+        ("edit", {"name": "hook", "url": "http://127.0.0.1/" + "x" * 3000}),
+        ("edit", {"name": "hook", "secret": "s" * 32}),  # rotate-secret changes it
+        ("rotate-secret", {"name": "hook", "secret": "short"}),
+        ("delivery-log", {"name": "hook", "limit": 0}),
+        ("delivery-log", {"name": "hook", "limit": 201}),
+        ("enable", {"name": "hook", "extra": True}),
+        ("delete", {}),
+        ("delete", []),
+    ],
+)
+def test_bad_input_to_the_other_endpoints_is_a_422_and_changes_nothing(
+    admin: httpx.Client, path: str, body: Any
+) -> None:
+    assert _create(admin).status_code == 201
+    before = _listed(admin)
+    response = admin.post(f"{PATH}/{path}", json=body)
+    assert response.status_code == 422, response.text
+    assert _listed(admin) == before
+
+
+def test_a_body_that_is_not_json_is_a_422(admin: httpx.Client) -> None:
+    response = admin.post(
+        f"{PATH}/create", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert _listed(admin) == []

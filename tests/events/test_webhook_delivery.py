@@ -18,6 +18,7 @@ from dtbase.backend.db import make_session_factory
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.schemas.events import EventKind
 from tests.utils.accounts import logged_in
+from tests.utils.sensors import add_sensors
 from tests.utils.servers import served
 from tests.utils.settings import DEFAULT_PASSWORD
 from tests.utils.webhooks import Receiver, emit, receiving, verify, wait_until
@@ -113,8 +114,8 @@ def test_matching_events_only_as_signed_cloud_events(
         assert cloud_event["data"]["id"] == delivered.event_id
         assert cloud_event["data"]["kind"] == "readings.stored"
         assert cloud_event["data"]["meta"]["count"] == number
+    wait_until(lambda: listed(backend)["last_event_id"] == 7, what="the batch committed")
     item = listed(backend)
-    assert item["last_event_id"] == 7
     assert item["last_success_at"] is not None
     assert [entry["event_id"] for entry in log_of(backend)] == [5, 6, 7]
 
@@ -141,9 +142,10 @@ def test_failures_are_retried_in_order_and_nothing_is_lost(
 
     assert receiver.ids() == [1, 1, 1, 1, 2, 3, 4, 5]
     assert receiver.accepted_ids() == [1, 2, 3, 4, 5]
+    # The log is written with the cursor, when the batch commits (after the receiver saw it).
+    wait_until(lambda: listed(backend)["last_event_id"] == 5)
     attempts = [(e["event_id"], e["attempt"], e["status_code"]) for e in log_of(backend)]
     assert attempts[:5] == [(1, 1, 500), (1, 2, 500), (1, 3, 500), (1, 4, 200), (2, 1, 200)]
-    wait_until(lambda: listed(backend)["last_event_id"] == 5)
     item = listed(backend)
     assert (item["enabled"], item["consecutive_failures"]) == (True, 0)
     assert item["last_failure_reason"] == "The receiver answered 500."
@@ -173,9 +175,10 @@ def test_too_many_failures_disable_then_enable_resumes_from_the_cursor(
     receiver.fail_next = 0
     response = backend.post(f"{PATH}/enable", json={"name": "hook"})
     assert response.status_code == 200, response.text
-    wait_until(lambda: receiver.accepted_ids() == [1, 2, 3, 4], what="all four taken")
+    wait_until(lambda: listed(backend)["last_event_id"] == 4, what="all four taken")
+    assert receiver.accepted_ids() == [1, 2, 3, 4]
     item = listed(backend)
-    assert (item["enabled"], item["disabled_reason"], item["last_event_id"]) == (True, None, 4)
+    assert (item["enabled"], item["disabled_reason"]) == (True, None)
 
 
 def test_a_receiver_that_hangs_fails_by_the_timeout(
@@ -215,7 +218,8 @@ def test_redirects_are_not_followed(
     receiver.fail_next, receiver.fail_status = 1, 302
     subscribe(backend, receiver)
     emit(sessions, 1)
-    wait_until(lambda: receiver.accepted_ids() == [1])
+    wait_until(lambda: listed(backend)["last_event_id"] == 1, what="the batch committed")
+    assert receiver.accepted_ids() == [1]
     assert [entry["status_code"] for entry in log_of(backend)] == [302, 200]
 
 
@@ -242,3 +246,67 @@ def test_two_backends_deliver_each_event_once_per_subscription(
 
     for receiver in receivers:
         assert receiver.ids() == list(range(1, 61))
+
+
+def test_events_of_the_write_paths_reach_the_receiver(
+    backend: httpx.Client, receiver: Receiver
+) -> None:
+    """Through the real API: a sensor created and readings stored, each one webhook."""
+    subscribe(backend, receiver, query={"sensor": "R1"})
+    add_sensors(backend, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
+    readings = {
+        "unique_identifier": "R1",
+        "measure_name": "t",
+        "readings": [1.0, 2.0],
+        "timestamps": ["2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"],
+    }
+    response = backend.post("/sensor/insert-sensor-readings", json=readings)
+    assert response.status_code == 201, response.text
+    wait_until(lambda: len(receiver.received) == 2, what="two webhooks")
+
+    kinds = [delivered.json["type"] for delivered in receiver.received]
+    assert kinds == ["org.dtbase.sensor.created", "org.dtbase.readings.stored"]
+    assert {delivered.json["subject"] for delivered in receiver.received} == {"R1"}
+    assert receiver.received[1].json["data"]["meta"]["count"] == 2
+
+
+def test_disabled_by_an_admin_nothing_is_sent_until_enabled(
+    backend: httpx.Client, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    subscribe(backend, receiver)
+    assert backend.post(f"{PATH}/disable", json={"name": "hook"}).status_code == 200
+    emit(sessions, 3)
+    time.sleep(1)
+    assert receiver.received == []
+    assert backend.post(f"{PATH}/enable", json={"name": "hook"}).status_code == 200
+    wait_until(lambda: receiver.ids() == [1, 2, 3], what="the three events")
+
+
+def test_after_a_rotation_requests_are_signed_with_the_new_secret(
+    backend: httpx.Client, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    old = subscribe(backend, receiver)
+    response = backend.post(f"{PATH}/rotate-secret", json={"name": "hook"})
+    assert response.status_code == 200, response.text
+    new = response.json()["secret"]
+    emit(sessions, 1)
+    wait_until(lambda: len(receiver.received) == 1)
+    delivered = receiver.received[0]
+    assert verify(new, delivered.headers, delivered.body)
+    assert not verify(old, delivered.headers, delivered.body)
+
+
+def test_a_changed_query_applies_to_the_events_not_yet_delivered(
+    backend: httpx.Client, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    subscribe(backend, receiver, query={"sensor": "a"})
+    assert backend.post(f"{PATH}/disable", json={"name": "hook"}).status_code == 200
+    emit(sessions, 2, sensor="a")
+    emit(sessions, 2, sensor="b")
+    edit = {"name": "hook", "query": {"sensor": "b"}}
+    assert backend.post(f"{PATH}/edit", json=edit).status_code == 200
+    assert backend.post(f"{PATH}/enable", json={"name": "hook"}).status_code == 200
+    wait_until(lambda: len(receiver.received) == 2, what="the two events of b")
+    time.sleep(0.5)
+    assert receiver.ids() == [3, 4]
+    wait_until(lambda: listed(backend)["last_event_id"] == 4)
