@@ -16,6 +16,7 @@ backend`, one worker), then measures:
   the last id it saw (target: 20,000 events/s or more).
 
     .venv/bin/python bench/events.py [--rounds 10] [--latency-writes 200] [--away 100000]
+    .venv/bin/python bench/events.py --parts ingest     # only the ingest ratios
 
 The listeners (asyncio, httpx-sse) run in this process, beside the writer; the backend
 and the database share the same 2 cores: read the ratios, not the absolute figures.
@@ -62,6 +63,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10, help="ingest requests per round")
     parser.add_argument("--latency-writes", type=int, default=200)
     parser.add_argument("--away", type=int, default=100_000, help="events to catch up on")
+    parser.add_argument(
+        "--parts",
+        type=lambda text: text.split(","),
+        default=["ingest", "latency", "catch-up"],
+        help="which figures (comma-separated): ingest, latency, catch-up",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dtbase-events-") as folder:
         run(Path(folder), args)
@@ -77,12 +84,15 @@ def run(folder: Path, args: argparse.Namespace) -> None:
             setup(http)
             rows = []
             # Each request's readings at times no other request wrote (or nothing is stored,
-            # and no event recorded).
-            offsets = itertools.count(step=1)
-            for size in (10_000, 1_000):
-                rows.append(ingest_ratio(base, http, size, args, offsets))
-            rows.append(latency(base, http, args.latency_writes))
-            rows.append(catch_up(base, url, args.away))
+            # and no event recorded): request n from second n * 10,000 on.
+            offsets = itertools.count()
+            if "ingest" in args.parts:
+                for size in (10_000, 1_000):
+                    rows.append(ingest_ratio(base, http, size, args, offsets))
+            if "latency" in args.parts:
+                rows.append(latency(base, http, args.latency_writes))
+            if "catch-up" in args.parts:
+                rows.append(catch_up(base, url, args.away))
     finally:
         database.stop()
     print("\nEvents benchmark (the backend, the database and the listeners on one machine)")
@@ -229,7 +239,7 @@ def ingest_ratio(
     missed = 0
     for round_number in range(args.rounds * 2 + 1):
         with_listeners = round_number % 2 == 1
-        bodies = [payload("ingest", next(offsets) * size, size) for _ in range(args.requests)]
+        bodies = [payload("ingest", next(offsets) * 10_000, size) for _ in range(args.requests)]
         listeners = Listeners(base, token, queries * 2) if with_listeners else None
         with listeners or _nothing():
             time.sleep(0.5)  # the listeners' first reads are done

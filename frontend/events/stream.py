@@ -48,27 +48,20 @@ class StreamSlots:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._free = threading.BoundedSemaphore(limit) if limit else None
+        self.taken = 0
         self._lock = threading.Lock()
-        self._taken = 0
-
-    @property
-    def taken(self) -> int:
-        return self._taken
 
     def take(self) -> bool:
         """A slot if one is free, at once (False when all are taken)."""
-        if self._free is None or not self._free.acquire(blocking=False):
-            return False
         with self._lock:
-            self._taken += 1
-        return True
+            if self.taken >= self.limit:
+                return False
+            self.taken += 1
+            return True
 
     def give_back(self) -> None:
         with self._lock:
-            self._taken -= 1
-        assert self._free is not None
-        self._free.release()
+            self.taken -= 1
 
 
 def install(app: Flask, limit: int) -> None:

@@ -74,8 +74,9 @@
       const params = new URLSearchParams({
         type: this.element.dataset.type,
         measure: this.element.dataset.measure,
-        from: new Date(from * 1000).toISOString(),
-        to: new Date(to * 1000).toISOString(),
+        // Whole milliseconds: (seconds + 0.001) * 1000 may fall a hair short of the next one.
+        from: new Date(Math.round(from * 1000)).toISOString(),
+        to: new Date(Math.round(to * 1000)).toISOString(),
         points: String(this.points()),
       });
       this.sensors.forEach((sensor) => params.append("sensor", sensor));
