@@ -75,6 +75,8 @@ class Tally:
     server: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     non_2xx: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     transport_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # What went wrong, each kind once: the first answer other than 2xx, or the error.
+    failures: dict[str, str] = field(default_factory=dict)
 
     def requests(self) -> int:
         return sum(len(times) for times in self.latencies.values())
@@ -267,13 +269,18 @@ async def drive(
                 start = time.perf_counter()
                 try:
                     response = await ops[name](http, rng)
-                except httpx.TransportError:
+                except httpx.TransportError as error:
                     tally.transport_errors[name] += 1
+                    tally.failures.setdefault(type(error).__name__, f"{name}: {error!r}")
                     continue
                 tally.latencies[name].append(time.perf_counter() - start)
-                tally.server[name].append(server_seconds(response))
+                if "server-timing" in response.headers:  # else not the app's answer
+                    tally.server[name].append(server_seconds(response))
                 if not response.is_success:
                     tally.non_2xx[name] += 1
+                    tally.failures.setdefault(
+                        str(response.status_code), f"{name}: {response.text[:200]}"
+                    )
 
         began, cpu = time.perf_counter(), time.process_time()
         deadline = began + seconds
@@ -407,6 +414,9 @@ def print_mixed(title: str, tally: Tally) -> None:
             f"| {name} | {len(values)} | {ms(p50)} | {ms(p95)} | {ms(p99)} | {p99 / p50:.1f} |"
             f" {ms(server_p50)} | {ms(server_p99)} | {non_2xx} | {errors} |"
         )
+
+    for kind, example in tally.failures.items():
+        print(f"Failed ({kind}): {example}")
 
 
 def p99_of(tally: Tally, name: str) -> float:
