@@ -8,7 +8,8 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
 * the mixed workload at 1 and at 32 concurrent clients: 60% reads of one day of one sensor
   (1,440 readings), 25% inserts of 100 readings, 15% `list-sensors`, each client sending
   its next request when the last one is answered; throughput and p50/p95/p99 per
-  operation, answers other than 2xx, transport errors;
+  operation, answers other than 2xx, transport errors; beside them the backend's own
+  p50/p99 (its `Server-Timing` header) and the share of a core the load generator got;
 * the same at 32 clients with the background work off (rollup refresher and scheduler);
 * for each number of worker processes asked for;
 * at the end, that every acknowledged insert is readable, reading by reading.
@@ -16,6 +17,7 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
     .venv/bin/python bench/load.py [--seconds 20] [--workers 1,2] [--clients 32]
     .venv/bin/python bench/load.py --short      # a CI-size run: 3 s per figure, 1 worker
     .venv/bin/python bench/load.py --floor --seconds 10   # the floor alone
+    .venv/bin/python bench/load.py --backend-setting DT_BACKEND_KEEP_ALIVE_SECONDS=5
 
 The load generator (asyncio, uvloop and httpx, in this process) shares the machine with
 the backend and the database: on 2 cores, read the ratios, not the absolute figures.
@@ -414,7 +416,6 @@ def print_mixed(title: str, tally: Tally) -> None:
             f"| {name} | {len(values)} | {ms(p50)} | {ms(p95)} | {ms(p99)} | {p99 / p50:.1f} |"
             f" {ms(server_p50)} | {ms(server_p99)} | {non_2xx} | {errors} |"
         )
-
     for kind, example in tally.failures.items():
         print(f"Failed ({kind}): {example}")
 
