@@ -153,6 +153,17 @@ def test_a_write_is_still_one_transaction(
     assert trace.count('Query\t "COMMIT"') == 1
 
 
+def test_only_a_sync_endpoint_can_be_marked_as_reads() -> None:
+    """An async endpoint manages its own sessions' hops: the mark would do nothing there,
+    silently."""
+
+    async def listing(session: SessionDep) -> None:
+        session.execute(text("SELECT 1"))
+
+    with pytest.raises(TypeError, match="only a sync endpoint"):
+        reads_only(listing)
+
+
 def test_a_connection_that_served_reads_goes_back_to_the_pool_transactional(
     traced: tuple[httpx.Client, RoundTrips, Engine],
 ) -> None:
