@@ -8,7 +8,8 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
 * the mixed workload at 1 and at 32 concurrent clients: 60% reads of one day of one sensor
   (1,440 readings), 25% inserts of 100 readings, 15% `list-sensors`, each client sending
   its next request when the last one is answered; throughput and p50/p95/p99 per
-  operation, answers other than 2xx, transport errors;
+  operation, answers other than 2xx, transport errors; beside them the backend's own
+  p50/p99 (its `Server-Timing` header) and the share of a core the load generator got;
 * the same at 32 clients with the background work off (rollup refresher and scheduler);
 * for each number of worker processes asked for;
 * at the end, that every acknowledged insert is readable, reading by reading.
@@ -16,6 +17,7 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
     .venv/bin/python bench/load.py [--seconds 20] [--workers 1,2] [--clients 32]
     .venv/bin/python bench/load.py --short      # a CI-size run: 3 s per figure, 1 worker
     .venv/bin/python bench/load.py --floor --seconds 10   # the floor alone
+    .venv/bin/python bench/load.py --backend-setting DT_BACKEND_KEEP_ALIVE_SECONDS=5
 
 The load generator (asyncio, uvloop and httpx, in this process) shares the machine with
 the backend and the database: on 2 cores, read the ratios, not the absolute figures.
@@ -75,6 +77,8 @@ class Tally:
     server: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     non_2xx: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     transport_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # What went wrong, each kind once: the first answer other than 2xx, or the error.
+    failures: dict[str, str] = field(default_factory=dict)
 
     def requests(self) -> int:
         return sum(len(times) for times in self.latencies.values())
@@ -267,13 +271,18 @@ async def drive(
                 start = time.perf_counter()
                 try:
                     response = await ops[name](http, rng)
-                except httpx.TransportError:
+                except httpx.TransportError as error:
                     tally.transport_errors[name] += 1
+                    tally.failures.setdefault(type(error).__name__, f"{name}: {error!r}")
                     continue
                 tally.latencies[name].append(time.perf_counter() - start)
-                tally.server[name].append(server_seconds(response))
+                if "server-timing" in response.headers:  # else not the app's answer
+                    tally.server[name].append(server_seconds(response))
                 if not response.is_success:
                     tally.non_2xx[name] += 1
+                    tally.failures.setdefault(
+                        str(response.status_code), f"{name}: {response.text[:200]}"
+                    )
 
         began, cpu = time.perf_counter(), time.process_time()
         deadline = began + seconds
@@ -407,6 +416,8 @@ def print_mixed(title: str, tally: Tally) -> None:
             f"| {name} | {len(values)} | {ms(p50)} | {ms(p95)} | {ms(p99)} | {p99 / p50:.1f} |"
             f" {ms(server_p50)} | {ms(server_p99)} | {non_2xx} | {errors} |"
         )
+    for kind, example in tally.failures.items():
+        print(f"Failed ({kind}): {example}")
 
 
 def p99_of(tally: Tally, name: str) -> float:

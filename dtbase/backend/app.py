@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -60,7 +59,6 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.backend_threads
         default_password = settings.default_user_pass
         with app.state.session_factory.begin() as session:
             users_store.ensure_default_user(

@@ -55,6 +55,8 @@ def reads_only(endpoint: Endpoint) -> Endpoint:
     """Mark a sync endpoint whose request only reads: its sessions run each statement on
     its own, without BEGIN and COMMIT (a write in it is an error, see
     `db.without_transaction`). Put it beneath the route's decorator."""
+    if in_one_thread(endpoint) is endpoint:
+        raise TypeError(f"{endpoint.__name__}: only a sync endpoint can be marked reads_only")
     setattr(endpoint, _READS_ONLY, True)
     return endpoint
 

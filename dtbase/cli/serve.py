@@ -94,6 +94,7 @@ def serve_backend(
         workers=workers or settings.backend_workers or usable_cores(),
         proxy_headers=True,
         access_log=settings.backend_access_log if access_log is None else access_log,
+        timeout_keep_alive=settings.backend_keep_alive_seconds,
     )
 
 

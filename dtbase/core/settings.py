@@ -142,9 +142,12 @@ class BackendSettings(DatabaseSettings):
     # uvicorn's access log (a line per request) in `dtbase serve backend`: off by default,
     # as it costs every request time in the event loop (see docs/performance.md).
     backend_access_log: bool = False
-    # Worker threads per backend process for requests' database work: at most this many
-    # requests run theirs at once, the others wait their turn, first come first served.
-    backend_threads: int = Field(default=40, ge=1, le=1000)
+    # How long `dtbase serve backend` keeps an idle kept-alive connection open. It must be
+    # longer than the idle timeout of whatever is in front of it (a proxy, a load balancer,
+    # a client's pool), or one of them reuses a connection the server is closing that moment
+    # and gets an error, not knowing whether its request was applied. uvicorn's own
+    # default is 5 s; 75 s is nginx's.
+    backend_keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:

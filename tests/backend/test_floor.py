@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, event, insert, select, text
 
 from dtbase.backend.app import create_app
 from dtbase.backend.db import SessionDep
@@ -150,6 +151,40 @@ def test_a_write_is_still_one_transaction(
     trace = counted.trace.read_text()
     assert trace.count('Query\t "BEGIN"') == 1
     assert trace.count('Query\t "COMMIT"') == 1
+
+
+def test_only_a_sync_endpoint_can_be_marked_as_reads() -> None:
+    """An async endpoint manages its own sessions' hops: the mark would do nothing there,
+    silently."""
+
+    async def listing(session: SessionDep) -> None:
+        session.execute(text("SELECT 1"))
+
+    with pytest.raises(TypeError, match="only a sync endpoint"):
+        reads_only(listing)
+
+
+def test_a_connection_that_served_reads_goes_back_to_the_pool_transactional(
+    traced: tuple[httpx.Client, RoundTrips, Engine],
+) -> None:
+    """Autocommit is the request's, not the connection's: the next request to take the
+    connection from the pool, a write, must get its transaction back."""
+    client, _, engine = traced
+    autocommit_at_checkout: list[bool] = []
+
+    def checkout(connection: Any, *_: Any) -> None:
+        autocommit_at_checkout.append(connection.autocommit)
+
+    event.listen(engine, "checkout", checkout)
+    try:
+        for number in range(5):
+            assert client.get("/health").status_code == 200
+            body = {"name": f"S{number}", "measures": []}
+            assert client.post("/sensor/insert-sensor-type", json=body).status_code == 201
+    finally:
+        event.remove(engine, "checkout", checkout)
+
+    assert autocommit_at_checkout == [False] * 10
 
 
 @pytest.mark.parametrize("kind", ["write_text", "write_core", "write_orm"])

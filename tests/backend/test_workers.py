@@ -3,6 +3,7 @@ each with its own scheduler and rollup refresher, and every background job done 
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 import sys
@@ -180,3 +181,27 @@ def test_the_access_log_is_off_unless_asked_for(
         "setting": True,
         "option over setting": False,
     }
+
+
+def test_an_idle_connection_stays_open_longer_than_uvicorns_default(
+    database_url: str, tmp_path: Path, clean_database: None
+) -> None:
+    """A client's pool (or a proxy) reuses a kept-alive connection after a pause: if the
+    server closed it meanwhile (uvicorn's default after 5 s idle), the request in flight
+    fails and the client cannot tell whether it was applied. `bench/load.py` met it as
+    read errors when a starved client paused that long."""
+    log = tmp_path / "backend.log"
+    with serve_backend(database_url, log, "--workers", "1") as (url, _):
+        connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+        connection.request("GET", "/health")
+        first = connection.getresponse()
+        first.read()
+        socket = connection.sock
+        time.sleep(6)
+
+        connection.request("GET", "/health")
+        second = connection.getresponse()
+
+        assert (first.status, second.status) == (200, 200)
+        assert connection.sock is socket  # the same connection, not a new one
+        connection.close()
