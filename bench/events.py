@@ -79,7 +79,7 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     url = database.start()
     try:
         migrate.upgrade(url)
-        with backend(url, folder) as base:
+        with backend(url, folder) as (base, pid):
             http = logged_in(base)
             setup(http)
             rows = []
@@ -88,7 +88,7 @@ def run(folder: Path, args: argparse.Namespace) -> None:
             offsets = itertools.count()
             if "ingest" in args.parts:
                 for size in (10_000, 1_000):
-                    rows.append(ingest_ratio(base, http, size, args, offsets))
+                    rows.append(ingest_ratio(base, pid, http, size, args, offsets))
             if "latency" in args.parts:
                 rows.append(latency(base, http, args.latency_writes))
             if "catch-up" in args.parts:
@@ -101,7 +101,7 @@ def run(folder: Path, args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def backend(database_url: str, folder: Path) -> Iterator[str]:
+def backend(database_url: str, folder: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = os.environ | {
         "DT_DATABASE_URL": database_url,
@@ -129,7 +129,7 @@ def backend(database_url: str, folder: Path) -> Iterator[str]:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"the backend did not start: see {folder / 'backend.log'}")
             time.sleep(0.1)
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -213,6 +213,12 @@ class Listeners:
                 self.received[number] += 1
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (as `ab_ingest.py` reads it)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def payload(uid: str, start: int, count: int) -> bytes:
     return orjson.dumps(
         {
@@ -226,6 +232,7 @@ def payload(uid: str, start: int, count: int) -> bytes:
 
 def ingest_ratio(
     base: str,
+    pid: int,
     http: httpx.Client,
     size: int,
     args: argparse.Namespace,
@@ -236,6 +243,7 @@ def ingest_ratio(
     token = str(http.headers["Authorization"])
     queries = ["", "sensor=ingest", "kind=readings.stored", "sensor=other", "measure=temperature"]
     times: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
     missed = 0
     for round_number in range(args.rounds * 2 + 1):
         with_listeners = round_number % 2 == 1
@@ -243,11 +251,12 @@ def ingest_ratio(
         listeners = Listeners(base, token, queries * 2) if with_listeners else None
         with listeners or _nothing():
             time.sleep(0.5)  # the listeners' first reads are done
-            begin = time.perf_counter()
+            begin, cpu_begin = time.perf_counter(), cpu_seconds(pid)
             for body in bodies:
                 response = http.post("/sensor/insert-sensor-readings", content=body)
                 response.raise_for_status()
             elapsed = (time.perf_counter() - begin) / args.requests
+            cpu = (cpu_seconds(pid) - cpu_begin) / args.requests
             if listeners is not None:
                 missed += _wait_for(
                     listeners,
@@ -255,11 +264,15 @@ def ingest_ratio(
                 )
         if round_number:
             times[with_listeners].append(elapsed)
+            cpus[with_listeners].append(cpu)
     without, with_ = statistics.median(times[False]), statistics.median(times[True])
+    cpu_without, cpu_with = statistics.median(cpus[False]), statistics.median(cpus[True])
     return (
         f"ingest, {size:,} readings per request: {without * 1000:.1f} ms without listeners, "
         f"{with_ * 1000:.1f} ms with 10 SSE listeners; rate ratio {without / with_:.3f} "
-        f"(target >= 0.95; events missed by listeners: {missed})"
+        f"(target >= 0.95); backend CPU per request {cpu_without * 1000:.1f} / "
+        f"{cpu_with * 1000:.1f} ms, ratio {cpu_without / cpu_with:.3f}; "
+        f"events missed by listeners: {missed}"
     )
 
 

@@ -5,6 +5,7 @@ database, and listeners freed when they disconnect."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -262,3 +263,29 @@ def test_the_stream_ends_when_its_token_expires(
         with StreamReader(url, headers={"Authorization": token}) as again:
             assert again.status == 401
             assert "expired" in again.body
+
+
+def test_a_client_that_reads_nothing_holds_no_one_up(
+    backend: Backend, auth: dict[str, str], engine: Engine
+) -> None:
+    """A client whose socket is never read (its buffers full, the backend's send stuck)
+    costs the others nothing: they get every event while it stalls."""
+    host, port = backend.url.removeprefix("http://").split(":")
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect((host, int(port)))
+    token = auth["Authorization"]
+    request = f"GET /events/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n\r\n"
+    stuck.sendall(request.encode())
+    try:
+        until_listeners(backend.hub, 1)
+        with stream(backend, auth) as reader:
+            reader.first()
+            big = {"sensor": "a", "note": "x" * 1000}
+            for _ in range(10):
+                record_events(engine, [(EventKind.readings_stored, big)] * 1000)
+            assert [e.id for e in reader.events(10_000)] == list(range(1, 10_001))
+        until_listeners(backend.hub, 1)  # the stuck one, still in its send
+    finally:
+        stuck.close()
+    until_listeners(backend.hub, 0)
