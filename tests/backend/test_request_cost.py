@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import Engine, event
 
 from dtbase.backend.app import create_app
+from dtbase.backend.events.pruning import EventPruner
+from dtbase.backend.events.stream import EventHub
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.schemas.users import Role
 from tests.utils.accounts import UserFactory
@@ -43,7 +45,14 @@ def counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[httpx.Client, Counted]]:
     """A client logged in to a backend whose engine counts what it sends, and which
-    counts its hops to worker threads (its background work is off in tests)."""
+    counts its hops to worker threads (its background work is off: in tests, or here)."""
+
+    async def not_started(*_: Any) -> None:
+        return None
+
+    # The events' hub and pruner read on their own, at moments no request chooses.
+    monkeypatch.setattr(EventHub, "start", not_started)
+    monkeypatch.setattr(EventPruner, "start", lambda _: None)
     app = create_app(settings, database_url=database_url)
     engine: Engine = app.state.session_factory.kw["bind"]
     seen = Counted()
