@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 
 from dtbase.backend import migrate
 from dtbase.devdb import EmbeddedPostgres, free_port
+from tests.utils.processes import interruptible
 from tests.utils.settings import DEFAULT_PASSWORD
 
 LOGIN_LINE = re.compile(r"login\s+(\S+) / (\S+)")
@@ -66,6 +67,7 @@ def _up(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
     assert process.stdout is not None
     printed = ""
@@ -503,6 +505,7 @@ def test_fake_weather_serves_one_call_until_ctrl_c(cli_env: dict[str, str]) -> N
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
     assert process.stdout is not None
     try:

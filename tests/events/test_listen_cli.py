@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from dtbase.schemas.events import EventKind
 from tests.utils.event_streams import BackendProcess, readings_stored, record_events
+from tests.utils.processes import interruptible
 from tests.utils.servers import served
 from tests.utils.settings import DEFAULT_PASSWORD
 
@@ -39,6 +40,7 @@ class Listening:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=interruptible,
         )
         self.out: queue.Queue[str] = queue.Queue()
         self.err: queue.Queue[str] = queue.Queue()

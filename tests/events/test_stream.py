@@ -21,7 +21,7 @@ from dtbase.backend.events.stream import EventHub
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.schemas.events import EventKind
 from tests.utils.accounts import logged_in
-from tests.utils.event_streams import StreamReader, readings_stored, record_events
+from tests.utils.event_streams import StreamReader, readings_stored, record_events, run_async
 from tests.utils.servers import served
 from tests.utils.settings import DEFAULT_PASSWORD
 
@@ -233,7 +233,7 @@ def test_many_connecting_at_once_do_not_starve_the_pool(
             await asyncio.to_thread(record_events, engine, [readings_stored("a")])
             return await asyncio.gather(*connecting)
 
-    assert asyncio.run(asyncio.wait_for(hundred(), 30)) == ["1"] * 100
+    assert run_async(asyncio.wait_for(hundred(), 30)) == ["1"] * 100
     until_listeners(backend.hub, 0)
 
 

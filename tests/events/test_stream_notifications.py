@@ -14,7 +14,7 @@ from dtbase.backend import migrate
 from dtbase.backend.db import make_engine
 from dtbase.backend.events.listen import Notifications
 from dtbase.devdb import FAST_UNSAFE_OPTIONS, EmbeddedPostgres, free_port
-from tests.utils.event_streams import readings_stored, record_events
+from tests.utils.event_streams import readings_stored, record_events, run_async
 
 
 def test_threads_and_tasks_wake_on_commit(engine: Engine, clean_database: None) -> None:
@@ -44,7 +44,7 @@ def test_threads_and_tasks_wake_on_commit(engine: Engine, clean_database: None) 
             await asyncio.to_thread(record_events, engine, [readings_stored("c")])
             return await waiting, await notifications.wait_async(0.2)
 
-        assert asyncio.run(task()) == (True, False)
+        assert run_async(task()) == (True, False)
     finally:
         notifications.stop()
 
