@@ -9,6 +9,7 @@ app setting's value and secretness, all resolved.
 
 from __future__ import annotations
 
+import asyncio
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -145,6 +146,7 @@ def run_program(
 ) -> ProgramRun:
     """Declare the stack with `config` (+ `secrets`, set as secret config) under mocks;
     `main=True` runs `infrastructure/__main__.py` as Pulumi does, as a script."""
+    _ensure_event_loop()
     run = ProgramRun()
     pulumi.runtime.reset_options(project=PROJECT, stack="test", preview=False)
     mocks = RecordingMocks(run)
@@ -166,6 +168,15 @@ def run_program(
 
     program()
     return run
+
+
+def _ensure_event_loop() -> None:
+    """Pulumi runs on the thread's current event loop; after an `asyncio.run` in the same
+    process (another test's) there is none, and asyncio makes none by itself any more."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 async def _resolve(run: ProgramRun, deployment: Deployment) -> bool:
