@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from dtbase.client import Client
 from dtbase.schemas.sensors import SensorMeasure
@@ -118,6 +118,21 @@ def test_skip_bad_lines_stores_the_good_ones(
         "line 3, column 2 (value): expected a number, got 'warm'"
     )
     assert _stored(station) == [20.0, 22.0]
+
+
+def test_a_file_chosen_before_the_script_ran_is_previewed(
+    page: Page, watch: Watch, station: Client, tmp_path: Path
+) -> None:
+    path = _file(tmp_path, [f"{_stamp(n)},{20 + n}" for n in range(3)])
+    log_in(page)
+    held: list[Route] = []
+    page.route("**/js/upload.js", lambda route: held.append(route))
+    page.goto("/uploads/sensor/s-1", wait_until="commit")
+    expect(page.get_by_label("CSV file")).to_be_attached()
+    page.get_by_label("CSV file").set_input_files(str(path))
+    assert len(held) == 1  # the change event has fired before the script could listen
+    held[0].continue_()
+    expect(page.get_by_test_id("preview").locator("tr")).to_have_count(4)
 
 
 def test_the_progress_bar_reaches_100_on_a_20_mb_file(

@@ -44,13 +44,17 @@ class Delivered:
 class Receiver:
     """Records every request; answers 200, except: the next `fail_next` requests get
     `fail_status`, and each request waits `delay_seconds` first (a hanging receiver:
-    longer than the backend's timeout)."""
+    longer than the backend's timeout). The first delivery of event `hold_id` sets `held`
+    and is not answered until `release` is set (a backend caught mid-delivery)."""
 
     url: str = ""
     received: list[Delivered] = field(default_factory=list)
     fail_next: int = 0
     fail_status: int = 500
     delay_seconds: float = 0.0
+    hold_id: int | None = None
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, headers: dict[str, str], body: bytes) -> int:
@@ -82,6 +86,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             headers = {key.lower(): value for key, value in self.headers.items()}
             if receiver.delay_seconds:
                 time.sleep(receiver.delay_seconds)
+            held = receiver.hold_id is not None and json.loads(body)["id"] == str(receiver.hold_id)
+            if held and not receiver.held.is_set():
+                receiver.held.set()
+                receiver.release.wait(timeout=60)
             status = receiver.answer(headers, body)
             try:
                 self.send_response(status)

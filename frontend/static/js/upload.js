@@ -143,9 +143,15 @@ function send(form) {
 
 for (const form of document.querySelectorAll("form[data-upload]")) {
   const input = form.querySelector("input[type=file]");
-  input.addEventListener("change", () => {
+  const preview = () => {
     showPreview(form, input.files[0]).catch((error) => showMessage(`The file cannot be read: ${error}`));
-  });
+  };
+  input.addEventListener("change", preview);
+  // A file chosen before this deferred script ran (a quick user, or one the browser kept
+  // on going back to the page) fired its change event with nobody listening.
+  if (input.files.length > 0) {
+    preview();
+  }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     send(form);
