@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 
 from dtbase.backend import migrate
 from dtbase.devdb import EmbeddedPostgres, free_port
+from tests.utils.cli import cli_environment
 from tests.utils.processes import interruptible
 from tests.utils.settings import DEFAULT_PASSWORD
 
@@ -30,15 +31,7 @@ LOGIN_LINE = re.compile(r"login\s+(\S+) / (\S+)")
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DT_")}
-    env.update(
-        DT_DATA_DIR=str(tmp_path / "data"),
-        DT_EMBEDDED_PORT=str(free_port()),
-        DT_BACKEND_PORT=str(free_port()),
-        DT_FRONTEND_PORT=str(free_port()),
-        DT_SERVICES_PORT=str(free_port()),
-    )
-    return env
+    return cli_environment(tmp_path / "data")
 
 
 def _dtbase(env: dict[str, str], *args: str, stdin: str | None = None) -> str:

@@ -79,8 +79,8 @@ def database(settings: DatabaseSettings, revision: str = "head") -> Iterator[str
         return
     server = embedded(settings)
     started_here = server.running_port() is None
-    url = server.start()
-    try:
+    try:  # a signal may stop us while the server starts: it is stopped all the same
+        url = server.start()
         upgrade(url, revision)
         yield url
     finally:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
@@ -50,6 +52,7 @@ def up(
     from dtbase.backend.app import create_app
     from dtbase.mqtt import platform as mqtt_ingress
 
+    _sigterm_as_ctrl_c()
     settings = _development_settings()
     host = host or settings.backend_host
     port = port or settings.backend_port
@@ -92,6 +95,22 @@ def up(
             if weather is not None:
                 weather.stop()
     typer.echo("dtbase stopped.")
+
+
+def _sigterm_as_ctrl_c() -> None:
+    """SIGTERM (systemd, `docker stop`, `kill`) stops `up` as Ctrl-C does: with everything
+    it started, the embedded PostgreSQL and Mosquitto included.
+
+    uvicorn shuts down on SIGTERM, then raises the signal again for the handler it found:
+    Python's default one ends the process on the spot, before `up` stops what it started.
+    A second SIGTERM while stopping is ignored, so that it cannot cut the stopping short.
+    """
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _development_settings() -> BackendSettings:
