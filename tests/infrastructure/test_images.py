@@ -38,6 +38,8 @@ from tests.infrastructure.deploy_files import (
 )
 
 DTBASE = Path(sys.executable).with_name("dtbase")
+# Read by uvicorn, which serves the backend (`dtbase serve backend`), not by dtbase.
+UVICORN_VARIABLES = frozenset({"FORWARDED_ALLOW_IPS"})
 
 # The port each image serves on, as dtbase's settings (or the Functions host) define it.
 PORTS = {
@@ -305,7 +307,7 @@ def test_compose_builds_the_dockerfiles(compose: dict[str, Any]) -> None:
 
 
 def test_compose_variables_are_ones_dtbase_reads(compose: dict[str, Any]) -> None:
-    known = dtbase_environment_variables()
+    known = dtbase_environment_variables() | UVICORN_VARIABLES
     for name, service in dtbase_services(compose).items():
         variables = set(service.get("environment", {}))
         assert variables <= known, f"{name} sets variables dtbase does not read"
