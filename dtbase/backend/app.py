@@ -15,6 +15,7 @@ from dtbase.backend import db
 from dtbase.backend.auth.passwords import MAX_WAITING, PasswordQueue
 from dtbase.backend.auth.routes import refresh_router
 from dtbase.backend.auth.routes import router as auth_router
+from dtbase.backend.auth.sweep import SessionSweeper
 from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
@@ -82,6 +83,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
             app.state.session_factory, retention_days=settings.events_retention_days
         )
         pruner.start()
+        sweeper = SessionSweeper(app.state.session_factory).start()
         app.state.notifications.start()
         await app.state.event_hub.start()
         if settings.webhook_delivery_enabled:
@@ -94,6 +96,7 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
         await app.state.event_hub.stop()
         app.state.notifications.stop()
         pruner.stop()
+        sweeper.stop()
         refresher.stop()
         scheduler.stop()
         app.state.background_runs.shutdown()

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from dtbase.backend.app import create_app
+from dtbase.backend.auth.sweep import SessionSweeper
 from dtbase.backend.events.pruning import EventPruner
 from dtbase.backend.events.stream import EventHub
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
@@ -50,9 +51,11 @@ def counted(
     async def not_started(*_: Any) -> None:
         return None
 
-    # The events' hub and pruner read on their own, at moments no request chooses.
+    # The events' hub and pruner, and the session sweeper, read on their own, at moments
+    # no request chooses.
     monkeypatch.setattr(EventHub, "start", not_started)
     monkeypatch.setattr(EventPruner, "start", lambda _: None)
+    monkeypatch.setattr(SessionSweeper, "start", lambda sweeper: sweeper)
     app = create_app(settings, database_url=database_url)
     engine: Engine = app.state.session_factory.kw["bind"]
     seen = Counted()
