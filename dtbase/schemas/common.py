@@ -6,10 +6,24 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
+# Every text a request stores is bounded, so that too long a one is a 422 naming the field
+# and its limit, never the database's error (a 500): a VARCHAR refuses a longer value, and
+# an index refuses an entry over about 2,700 bytes.
+#
 # The longest name, units or identifier the database holds (its VARCHAR columns are this
 # long; the backend's tables take the number from here, the frontend's forms too).
 NAME_LENGTH = 100
 BoundedName = Annotated[str, Field(max_length=NAME_LENGTH)]
+# The longest other text that lands in an index (the names of services, parameter sets,
+# schedules and triggers, a scenario's description; TEXT columns since DTBase): at most
+# 2,000 bytes of UTF-8 (4 per character at most), under PostgreSQL's index entry limit.
+KEY_LENGTH = 500
+BoundedKey = Annotated[str, Field(max_length=KEY_LENGTH)]
+# Free text (descriptions, notes): no index, but a request is no way to store megabytes.
+TEXT_LENGTH = 10_000
+BoundedText = Annotated[str, Field(max_length=TEXT_LENGTH)]
+# The longest URL a service or a webhook subscription may have.
+URL_LENGTH = 2048
 
 
 class Msg(BaseModel):

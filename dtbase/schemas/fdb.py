@@ -11,11 +11,12 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from dtbase.schemas.models import Name, Text
+from dtbase.schemas.models import Description, Name
 
 NonEmptyName = Annotated[Name, Field(min_length=1)]
-NonEmptyText = Annotated[Text, Field(min_length=1)]
-Expver = Annotated[str, Field(pattern=r"^[a-z0-9]{4}$", description="4 of [a-z0-9]")]
+# A scenario, as its model's scenarios are named (`Description`).
+Scenario = Annotated[Description, Field(min_length=1)]
+Expver = Annotated[str, Field(max_length=4, pattern=r"^[a-z0-9]{4}$", description="4 of [a-z0-9]")]
 Member = Annotated[int, Field(ge=1, le=255, description="ensemble member number")]
 ParamId = Annotated[int, Field(ge=1, le=2**31 - 1, description="GRIB paramId")]
 
@@ -62,7 +63,7 @@ class MeasureName(BaseModel):
 class SensorLinkName(BaseModel):
     """The sensor a run forecasts (unique identifier) and, if named, its measure."""
 
-    sensor: NonEmptyText
+    sensor: NonEmptyName
     measure: Name = ""
     units: Name = ""
 
@@ -71,7 +72,7 @@ class AssignCodesRequest(BaseModel):
     """The codes of a run: those missing are assigned (atomically), the others kept."""
 
     model: NonEmptyName
-    scenario: NonEmptyText | None = None
+    scenario: Scenario | None = None
     measures: list[MeasureName] = Field(default_factory=list)
     sensor: SensorLinkName | None = None
 
@@ -91,7 +92,7 @@ class RunCodes(BaseModel):
 class EditModelCodeRequest(BaseModel):
     """Rename the model a code belongs to and/or change its expver."""
 
-    model: Text
+    model: Name
     new_model: NonEmptyName | None = None
     expver: Expver | None = None
 
@@ -105,9 +106,9 @@ class EditModelCodeRequest(BaseModel):
 class EditScenarioCodeRequest(BaseModel):
     """Rename the scenario a member belongs to and/or change its member number."""
 
-    model: Text
-    scenario: Text
-    new_scenario: NonEmptyText | None = None
+    model: Name
+    scenario: Description
+    new_scenario: Scenario | None = None
     member: Member | None = None
 
     @model_validator(mode="after")
@@ -120,8 +121,8 @@ class EditScenarioCodeRequest(BaseModel):
 class EditMeasureCodeRequest(BaseModel):
     """Rename a measure of the registry, change its units and/or its paramId."""
 
-    name: Text
-    units: Text
+    name: Name
+    units: Name
     new_name: NonEmptyName | None = None
     new_units: Name | None = None
     param: ParamId | None = None

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from dtbase.schemas.common import NAME_LENGTH
+from dtbase.schemas.common import NAME_LENGTH, TEXT_LENGTH
 from dtbase.schemas.values import ValueDatatype, ValueType
 
 
@@ -19,6 +19,7 @@ def _no_nul(text: str) -> str:
 # PostgreSQL text cannot hold NUL; names and units are VARCHAR(NAME_LENGTH).
 Text = Annotated[str, AfterValidator(_no_nul)]
 Name = Annotated[str, Field(max_length=NAME_LENGTH), AfterValidator(_no_nul)]
+Description = Annotated[str, Field(max_length=TEXT_LENGTH), AfterValidator(_no_nul)]
 Coordinates = dict[str, ValueType]
 
 
@@ -38,6 +39,12 @@ class LocationSchema(BaseModel):
     identifiers: list[LocationIdentifier]
 
 
+class NewLocationSchema(LocationSchema):
+    """The body of insert-location-schema: a LocationSchema, its description bounded."""
+
+    description: Description | None
+
+
 class InsertLocationRequest(BaseModel):
     identifiers: list[LocationIdentifier]
     values: list[ValueType] = Field(description="values[i] is the coordinate of identifiers[i].")
@@ -48,12 +55,12 @@ class InsertLocationResponse(BaseModel):
 
 
 class InsertLocationForSchemaRequest(BaseModel):
-    schema_name: Text
+    schema_name: Name
     coordinates: Coordinates = Field(description="One value per identifier of the schema.")
 
 
 class SchemaNameRequest(BaseModel):
-    schema_name: Text
+    schema_name: Name
 
 
 class ListLocationsRequest(BaseModel):
@@ -64,19 +71,19 @@ class ListLocationsRequest(BaseModel):
 
 
 class LocationRequest(BaseModel):
-    schema_name: Text
+    schema_name: Name
     coordinates: Coordinates = Field(description="All the location's coordinates.")
 
 
 class EditLocationSchemaRequest(BaseModel):
-    schema_name: Text
+    schema_name: Name
     new_name: Name | None = Field(default=None, min_length=1, description="Rename the schema.")
-    description: Text | None = Field(
+    description: Description | None = Field(
         default=None, description="Set the description (null clears it); absent: unchanged."
     )
 
 
 class EditLocationRequest(BaseModel):
-    schema_name: Text
+    schema_name: Name
     coordinates: Coordinates = Field(description="All the location's current coordinates.")
     new_coordinates: Coordinates = Field(description="All the location's new coordinates.")

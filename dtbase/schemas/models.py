@@ -10,7 +10,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from dtbase.schemas.common import NAME_LENGTH, NOT_BLANK, UtcDatetime, UtcDatetimes
+from dtbase.schemas.common import KEY_LENGTH, NAME_LENGTH, NOT_BLANK, UtcDatetime, UtcDatetimes
 from dtbase.schemas.values import ValueDatatype, ValueType
 
 
@@ -23,6 +23,8 @@ def _no_nul(text: str) -> str:
 # Request strings: PostgreSQL text cannot hold NUL; names and units are VARCHAR(NAME_LENGTH).
 Text = Annotated[str, AfterValidator(_no_nul)]
 Name = Annotated[str, Field(max_length=NAME_LENGTH), AfterValidator(_no_nul)]
+# A scenario's description is its name, in an index with its model's.
+Description = Annotated[str, Field(max_length=KEY_LENGTH), AfterValidator(_no_nul)]
 
 
 class Model(BaseModel):
@@ -40,7 +42,7 @@ class NewModel(Model):
 class EditModelRequest(BaseModel):
     """Additive: rename a model."""
 
-    name: Text
+    name: Name
     new_name: Annotated[Name, NOT_BLANK]
 
 
@@ -51,12 +53,20 @@ class ModelScenario(BaseModel):
     description: Text | None
 
 
+class ScenarioRequest(ModelScenario):
+    """Names a scenario (insert-model-scenario, delete-model-scenario): a ModelScenario
+    whose texts are bounded (a scenario listed may have been stored before the bound)."""
+
+    model_name: Name
+    description: Description | None
+
+
 class EditModelScenarioRequest(BaseModel):
     """Additive: change a scenario's description (either may be null)."""
 
-    model_name: Text
-    description: Text | None
-    new_description: Text | None
+    model_name: Name
+    description: Description | None
+    new_description: Description | None
 
 
 class ModelMeasure(BaseModel):
@@ -68,8 +78,8 @@ class ModelMeasure(BaseModel):
 
 
 class DeleteModelMeasureRequest(BaseModel):
-    name: Text
-    units: Text | None = Field(
+    name: Name
+    units: Name | None = Field(
         default=None,
         description="Additive: delete only the measure with these units "
         "(without it every measure with that name is deleted, as in DTBase).",
@@ -79,8 +89,8 @@ class DeleteModelMeasureRequest(BaseModel):
 class EditModelMeasureRequest(BaseModel):
     """Additive: rename a measure or change its units; its datatype stays."""
 
-    name: Text
-    units: Text
+    name: Name
+    units: Name
     new_name: Name | None = None
     new_units: Name | None = None
 
@@ -88,17 +98,17 @@ class EditModelMeasureRequest(BaseModel):
 class SensorMeasureIdentifier(BaseModel):
     """A sensor measure by name and units (`units` is required but may be null)."""
 
-    name: Text
-    units: Text | None
+    name: Name
+    units: Name | None
 
 
 class MeasureValues(BaseModel):
     """One output of a run: a model measure's values at the given timestamps."""
 
-    measure_name: Text
+    measure_name: Name
     values: list[ValueType] = Field(min_length=1)
     timestamps: UtcDatetimes
-    units: Text | None = Field(
+    units: Name | None = Field(
         default=None,
         description="Additive: picks the model measure when several share `measure_name`.",
     )
@@ -114,14 +124,14 @@ class MeasureValues(BaseModel):
 
 
 class InsertModelRunRequest(BaseModel):
-    model_name: Text
-    scenario_description: Text
+    model_name: Name
+    scenario_description: Description
     measures_and_values: list[MeasureValues]
     time_created: UtcDatetime | None = Field(
         default=None, description="The run time; now (UTC) when omitted."
     )
     create_scenario: bool = False
-    sensor_unique_id: Text | None = None
+    sensor_unique_id: Name | None = None
     sensor_measure: SensorMeasureIdentifier | None = None
 
 

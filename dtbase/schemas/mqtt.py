@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from dtbase.schemas.common import BoundedName
+
 # Errors kept per sensor, newest first.
 RECENT_ERRORS = 10
 
@@ -20,7 +22,7 @@ class MqttError(BaseModel):
 class SensorTraffic(BaseModel):
     """What the bridge saw of one sensor since its last report."""
 
-    unique_identifier: str
+    unique_identifier: BoundedName
     last_message_at: datetime | None = None
     messages: int = Field(default=0, ge=0)
     errors: int = Field(default=0, ge=0)

@@ -16,7 +16,14 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from dtbase.schemas.common import NOT_BLANK, BoundedName, Msg, UtcDatetime, UtcDatetimes
+from dtbase.schemas.common import (
+    NOT_BLANK,
+    BoundedName,
+    BoundedText,
+    Msg,
+    UtcDatetime,
+    UtcDatetimes,
+)
 from dtbase.schemas.values import Scalar, ValueDatatype, ValueType
 
 MEASURE_UNITS_DESCRIPTION = (
@@ -60,15 +67,15 @@ class NewSensorType(BaseModel):
     """The body of insert-sensor-type: a SensorType whose names are not blank."""
 
     name: NewName
-    description: str | None = None
+    description: BoundedText | None = None
     measures: list[NewSensorMeasure]
 
 
 class InsertSensorRequest(BaseModel):
-    type_name: str
+    type_name: BoundedName
     unique_identifier: NewName
     name: BoundedName | None = None
-    notes: str | None = None
+    notes: BoundedText | None = None
 
 
 class Sensor(BaseModel):
@@ -88,35 +95,35 @@ class ListSensorsRequest(BaseModel):
 class SensorRequest(BaseModel):
     """Names one sensor."""
 
-    unique_identifier: str
+    unique_identifier: BoundedName
 
 
 class EditSensorRequest(BaseModel):
     """Both fields are required, as in DTBase; null clears one (additive: DTBase wants
     strings, but a sensor may have no name or notes, as insert-sensor allows)."""
 
-    unique_identifier: str
+    unique_identifier: BoundedName
     name: BoundedName | None
-    notes: str | None
+    notes: BoundedText | None
 
 
 class DeleteSensorTypeRequest(BaseModel):
-    type_name: str
+    type_name: BoundedName
 
 
 class EditSensorTypeRequest(BaseModel):
     """Additive. Fields left out keep their value; `description: null` clears it."""
 
-    type_name: str
+    type_name: BoundedName
     new_name: NewName | None = None
-    description: str | None = None
+    description: BoundedText | None = None
 
 
 class MeasureRequest(BaseModel):
     """Names one measure by its (name, units)."""
 
-    name: str
-    units: str | None
+    name: BoundedName
+    units: BoundedName | None
 
 
 class EditSensorMeasureRequest(BaseModel):
@@ -125,16 +132,16 @@ class EditSensorMeasureRequest(BaseModel):
     The datatype cannot change once the measure has readings.
     """
 
-    name: str
-    units: str | None
+    name: BoundedName
+    units: BoundedName | None
     new_name: NewName | None = None
     new_units: BoundedName | None = None
     new_datatype: ValueDatatype | None = None
 
 
 class InsertSensorLocationRequest(BaseModel):
-    unique_identifier: str
-    schema_name: str
+    unique_identifier: BoundedName
+    schema_name: BoundedName
     coordinates: dict[str, ValueType] = Field(
         description="A filter on the schema's identifiers; the first matching location is used."
     )
@@ -170,11 +177,11 @@ class SensorLocation(BaseModel):
 
 
 class InsertSensorReadingsRequest(BaseModel):
-    measure_name: str
-    unique_identifier: str
+    measure_name: BoundedName
+    unique_identifier: BoundedName
     readings: list[ValueType]
     timestamps: UtcDatetimes
-    measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
+    measure_units: BoundedName | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
     overwrite: bool = Field(default=False, description=OVERWRITE_DESCRIPTION)
 
 
@@ -255,11 +262,11 @@ class ExportSensorReadingsRequest(BaseModel):
 class SeriesReadings(BaseModel):
     """Readings of one measure of one sensor, in a bulk insert."""
 
-    unique_identifier: str
-    measure_name: str
+    unique_identifier: BoundedName
+    measure_name: BoundedName
     readings: list[ValueType]
     timestamps: UtcDatetimes
-    measure_units: str | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
+    measure_units: BoundedName | None = Field(default=None, description=MEASURE_UNITS_DESCRIPTION)
 
 
 class InsertReadingsBulkRequest(BaseModel):

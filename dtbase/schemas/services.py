@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
-from dtbase.schemas.common import NOT_BLANK, UtcDatetime
+from dtbase.schemas.common import KEY_LENGTH, NAME_LENGTH, NOT_BLANK, URL_LENGTH, UtcDatetime
 
 
 class RunStatus(StrEnum):
@@ -92,12 +92,21 @@ def _storable_text(text: str) -> str:
 
 
 # Text that PostgreSQL accepts: anything else is a 422, never a 500.
-Text = Annotated[str, AfterValidator(_storable_text)]
+STORABLE = AfterValidator(_storable_text)
+Text = Annotated[str, STORABLE]
+# Bounded texts: a length given before a validator is pydantic's own string check (its
+# 422 says "String should have at most N characters"); after, a generic one.
+# The name of a service, parameter set, schedule or trigger (in an index: KEY_LENGTH).
+Key = Annotated[str, Field(max_length=KEY_LENGTH), STORABLE]
+NewKey = Annotated[Key, NOT_BLANK]
+Url = Annotated[str, Field(max_length=URL_LENGTH), STORABLE]
+# A cron expression or a time zone: not in an index, but each no longer than this.
+Setting = Annotated[str, Field(max_length=NAME_LENGTH), STORABLE]
 
 
 class InsertServiceRequest(BaseModel):
-    name: Annotated[Text, NOT_BLANK]
-    url: Text = Field(
+    name: NewKey
+    url: Url = Field(
         description="http or https, on a host the backend's DT_SERVICE_URL_ALLOWLIST allows; "
         "put an Azure Function key in it (`?code=`; shown to admins only)."
     )
@@ -107,14 +116,14 @@ class InsertServiceRequest(BaseModel):
 class EditServiceRequest(BaseModel):
     """Change a service; the fields left out (or null) keep their value."""
 
-    name: Text = Field(description="The service to change.")
-    new_name: Annotated[Text, NOT_BLANK] | None = None
-    url: Text | None = None
+    name: Key = Field(description="The service to change.")
+    new_name: NewKey | None = None
+    url: Url | None = None
     http_method: HttpMethod | None = None
 
 
 class DeleteServiceRequest(BaseModel):
-    name: Text
+    name: Key
 
 
 class ServiceDetails(BaseModel):
@@ -124,20 +133,20 @@ class ServiceDetails(BaseModel):
 
 
 class InsertParameterSetRequest(BaseModel):
-    service_name: Text
-    name: Annotated[Text, NOT_BLANK]
+    service_name: Key
+    name: NewKey
     parameters: dict[str, Any]
 
 
 class EditParameterSetRequest(BaseModel):
-    service_name: Text
-    name: Text
+    service_name: Key
+    name: Key
     parameters: dict[str, Any] = Field(description="Replaces the stored parameters completely.")
 
 
 class DeleteParameterSetRequest(BaseModel):
-    service_name: Text
-    name: Text
+    service_name: Key
+    name: Key
 
 
 class ListParameterSetsRequest(BaseModel):
@@ -151,8 +160,8 @@ class ParameterSet(BaseModel):
 
 
 class CallServiceRequest(BaseModel):
-    service_name: Text
-    parameter_set_name: Text | None = Field(
+    service_name: Key
+    parameter_set_name: Key | None = Field(
         default=None, description="A stored parameter set; the run is attributed to it."
     )
     parameters: dict[str, Any] | list[Any] | None = Field(
@@ -261,14 +270,14 @@ MAX_INTERVAL_SECONDS = 366 * 24 * 3600
 
 
 class InsertScheduleRequest(BaseModel):
-    service_name: Text
-    name: Annotated[Text, NOT_BLANK]
-    cron: Text | None = Field(default=None, description=CRON_DESCRIPTION)
+    service_name: Key
+    name: NewKey
+    cron: Setting | None = Field(default=None, description=CRON_DESCRIPTION)
     interval_seconds: int | None = Field(
         default=None, ge=1, le=MAX_INTERVAL_SECONDS, description=INTERVAL_DESCRIPTION
     )
-    time_zone: Text = Field(default="UTC", description="An IANA name, e.g. `Europe/London`.")
-    parameter_set_name: Text | None = Field(
+    time_zone: Setting = Field(default="UTC", description="An IANA name, e.g. `Europe/London`.")
+    parameter_set_name: Key | None = Field(
         default=None, description="Run with this parameter set's parameters."
     )
     parameters: dict[str, Any] | list[Any] | None = Field(
@@ -289,15 +298,15 @@ class EditScheduleRequest(BaseModel):
     replaces `parameters` and the reverse; an explicit null clears a field.
     """
 
-    service_name: Text
-    name: Text = Field(description="The schedule to change.")
-    new_name: Annotated[Text, NOT_BLANK] | None = None
-    cron: Text | None = Field(default=None, description=CRON_DESCRIPTION)
+    service_name: Key
+    name: Key = Field(description="The schedule to change.")
+    new_name: NewKey | None = None
+    cron: Setting | None = Field(default=None, description=CRON_DESCRIPTION)
     interval_seconds: int | None = Field(
         default=None, ge=1, le=MAX_INTERVAL_SECONDS, description=INTERVAL_DESCRIPTION
     )
-    time_zone: Text | None = None
-    parameter_set_name: Text | None = None
+    time_zone: Setting | None = None
+    parameter_set_name: Key | None = None
     parameters: dict[str, Any] | list[Any] | None = None
     enabled: bool | None = Field(default=None, description="false disables, true enables.")
     start_at: UtcDatetime | None = Field(
@@ -306,8 +315,8 @@ class EditScheduleRequest(BaseModel):
 
 
 class DeleteScheduleRequest(BaseModel):
-    service_name: Text
-    name: Text
+    service_name: Key
+    name: Key
 
 
 class ListSchedulesRequest(BaseModel):

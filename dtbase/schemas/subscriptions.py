@@ -10,33 +10,35 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dtbase.schemas.common import NAME_LENGTH, NOT_BLANK, UtcDatetime
+from dtbase.schemas.common import NAME_LENGTH, NOT_BLANK, URL_LENGTH, UtcDatetime
 from dtbase.schemas.events import EventQuery
-from dtbase.schemas.services import Text
+from dtbase.schemas.services import STORABLE
 
 # A secret shorter than this is too easy to guess for an HMAC key (a generated one has
 # 43 characters: 32 random bytes).
 MIN_SECRET_LENGTH = 24
 MAX_SECRET_LENGTH = 256
-MAX_URL_LENGTH = 2048
 # At most this many entries of a subscription's delivery log are kept (the newest).
 DELIVERY_LOG_KEPT = 200
 
-SubscriptionName = Annotated[Text, NOT_BLANK, Field(max_length=NAME_LENGTH)]
+Name = Annotated[str, Field(max_length=NAME_LENGTH), STORABLE]
+SubscriptionName = Annotated[Name, NOT_BLANK]
 Url = Annotated[
-    Text,
+    str,
     Field(
-        max_length=MAX_URL_LENGTH,
+        max_length=URL_LENGTH,
         description="http or https, on a host the backend's DT_WEBHOOK_URL_ALLOWLIST allows.",
     ),
+    STORABLE,
 ]
 Secret = Annotated[
-    Text,
+    str,
     Field(
         min_length=MIN_SECRET_LENGTH,
         max_length=MAX_SECRET_LENGTH,
         description="The HMAC-SHA256 key of the signatures; left out, the backend makes one.",
     ),
+    STORABLE,
 ]
 
 
@@ -63,7 +65,7 @@ class CreateSubscriptionRequest(_Request):
 class EditSubscriptionRequest(_Request):
     """Change a subscription; the fields left out (or null) keep their value."""
 
-    name: Text = Field(description="The subscription to change.")
+    name: Name = Field(description="The subscription to change.")
     new_name: SubscriptionName | None = None
     url: Url | None = None
     query: EventQuery | None = Field(
@@ -72,18 +74,18 @@ class EditSubscriptionRequest(_Request):
 
 
 class SubscriptionNameRequest(_Request):
-    name: Text
+    name: Name
 
 
 class RotateSecretRequest(_Request):
-    name: Text
+    name: Name
     secret: Secret | None = Field(
         default=None, description="The new secret; left out, the backend makes one."
     )
 
 
 class DeliveryLogRequest(_Request):
-    name: Text
+    name: Name
     limit: int = Field(
         default=100, ge=1, le=DELIVERY_LOG_KEPT, description="The newest attempts, at most."
     )

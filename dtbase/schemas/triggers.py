@@ -10,13 +10,13 @@ is `max_wait_seconds` old).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from dtbase.schemas.common import NOT_BLANK, UtcDatetime
+from dtbase.schemas.common import UtcDatetime
 from dtbase.schemas.events import EventQuery
-from dtbase.schemas.services import Text
+from dtbase.schemas.services import Key, NewKey
 
 # A day: a longer quiet time before a run is almost certainly a mistake in the unit.
 MAX_DEBOUNCE_SECONDS = 24 * 3600
@@ -48,10 +48,10 @@ PARAMETERS_DESCRIPTION = (
 
 
 class CreateTriggerRequest(BaseModel):
-    name: Annotated[Text, NOT_BLANK]
-    service_name: Text
+    name: NewKey
+    service_name: Key
     query: EventQuery = Field(description="The events that start runs (see /events/list).")
-    parameter_set_name: Text | None = Field(
+    parameter_set_name: Key | None = Field(
         default=None, description="Run with this parameter set's parameters."
     )
     parameters: dict[str, Any] | list[Any] | None = Field(
@@ -74,10 +74,10 @@ class EditTriggerRequest(BaseModel):
     replaces `parameters` and the reverse; an explicit null clears one. A change of the
     query, the parameters or the parameter set drops the burst waiting to run."""
 
-    name: Text = Field(description="The trigger to change.")
-    new_name: Annotated[Text, NOT_BLANK] | None = None
+    name: Key = Field(description="The trigger to change.")
+    new_name: NewKey | None = None
     query: EventQuery | None = None
-    parameter_set_name: Text | None = None
+    parameter_set_name: Key | None = None
     parameters: dict[str, Any] | list[Any] | None = Field(
         default=None, description=PARAMETERS_DESCRIPTION
     )
@@ -95,11 +95,11 @@ class EditTriggerRequest(BaseModel):
 class TriggerName(BaseModel):
     """Names one trigger (enable, disable, delete)."""
 
-    name: Text
+    name: Key
 
 
 class ListTriggersRequest(BaseModel):
-    service_name: Text | None = None
+    service_name: Key | None = None
 
 
 class Trigger(BaseModel):

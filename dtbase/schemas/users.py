@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -11,6 +12,10 @@ from dtbase.core.settings import MIN_PASSWORD_LENGTH
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
 # The longest email address (RFC 5321's 64 + 1 + 255); the users table holds this many.
 EMAIL_LENGTH = 320
+# The longest password: longer ones are no safer, and each costs its hash's time.
+PASSWORD_LENGTH = 1024
+Email = Annotated[str, Field(max_length=EMAIL_LENGTH)]
+Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=PASSWORD_LENGTH)]
 
 
 class Role(StrEnum):
@@ -22,8 +27,8 @@ class Role(StrEnum):
 
 
 class CreateUserRequest(BaseModel):
-    email: str = Field(max_length=EMAIL_LENGTH)
-    password: str = Field(min_length=MIN_PASSWORD_LENGTH)
+    email: Email
+    password: Password
     role: Role = Role.user
 
     @field_validator("email")
@@ -35,16 +40,16 @@ class CreateUserRequest(BaseModel):
 
 
 class DeleteUserRequest(BaseModel):
-    email: str
+    email: Email
 
 
 class ChangePasswordRequest(BaseModel):
-    email: str
-    password: str = Field(min_length=MIN_PASSWORD_LENGTH, description="The new password.")
+    email: Email
+    password: Password = Field(description="The new password.")
 
 
 class SetRoleRequest(BaseModel):
-    email: str
+    email: Email
     role: Role
 
 

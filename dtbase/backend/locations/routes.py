@@ -18,6 +18,7 @@ from dtbase.schemas.locations import (
     LocationIdentifier,
     LocationRequest,
     LocationSchema,
+    NewLocationSchema,
     SchemaNameRequest,
 )
 from dtbase.schemas.values import Scalar, ValueType
@@ -39,7 +40,7 @@ TYPE_ERRORS = "A coordinate's JSON type does not match its identifier's datatype
         }
     ),
 )
-def insert_location_schema(body: LocationSchema, session: SessionDep, _: Writer) -> Msg:
+def insert_location_schema(body: NewLocationSchema, session: SessionDep, _: Writer) -> Msg:
     """Create a schema; identifiers are created unless one with the same (name, units)
     exists, in which case the submitted datatype is ignored."""
     store.insert_schema(

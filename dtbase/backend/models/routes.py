@@ -27,6 +27,7 @@ from dtbase.schemas.models import (
     ModelRunValues,
     ModelScenario,
     NewModel,
+    ScenarioRequest,
 )
 
 router: APIRouter = protected_router(prefix="/model", tags=["model"])
@@ -86,7 +87,7 @@ def edit_model(body: EditModelRequest, session: SessionDep, _: Writer) -> Msg:
     response_model=Msg,
     responses=documented({400: store.NO_MODEL, 409: store.SCENARIO_EXISTS}),
 )
-def insert_model_scenario(body: ModelScenario, session: SessionDep, _: Writer) -> Msg:
+def insert_model_scenario(body: ScenarioRequest, session: SessionDep, _: Writer) -> Msg:
     """Add a scenario to a model. Descriptions are unique per model, null included."""
     store.create_scenario(session, model_name=body.model_name, description=body.description)
     return Msg(detail="Model scenario inserted")
@@ -103,7 +104,7 @@ def list_model_scenarios(session: SessionDep) -> list[ModelScenario]:
     response_model=Msg,
     responses=documented({400: NO_SCENARIO, 409: "Runs use the scenario"}),
 )
-def delete_model_scenario(body: ModelScenario, session: SessionDep, _: Writer) -> Msg:
+def delete_model_scenario(body: ScenarioRequest, session: SessionDep, _: Writer) -> Msg:
     """Delete a scenario. Refused while runs use it."""
     store.delete_scenario(session, model_name=body.model_name, description=body.description)
     return Msg(detail="Model scenario deleted")
