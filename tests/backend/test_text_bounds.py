@@ -135,7 +135,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "/service/insert-parameter-set": {"service_name": "svc", "name": "ps2", "parameters": {}},
     "/service/delete-parameter-set": {"service_name": "svc", "name": "ps"},
     "/service/edit-parameter-set": {"service_name": "svc", "name": "ps", "parameters": {"a": 1}},
-    "/service/run-service": {"service_name": "svc", "parameter_set_name": "ps", "wait": False},
+    # Waits for its run (refused at once: nothing listens on port 1), so that no run ends
+    # after the test, in the next one.
+    "/service/run-service": {"service_name": "svc", "parameter_set_name": "ps", "wait": True},
     "/service/insert-schedule": {
         "service_name": "svc",
         "name": "sch2",
@@ -319,6 +321,7 @@ def test_too_long_is_a_422_naming_the_field_and_its_limit_and_at_the_limit_never
                 wrong[f"{where} {label}"] = (answer.status_code, changed, answer.text[:300])
     # The longest text each field takes, in the most bytes: stored, or refused with a 4xx.
     for where, limit in fields:
+        assert limit is not None
         answer = existing.post(path, json=_placed(BODIES[path], where, _four_byte_text(limit)))
         if answer.status_code >= 500:
             wrong[f"{where} at the limit"] = (answer.status_code, answer.text[:300])
