@@ -112,7 +112,12 @@ def test_installation_time_defaults_to_now(located: httpx.Client) -> None:
 
 
 def test_unknown_sensor_lists_nothing(located: httpx.Client) -> None:
-    assert _history(located, "nope") == []
+    # DTBase's contract (API.md S4, and 0.7: a list that matches nothing is 200 `[]`), kept
+    # as list-locations keeps it for an unknown schema (decision 4): not a 404.
+    response = located.post("/sensor/list-sensor-locations", json={"unique_identifier": "nope"})
+
+    assert response.status_code == 200
+    assert response.json() == []
 
 
 @pytest.mark.parametrize(
