@@ -1,20 +1,25 @@
 """The event JSON that PostgreSQL writes (`store.event_json_after`, read by the list and
 the stream) is the JSON `EventOut` gives: the same keys in the same order, the same
-values, the time to the byte; only the spacing inside `meta` is jsonb's."""
+values, the time to the byte; only the spacing inside `meta` is jsonb's. And the client,
+which builds events from it without validating them again, gets the same events."""
 
 from __future__ import annotations
 
+import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dtbase.backend.db import make_session_factory
 from dtbase.backend.events import store
 from dtbase.backend.events.tables import Event
+from dtbase.client import Client
+from dtbase.client import events as client_events
 from dtbase.schemas.events import EventKind, EventOut, EventQuery
 
 Sessions = sessionmaker[Session]
@@ -137,7 +142,8 @@ def test_the_json_is_the_models_json(sessions: Sessions, zone: str) -> None:
         # Spaces only inside `meta`: the rest is byte for byte the model's.
         head = expected.partition(',"meta":')[0]
         assert sql.json.startswith(head + ',"meta":{')
-        assert "\n" not in sql.json and "\r" not in sql.json  # one SSE `data:` line
+        assert "\n" not in sql.json  # one SSE `data:` line
+        assert "\r" not in sql.json
 
 
 def test_times_to_the_byte(sessions: Sessions) -> None:
@@ -170,3 +176,47 @@ def test_the_list_answers_the_same_json(sessions: Sessions, admin: Any) -> None:
         "events": [event.model_dump(mode="json") for event in expected],
         "last_id": expected[-1].id,
     }
+
+
+def test_the_client_reads_the_events_the_model_gives(sessions: Sessions, client: Client) -> None:
+    """`client.events` builds its events without validating them again: they are the
+    events the backend's model makes of the rows, through the list and the stream."""
+    _store(
+        sessions,
+        [
+            {"kind": kind.value, "meta": meta, "time": time}
+            for time in TIMES
+            for kind, meta in EVENTS
+        ],
+    )
+    with sessions() as session:
+        expected = store.events_after(session, ALL, after=0, limit=1000)
+
+    page = client.events.history(limit=1000)
+    streamed = list(itertools.islice(client.events.stream(from_=0), len(expected)))
+
+    for events in (page.events, streamed):
+        assert [event.model_dump() for event in events] == [e.model_dump() for e in expected]
+        assert [event.model_dump_json() for event in events] == [
+            e.model_dump_json() for e in expected
+        ]
+        assert all(type(event.kind) is EventKind for event in events)
+        assert all(event.time.utcoffset() == timedelta(0) for event in events)
+    assert page.last_id == expected[-1].id
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"id": 1, "time": "yesterday", "kind": "model.created", "meta": {}}',
+        b'{"id": 1, "time": "2026-12-05T10:00:00Z", "kind": "model.nope", "meta": {}}',
+        b'{"id": 1, "kind": "model.created", "meta": {}}',
+        b"[1, 2]",
+        b"not json",
+    ],
+)
+def test_what_is_not_an_event_is_refused_as_validation_would(data: bytes) -> None:
+    with pytest.raises(ValidationError):
+        client_events._event(data)
+    with pytest.raises(ValidationError):
+        client_events._page(b'{"events": [' + data + b'], "last_id": 1}')

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from dtbase.backend.events.query import where
@@ -41,7 +41,7 @@ class EventJson(NamedTuple):
 # when there are any, and a `Z`. `meta` is jsonb's own text (its key order, a space
 # after `:` and `,`): the same JSON as `EventOut.model_dump_json()` gives, differently
 # spaced (tests/events/test_event_wire.py holds them equal).
-_JSON = literal_column(
+_JSON: ColumnElement[str] = literal_column(
     """'{"id":' || event.id"""
     """ || ',"time":"' || to_char(event.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS'"""
     """ || CASE WHEN date_trunc('second', event.time) = event.time THEN '' ELSE '.US' END"""

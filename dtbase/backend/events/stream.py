@@ -6,9 +6,9 @@ events after the last it saw (`event_json_after`, no filter), in pages, and appe
 to the queue of every listener it matches. A listener's queue is bounded: when it is full,
 the hub stops filling it and marks it overflowed; the listener then reads from the
 database (`event_json_after` with its query in SQL) from the last event it sent, until it
-is caught up, and takes its queue again. Events travel as the JSON text the database
-wrote (`EventJson`): a stream writes them out as they are. A slow client therefore holds no one up, costs at
-most one queue of memory, and misses nothing.
+is caught up, and takes its queue again. A slow client therefore holds no one up, costs at
+most one queue of memory, and misses nothing. Events travel as the JSON text the
+database wrote (`EventJson`): a stream writes them out as they are.
 
 Why nothing is missed, joining or catching up: a listener registers (or resets its queue)
 first, then reads the database from its cursor until a page comes back short. Every event
