@@ -134,6 +134,7 @@ def test_the_json_is_the_models_json(sessions: Sessions, zone: str) -> None:
 
     assert len(by_sql) == len(by_model) == len(TIMES) * len(EVENTS)
     for sql, model in zip(by_sql, by_model, strict=True):
+        assert EventOut.model_validate(model.model_dump()) == model  # built as validated
         expected = model.model_dump_json()
         assert _compact(sql.json) == expected
         assert (sql.id, sql.kind) == (model.id, model.kind.value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, func, literal_column, select
@@ -20,8 +20,9 @@ def events_after(session: Session, query: EventQuery, *, after: int, limit: int)
         .order_by(Event.id)
         .limit(limit)
     )
+    # Built, not validated: the rows are what the outbox holds (a kind, a jsonb object).
     return [
-        EventOut(id=id_, time=time, kind=EventKind(kind), meta=meta)
+        EventOut.model_construct(id=id_, time=time.astimezone(UTC), kind=EventKind(kind), meta=meta)
         for id_, time, kind, meta in rows
     ]
 
