@@ -82,6 +82,11 @@ def main() -> None:
     parser.add_argument(
         "--subscriptions", type=int, default=10, help="webhook subscriptions in ingest"
     )
+    parser.add_argument(
+        "--delivery-process",
+        action="store_true",
+        help="webhooks delivered by a second backend process, not the one measured",
+    )
     parser.add_argument("--listen", metavar="JSON", help="be a listener process (see there)")
     args = parser.parse_args()
     if args.listen is not None:
@@ -96,7 +101,13 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     url = database.start()
     try:
         migrate.upgrade(url)
-        with backend(url, folder) as (base, pid):
+        # With --delivery-process, a second backend process (a replica, as on a deployment
+        # with several) delivers the webhooks, and the one measured does not.
+        delivering = {"DT_WEBHOOK_DELIVERY_ENABLED": str(not args.delivery_process).lower()}
+        with (
+            backend(url, folder, delivering) as (base, pid),
+            backend(url, folder, {}) if args.delivery_process else _nothing(),
+        ):
             http = logged_in(base)
             setup(http)
             rows = []
@@ -119,18 +130,22 @@ def run(folder: Path, args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def backend(database_url: str, folder: Path) -> Iterator[tuple[str, int]]:
+def backend(database_url: str, folder: Path, settings: dict[str, str]) -> Iterator[tuple[str, int]]:
     port = free_port()
-    env = os.environ | {
-        "DT_DATABASE_URL": database_url,
-        "DT_ENVIRONMENT": "production",
-        "DT_JWT_SECRET_KEY": SECRET,
-        "DT_DEFAULT_USER_PASS": PASSWORD,
-        "DT_DATA_DIR": str(folder / "data"),
-        "DT_SCHEDULER_ENABLED": "false",
-        "DT_ROLLUP_REFRESH_SECONDS": "0",
-        "DT_WEBHOOK_URL_ALLOWLIST": "127.0.0.1",
-    }
+    env = (
+        os.environ
+        | settings
+        | {
+            "DT_DATABASE_URL": database_url,
+            "DT_ENVIRONMENT": "production",
+            "DT_JWT_SECRET_KEY": SECRET,
+            "DT_DEFAULT_USER_PASS": PASSWORD,
+            "DT_DATA_DIR": str(folder / "data"),
+            "DT_SCHEDULER_ENABLED": "false",
+            "DT_ROLLUP_REFRESH_SECONDS": "0",
+            "DT_WEBHOOK_URL_ALLOWLIST": "127.0.0.1",
+        }
+    )
     command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port)]
     with (folder / "backend.log").open("ab") as log:
         server = subprocess.Popen(
