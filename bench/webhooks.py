@@ -118,6 +118,8 @@ def _receiver(arrival: Callable[[str, int], None]) -> Iterator[str]:
     (`.../hook`: any path under it is received as well)."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps connections open, as receivers do
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
