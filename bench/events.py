@@ -4,10 +4,12 @@ write, and how fast one catches up.
 Starts its own embedded PostgreSQL and the backend as the image runs it (`dtbase serve
 backend`, one worker), then measures:
 
-* ingest with 10 SSE listeners connected against none, at 10,000 and at 1,000 readings
-  per request: rounds with and without listeners alternate (as in `ab_ingest.py`, since
-  single runs on the 2-core machine move by 10-20%), and the medians of the rounds are
-  compared (target: at least 0.95x);
+* ingest with 10 SSE listeners connected and 10 webhook subscriptions active against
+  none, at 10,000 and at 1,000 readings per request: rounds with and without them
+  alternate (as in `ab_ingest.py`, since single runs on the 2-core machine move by
+  10-20%), and the medians of the rounds are compared (target: at least 0.95x). Every
+  listener but two and every subscription matches the ingested sensor, so each request
+  is streamed 8 times and delivered 10 times, as it is stored;
 * from the commit of a write to each of 100 SSE listeners receiving its event: the
   event's `time` (taken by the database in the write's transaction, just before the
   commit) against the listener's clock when the record is read (target: median under
@@ -18,8 +20,10 @@ backend`, one worker), then measures:
     .venv/bin/python bench/events.py [--rounds 10] [--latency-writes 200] [--away 100000]
     .venv/bin/python bench/events.py --parts ingest     # only the ingest ratios
 
-The listeners (asyncio, httpx-sse) run in this process, beside the writer; the backend
-and the database share the same 2 cores: read the ratios, not the absolute figures.
+The SSE listeners (asyncio, httpx-sse) run in a process of their own (this file, with
+`--listen`), and so does the webhook receiver (`bench/webhooks.py --receive`): the
+writer's process does nothing but write. The backend, the database, the listeners and
+the receiver share the same 2 cores: read the ratios, not the absolute figures.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import itertools
+import json
 import os
 import statistics
 import subprocess
@@ -39,6 +44,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -51,6 +57,9 @@ from dtbase.client import Client
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.devdb import EmbeddedPostgres, free_port
 from dtbase.schemas.events import EventKind
+
+sys.path.insert(0, str(Path(__file__).parent))
+from webhooks import ReceiverProcess  # a benchmark beside this one
 
 PASSWORD = "bench-password-long-enough"
 SECRET = "a-bench-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!!"
@@ -69,7 +78,20 @@ def main() -> None:
         default=["ingest", "latency", "catch-up"],
         help="which figures (comma-separated): ingest, latency, catch-up",
     )
+    parser.add_argument("--listeners", type=int, default=10, help="SSE listeners in ingest")
+    parser.add_argument(
+        "--subscriptions", type=int, default=10, help="webhook subscriptions in ingest"
+    )
+    parser.add_argument(
+        "--delivery-process",
+        action="store_true",
+        help="webhooks delivered by a second backend process, not the one measured",
+    )
+    parser.add_argument("--listen", metavar="JSON", help="be a listener process (see there)")
     args = parser.parse_args()
+    if args.listen is not None:
+        listen(**json.loads(args.listen))
+        return
     with tempfile.TemporaryDirectory(prefix="dtbase-events-") as folder:
         run(Path(folder), args)
 
@@ -79,7 +101,13 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     url = database.start()
     try:
         migrate.upgrade(url)
-        with backend(url, folder) as (base, pid):
+        # With --delivery-process, a second backend process (a replica, as on a deployment
+        # with several) delivers the webhooks, and the one measured does not.
+        delivering = {"DT_WEBHOOK_DELIVERY_ENABLED": str(not args.delivery_process).lower()}
+        with (
+            backend(url, folder, delivering) as (base, pid),
+            backend(url, folder, {}) if args.delivery_process else _nothing(),
+        ):
             http = logged_in(base)
             setup(http)
             rows = []
@@ -87,8 +115,9 @@ def run(folder: Path, args: argparse.Namespace) -> None:
             # and no event recorded): request n from second n * 10,000 on.
             offsets = itertools.count()
             if "ingest" in args.parts:
-                for size in (10_000, 1_000):
-                    rows.append(ingest_ratio(base, pid, http, size, args, offsets))
+                with ReceiverProcess() as receiver:
+                    for size in (10_000, 1_000):
+                        rows.append(ingest_ratio(base, pid, http, receiver, size, args, offsets))
             if "latency" in args.parts:
                 rows.append(latency(base, http, args.latency_writes))
             if "catch-up" in args.parts:
@@ -101,17 +130,22 @@ def run(folder: Path, args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def backend(database_url: str, folder: Path) -> Iterator[tuple[str, int]]:
+def backend(database_url: str, folder: Path, settings: dict[str, str]) -> Iterator[tuple[str, int]]:
     port = free_port()
-    env = os.environ | {
-        "DT_DATABASE_URL": database_url,
-        "DT_ENVIRONMENT": "production",
-        "DT_JWT_SECRET_KEY": SECRET,
-        "DT_DEFAULT_USER_PASS": PASSWORD,
-        "DT_DATA_DIR": str(folder / "data"),
-        "DT_SCHEDULER_ENABLED": "false",
-        "DT_ROLLUP_REFRESH_SECONDS": "0",
-    }
+    env = (
+        os.environ
+        | settings
+        | {
+            "DT_DATABASE_URL": database_url,
+            "DT_ENVIRONMENT": "production",
+            "DT_JWT_SECRET_KEY": SECRET,
+            "DT_DEFAULT_USER_PASS": PASSWORD,
+            "DT_DATA_DIR": str(folder / "data"),
+            "DT_SCHEDULER_ENABLED": "false",
+            "DT_ROLLUP_REFRESH_SECONDS": "0",
+            "DT_WEBHOOK_URL_ALLOWLIST": "127.0.0.1",
+        }
+    )
     command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port)]
     with (folder / "backend.log").open("ab") as log:
         server = subprocess.Popen(
@@ -149,6 +183,59 @@ def setup(http: httpx.Client) -> None:
     for uid in ("ingest", "latency"):
         body = {"type_name": "T", "unique_identifier": uid}
         http.post("/sensor/insert-sensor", json=body).raise_for_status()
+
+
+class ListenerProcess:
+    """`Listeners` in a process of their own (this file with `--listen`): connected when
+    made, disconnected at the end of the `with`."""
+
+    def __init__(self, base: str, token: str, queries: list[str]) -> None:
+        self.queries = queries
+        arguments = json.dumps({"base": base, "token": token, "queries": queries})
+        self._process = subprocess.Popen(
+            [sys.executable, __file__, "--listen", arguments],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._requests, self._answers = self._process.stdin, self._process.stdout
+        if self._answers.readline().strip() != "ready":
+            self._process.wait(30)
+            raise RuntimeError("The listeners did not connect (see above)")
+
+    def received(self) -> list[int]:
+        """How many events each listener has read so far."""
+        counts: list[int] = self._ask("received")
+        return counts
+
+    def delays(self) -> list[float]:
+        """For each event each listener read, how long after its time (seconds)."""
+        delays: list[float] = self._ask("delays")
+        return delays
+
+    def _ask(self, question: str) -> Any:
+        self._requests.write(question + "\n")
+        self._requests.flush()
+        return json.loads(self._answers.readline())
+
+    def __enter__(self) -> ListenerProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._requests.close()  # the process disconnects and ends at the end of its input
+        self._process.wait(timeout=60)
+
+
+def listen(base: str, token: str, queries: list[str]) -> None:
+    """The listener process: "ready" once every listener is connected, then an answer
+    (JSON) to each line of its input, "received" or "delays", until its input ends."""
+    with Listeners(base, token, queries) as listeners:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            answer = listeners.received if line.strip() == "received" else listeners.delays
+            print(json.dumps(answer), flush=True)
 
 
 class Listeners:
@@ -230,26 +317,57 @@ def payload(uid: str, start: int, count: int) -> bytes:
     )
 
 
+# Each matches every ingest request (the issue: "10 active subscriptions").
+SUBSCRIPTION_QUERIES: list[dict[str, Any]] = [
+    {},
+    {"kind": "readings.stored"},
+    {"sensor": "ingest"},
+    {"sensor_type": "T"},
+    {"measure": "temperature"},
+    {"kind": "readings.stored", "sensor": "ingest"},
+    {"sensor": ["ingest", "other"]},
+    {"kind": ["readings.stored", "model_run.stored"]},
+    {"measure": ["temperature", "humidity"]},
+    {"sensor_type": "T", "measure": "temperature"},
+]
+# Twice over: eight of ten match every ingest request, two none.
+LISTENER_QUERIES = [
+    "",
+    "sensor=ingest",
+    "kind=readings.stored",
+    "sensor=other",
+    "measure=temperature",
+]
+
+
 def ingest_ratio(
     base: str,
     pid: int,
     http: httpx.Client,
+    receiver: ReceiverProcess,
     size: int,
     args: argparse.Namespace,
     offsets: Iterator[int],
 ) -> str:
-    """Median seconds per request in rounds without and with 10 listeners (alternating,
-    a warm-up round first); the rate ratio."""
+    """Median seconds per request in rounds without and with 10 listeners and 10
+    subscriptions (alternating, a warm-up round first); the rate ratio. The backend's
+    CPU per request is counted twice: while the requests are sent, and until every
+    listener and receiver has had every event (all that the events cost)."""
     token = str(http.headers["Authorization"])
-    queries = ["", "sensor=ingest", "kind=readings.stored", "sensor=other", "measure=temperature"]
     times: dict[bool, list[float]] = {False: [], True: []}
     cpus: dict[bool, list[float]] = {False: [], True: []}
+    cpus_all: dict[bool, list[float]] = {False: [], True: []}
     missed = 0
     for round_number in range(args.rounds * 2 + 1):
-        with_listeners = round_number % 2 == 1
+        with_events = round_number % 2 == 1
         bodies = [payload("ingest", next(offsets) * 10_000, size) for _ in range(args.requests)]
-        listeners = Listeners(base, token, queries * 2) if with_listeners else None
-        with listeners or _nothing():
+        label = f"{size}-{round_number}"
+        listening = (
+            Listening(base, http, token, receiver, label, args.listeners, args.subscriptions)
+            if with_events
+            else None
+        )
+        with listening or _nothing():
             time.sleep(0.5)  # the listeners' first reads are done
             begin, cpu_begin = time.perf_counter(), cpu_seconds(pid)
             for body in bodies:
@@ -257,23 +375,74 @@ def ingest_ratio(
                 response.raise_for_status()
             elapsed = (time.perf_counter() - begin) / args.requests
             cpu = (cpu_seconds(pid) - cpu_begin) / args.requests
-            if listeners is not None:
-                missed += _wait_for(
-                    listeners,
-                    [args.requests if q != "sensor=other" else 0 for q in listeners.queries],
-                )
+            if listening is not None:
+                missed += listening.wait_for(args.requests)
+            cpu_all = (cpu_seconds(pid) - cpu_begin) / args.requests
         if round_number:
-            times[with_listeners].append(elapsed)
-            cpus[with_listeners].append(cpu)
+            times[with_events].append(elapsed)
+            cpus[with_events].append(cpu)
+            cpus_all[with_events].append(cpu_all)
     without, with_ = statistics.median(times[False]), statistics.median(times[True])
     cpu_without, cpu_with = statistics.median(cpus[False]), statistics.median(cpus[True])
+    all_without, all_with = statistics.median(cpus_all[False]), statistics.median(cpus_all[True])
     return (
-        f"ingest, {size:,} readings per request: {without * 1000:.1f} ms without listeners, "
-        f"{with_ * 1000:.1f} ms with 10 SSE listeners; rate ratio {without / with_:.3f} "
-        f"(target >= 0.95); backend CPU per request {cpu_without * 1000:.1f} / "
-        f"{cpu_with * 1000:.1f} ms, ratio {cpu_without / cpu_with:.3f}; "
-        f"events missed by listeners: {missed}"
+        f"ingest, {size:,} readings per request: {without * 1000:.1f} ms without, "
+        f"{with_ * 1000:.1f} ms with {args.listeners} SSE listeners and {args.subscriptions} "
+        "webhook subscriptions; "
+        f"rate ratio {without / with_:.3f} (target >= 0.95); backend CPU per request "
+        f"while sending {cpu_without * 1000:.1f} / {cpu_with * 1000:.1f} ms, ratio "
+        f"{cpu_without / cpu_with:.3f}; until every event was streamed and delivered "
+        f"{all_without * 1000:.1f} / {all_with * 1000:.1f} ms, ratio "
+        f"{all_without / all_with:.3f}; events missed: {missed}"
     )
+
+
+class Listening:
+    """SSE listeners (in a process of their own) and webhook subscriptions to `receiver`
+    (10 of each by default), from when it is made to the end of the `with`."""
+
+    def __init__(
+        self,
+        base: str,
+        http: httpx.Client,
+        token: str,
+        receiver: ReceiverProcess,
+        label: str,
+        listeners: int = 10,
+        subscriptions: int = 10,
+    ) -> None:
+        self._http, self._receiver = http, receiver
+        self._names = [f"bench-{label}-{n}" for n in range(subscriptions)]
+        self._paths = [f"/hook/{name}" for name in self._names]
+        queries = itertools.cycle(SUBSCRIPTION_QUERIES)
+        for name, query in zip(self._names, queries, strict=False):
+            body = {"name": name, "url": f"{receiver.url}/{name}", "query": query}
+            http.post("/events/subscriptions/create", json=body).raise_for_status()
+        self._queries = list(itertools.islice(itertools.cycle(LISTENER_QUERIES), listeners))
+        self._listeners = ListenerProcess(base, token, self._queries) if listeners else None
+
+    def wait_for(self, requests: int, timeout: float = 60) -> int:
+        """Wait until every listener and subscription has had the events of `requests`
+        requests; how many are still missing after `timeout` seconds."""
+        streamed = [0 if query == "sensor=other" else requests for query in self._queries]
+        deadline = time.monotonic() + timeout
+        while True:
+            received = self._listeners.received() if self._listeners else []
+            counts = self._receiver.counts()
+            missing = sum(max(0, e - r) for e, r in zip(streamed, received, strict=True))
+            missing += sum(max(0, requests - counts.get(path, 0)) for path in self._paths)
+            if not missing or time.monotonic() > deadline:
+                return missing
+            time.sleep(0.02)
+
+    def __enter__(self) -> Listening:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._listeners is not None:
+            self._listeners.__exit__()
+        for name in self._names:
+            self._http.post("/events/subscriptions/delete", json={"name": name})
 
 
 @contextmanager
@@ -281,12 +450,12 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-def _wait_for(listeners: Listeners, expected: list[int], timeout: float = 30) -> int:
+def _wait_for(listeners: ListenerProcess, expected: list[int], timeout: float = 30) -> int:
     """Wait until each listener has its expected count; the events still missing."""
     deadline = time.monotonic() + timeout
-    while listeners.received != expected and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return sum(max(0, e - r) for e, r in zip(expected, listeners.received, strict=True))
+    while (received := listeners.received()) != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return sum(max(0, e - r) for e, r in zip(expected, received, strict=True))
 
 
 def latency(base: str, http: httpx.Client, writes: int) -> str:
@@ -294,14 +463,14 @@ def latency(base: str, http: httpx.Client, writes: int) -> str:
     every 50 ms; the delays from each event's time to each listener reading it."""
     token = str(http.headers["Authorization"])
     queries = ["", "sensor=latency"] * 50
-    with Listeners(base, token, queries) as listeners:
+    with ListenerProcess(base, token, queries) as listeners:
         for number in range(writes):
             http.post(
                 "/sensor/insert-sensor-readings", content=payload("latency", number * 10, 10)
             ).raise_for_status()
             time.sleep(0.05)
         missed = _wait_for(listeners, [writes] * len(queries))
-    delays = sorted(listeners.delays)
+        delays = sorted(listeners.delays())
     median = statistics.median(delays) * 1000
     p99 = delays[int(len(delays) * 0.99)] * 1000
     return (

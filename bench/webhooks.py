@@ -10,12 +10,17 @@ wake-up, its claim and read, signing and the POST.
     .venv/bin/python bench/webhooks.py [--events 500] [--per-second 50]
 
 `webhook_latency` is the measurement alone, for bench/events.py to call with a backend of
-its own (one that may send webhooks to 127.0.0.1).
+its own (one that may send webhooks to 127.0.0.1); `ReceiverProcess` is a receiver in a
+process of its own, counting the requests to each path, for a benchmark whose own
+process must not take CPU from the backend while it is measured.
+
+    .venv/bin/python bench/webhooks.py --receive    # the receiver process (see there)
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import statistics
@@ -24,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,7 +59,11 @@ def webhook_latency(
     """Commit-to-receiver latency of `events` events committed at `per_second`, in ms:
     p50, p99 and max. The backend must deliver webhooks and allow 127.0.0.1."""
     arrived: dict[int, float] = {}
-    with _receiver(arrived) as url, httpx.Client(base_url=backend_url, timeout=30) as api:
+
+    def arrival(_path: str, event_id: int) -> None:
+        arrived.setdefault(event_id, time.monotonic())
+
+    with _receiver(arrival) as url, httpx.Client(base_url=backend_url, timeout=30) as api:
         login = api.post("/auth/login", json={"email": email, "password": password})
         login.raise_for_status()
         api.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
@@ -104,14 +113,19 @@ def _commit_events(
 
 
 @contextmanager
-def _receiver(arrived: dict[int, float]) -> Iterator[str]:
+def _receiver(arrival: Callable[[str, int], None]) -> Iterator[str]:
+    """A receiver answering 204 to every POST, calling `arrival(path, event id)`; its URL
+    (`.../hook`: any path under it is received as well)."""
+
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps connections open, as receivers do
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            arrived.setdefault(int(json.loads(body)["id"]), time.monotonic())
+            arrival(self.path, int(json.loads(body)["id"]))
             self.send_response(204)
             self.end_headers()
 
@@ -124,6 +138,55 @@ def _receiver(arrived: dict[int, float]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class ReceiverProcess:
+    """`_receiver` in a process of its own (`bench/webhooks.py --receive`): `url` takes
+    requests at any path under it; `counts()` is how many each path has had."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, __file__, "--receive"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._requests, self._answers = self._process.stdin, self._process.stdout
+        self.url = self._answers.readline().strip()
+        if not self.url:
+            raise RuntimeError("The webhook receiver did not start")
+
+    def counts(self) -> dict[str, int]:
+        self._requests.write("counts\n")
+        self._requests.flush()
+        counts: dict[str, int] = json.loads(self._answers.readline())
+        return counts
+
+    def __enter__(self) -> ReceiverProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._requests.close()  # the receiver ends at the end of its input
+        self._process.wait(timeout=30)
+
+
+def _receive() -> None:
+    """The receiver process: its URL on the first line of its output, then the counts
+    by path (JSON) for each line of its input, until its input ends."""
+    counts: collections.Counter[str] = collections.Counter()
+    lock = threading.Lock()
+
+    def arrival(path: str, _event_id: int) -> None:
+        with lock:
+            counts[path] += 1
+
+    with _receiver(arrival) as url:
+        print(url, flush=True)
+        for _ in sys.stdin:
+            with lock:
+                print(json.dumps(counts), flush=True)
 
 
 @contextmanager
@@ -161,7 +224,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--per-second", type=float, default=50.0)
+    parser.add_argument("--receive", action="store_true", help="be a receiver process")
     arguments = parser.parse_args()
+    if arguments.receive:
+        _receive()
+        return
     with tempfile.TemporaryDirectory() as directory:
         database = EmbeddedPostgres(Path(directory) / "pgdata", free_port())
         database_url = database.start()

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, SSEError
+import orjson
 
+from dtbase.client import sse
 from dtbase.client.errors import ApiError
 from dtbase.client.resource import Resource
-from dtbase.schemas.events import EventOut, EventPage, EventQuery
+from dtbase.schemas.events import EventKind, EventOut, EventPage, EventQuery
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class Events(Resource):
             "limit": limit,
         }
         response = self._client.send("GET", "/events/list", params=_parameters(query, extra))
-        return EventPage.model_validate_json(response.content)
+        return _page(response.content)
 
     def all_history(
         self,
@@ -88,7 +89,7 @@ class Events(Resource):
                 continue  # the backend ended the stream (its token expired): again at once
             except _Renewed:
                 continue
-            except (httpx.TransportError, SSEError, _Unavailable) as error:
+            except (httpx.TransportError, _Unavailable) as error:
                 logger.warning("Event stream interrupted (%s); again in %.1f s", error, backoff)
             time.sleep(backoff)
             backoff = min(backoff * 2, max_backoff)
@@ -112,9 +113,12 @@ class Events(Resource):
         ) as response:
             if not response.is_success:
                 _refused(response, self._client._renew)
-            for record in EventSource(response).iter_sse():
+            content_type = response.headers.get("content-type", "")
+            if not content_type.startswith("text/event-stream"):
+                raise _Unavailable(f"Expected an event stream, got {content_type!r}")
+            for record in sse.records(response.iter_bytes()):
                 if record.id:
-                    event = EventOut.model_validate_json(record.data) if record.data else None
+                    event = _event(record.data) if record.data else None
                     yield int(record.id), event
 
 
@@ -139,6 +143,34 @@ def _refused(response: httpx.Response, renew: Callable[[], bool]) -> None:
     if response.status_code >= 500:
         raise _Unavailable(f"{response.status_code}: {detail}")
     raise ApiError(response.status_code, detail, method="GET", path=response.request.url.path)
+
+
+def _event(data: bytes) -> EventOut:
+    """An event as the backend sends it, built without validating it again: ~5 µs an
+    event rather than ~13 (most of a catch-up's time in the client). What does not look
+    like one is validated, to raise pydantic's ValidationError saying what is wrong."""
+    try:
+        return _trusted(orjson.loads(data))
+    except (ValueError, KeyError, TypeError):
+        return EventOut.model_validate_json(data)
+
+
+def _trusted(fields: dict[str, Any]) -> EventOut:
+    return EventOut.model_construct(
+        id=fields["id"],
+        time=datetime.fromisoformat(fields["time"]),
+        kind=EventKind(fields["kind"]),
+        meta=fields["meta"],
+    )
+
+
+def _page(content: bytes) -> EventPage:
+    try:
+        page = orjson.loads(content)
+        events = [_trusted(fields) for fields in page["events"]]
+        return EventPage.model_construct(events=events, last_id=page["last_id"])
+    except (ValueError, KeyError, TypeError):
+        return EventPage.model_validate_json(content)
 
 
 def _parameters(query: Query, extra: Mapping[str, object]) -> httpx.QueryParams:

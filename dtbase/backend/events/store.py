@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from dtbase.backend.events.query import where
@@ -19,10 +20,49 @@ def events_after(session: Session, query: EventQuery, *, after: int, limit: int)
         .order_by(Event.id)
         .limit(limit)
     )
+    # Built, not validated: the rows are what the outbox holds (a kind, a jsonb object).
     return [
-        EventOut(id=id_, time=time, kind=EventKind(kind), meta=meta)
+        EventOut.model_construct(id=id_, time=time.astimezone(UTC), kind=EventKind(kind), meta=meta)
         for id_, time, kind, meta in rows
     ]
+
+
+class EventJson(NamedTuple):
+    """An event as its JSON text, as every reader gets it (`EventOut` on the wire), with
+    the id and kind that streams and their filters need beside it."""
+
+    id: int
+    kind: str
+    json: str
+
+
+# The event's JSON, written by PostgreSQL: a catch-up or a page of the list then costs
+# Python no work per event (building and validating an `EventOut` and dumping it took
+# ~25 µs an event, this ~1 µs). The time as pydantic writes a UTC datetime: microseconds
+# when there are any, and a `Z`. `meta` is jsonb's own text (its key order, a space
+# after `:` and `,`): the same JSON as `EventOut.model_dump_json()` gives, differently
+# spaced (tests/events/test_event_wire.py holds them equal).
+_JSON: ColumnElement[str] = literal_column(
+    """'{"id":' || event.id"""
+    """ || ',"time":"' || to_char(event.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS'"""
+    """ || CASE WHEN date_trunc('second', event.time) = event.time THEN '' ELSE '.US' END"""
+    """ || '"Z"')"""
+    """ || '","kind":' || to_json(event.kind)::text"""
+    """ || ',"meta":' || event.meta::text || '}'"""
+)
+
+
+def event_json_after(
+    session: Session, query: EventQuery, *, after: int, limit: int
+) -> list[EventJson]:
+    """`events_after`, as JSON text."""
+    rows = session.execute(
+        select(Event.id, Event.kind, _JSON)
+        .where(Event.id > after, where(query))
+        .order_by(Event.id)
+        .limit(limit)
+    )
+    return [EventJson(id_, kind, json) for id_, kind, json in rows]
 
 
 def first_id_since(session: Session, time: datetime) -> int:

@@ -2,12 +2,13 @@
 connected stream whose query they match.
 
 One read for all listeners, not one per listener: after a notification the hub reads the
-events after the last it saw (`events_after`, no filter), in pages, and appends each to
-the queue of every listener it matches. A listener's queue is bounded: when it is full,
+events after the last it saw (`event_json_after`, no filter), in pages, and appends each
+to the queue of every listener it matches. A listener's queue is bounded: when it is full,
 the hub stops filling it and marks it overflowed; the listener then reads from the
-database (`events_after` with its query in SQL) from the last event it sent, until it is
-caught up, and takes its queue again. A slow client therefore holds no one up, costs at
-most one queue of memory, and misses nothing.
+database (`event_json_after` with its query in SQL) from the last event it sent, until it
+is caught up, and takes its queue again. A slow client therefore holds no one up, costs at
+most one queue of memory, and misses nothing. Events travel as the JSON text the
+database wrote (`EventJson`): a stream writes them out as they are.
 
 Why nothing is missed, joining or catching up: a listener registers (or resets its queue)
 first, then reads the database from its cursor until a page comes back short. Every event
@@ -25,16 +26,17 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
+import orjson
 from anyio import CapacityLimiter
 from sqlalchemy.orm import Session, sessionmaker
 
 from dtbase.backend.events.listen import Notifications
 from dtbase.backend.events.query import matches
-from dtbase.backend.events.store import events_after, newest_id
-from dtbase.schemas.events import EventOut, EventQuery
+from dtbase.backend.events.store import EventJson, event_json_after, newest_id
+from dtbase.schemas.events import EventQuery
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +44,11 @@ T = TypeVar("T")
 
 # Events a listener may fall behind the hub before it reads from the database instead.
 QUEUE_SIZE = 1_000
-# Events per database read, for the hub and for a listener catching up.
+# Events per database read by the hub (one wake-up's worth, usually a few).
 PAGE = 1_000
+# Events per database read by a listener catching up: big pages cost fewer queries and
+# thread hops per event (a page of these is a few MB at most).
+CATCH_UP_PAGE = 5_000
 # The hub reads even without a notification this often (a missed one costs this much).
 POLL_SECONDS = 5.0
 # Database reads of listeners catching up at once: the rest wait, the pool's connections
@@ -58,12 +63,12 @@ class Listener:
 
     query: EventQuery
     capacity: int
-    waiting: deque[EventOut] = field(default_factory=deque)
+    waiting: deque[EventJson] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
 
-    def offer(self, event: EventOut) -> None:
-        if self.overflowed or not matches(self.query, event.kind, event.meta):
+    def offer(self, event: EventJson, meta: dict[str, Any]) -> None:
+        if self.overflowed or not matches(self.query, event.kind, meta):
             return
         if len(self.waiting) >= self.capacity:
             self.overflowed = True
@@ -84,16 +89,18 @@ class EventHub:
         *,
         queue_size: int = QUEUE_SIZE,
         page: int = PAGE,
+        catch_up_page: int = CATCH_UP_PAGE,
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self._session_factory = session_factory
         self._notifications = notifications
         self._queue_size = queue_size
         self._page = page
+        self._catch_up_page = catch_up_page
         self._poll_seconds = poll_seconds
         self._listeners: set[Listener] = set()
         self._joined = 0  # listeners ever registered: see `_read_new`
-        self._last: EventOut | None = None  # the last event read
+        self._last: EventJson | None = None  # the last event read
         self._task: asyncio.Task[None] | None = None
         self._catching_up = CapacityLimiter(CATCHING_UP_AT_ONCE)
 
@@ -125,7 +132,7 @@ class EventHub:
 
     async def follow(
         self, query: EventQuery, *, after: int, until: float | None = None
-    ) -> AsyncGenerator[list[EventOut], None]:
+    ) -> AsyncGenerator[list[EventJson], None]:
         """The events matching `query` with ids greater than `after`, in id order, in
         batches, for ever (or until the event loop's time `until`). Close it (aclosing)
         to leave the hub."""
@@ -158,17 +165,17 @@ class EventHub:
 
     async def _catch_up(
         self, query: EventQuery, *, after: int
-    ) -> AsyncGenerator[list[EventOut], None]:
+    ) -> AsyncGenerator[list[EventJson], None]:
         """Pages from the database until one comes back short (caught up)."""
         while True:
             page = await self.read(
-                partial(events_after, query=query, after=after, limit=self._page),
+                partial(event_json_after, query=query, after=after, limit=self._catch_up_page),
                 limiter=self._catching_up,
             )
             if page:
                 yield page
                 after = page[-1].id
-            if len(page) < self._page:
+            if len(page) < self._catch_up_page:
                 return
 
     async def _run(self) -> None:
@@ -196,24 +203,26 @@ class EventHub:
             # event in the table is newer than it.
             after = 0 if self._last is None else self._last.id - 1
             page = await self.read(
-                partial(events_after, query=ALL, after=after, limit=self._page + 1)
+                partial(event_json_after, query=ALL, after=after, limit=self._page + 1)
             )
             if self._last is not None:
-                if not page or (page[0].id, page[0].time) != (self._last.id, self._last.time):
+                # The same id and the same JSON (its time): the same event.
+                if not page or page[0] != self._last:
                     logger.info("Event %s is gone: reading every event kept", self._last.id)
                     self._last = None
                     continue
                 page = page[1:]
             for event in page:
+                meta = orjson.loads(event.json)["meta"]
                 for listener in self._listeners:
-                    listener.offer(event)
+                    listener.offer(event, meta)
             if page:
                 self._last = page[-1]
             if len(page) < self._page:
                 return
 
 
-def _newest(session: Session) -> EventOut | None:
+def _newest(session: Session) -> EventJson | None:
     newest = newest_id(session)
-    found = events_after(session, ALL, after=newest - 1, limit=1)
+    found = event_json_after(session, ALL, after=newest - 1, limit=1)
     return found[0] if found else None

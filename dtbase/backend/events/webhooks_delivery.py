@@ -38,7 +38,7 @@ from dtbase.backend.events.subscriptions import Attempt, Backoff
 from dtbase.backend.events.subscriptions_tables import EventSubscription
 from dtbase.backend.events.webhooks import request_of
 from dtbase.backend.services.allowlist import Allowlist, UrlNotAllowed
-from dtbase.backend.services.caller import CallPolicy, send_pinned
+from dtbase.backend.services.caller import CallPolicy, PinnedClients, send_pinned
 from dtbase.backend.services.masking import mask_url
 from dtbase.core.settings import BackendSettings
 from dtbase.schemas.common import utc_now
@@ -126,18 +126,23 @@ class Deliverer:
         return bool(self._threads)
 
     def _work(self) -> None:
-        # One event loop per worker, for its calls (the allow-list's checks are async).
+        # One event loop per worker, for its calls (the allow-list's checks are async),
+        # and its connections to receivers, kept open from one delivery to the next.
         with asyncio.Runner() as runner:
-            while not self._stop.is_set():
-                seen = self.wakeups.count
-                try:
-                    if self.deliver_one(runner):
-                        continue
-                    wait = self._idle_wait()
-                except Exception:
-                    logger.exception("Delivering webhooks failed; trying again in a moment")
-                    wait = IDLE_SECONDS
-                self.wakeups.wait(wait, after=seen)
+            clients = PinnedClients(self.policy.call)
+            try:
+                while not self._stop.is_set():
+                    seen = self.wakeups.count
+                    try:
+                        if self.deliver_one(runner, clients):
+                            continue
+                        wait = self._idle_wait()
+                    except Exception:
+                        logger.exception("Delivering webhooks failed; trying again in a moment")
+                        wait = IDLE_SECONDS
+                    self.wakeups.wait(wait, after=seen)
+            finally:
+                runner.run(clients.aclose())
 
     def _idle_wait(self) -> float:
         """Until the next retry is due, or IDLE_SECONDS at most."""
@@ -148,18 +153,23 @@ class Deliverer:
             return IDLE_SECONDS
         return max(0.0, min(IDLE_SECONDS, (due - now).total_seconds()))
 
-    def deliver_one(self, runner: asyncio.Runner) -> bool:
-        """Claim one subscription and deliver a batch; False when none had anything due."""
+    def deliver_one(self, runner: asyncio.Runner, clients: PinnedClients | None = None) -> bool:
+        """Claim one subscription and deliver a batch; False when none had anything due.
+        `clients`: connections kept open (in `runner`'s loop); none: one per request."""
         with self.session_factory.begin() as session:
             subscription = subscriptions.claim_due(session, now=utc_now())
             if subscription is None:
                 return False
-            self._deliver(session, subscription, runner)
+            self._deliver(session, subscription, runner, clients)
             subscriptions.prune_log(session, subscription)
         return True
 
     def _deliver(
-        self, session: Session, subscription: EventSubscription, runner: asyncio.Runner
+        self,
+        session: Session,
+        subscription: EventSubscription,
+        runner: asyncio.Runner,
+        clients: PinnedClients | None,
     ) -> None:
         # Last in line for the next claim: a busy subscription does not starve the others.
         subscription.next_attempt_at = utc_now()
@@ -175,7 +185,7 @@ class Deliverer:
         for event in (event for event in read if event.id <= bound):
             if time.monotonic() - started > BATCH_SECONDS or self._stop.is_set():
                 return
-            attempt = runner.run(self._send(subscription, event))
+            attempt = runner.run(self._send(subscription, event, clients))
             subscriptions.log(session, subscription, attempt)
             if not attempt.succeeded:
                 subscriptions.failed(
@@ -189,7 +199,9 @@ class Deliverer:
         if complete:
             subscription.last_event_id = bound
 
-    async def _send(self, subscription: EventSubscription, event: EventOut) -> Attempt:
+    async def _send(
+        self, subscription: EventSubscription, event: EventOut, clients: PinnedClients | None
+    ) -> Attempt:
         now = utc_now()
         headers, body = request_of(
             event,
@@ -198,7 +210,7 @@ class Deliverer:
             secret=subscription.secret,
             now=now,
         )
-        return await post(subscription.url, headers, body, self.policy.call, event.id, now)
+        return await post(subscription.url, headers, body, self.policy.call, event.id, now, clients)
 
 
 async def post(
@@ -208,6 +220,7 @@ async def post(
     policy: CallPolicy,
     event_id: int,
     now: datetime,
+    clients: PinnedClients | None = None,
 ) -> Attempt:
     """POST one event to the checked address of `url`; never raises for network errors.
 
@@ -221,8 +234,9 @@ async def post(
     try:
         async with asyncio.timeout(policy.timeout_seconds):
             target = await policy.allowlist.target(url)
+            http = None if clients is None else clients.of(target)
             status_code, _ = await send_pinned(
-                target, "POST", policy, headers=headers, content=body
+                target, "POST", policy, headers=headers, http=http, content=body
             )
     except UrlNotAllowed as refusal:
         error = str(refusal)
