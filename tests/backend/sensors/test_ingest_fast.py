@@ -480,7 +480,7 @@ def test_series_in_any_order_of_sensors_still_take_the_copy(
     with one COPY rather than the slower ON CONFLICT (seen on the wire)."""
     factory = make_session_factory(engine)
     with round_trips(engine, tmp_path / "trace") as trips, factory() as session:
-        ids = dict(
+        ids: dict[str, int] = dict(
             session.execute(
                 sql_text(
                     "SELECT s.unique_identifier, s.id FROM sensor s"
