@@ -102,7 +102,9 @@ def run(folder: Path, args: argparse.Namespace) -> None:
             acl.write(f"\nuser {LOAD_USER}\ntopic readwrite {settings.mqtt_topic_prefix}/#\n")
         broker.reload()
         time.sleep(0.5)
-        rows = measure(settings, base, args)
+        postmaster = int((folder / "pgdata" / "postmaster.pid").read_text().split()[0])
+        mosquitto = int(broker.pid_file.read_text().strip())
+        rows = measure(settings, base, args, Parts(backend.pid, postmaster, mosquitto))
         print_table(rows)
     finally:
         broker.stop()
@@ -128,6 +130,57 @@ def setup(client: Client) -> None:
     )
     for sensor in SENSORS:
         client.sensors.insert_sensor("device", sensor)
+
+
+# --- the CPU of the other parts ---
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Parts:
+    """CPU seconds of the processes the bridge's drain keeps busy besides itself: the
+    backend, PostgreSQL (the server and its connections' processes) and the broker."""
+
+    def __init__(self, backend: int, postmaster: int, broker: int) -> None:
+        self.pids = {"backend": [backend], "PostgreSQL": [postmaster], "broker": [broker]}
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        postmaster = self.pids["PostgreSQL"][0]
+        pids = {**self.pids, "PostgreSQL": [postmaster, *children(postmaster)]}
+        return {part: {pid: cpu_seconds(pid) for pid in of_part} for part, of_part in pids.items()}
+
+    @staticmethod
+    def spent(
+        before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+    ) -> dict[str, float]:
+        """CPU seconds of each part between the two snapshots (a process that started
+        meanwhile counts from zero)."""
+        return {
+            part: sum(seconds - before[part].get(pid, 0.0) for pid, seconds in pids.items())
+            for part, pids in after.items()
+        }
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if ppid == parent:
+                found.append(int(entry.name))
+    return found
 
 
 # --- publishing ---
@@ -325,19 +378,26 @@ def bridge_drain_rate(
     payload: Any,
     per: int,
     profile: Path | None,
-) -> tuple[float, float]:
-    """Readings/s the bridge stores from its queued session, and the CPU microseconds it
-    spends per message (the whole process: the bridge's three threads)."""
+    parts: Parts,
+) -> tuple[float, float, dict[str, float]]:
+    """Readings/s the bridge stores from its queued session, the CPU microseconds it
+    spends per message (the whole process: the bridge's three threads), and those the
+    other parts spend meanwhile."""
     with timed_bridge(settings, base, 0) as bridge:
         assert bridge.connected.wait(30)
     publishers.burst(payload(n) for n in range(count))
     with timed_bridge(settings, base, count * per, profile) as bridge:
         # From the first message received, as for the bare subscriber (login and the
         # sensors' catalog are the bridge's start-up, not its rate).
+        while not bridge.first_arrival and not bridge.all_stored.is_set():
+            time.sleep(0.001)
+        before = parts.snapshot()
         assert bridge.all_stored.wait(900), f"stored {bridge.stored_readings}"
         elapsed = time.monotonic() - bridge.first_arrival
+        spent = Parts.spent(before, parts.snapshot())
         progress(f"  {dict(bridge.counters)}")
-    return count * per / elapsed, (bridge.last_cpu - bridge.first_cpu) / count * 1e6
+    per_message = {part: seconds / count * 1e6 for part, seconds in spent.items()}
+    return count * per / elapsed, (bridge.last_cpu - bridge.first_cpu) / count * 1e6, per_message
 
 
 def latencies(settings: MqttSettings, base: str, publishers: Publishers) -> list[float]:
@@ -424,7 +484,7 @@ def progress(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list[Row]:
+def measure(settings: MqttSettings, base: str, args: argparse.Namespace, parts: Parts) -> list[Row]:
     publishers = Publishers(settings)
     rows: list[Row] = []
     try:
@@ -435,7 +495,7 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
         progress("bare paho subscriber")
         bare, bare_cpu = bare_drain_rate(settings, publishers, args.messages)
         progress("bridge, single-reading messages")
-        drained, drained_cpu = bridge_drain_rate(
+        drained, drained_cpu, others = bridge_drain_rate(
             settings.model_copy(update={"mqtt_client_id": "bench-single"}),
             base,
             publishers,
@@ -443,6 +503,7 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
             single,
             1,
             args.profile and args.profile / "single",
+            parts,
         )
         rows.append(
             (
@@ -460,8 +521,17 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
                 f"{bare_cpu / drained_cpu:.2f}x",
             )
         )
+        rows.append(
+            (
+                "  meanwhile: backend, PostgreSQL, broker",
+                ", ".join(f"{others[part]:.0f}" for part in ("backend", "PostgreSQL", "broker"))
+                + " us",
+                "",
+                "",
+            )
+        )
         progress("bridge, messages of 100 readings")
-        big, big_cpu = bridge_drain_rate(
+        big, big_cpu, _ = bridge_drain_rate(
             settings.model_copy(update={"mqtt_client_id": "bench-hundred"}),
             base,
             publishers,
@@ -469,6 +539,7 @@ def measure(settings: MqttSettings, base: str, args: argparse.Namespace) -> list
             hundred,
             100,
             args.profile and args.profile / "hundred",
+            parts,
         )
         rows.append(
             (

@@ -8,10 +8,10 @@ after it lengthens the time other writers wait.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 from psycopg.types.json import Jsonb
 from sqlalchemy import Integer, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -40,23 +40,30 @@ def iso(time: datetime) -> str:
 
 
 # Events whose names the database knows better than the writer: built by one INSERT ...
-# SELECT joining what they name, so they cost the write no extra query. The readings'
-# one goes over the psycopg connection itself, as ingest sends its rows: it is on every
-# ingest request (measured: ~0.45 ms, of which ~0.17 ms replanning it after ingest's
-# `session_replication_role` switch, see `timeseries.foreign_keys`).
+# SELECT joining what they name, so they cost the write no extra query. The readings' one
+# is on every ingest request, one row per sensor (a bulk request from a fleet names a
+# thousand): the writer sends two JSON arrays, encoded by orjson in C (psycopg dumps a
+# list parameter element by element in Python), the sensors' ids and the rest of each
+# meta, times and all; they are zipped back into rows by position and the database adds
+# the names with one concatenation per row. Measured for 1,000 sensors (CPU): about 1.4 ms
+# in Python and 5 ms in PostgreSQL, against 5 and 6 ms when Python formatted the times
+# and encoded the items with `json`, and the database took each sensor's id out of its
+# object again (and 7 ms more to gather the items, in `sensors.store`). It goes over the
+# psycopg connection itself, as ingest sends its rows (~0.17 ms of it is replanning after
+# ingest's `session_replication_role` switch, see `timeseries.foreign_keys`).
 _READINGS_STORED = (
     "INSERT INTO event (kind, meta)"
     " SELECT %s, jsonb_build_object('sensor', s.unique_identifier, 'sensor_type', t.name)"
-    " || (r.value - 'sensor_id')"
-    " FROM jsonb_array_elements(%s) WITH ORDINALITY AS r(value, n)"
-    " JOIN sensor s ON s.id = (r.value ->> 'sensor_id')::int"
+    " || r.meta"
+    " FROM ROWS FROM (jsonb_array_elements_text(%s), jsonb_array_elements(%s))"
+    " WITH ORDINALITY AS r(sensor_id, meta, n)"
+    " JOIN sensor s ON s.id = r.sensor_id::int4"
     " JOIN sensor_type t ON t.id = s.type_id"
     " ORDER BY r.n"
 )
 
 
-@dataclass(frozen=True)
-class ReadingsStored:
+class ReadingsStored(NamedTuple):
     """What a request stored for one sensor: its measures' names, the first and last
     timestamp, and how many readings the request gave for it."""
 
@@ -64,25 +71,37 @@ class ReadingsStored:
     measures: Sequence[str]
     first: datetime
     last: datetime
-    count: int
+    readings: int
+
+
+def _dumps(items: Any) -> bytes:
+    # Times as `iso` writes them (UTC, `Z`): they are made UTC first.
+    return orjson.dumps(items, option=orjson.OPT_UTC_Z)
 
 
 def record_readings(session: Session, stored: Sequence[ReadingsStored]) -> None:
     """One `readings.stored` event per item, in one statement."""
     if not stored:
         return
-    items = [
+    metas = [
         {
-            "sensor_id": item.sensor_id,
             "measure": list(item.measures),
-            "first": iso(item.first),
-            "last": iso(item.last),
-            "count": item.count,
+            "first": item.first.astimezone(UTC),
+            "last": item.last.astimezone(UTC),
+            "count": item.readings,
         }
         for item in stored
     ]
+    sensor_ids = [item.sensor_id for item in stored]
     with driver_connection(session).cursor() as cursor:
-        cursor.execute(_READINGS_STORED, (EventKind.readings_stored.value, Jsonb(items)))
+        cursor.execute(
+            _READINGS_STORED,
+            (
+                EventKind.readings_stored.value,
+                Jsonb(sensor_ids, dumps=orjson.dumps),
+                Jsonb(metas, dumps=_dumps),
+            ),
+        )
 
 
 _SERVICE_RUNS_FINISHED = text(

@@ -593,6 +593,6 @@ def _measure_of(session: Session, item: CsvSeries) -> tuple[int, SensorMeasure]:
     """The series' sensor id and measure."""
     sensor, measures = store.sensor_and_measures(session, unique_identifier=item.unique_identifier)
     measure = store.measure_of_sensor(
-        session, sensor=sensor, name=item.measure_name, units=item.units, measures=measures
+        session, type_id=sensor.type_id, name=item.measure_name, units=item.units, measures=measures
     )
     return sensor.id, measure

@@ -329,7 +329,7 @@ def sensor_readings_table(body: SensorReadingsTableRequest, session: SessionDep)
     if body.measures is not None:
         measures = [
             store.measure_of_sensor(
-                session, sensor=sensor, name=one.name, units=one.units, measures=of_type
+                session, type_id=sensor.type_id, name=one.name, units=one.units, measures=of_type
             )
             for one in body.measures
         ]
@@ -407,30 +407,37 @@ def insert_readings_bulk(body: InsertReadingsBulkRequest, session: SessionDep, _
     """Additive: readings of many sensors and measures in one request, all stored or none.
     Each series is as in insert-sensor-readings; a bad value is a 422 naming the series and
     the reading."""
-    sensors = store.sensors_and_measures(
+    sensors = store.sensor_keys(
         session, unique_identifiers={item.unique_identifier for item in body.series}
     )
-    found: dict[tuple[str, str, Any], tuple[int, SensorMeasureRow]] = {}
+    measures = store.measures_of_types(
+        session, type_ids={type_id for _, type_id in sensors.values()}
+    )
+    # A fleet's sensors share a few types: each measure is looked up once per type.
+    found: dict[tuple[int, str, Any], SensorMeasureRow] = {}
     series: list[store.Series] = []
     for index, item in enumerate(body.series):
-        units = sent(item, "measure_units")
-        key = (item.unique_identifier, item.measure_name, units)
-        if key not in found:
-            try:
-                if item.unique_identifier not in sensors:
-                    raise InvalidInput(store.NO_SUCH_SENSOR)
-                sensor, measures = sensors[item.unique_identifier]
-                measure = store.measure_of_sensor(
-                    session, sensor=sensor, name=item.measure_name, units=units, measures=measures
+        try:
+            if item.unique_identifier not in sensors:
+                raise InvalidInput(store.NO_SUCH_SENSOR)
+            sensor_id, type_id = sensors[item.unique_identifier]
+            units = sent(item, "measure_units")
+            key = (type_id, item.measure_name, units)
+            measure = found.get(key)
+            if measure is None:
+                measure = found[key] = store.measure_of_sensor(
+                    session,
+                    type_id=type_id,
+                    name=item.measure_name,
+                    units=units,
+                    measures=measures[type_id],
                 )
-            except InvalidInput as error:
-                # Which of maybe thousands of series: its place and its names.
-                raise InvalidInput(
-                    f"series {index} (sensor {item.unique_identifier!r}, measure"
-                    f" {item.measure_name!r}): {error.detail}"
-                ) from error
-            found[key] = (sensor.id, measure)
-        sensor_id, measure = found[key]
+        except InvalidInput as error:
+            # Which of maybe thousands of series: its place and its names.
+            raise InvalidInput(
+                f"series {index} (sensor {item.unique_identifier!r}, measure"
+                f" {item.measure_name!r}): {error.detail}"
+            ) from error
         series.append(
             store.Series(
                 sensor_id=sensor_id,

@@ -95,7 +95,9 @@ def _locked_all(
     parameters: list[list[int]] = []
     expected: list[int] = []
     for positions in plan.foreign_keys:
-        keys = sorted({tuple(prefix[p] for p in positions) for prefix in prefixes})
+        # Column by column (a tuple built per row cost 1 ms for a thousand series).
+        columns = [[prefix[position] for prefix in prefixes] for position in positions]
+        keys = sorted(set(zip(*columns, strict=True)))
         parameters.extend(list(column) for column in zip(*keys, strict=True))
         expected.append(len(keys))
     found = cursor.execute(plan.statement, parameters).fetchone()

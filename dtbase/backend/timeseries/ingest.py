@@ -10,7 +10,8 @@ Semantics, whatever the caller:
 
 Two ways in, picked per request:
 * COPY, for the usual request: readings newer than any stored (or for an empty series),
-  each series in time order without repeats. A probe first checks that no stored row lies
+  each series in time order without repeats, no two series of one key prefix (the series
+  may come in any order: they are sorted by prefix). A probe first checks that no stored row lies
   within the time span of any series (an index probe per series); then nothing can
   conflict, and COPY is the fastest way PostgreSQL has to add rows (it writes them a page
   at a time: 10,000 readings go in about 10% faster than with an INSERT). If a
@@ -85,7 +86,10 @@ def insert_series(
 
     Values must already be checked against `datatype` (`check_values`).
     """
-    series = [rows for rows in series if rows.timestamps]
+    # In key order of their prefixes (a stable sort: repeated keys keep the order given),
+    # so that a request naming its series in any order can take the COPY: a bulk request
+    # from the MQTT bridge names its sensors in the order their messages arrived.
+    series = sorted((rows for rows in series if rows.timestamps), key=operator.attrgetter("prefix"))
     if not series:
         return 0
     if any(len(rows.prefix) != len(prefix_keys) for rows in series):

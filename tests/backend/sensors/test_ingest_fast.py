@@ -9,6 +9,7 @@ import math
 import random
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ from dtbase.schemas.values import (
     check_values,
 )
 from tests.utils.locks import when_blocked
+from tests.utils.round_trips import round_trips
 from tests.utils.sensors import add_sensors, iso
 
 MEASURES = [
@@ -468,6 +470,45 @@ def test_a_copy_that_loses_a_race_falls_back_and_skips_the_winners_keys(
     stored = _read(site, "count")
     assert [stamp for stamp, _ in stored] == [iso(stamp) for stamp in everything]
     assert [value for _, value in stored] == [1 if index % 2 == 0 else 2 for index in range(100)]
+
+
+def test_series_in_any_order_of_sensors_still_take_the_copy(
+    site: httpx.Client, engine: Engine, tmp_path: Path
+) -> None:
+    """A bulk request may name its sensors in any order (the MQTT bridge names them as
+    their messages arrived): the series are sorted by key, so new readings still go in
+    with one COPY rather than the slower ON CONFLICT (seen on the wire)."""
+    factory = make_session_factory(engine)
+    with round_trips(engine, tmp_path / "trace") as trips, factory() as session:
+        ids: dict[str, int] = dict(
+            session.execute(
+                sql_text(
+                    "SELECT s.unique_identifier, s.id FROM sensor s"
+                    " WHERE s.unique_identifier IN ('A', 'B')"
+                )
+            ).all()
+        )
+        measure_id = session.scalar(sql_text("SELECT id FROM sensor_measure WHERE name = 'count'"))
+        stamps = [T0 + timedelta(seconds=index) for index in range(3)]
+        later_first = [
+            ingest.Rows((ids[uid], measure_id), stamps, values)
+            for uid, values in [("B", [4, 5, 6]), ("A", [1, 2, 3])]
+        ]
+        written = ingest.insert_series(
+            session,
+            table="sensor_reading",
+            prefix_keys=("sensor_id", "measure_id"),
+            datatype=ValueDatatype.integer,
+            series=later_first,
+        )
+        session.commit()
+        trace = trips.trace.read_text()
+
+    assert written == 6
+    assert "CopyInResponse" in trace
+    assert "ON CONFLICT" not in trace
+    assert [value for _, value in _read(site, "count", "A")] == [1, 2, 3]
+    assert [value for _, value in _read(site, "count", "B")] == [4, 5, 6]
 
 
 def _store(
