@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import TypeAdapter
 from sqlalchemy import Engine, event, insert, select, text
 
 from dtbase.backend.app import create_app
@@ -19,6 +20,7 @@ from dtbase.backend.db import SessionDep
 from dtbase.backend.one_thread import OneThreadRoute, reads_only
 from dtbase.backend.sensors.tables import SensorType
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from dtbase.schemas.sensors import Sensor
 from tests.utils.round_trips import RoundTrips, round_trips
 from tests.utils.sensors import add_sensors
 from tests.utils.servers import served
@@ -202,3 +204,42 @@ def test_a_write_in_a_request_that_only_reads_is_refused(
     assert (response.status_code, response.json()) == (500, {"detail": "Internal server error"})
     with engine.connect() as connection:
         assert connection.scalars(select(SensorType.name)).all() == []
+
+
+# Names and notes that JSON writers could disagree on: quotes, backslashes, control
+# characters, line and paragraph separators, non-ASCII and astral characters.
+AWKWARD = ['"quoted" \\ back/slash', "tab\there\nnew line\r\x01\x1f", "\u2028\u2029 é 😀 </script>"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"type_name": "Station"}, {"type_name": "Nowhere"}, {"limit": 2, "offset": 1}],
+)
+def test_list_sensors_answer_is_what_the_model_writes(admin: httpx.Client, body: Any) -> None:
+    """`list-sensors` writes its JSON from the rows: byte for byte what FastAPI wrote from
+    `list[Sensor]` (pydantic's `dump_json`), for DTBase's clients."""
+    add_sensors(admin, "Other", [], [])
+    add_sensors(admin, "Station", [], [])
+    for number, text_ in enumerate(AWKWARD):
+        sensor = {"unique_identifier": f"S{number} {text_[:3]}", "name": text_, "notes": text_}
+        answer = admin.post("/sensor/insert-sensor", json={"type_name": "Station", **sensor})
+        assert answer.status_code == 201, answer.text
+    bare = {"type_name": "Other", "unique_identifier": "bare"}
+    assert admin.post("/sensor/insert-sensor", json=bare).status_code == 201
+
+    response = admin.post("/sensor/list-sensors", json=body)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    expected = [Sensor.model_validate(sensor) for sensor in response.json()]
+    assert response.content == TypeAdapter(list[Sensor]).dump_json(expected)
+    everything = [
+        {"unique_identifier": f"S{n} {t[:3]}", "name": t, "notes": t} for n, t in enumerate(AWKWARD)
+    ] + [{"unique_identifier": "bare", "name": None, "notes": None}]
+    wanted = {
+        "{}": everything,
+        "{'type_name': 'Station'}": everything[:3],
+        "{'type_name': 'Nowhere'}": [],
+        "{'limit': 2, 'offset': 1}": everything[1:3],
+    }[str(body)]
+    assert response.json() == wanted
