@@ -211,35 +211,40 @@ def test_a_write_in_a_request_that_only_reads_is_refused(
 AWKWARD = ['"quoted" \\ back/slash', "tab\there\nnew line\r\x01\x1f", "\u2028\u2029 é 😀 </script>"]
 
 
+SENSORS = [
+    *(
+        {"unique_identifier": f"S{n} {text_[:3]}", "name": text_, "notes": text_}
+        for n, text_ in enumerate(AWKWARD)
+    ),
+    {"unique_identifier": "bare", "name": None, "notes": None},
+]
+
+
 @pytest.mark.parametrize(
-    "body",
-    [{}, {"type_name": "Station"}, {"type_name": "Nowhere"}, {"limit": 2, "offset": 1}],
+    ("body", "listed"),
+    [
+        ({}, SENSORS),
+        ({"type_name": "Station"}, SENSORS[:3]),
+        ({"type_name": "Nowhere"}, []),
+        ({"limit": 2, "offset": 1}, SENSORS[1:3]),
+        ({"limit": 0}, []),
+    ],
 )
-def test_list_sensors_answer_is_what_the_model_writes(admin: httpx.Client, body: Any) -> None:
+def test_list_sensors_answer_is_what_the_model_writes(
+    admin: httpx.Client, body: dict[str, Any], listed: list[dict[str, str | None]]
+) -> None:
     """`list-sensors` writes its JSON from the rows: byte for byte what FastAPI wrote from
     `list[Sensor]` (pydantic's `dump_json`), for DTBase's clients."""
-    add_sensors(admin, "Other", [], [])
     add_sensors(admin, "Station", [], [])
-    for number, text_ in enumerate(AWKWARD):
-        sensor = {"unique_identifier": f"S{number} {text_[:3]}", "name": text_, "notes": text_}
-        answer = admin.post("/sensor/insert-sensor", json={"type_name": "Station", **sensor})
+    add_sensors(admin, "Other", [], [])
+    for sensor in SENSORS:
+        kind = "Other" if sensor["name"] is None else "Station"
+        answer = admin.post("/sensor/insert-sensor", json={"type_name": kind, **sensor})
         assert answer.status_code == 201, answer.text
-    bare = {"type_name": "Other", "unique_identifier": "bare"}
-    assert admin.post("/sensor/insert-sensor", json=bare).status_code == 201
 
     response = admin.post("/sensor/list-sensors", json=body)
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
-    expected = [Sensor.model_validate(sensor) for sensor in response.json()]
-    assert response.content == TypeAdapter(list[Sensor]).dump_json(expected)
-    everything = [
-        {"unique_identifier": f"S{n} {t[:3]}", "name": t, "notes": t} for n, t in enumerate(AWKWARD)
-    ] + [{"unique_identifier": "bare", "name": None, "notes": None}]
-    wanted = {
-        "{}": everything,
-        "{'type_name': 'Station'}": everything[:3],
-        "{'type_name': 'Nowhere'}": [],
-        "{'limit': 2, 'offset': 1}": everything[1:3],
-    }[str(body)]
-    assert response.json() == wanted
+    models = [Sensor.model_validate(sensor) for sensor in listed]
+    assert response.content == TypeAdapter(list[Sensor]).dump_json(models)
