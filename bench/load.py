@@ -75,6 +75,9 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     # The same requests as the backend timed them (its `Server-Timing` header).
     server: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # Each request's latency split by the backend's stamps (`Dtbase-Stamps`): before the
+    # application got it, in it, after it began the answer; and its garbage collection.
+    parts: dict[str, list[Parts]] = field(default_factory=lambda: defaultdict(list))
     non_2xx: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     transport_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     # What went wrong, each kind once: the first answer other than 2xx, or the error.
@@ -85,6 +88,22 @@ class Tally:
 
     def rate(self) -> float:
         return self.requests() / self.seconds
+
+
+@dataclass(frozen=True)
+class Parts:
+    before: float
+    inside: float
+    after: float
+    collecting: float
+
+    @classmethod
+    def of(cls, response: httpx.Response, sent: float, received: float) -> Parts | None:
+        stamps = response.headers.get("dtbase-stamps")
+        if stamps is None:
+            return None
+        arrival, answer, collecting = (float(part) for part in stamps.split())
+        return cls(arrival - sent, answer - arrival, received - answer, collecting)
 
 
 @dataclass
@@ -184,6 +203,7 @@ def backend(
         "DT_DATA_DIR": str(data_dir),
     }
     env |= {name: on if background else off for name, (on, off) in BACKGROUND.items()}
+    env["DT_BACKEND_TIMING_STAMPS"] = "true"
     env |= settings or {}
     command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port)]
     command += ["--workers", str(workers)]
@@ -269,6 +289,7 @@ async def drive(
             while time.perf_counter() < deadline:
                 name = choose(rng)
                 start = time.perf_counter()
+                sent = time.monotonic()
                 try:
                     response = await ops[name](http, rng)
                 except httpx.TransportError as error:
@@ -276,6 +297,9 @@ async def drive(
                     tally.failures.setdefault(type(error).__name__, f"{name}: {error!r}")
                     continue
                 tally.latencies[name].append(time.perf_counter() - start)
+                parts = Parts.of(response, sent, time.monotonic())
+                if parts is not None:
+                    tally.parts[name].append(parts)
                 if "server-timing" in response.headers:  # else not the app's answer
                     tally.server[name].append(server_seconds(response))
                 if not response.is_success:
@@ -418,6 +442,37 @@ def print_mixed(title: str, tally: Tally) -> None:
         )
     for kind, example in tally.failures.items():
         print(f"Failed ({kind}): {example}")
+    print_parts(tally)
+
+
+def print_parts(tally: Tally) -> None:
+    """Where each request's time went, by the backend's stamps (p50 / p99, ms)."""
+    print(
+        "\n| operation | before the app got it | in the app | after its answer began |"
+        " garbage collection in the app | share outside the app (of the mean) |"
+    )
+    print("|---|---|---|---|---|---|")
+    names = [name for name, _ in MIX] + ["all"]
+    for name in names:
+        parts = (
+            [p for values in tally.parts.values() for p in values]
+            if name == "all"
+            else tally.parts[name]
+        )
+        if not parts:
+            continue
+        cells = []
+        for values in (
+            [p.before for p in parts],
+            [p.inside for p in parts],
+            [p.after for p in parts],
+            [p.collecting for p in parts],
+        ):
+            p50, _, p99 = percentiles(values)
+            cells.append(f"{ms(p50)} / {ms(p99)}")
+        outside = sum(p.before + p.after for p in parts)
+        total = outside + sum(p.inside for p in parts)
+        print(f"| {name} | {' | '.join(cells)} | {outside / total:.0%} |")
 
 
 def p99_of(tally: Tally, name: str) -> float:

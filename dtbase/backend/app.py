@@ -142,7 +142,8 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     )
     app.add_middleware(RefuseLoneSurrogates)
     install_error_handlers(app)  # Its last resort for server faults wraps the middleware,
-    app.add_middleware(ServerTiming)  # but for this one, which times every answer.
+    # but for this one, which times every answer.
+    app.add_middleware(ServerTiming, stamps=settings.backend_timing_stamps)
     # Routes are matched in order, one by one (FastAPI compares a request with every route
     # of an included router, whatever its prefix): health first, which load balancers ask
     # every few seconds and which came after 86 others (0.2 ms), then the busiest.

@@ -5,6 +5,7 @@ refused, not stored outside the request's unit of work."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,27 @@ def test_list_sensors_answer_is_what_the_model_writes(
     assert response.headers["content-type"] == "application/json"
     models = [Sensor.model_validate(sensor) for sensor in listed]
     assert response.content == TypeAdapter(list[Sensor]).dump_json(models)
+
+
+def test_stamps_only_when_asked_and_on_the_clients_clock(
+    settings: BackendSettings, database_url: str
+) -> None:
+    """`Dtbase-Stamps` (for `bench/load.py`): the moments the app got the request and
+    began its answer, on the machine's monotonic clock, between the client's own readings
+    of it; absent unless the setting is on."""
+    stamped = settings.model_copy(update={"backend_timing_stamps": True})
+    with (
+        served(create_app(settings, database_url=database_url)) as plain,
+        served(create_app(stamped, database_url=database_url)) as timed,
+    ):
+        assert "dtbase-stamps" not in httpx.get(f"{plain}/health").headers
+        sent = time.monotonic()
+        response = httpx.get(f"{timed}/health")
+        received = time.monotonic()
+
+    assert response.status_code == 200
+    arrival, answer, collecting = (
+        float(part) for part in response.headers["dtbase-stamps"].split()
+    )
+    assert sent < arrival < answer < received
+    assert 0 <= collecting <= answer - arrival
