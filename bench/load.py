@@ -92,18 +92,46 @@ class Tally:
 
 @dataclass(frozen=True)
 class Parts:
-    before: float
+    """One request's latency, split on the machine's monotonic clock by the client's trace
+    of its connection and the backend's stamps (`Dtbase-Stamps`)."""
+
+    # From the request's start to its last byte written to the socket: the client's part.
+    sending: float
+    # From then to the application's getting it: the backend's event loop reading it.
+    reading: float
+    # In the application (the stamps' two moments).
     inside: float
-    after: float
+    # From the answer's start to its headers read by the client: writing, then reading it.
+    answering: float
+    # The garbage collector's pauses in the backend while in the application.
     collecting: float
 
     @classmethod
-    def of(cls, response: httpx.Response, sent: float, received: float) -> Parts | None:
+    def of(cls, response: httpx.Response, sent: float) -> Parts | None:
         stamps = response.headers.get("dtbase-stamps")
-        if stamps is None:
+        marks = response.request.extensions.get("marks", {})
+        written = marks.get("http11.send_request_body.complete")
+        read = marks.get("http11.receive_response_headers.complete")
+        if stamps is None or written is None or read is None:
             return None
         arrival, answer, collecting = (float(part) for part in stamps.split())
-        return cls(arrival - sent, answer - arrival, received - answer, collecting)
+        return cls(written - sent, arrival - written, answer - arrival, read - answer, collecting)
+
+
+class TracedTransport(httpx.AsyncHTTPTransport):
+    """Notes (in the request's `marks` extension) when each step of the request on its
+    connection completed, on the monotonic clock (httpcore's `trace` extension)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        marks: dict[str, float] = {}
+
+        async def trace(event: str, _info: object) -> None:
+            if event.endswith(".complete"):
+                marks[event] = time.monotonic()
+
+        request.extensions["trace"] = trace
+        request.extensions["marks"] = marks
+        return await super().handle_async_request(request)
 
 
 @dataclass
@@ -280,8 +308,9 @@ async def drive(
     tally = Tally()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {token}"}
+    transport = TracedTransport(limits=limits)
     async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=limits, timeout=60
+        base_url=base_url, headers=headers, transport=transport, timeout=60
     ) as http:
 
         async def one_client(number: int) -> None:
@@ -297,7 +326,7 @@ async def drive(
                     tally.failures.setdefault(type(error).__name__, f"{name}: {error!r}")
                     continue
                 tally.latencies[name].append(time.perf_counter() - start)
-                parts = Parts.of(response, sent, time.monotonic())
+                parts = Parts.of(response, sent)
                 if parts is not None:
                     tally.parts[name].append(parts)
                 if "server-timing" in response.headers:  # else not the app's answer
@@ -446,12 +475,12 @@ def print_mixed(title: str, tally: Tally) -> None:
 
 
 def print_parts(tally: Tally) -> None:
-    """Where each request's time went, by the backend's stamps (p50 / p99, ms)."""
+    """Where each request's time went, by the client's trace and the backend's stamps."""
     print(
-        "\n| operation | before the app got it | in the app | after its answer began |"
-        " garbage collection in the app | share outside the app (of the mean) |"
+        "\n| operation, p50 / p99 ms | the client sending | the backend reading | in the app"
+        " (of which GC) | the answer's headers to the client | share outside the app\n"
+        "|---|---|---|---|---|---|"
     )
-    print("|---|---|---|---|---|---|")
     names = [name for name, _ in MIX] + ["all"]
     for name in names:
         parts = (
@@ -462,17 +491,13 @@ def print_parts(tally: Tally) -> None:
         if not parts:
             continue
         cells = []
-        for values in (
-            [p.before for p in parts],
-            [p.inside for p in parts],
-            [p.after for p in parts],
-            [p.collecting for p in parts],
-        ):
-            p50, _, p99 = percentiles(values)
+        for pick in ("sending", "reading", "inside", "collecting", "answering"):
+            p50, _, p99 = percentiles([getattr(p, pick) for p in parts])
             cells.append(f"{ms(p50)} / {ms(p99)}")
-        outside = sum(p.before + p.after for p in parts)
-        total = outside + sum(p.inside for p in parts)
-        print(f"| {name} | {' | '.join(cells)} | {outside / total:.0%} |")
+        inside = sum(p.inside for p in parts)
+        outside = sum(p.sending + p.reading + p.answering for p in parts)
+        cells[2:4] = [f"{cells[2]} ({cells[3]})"]
+        print(f"| {name} | {' | '.join(cells)} | {outside / (inside + outside):.0%} |")
 
 
 def p99_of(tally: Tally, name: str) -> float:
