@@ -18,6 +18,7 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
     .venv/bin/python bench/load.py --short      # a CI-size run: 3 s per figure, 1 worker
     .venv/bin/python bench/load.py --floor --seconds 10   # the floor alone
     .venv/bin/python bench/load.py --backend-setting DT_BACKEND_KEEP_ALIVE_SECONDS=5
+    .venv/bin/python bench/load.py --backend-nice 10   # the load generator first
 
 The load generator (asyncio, uvloop and httpx, in this process) shares the machine with
 the backend and the database: on 2 cores, read the ratios, not the absolute figures.
@@ -220,8 +221,10 @@ def backend(
     workers: int,
     background: bool,
     settings: dict[str, str] | None = None,
+    nice: int = 0,
 ) -> AbstractContextManager[str]:
-    """The backend as the image runs it; background work on or off; other `settings`."""
+    """The backend as the image runs it; background work on or off; other `settings`;
+    `nice`: its processes' niceness above the load generator's."""
     port = free_port()
     env = os.environ | {
         "DT_DATABASE_URL": database_url,
@@ -234,6 +237,8 @@ def backend(
     env["DT_BACKEND_TIMING_STAMPS"] = "true"
     env |= settings or {}
     command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port)]
+    if nice:
+        command = ["nice", "-n", str(nice), *command]
     command += ["--workers", str(workers)]
     return process(command, f"http://127.0.0.1:{port}/health", data_dir / "backend.log", env)
 
@@ -520,6 +525,13 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="a backend setting for every run, e.g. DT_BACKEND_THREADS=8 (repeatable)",
     )
+    parser.add_argument(
+        "--backend-nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the backend N nice levels below the load generator (to attribute the tail)",
+    )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -546,7 +558,9 @@ def run(folder: Path, args: argparse.Namespace, workers: list[int]) -> None:
             f"http://127.0.0.1:{bare_port}/ping",
             folder / "bare.log",
         )
-        serve = functools.partial(backend, url, folder, settings=args.settings)
+        serve = functools.partial(
+            backend, url, folder, settings=args.settings, nice=args.backend_nice
+        )
         with bare as bare_url, serve(workers=1, background=True) as base_url:
             load_week(base_url)
             print_floor(run_floor(bare_url, base_url, max(args.seconds, 3)))
