@@ -180,6 +180,17 @@ def serve_bare(port: int) -> None:
     uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning")
 
 
+# Each server's process by its base URL (`dtbase serve backend --workers 1` serves in the
+# process it starts), for its CPU time.
+SERVER_PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far (Linux: /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def process(
     command: list[str], url: str, log: Path, env: dict[str, str] | None = None
@@ -199,6 +210,7 @@ def process(
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"{command} did not start: see {log}")
             time.sleep(0.1)
+        SERVER_PIDS[url.rsplit("/", 1)[0]] = server.pid
         yield url.rsplit("/", 1)[0]
     finally:
         server.terminate()
@@ -376,8 +388,12 @@ def run_mixed(base_url: str, writes: Writes, *, clients: int, seconds: float) ->
     return uvloop.run(drive(base_url, token, mixed, ops, clients=clients, seconds=seconds))
 
 
-def run_floor(bare_url: str, base_url: str, seconds: float) -> dict[str, list[float]]:
-    """Median-friendly latencies of single requests, the kinds taking turns in rounds."""
+def run_floor(
+    bare_url: str, base_url: str, seconds: float
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Median-friendly latencies of single requests, the kinds taking turns in rounds; and
+    the server's CPU time per request of each kind (steadier than times on a busy machine:
+    it counts only while the server runs)."""
     token = token_of(base_url)
     kinds: dict[str, tuple[str, str, str, object]] = {
         "bare FastAPI, GET (async)": (bare_url, "GET", "/ping", None),
@@ -391,18 +407,21 @@ def run_floor(bare_url: str, base_url: str, seconds: float) -> dict[str, list[fl
         for name, (url, _, _, _) in kinds.items()
     }
     times: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, float] = defaultdict(float)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for name, (_, method, path, body) in kinds.items():
-            http = clients[name]
+        for name, (url, method, path, body) in kinds.items():
+            http, pid = clients[name], SERVER_PIDS[url]
+            used = cpu_seconds(pid)
             for _ in range(50):
                 start = time.perf_counter()
                 response = http.request(method, path, json=body)
                 times[name].append(time.perf_counter() - start)
                 assert response.is_success, (name, response.status_code, response.text)
+            cpu[name] += cpu_seconds(pid) - used
     for http in clients.values():
         http.close()
-    return times
+    return times, {name: cpu[name] / len(times[name]) for name in times}
 
 
 def check_writes(base_url: str, writes: Writes) -> tuple[int, int]:
@@ -440,13 +459,20 @@ def percentiles(times: list[float]) -> tuple[float, float, float]:
     return cuts[49], cuts[94], cuts[98]
 
 
-def print_floor(times: dict[str, list[float]]) -> None:
-    reference = statistics.median(times["bare FastAPI, GET (async)"])
+def print_floor(times: dict[str, list[float]], cpu: dict[str, float]) -> None:
+    bare = "bare FastAPI, GET (async)"
+    reference, cpu_reference = statistics.median(times[bare]), cpu[bare]
     print("\nFloor: one client, requests one after another (median, p99 in ms)")
-    print("| request | median | p99 | median / bare GET |\n|---|---|---|---|")
+    print(
+        "| request | median | p99 | median / bare GET | server CPU per request ms | / bare GET |"
+        "\n|---|---|---|---|---|---|"
+    )
     for name, values in times.items():
         median, _, p99 = percentiles(values)
-        print(f"| {name} | {ms(median)} | {ms(p99)} | {median / reference:.2f}x |")
+        print(
+            f"| {name} | {ms(median)} | {ms(p99)} | {median / reference:.2f}x"
+            f" | {ms(cpu[name])} | {cpu[name] / cpu_reference:.2f}x |"
+        )
 
 
 def print_mixed(title: str, tally: Tally) -> None:
@@ -563,7 +589,7 @@ def run(folder: Path, args: argparse.Namespace, workers: list[int]) -> None:
         )
         with bare as bare_url, serve(workers=1, background=True) as base_url:
             load_week(base_url)
-            print_floor(run_floor(bare_url, base_url, max(args.seconds, 3)))
+            print_floor(*run_floor(bare_url, base_url, max(args.seconds, 3)))
         for count in [] if args.floor else workers:
             with serve(workers=count, background=True) as base_url:
                 one = run_mixed(base_url, writes, clients=1, seconds=args.seconds)
