@@ -211,14 +211,11 @@ def test_a_write_in_a_request_that_only_reads_is_refused(
 # characters, line and paragraph separators, non-ASCII and astral characters.
 AWKWARD = ['"quoted" \\ back/slash', "tab\there\nnew line\r\x01\x1f", "\u2028\u2029 é 😀 </script>"]
 
-
-SENSORS = [
-    *(
-        {"unique_identifier": f"S{n} {text_[:3]}", "name": text_, "notes": text_}
-        for n, text_ in enumerate(AWKWARD)
-    ),
-    {"unique_identifier": "bare", "name": None, "notes": None},
+SENSORS: list[dict[str, str | None]] = [
+    {"unique_identifier": f"S{n} {text_[:3]}", "name": text_, "notes": text_}
+    for n, text_ in enumerate(AWKWARD)
 ]
+SENSORS.append({"unique_identifier": "bare", "name": None, "notes": None})
 
 
 @pytest.mark.parametrize(

@@ -49,9 +49,10 @@ def user_of(session: Session, *, session_id: uuid.UUID) -> User | None:
     """The user of a session that has not ended: its id, email and role, in a `User`
     that is not in the session (transient; the password's hash is not read).
 
-    Through the ORM this lookup cost twice what PostgreSQL takes to answer it
-    (docs/performance.md): the caller of a request is only read, never changed, so it
-    need not be in the session's identity map.
+    It runs on every authenticated request, and SQLAlchemy's work on each execution of
+    a `select` cost more than half of what waiting for PostgreSQL's answer did
+    (docs/performance.md): so it is compiled once (`db.Precompiled`). The caller of a
+    request is only read, never changed, so it need not be in the session.
     """
     found = _USER_OF_SESSION.rows(session, session_id=session_id)
     if not found:
