@@ -18,6 +18,7 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
     .venv/bin/python bench/load.py --short      # a CI-size run: 3 s per figure, 1 worker
     .venv/bin/python bench/load.py --floor --seconds 10   # the floor alone
     .venv/bin/python bench/load.py --backend-setting DT_BACKEND_KEEP_ALIVE_SECONDS=5
+    .venv/bin/python bench/load.py --backend-nice 10   # the load generator first
 
 The load generator (asyncio, uvloop and httpx, in this process) shares the machine with
 the backend and the database: on 2 cores, read the ratios, not the absolute figures.
@@ -75,6 +76,9 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     # The same requests as the backend timed them (its `Server-Timing` header).
     server: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # Each request's latency split by the backend's stamps (`Dtbase-Stamps`): before the
+    # application got it, in it, after it began the answer; and its garbage collection.
+    parts: dict[str, list[Parts]] = field(default_factory=lambda: defaultdict(list))
     non_2xx: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     transport_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     # What went wrong, each kind once: the first answer other than 2xx, or the error.
@@ -85,6 +89,50 @@ class Tally:
 
     def rate(self) -> float:
         return self.requests() / self.seconds
+
+
+@dataclass(frozen=True)
+class Parts:
+    """One request's latency, split on the machine's monotonic clock by the client's trace
+    of its connection and the backend's stamps (`Dtbase-Stamps`)."""
+
+    # From the request's start to its last byte written to the socket: the client's part.
+    sending: float
+    # From then to the application's getting it: the backend's event loop reading it.
+    reading: float
+    # In the application (the stamps' two moments).
+    inside: float
+    # From the answer's start to its headers read by the client: writing, then reading it.
+    answering: float
+    # The garbage collector's pauses in the backend while in the application.
+    collecting: float
+
+    @classmethod
+    def of(cls, response: httpx.Response, sent: float) -> Parts | None:
+        stamps = response.headers.get("dtbase-stamps")
+        marks = response.request.extensions.get("marks", {})
+        written = marks.get("http11.send_request_body.complete")
+        read = marks.get("http11.receive_response_headers.complete")
+        if stamps is None or written is None or read is None:
+            return None
+        arrival, answer, collecting = (float(part) for part in stamps.split())
+        return cls(written - sent, arrival - written, answer - arrival, read - answer, collecting)
+
+
+class TracedTransport(httpx.AsyncHTTPTransport):
+    """Notes (in the request's `marks` extension) when each step of the request on its
+    connection completed, on the monotonic clock (httpcore's `trace` extension)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        marks: dict[str, float] = {}
+
+        async def trace(event: str, _info: object) -> None:
+            if event.endswith(".complete"):
+                marks[event] = time.monotonic()
+
+        request.extensions["trace"] = trace
+        request.extensions["marks"] = marks
+        return await super().handle_async_request(request)
 
 
 @dataclass
@@ -132,6 +180,17 @@ def serve_bare(port: int) -> None:
     uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning")
 
 
+# Each server's process by its base URL (`dtbase serve backend --workers 1` serves in the
+# process it starts), for its CPU time.
+SERVER_PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far (Linux: /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def process(
     command: list[str], url: str, log: Path, env: dict[str, str] | None = None
@@ -151,6 +210,7 @@ def process(
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"{command} did not start: see {log}")
             time.sleep(0.1)
+        SERVER_PIDS[url.rsplit("/", 1)[0]] = server.pid
         yield url.rsplit("/", 1)[0]
     finally:
         server.terminate()
@@ -173,8 +233,10 @@ def backend(
     workers: int,
     background: bool,
     settings: dict[str, str] | None = None,
+    nice: int = 0,
 ) -> AbstractContextManager[str]:
-    """The backend as the image runs it; background work on or off; other `settings`."""
+    """The backend as the image runs it; background work on or off; other `settings`;
+    `nice`: its processes' niceness above the load generator's."""
     port = free_port()
     env = os.environ | {
         "DT_DATABASE_URL": database_url,
@@ -184,8 +246,11 @@ def backend(
         "DT_DATA_DIR": str(data_dir),
     }
     env |= {name: on if background else off for name, (on, off) in BACKGROUND.items()}
+    env["DT_BACKEND_TIMING_STAMPS"] = "true"
     env |= settings or {}
     command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port)]
+    if nice:
+        command = ["nice", "-n", str(nice), *command]
     command += ["--workers", str(workers)]
     return process(command, f"http://127.0.0.1:{port}/health", data_dir / "backend.log", env)
 
@@ -260,8 +325,9 @@ async def drive(
     tally = Tally()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {token}"}
+    transport = TracedTransport(limits=limits)
     async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=limits, timeout=60
+        base_url=base_url, headers=headers, transport=transport, timeout=60
     ) as http:
 
         async def one_client(number: int) -> None:
@@ -269,6 +335,7 @@ async def drive(
             while time.perf_counter() < deadline:
                 name = choose(rng)
                 start = time.perf_counter()
+                sent = time.monotonic()
                 try:
                     response = await ops[name](http, rng)
                 except httpx.TransportError as error:
@@ -276,6 +343,9 @@ async def drive(
                     tally.failures.setdefault(type(error).__name__, f"{name}: {error!r}")
                     continue
                 tally.latencies[name].append(time.perf_counter() - start)
+                parts = Parts.of(response, sent)
+                if parts is not None:
+                    tally.parts[name].append(parts)
                 if "server-timing" in response.headers:  # else not the app's answer
                     tally.server[name].append(server_seconds(response))
                 if not response.is_success:
@@ -318,8 +388,12 @@ def run_mixed(base_url: str, writes: Writes, *, clients: int, seconds: float) ->
     return uvloop.run(drive(base_url, token, mixed, ops, clients=clients, seconds=seconds))
 
 
-def run_floor(bare_url: str, base_url: str, seconds: float) -> dict[str, list[float]]:
-    """Median-friendly latencies of single requests, the kinds taking turns in rounds."""
+def run_floor(
+    bare_url: str, base_url: str, seconds: float
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Median-friendly latencies of single requests, the kinds taking turns in rounds; and
+    the server's CPU time per request of each kind (steadier than times on a busy machine:
+    it counts only while the server runs)."""
     token = token_of(base_url)
     kinds: dict[str, tuple[str, str, str, object]] = {
         "bare FastAPI, GET (async)": (bare_url, "GET", "/ping", None),
@@ -333,18 +407,21 @@ def run_floor(bare_url: str, base_url: str, seconds: float) -> dict[str, list[fl
         for name, (url, _, _, _) in kinds.items()
     }
     times: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, float] = defaultdict(float)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for name, (_, method, path, body) in kinds.items():
-            http = clients[name]
+        for name, (url, method, path, body) in kinds.items():
+            http, pid = clients[name], SERVER_PIDS[url]
+            used = cpu_seconds(pid)
             for _ in range(50):
                 start = time.perf_counter()
                 response = http.request(method, path, json=body)
                 times[name].append(time.perf_counter() - start)
                 assert response.is_success, (name, response.status_code, response.text)
+            cpu[name] += cpu_seconds(pid) - used
     for http in clients.values():
         http.close()
-    return times
+    return times, {name: cpu[name] / len(times[name]) for name in times}
 
 
 def check_writes(base_url: str, writes: Writes) -> tuple[int, int]:
@@ -382,13 +459,20 @@ def percentiles(times: list[float]) -> tuple[float, float, float]:
     return cuts[49], cuts[94], cuts[98]
 
 
-def print_floor(times: dict[str, list[float]]) -> None:
-    reference = statistics.median(times["bare FastAPI, GET (async)"])
+def print_floor(times: dict[str, list[float]], cpu: dict[str, float]) -> None:
+    bare = "bare FastAPI, GET (async)"
+    reference, cpu_reference = statistics.median(times[bare]), cpu[bare]
     print("\nFloor: one client, requests one after another (median, p99 in ms)")
-    print("| request | median | p99 | median / bare GET |\n|---|---|---|---|")
+    print(
+        "| request | median | p99 | median / bare GET | server CPU per request ms | / bare GET |"
+        "\n|---|---|---|---|---|---|"
+    )
     for name, values in times.items():
         median, _, p99 = percentiles(values)
-        print(f"| {name} | {ms(median)} | {ms(p99)} | {median / reference:.2f}x |")
+        print(
+            f"| {name} | {ms(median)} | {ms(p99)} | {median / reference:.2f}x"
+            f" | {ms(cpu[name])} | {cpu[name] / cpu_reference:.2f}x |"
+        )
 
 
 def print_mixed(title: str, tally: Tally) -> None:
@@ -418,6 +502,33 @@ def print_mixed(title: str, tally: Tally) -> None:
         )
     for kind, example in tally.failures.items():
         print(f"Failed ({kind}): {example}")
+    print_parts(tally)
+
+
+def print_parts(tally: Tally) -> None:
+    """Where each request's time went, by the client's trace and the backend's stamps."""
+    print(
+        "\n| operation, p50 / p99 ms | the client sending | the backend reading | in the app"
+        " (of which GC) | the answer's headers to the client | share outside the app\n"
+        "|---|---|---|---|---|---|"
+    )
+    names = [name for name, _ in MIX] + ["all"]
+    for name in names:
+        parts = (
+            [p for values in tally.parts.values() for p in values]
+            if name == "all"
+            else tally.parts[name]
+        )
+        if not parts:
+            continue
+        cells = []
+        for pick in ("sending", "reading", "inside", "collecting", "answering"):
+            p50, _, p99 = percentiles([getattr(p, pick) for p in parts])
+            cells.append(f"{ms(p50)} / {ms(p99)}")
+        inside = sum(p.inside for p in parts)
+        outside = sum(p.sending + p.reading + p.answering for p in parts)
+        cells[2:4] = [f"{cells[2]} ({cells[3]})"]
+        print(f"| {name} | {' | '.join(cells)} | {outside / (inside + outside):.0%} |")
 
 
 def p99_of(tally: Tally, name: str) -> float:
@@ -439,6 +550,13 @@ def main() -> None:
         default=[],
         metavar="NAME=VALUE",
         help="a backend setting for every run, e.g. DT_BACKEND_THREADS=8 (repeatable)",
+    )
+    parser.add_argument(
+        "--backend-nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the backend N nice levels below the load generator (to attribute the tail)",
     )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -466,10 +584,12 @@ def run(folder: Path, args: argparse.Namespace, workers: list[int]) -> None:
             f"http://127.0.0.1:{bare_port}/ping",
             folder / "bare.log",
         )
-        serve = functools.partial(backend, url, folder, settings=args.settings)
+        serve = functools.partial(
+            backend, url, folder, settings=args.settings, nice=args.backend_nice
+        )
         with bare as bare_url, serve(workers=1, background=True) as base_url:
             load_week(base_url)
-            print_floor(run_floor(bare_url, base_url, max(args.seconds, 3)))
+            print_floor(*run_floor(bare_url, base_url, max(args.seconds, 3)))
         for count in [] if args.floor else workers:
             with serve(workers=count, background=True) as base_url:
                 one = run_mixed(base_url, writes, clients=1, seconds=args.seconds)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Generic, TypeVarTuple
 
 import anyio.to_thread
 from anyio import CancelScope, CapacityLimiter
@@ -15,10 +15,13 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     MetaData,
+    Row,
+    Select,
     create_engine,
     event,
     func,
 )
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -108,6 +111,40 @@ def _refuse_writes_without_transaction(
     writes = context is not None and (context.isinsert or context.isupdate or context.isdelete)
     if writes or not statement.lstrip()[:6].upper().startswith(_READS):
         raise WriteWithoutTransaction(f"A write in a request that only reads: {statement[:80]}")
+
+
+Columns = TypeVarTuple("Columns")
+
+
+class Precompiled(Generic[*Columns]):
+    """A SELECT compiled to SQL once, for the hottest reads: the caller's lookup (every
+    authenticated request) and `list-sensors`.
+
+    `session.execute(select(...))` builds the statement's cache key, finds its compiled
+    form and sets up an execution context and ORM or Core result processing on every
+    run: more than the query itself takes in PostgreSQL for a one-row lookup (measured in
+    docs/performance.md). This is sent as text through the session's connection
+    (`exec_driver_sql`), so the engine's events (`_refuse_writes_without_transaction`,
+    the tests' statement counts), its handling of a dead connection, and psycopg's
+    prepared statements (from a query's fifth run on a connection) all still apply.
+
+    What it does not do: SQLAlchemy's type processing. Parameters go to psycopg as they
+    are (give plain values: str, int, UUID, datetime, None), and columns come back as
+    psycopg reads them (an enum as its text). No `IN` lists of variable length either.
+    """
+
+    def __init__(self, statement: Select[*Columns]) -> None:
+        compiled = statement.compile(dialect=_POSTGRESQL)
+        self.sql = str(compiled)
+        self.defaults: dict[str, Any] = dict(compiled.params)
+
+    def rows(self, session: Session, **parameters: object) -> Sequence[Row[*Columns]]:
+        result = session.connection().exec_driver_sql(self.sql, self.defaults | parameters)
+        rows: Sequence[Row[*Columns]] = result.all()
+        return rows
+
+
+_POSTGRESQL = postgresql_psycopg.dialect()  # type: ignore[no-untyped-call]
 
 
 # `Session.info` key: whether bulk ingest may check foreign keys once (`timeseries.foreign_keys`).

@@ -148,6 +148,10 @@ class BackendSettings(DatabaseSettings):
     # and gets an error, not knowing whether its request was applied. uvicorn's own
     # default is 5 s; 75 s is nginx's.
     backend_keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
+    # For `bench/load.py`: each answer says when (CLOCK_MONOTONIC, shared by every process
+    # of the machine) the application got the request and began its answer, so that a
+    # client on the same machine can tell waiting outside the backend from time in it.
+    backend_timing_stamps: bool = False
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:

@@ -5,6 +5,7 @@ refused, not stored outside the request's unit of work."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import TypeAdapter
 from sqlalchemy import Engine, event, insert, select, text
 
 from dtbase.backend.app import create_app
@@ -19,6 +21,7 @@ from dtbase.backend.db import SessionDep
 from dtbase.backend.one_thread import OneThreadRoute, reads_only
 from dtbase.backend.sensors.tables import SensorType
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from dtbase.schemas.sensors import Sensor
 from tests.utils.round_trips import RoundTrips, round_trips
 from tests.utils.sensors import add_sensors
 from tests.utils.servers import served
@@ -202,3 +205,68 @@ def test_a_write_in_a_request_that_only_reads_is_refused(
     assert (response.status_code, response.json()) == (500, {"detail": "Internal server error"})
     with engine.connect() as connection:
         assert connection.scalars(select(SensorType.name)).all() == []
+
+
+# Names and notes that JSON writers could disagree on: quotes, backslashes, control
+# characters, line and paragraph separators, non-ASCII and astral characters.
+AWKWARD = ['"quoted" \\ back/slash', "tab\there\nnew line\r\x01\x1f", "\u2028\u2029 é 😀 </script>"]
+
+SENSORS: list[dict[str, str | None]] = [
+    {"unique_identifier": f"S{n} {text_[:3]}", "name": text_, "notes": text_}
+    for n, text_ in enumerate(AWKWARD)
+]
+SENSORS.append({"unique_identifier": "bare", "name": None, "notes": None})
+
+
+@pytest.mark.parametrize(
+    ("body", "listed"),
+    [
+        ({}, SENSORS),
+        ({"type_name": "Station"}, SENSORS[:3]),
+        ({"type_name": "Nowhere"}, []),
+        ({"limit": 2, "offset": 1}, SENSORS[1:3]),
+        ({"limit": 0}, []),
+    ],
+)
+def test_list_sensors_answer_is_what_the_model_writes(
+    admin: httpx.Client, body: dict[str, Any], listed: list[dict[str, str | None]]
+) -> None:
+    """`list-sensors` writes its JSON from the rows: byte for byte what FastAPI wrote from
+    `list[Sensor]` (pydantic's `dump_json`), for DTBase's clients."""
+    add_sensors(admin, "Station", [], [])
+    add_sensors(admin, "Other", [], [])
+    for sensor in SENSORS:
+        kind = "Other" if sensor["name"] is None else "Station"
+        answer = admin.post("/sensor/insert-sensor", json={"type_name": kind, **sensor})
+        assert answer.status_code == 201, answer.text
+
+    response = admin.post("/sensor/list-sensors", json=body)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    models = [Sensor.model_validate(sensor) for sensor in listed]
+    assert response.content == TypeAdapter(list[Sensor]).dump_json(models)
+
+
+def test_stamps_only_when_asked_and_on_the_clients_clock(
+    settings: BackendSettings, database_url: str
+) -> None:
+    """`Dtbase-Stamps` (for `bench/load.py`): the moments the app got the request and
+    began its answer, on the machine's monotonic clock, between the client's own readings
+    of it; absent unless the setting is on."""
+    stamped = settings.model_copy(update={"backend_timing_stamps": True})
+    with (
+        served(create_app(settings, database_url=database_url)) as plain,
+        served(create_app(stamped, database_url=database_url)) as timed,
+    ):
+        assert "dtbase-stamps" not in httpx.get(f"{plain}/health").headers
+        sent = time.monotonic()
+        response = httpx.get(f"{timed}/health")
+        received = time.monotonic()
+
+    assert response.status_code == 200
+    arrival, answer, collecting = (
+        float(part) for part in response.headers["dtbase-stamps"].split()
+    )
+    assert sent < arrival < answer < received
+    assert 0 <= collecting <= answer - arrival

@@ -29,13 +29,16 @@ from tests.utils.settings import DEFAULT_PASSWORD
 @dataclass
 class Counted:
     statements: list[str] = field(default_factory=list)
+    # Per statement: whether SQLAlchemy compiled it (or found it compiled) for this run.
+    compiled: list[bool] = field(default_factory=list)
     commits: int = 0
     rollbacks: int = 0
     # Calls of a function in a worker thread (FastAPI's and ours both go through anyio).
     hops: int = 0
 
     def reset(self) -> None:
-        self.statements, self.commits, self.rollbacks, self.hops = [], 0, 0, 0
+        self.statements, self.compiled = [], []
+        self.commits, self.rollbacks, self.hops = 0, 0, 0
 
 
 @pytest.fixture
@@ -62,6 +65,7 @@ def counted(
 
     def statement(*args: Any) -> None:
         seen.statements.append(args[2])
+        seen.compiled.append(args[4].compiled is not None)
 
     def commit(_: Any) -> None:
         seen.commits += 1
@@ -148,6 +152,25 @@ def test_a_bulk_insert_finds_its_sensors_in_one_statement_however_many(
         return len(seen.statements)
 
     assert statements_to_store(uids) == statements_to_store(uids[:1])
+
+
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in SMALL_REQUESTS[1:]])
+def test_the_callers_lookup_and_list_sensors_are_sent_as_sql_compiled_once(
+    counted: tuple[httpx.Client, Counted], method: str, path: str
+) -> None:
+    """Every authenticated request's lookup of its caller, and `list-sensors`' query, are
+    compiled at import (`db.Precompiled`): SQLAlchemy's work per execution of a `select`
+    (its cache key, compiled form and result set-up) cost more than half of what waiting
+    for PostgreSQL did (docs/performance.md)."""
+    client, seen = counted
+    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
+    seen.reset()
+
+    response = client.request(method, path, json={} if method == "POST" else None)
+
+    assert response.status_code == 200, response.text
+    assert seen.statements
+    assert seen.compiled == [False] * len(seen.statements)
 
 
 @pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in SMALL_REQUESTS])

@@ -205,3 +205,31 @@ def test_an_idle_connection_stays_open_longer_than_uvicorns_default(
         assert (first.status, second.status) == (200, 200)
         assert connection.sock is socket  # the same connection, not a new one
         connection.close()
+
+
+def test_a_served_backend_keeps_what_it_holds_at_start_out_of_the_collectors_sight(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`dtbase serve backend`'s app (the factory uvicorn calls in each worker) freezes the
+    objects it starts with (`gc.freeze`): full collections, pauses of every request in the
+    process, then skip them."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DT_")} | {
+        "DT_DATABASE_URL": database_url,
+        "DT_JWT_SECRET_KEY": JWT_SECRET,
+        "DT_DATA_DIR": str(tmp_path),
+    }
+    script = (
+        "import gc\n"
+        "from dtbase.backend.app import app_from_environment\n"
+        "before = gc.get_freeze_count()\n"
+        "app_from_environment()\n"
+        "print(before, gc.get_freeze_count())\n"
+    )
+
+    shown = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, check=True
+    )
+
+    before, after = (int(count) for count in shown.stdout.split())
+    assert before == 0
+    assert after > 50_000  # the app, its routes and schemas, and the modules they use

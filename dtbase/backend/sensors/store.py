@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select, true
+from sqlalchemy import ColumnElement, Row, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from dtbase.backend.db import Precompiled
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
 from dtbase.backend.events.record import ReadingsStored, record, record_readings
 from dtbase.backend.locations import store as locations_store
@@ -276,16 +277,31 @@ def insert_sensor(
     return sensor
 
 
+# `list-sensors` is among the busiest requests: its query is compiled once, for all
+# sensors and for one type's, and its rows read without the ORM (`db.Precompiled`).
+# A LIMIT of NULL is no limit in PostgreSQL.
+_SENSORS = (
+    select(Sensor.unique_identifier, Sensor.name, Sensor.notes)
+    .order_by(Sensor.id)
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+_LIST_SENSORS = Precompiled(_SENSORS)
+_LIST_SENSORS_OF_TYPE = Precompiled(
+    _SENSORS.join(SensorType, Sensor.type_id == SensorType.id).where(
+        SensorType.name == bindparam("type_name")
+    )
+)
+
+
 def list_sensors(
     session: Session, *, type_name: str | None = None, limit: int | None = None, offset: int = 0
-) -> Sequence[Sensor]:
-    """Sensors by id, of one type if given (an unknown type has none)."""
-    query = select(Sensor).order_by(Sensor.id).offset(offset).limit(limit)
-    if type_name is not None:
-        query = query.join(SensorType, Sensor.type_id == SensorType.id).where(
-            SensorType.name == type_name
-        )
-    return session.scalars(query).all()
+) -> Sequence[Row[str, str | None, str | None]]:
+    """Sensors by id (unique identifier, name, notes), of one type if given (an unknown
+    type has none)."""
+    if type_name is None:
+        return _LIST_SENSORS.rows(session, limit=limit, offset=offset)
+    return _LIST_SENSORS_OF_TYPE.rows(session, type_name=type_name, limit=limit, offset=offset)
 
 
 def sensor_details(
