@@ -111,7 +111,7 @@ class Events(Resource):
             timeout=httpx.Timeout(10.0, read=READ_TIMEOUT_SECONDS),
         ) as response:
             if not response.is_success:
-                _refused(response, self._client._renew)
+                _refused(response, self._client.renew)
             for record in EventSource(response).iter_sse():
                 if record.id:
                     event = EventOut.model_validate_json(record.data) if record.data else None
