@@ -109,8 +109,22 @@ def edit_service(
 
 
 def delete_service(session: Session, *, name: str) -> None:
-    """Delete a service with its parameter sets and its run log."""
-    session.delete(get_service(session, name=name))
+    """Delete a service with its parameter sets, schedules, triggers and run log.
+
+    Its schedules and triggers are locked first: the scheduler and the trigger worker
+    lock one (their claim) and then, logging its run, the service's row (the run log's
+    foreign key). The delete takes them in that order too, so it waits for a claim under
+    way instead of deadlocking with it (the cascade would lock the service first).
+    """
+    service = get_service(session, name=name)
+    for table in (EventTrigger, ServiceSchedule):
+        session.execute(
+            select(table.id)
+            .where(table.service_id == service.id)
+            .order_by(table.id)
+            .with_for_update()
+        ).all()
+    session.delete(service)
     session.flush()
     record(session, EventKind.service_deleted, {"service": name})
 
