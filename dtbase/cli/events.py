@@ -12,8 +12,6 @@ from typing import Annotated
 
 import httpx
 import typer
-from cloudevents.core.bindings.http import to_structured_event
-from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
 from dtbase.cli.options import (
@@ -33,8 +31,6 @@ events_app = typer.Typer(help="Events: what the backend stores, as it stores it.
 
 # A trigger does something with an event; False: it failed (and said why on stderr).
 Trigger = Callable[[EventOut], bool]
-# As the backend's webhooks name their CloudEvents' types.
-CLOUDEVENT_TYPE_PREFIX = "org.dtbase."
 POST_TIMEOUT_SECONDS = 10.0
 
 Values = Annotated[list[str] | None, typer.Option(show_default=False)]
@@ -129,8 +125,7 @@ def _triggers(command: str | None, post: str | None, *, source: str) -> list[Tri
     if command is not None:
         triggers.append(lambda event: _run(command, event))
     if post is not None:
-        http = httpx.Client(timeout=POST_TIMEOUT_SECONDS)
-        triggers.append(lambda event: _post(http, post, event, source=source))
+        triggers.append(_poster(post, source=source))
     return triggers or [_print]
 
 
@@ -159,28 +154,26 @@ def _run(command: str, event: EventOut) -> bool:
     return True
 
 
-def _post(http: httpx.Client, url: str, event: EventOut, *, source: str) -> bool:
-    message = to_structured_event(_cloud_event(event, source=source))
-    try:
-        response = http.post(url, content=message.body, headers=dict(message.headers))
-    except httpx.HTTPError as error:
-        _report(event, f"POST {url} failed: {error}")
-        return False
-    if not response.is_success:
-        _report(event, f"POST {url} answered {response.status_code}: {response.text[:200]}")
-        return False
-    return True
+def _poster(url: str, *, source: str) -> Trigger:
+    """A trigger that POSTs each event to `url` as a CloudEvent."""
+    # Imported here: the cloudevents package is slow to load, and only --post needs it.
+    from dtbase.schemas.cloudevents import structured
 
+    http = httpx.Client(timeout=POST_TIMEOUT_SECONDS)
 
-def _cloud_event(event: EventOut, *, source: str) -> CloudEvent:
-    attributes = {
-        "id": str(event.id),
-        "source": source,
-        "type": f"{CLOUDEVENT_TYPE_PREFIX}{event.kind.value}",
-        "time": event.time,
-        "datacontenttype": "application/json",
-    }
-    return CloudEvent(attributes=attributes, data=event.model_dump(mode="json"))
+    def post(event: EventOut) -> bool:
+        headers, body = structured(event, source=source)
+        try:
+            response = http.post(url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            _report(event, f"POST {url} failed: {error}")
+            return False
+        if not response.is_success:
+            _report(event, f"POST {url} answered {response.status_code}: {response.text[:200]}")
+            return False
+        return True
+
+    return post
 
 
 def _report(event: EventOut, problem: str) -> None:

@@ -131,7 +131,7 @@ class Client:
         `content`: a JSON body already encoded (e.g. by orjson, for a large bulk write),
         instead of `json`."""
         response = self._send(method, path, json, params, files, timeout, content)
-        if response.status_code == 401 and _detail(response) == EXPIRED and self._renew():
+        if response.status_code == 401 and _detail(response) == EXPIRED and self.renew():
             response = self._send(method, path, json, params, files, timeout, content)
         return _successful(response)
 
@@ -184,8 +184,13 @@ class Client:
             method, path, json=json, params=params, headers=headers, timeout=wait
         )
 
-    def _renew(self) -> bool:
-        """Get a fresh access token: refresh, or log in again. True when it worked."""
+    def renew(self) -> bool:
+        """Get a fresh access token: refresh it, or, when the refresh token has expired
+        too, log in again with the credentials `login` was given. True when it worked.
+
+        Calls through this client renew an expired token by themselves; call this where
+        a request goes out another way (e.g. a stream opened with `self.http`) and the
+        backend answered 401 "Token has expired"."""
         try:
             self.refresh()
             return True

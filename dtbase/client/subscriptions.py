@@ -15,6 +15,7 @@ from dtbase.schemas.subscriptions import (
     EditSubscriptionRequest,
     RotateSecretRequest,
     Subscription,
+    SubscriptionEnabled,
     SubscriptionNameRequest,
     SubscriptionSecret,
 )
@@ -61,8 +62,9 @@ class Subscriptions(Resource):
         body = EditSubscriptionRequest(name=name, **fields)
         return self._client.post("/events/subscriptions/edit", _dump(body), Msg)
 
-    def enable_subscription(self, name: str) -> Msg:
-        return self._client.post("/events/subscriptions/enable", _named(name), Msg)
+    def enable_subscription(self, name: str) -> SubscriptionEnabled:
+        """`warning` says when events were pruned before they could be delivered."""
+        return self._client.post("/events/subscriptions/enable", _named(name), SubscriptionEnabled)
 
     def disable_subscription(self, name: str) -> Msg:
         return self._client.post("/events/subscriptions/disable", _named(name), Msg)

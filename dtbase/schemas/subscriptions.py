@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dtbase.schemas.common import NAME_LENGTH, NOT_BLANK, URL_LENGTH, UtcDatetime
+from dtbase.schemas.common import NAME_LENGTH, NOT_BLANK, URL_LENGTH, Msg, UtcDatetime
 from dtbase.schemas.events import EventQuery
 from dtbase.schemas.services import STORABLE
 
@@ -126,12 +126,28 @@ class Subscription(BaseModel):
 
 
 class Delivery(BaseModel):
-    """One attempt to deliver one event (the newest DELIVERY_LOG_KEPT are kept)."""
+    """One attempt to deliver one event (the newest DELIVERY_LOG_KEPT are kept), or a
+    warning (attempt 0): events pruned before they could be delivered, skipped."""
 
-    event_id: int
-    attempt: int = Field(description="1 for the first try of this event, then 2, 3, ...")
+    event_id: int = Field(description="The event tried; for a warning, the last skipped.")
+    attempt: int = Field(
+        description="1 for the first try of this event, then 2, 3, ...; 0: a warning."
+    )
     time: UtcDatetime
     status_code: int | None = Field(description="The receiver's status; null if none came.")
     error: str | None = Field(description="Why it failed, when not by the receiver's status.")
     duration_seconds: float
     succeeded: bool
+    warning: str | None = Field(
+        default=None, description="Events skipped: pruned (retention) before delivery."
+    )
+
+
+class SubscriptionEnabled(Msg):
+    """The answer of `enable`: events pruned while the subscription was behind are
+    skipped, and said so."""
+
+    skipped_events: int = Field(
+        default=0, description="At most this many events were pruned before delivery."
+    )
+    warning: str | None = None

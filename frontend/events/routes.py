@@ -135,8 +135,12 @@ def _change(done: str, call: Callable[[str], object]) -> ResponseReturnValue:
     name = str(form.subscription.data or "")
     if valid_or_flashed(form):
         with flashing_errors():
-            call(name)
+            answer = call(name)
             flash(f"Subscription {name} {done}.", "success")
+            # Enabling says when events were pruned before they could be delivered.
+            warning = getattr(answer, "warning", None)
+            if warning:
+                flash(warning, "error")
             if done == "deleted":
                 return redirect(url_for("events.subscriptions"))
     return _back_to(name)

@@ -136,3 +136,25 @@ def test_logout_ends_the_clients_tokens(client: Client, live_backend: str) -> No
     with Client(live_backend, tokens=tokens) as stale, pytest.raises(ApiError) as refused:
         stale.users.me()
     assert refused.value.status_code == 401
+
+
+def test_renew_on_demand_refreshes_or_logs_in_again_and_says_when_it_cannot(
+    client: Client, live_backend: str
+) -> None:
+    """`renew()` is public for requests that go out another way than `send` (a stream
+    opened on `client.http`): a fresh access token that the backend takes, or False."""
+    client.tokens = TokenPair(access_token=_expired("access"), refresh_token=_expired("refresh"))
+
+    assert client.renew() is True
+    fresh = client.tokens
+    assert fresh is not None
+    assert jwt.decode(fresh.access_token, JWT_SECRET, algorithms=["HS256"])["exp"] > time.time()
+    listed = client.http.get(
+        "/user/list-users", headers={"Authorization": f"Bearer {fresh.access_token}"}
+    )
+    assert listed.status_code == 200
+
+    stale = TokenPair(access_token=_expired("access"), refresh_token=_expired("refresh"))
+    with Client(live_backend, tokens=stale) as no_credentials:
+        assert no_credentials.renew() is False
+        assert no_credentials.tokens == stale

@@ -21,7 +21,14 @@ from tests.utils.accounts import logged_in
 from tests.utils.sensors import add_sensors
 from tests.utils.servers import served
 from tests.utils.settings import DEFAULT_PASSWORD
-from tests.utils.webhooks import Receiver, emit, receiving, verify, wait_until
+from tests.utils.webhooks import (
+    Receiver,
+    emit,
+    pruned_through,
+    receiving,
+    verify,
+    wait_until,
+)
 
 PATH = "/events/subscriptions"
 MAX_FAILURES = 4
@@ -104,13 +111,10 @@ def test_matching_events_only_as_signed_cloud_events(
         assert not verify("another-secret-of-enough-length", delivered.headers, delivered.body)
         assert delivered.headers["content-type"] == "application/cloudevents+json"
         assert delivered.headers["x-dtbase-subscription"] == str(subscription_id)
+        # The mapping itself is tested in tests/schemas/test_cloudevents.py.
         cloud_event = delivered.json
-        assert cloud_event["specversion"] == "1.0"
-        assert cloud_event["type"] == "org.dtbase.readings.stored"
-        assert cloud_event["source"] == "dtbase"
+        assert cloud_event["source"] == "dtbase"  # DT_WEBHOOK_SOURCE
         assert cloud_event["subject"] == "a"
-        assert cloud_event["datacontenttype"] == "application/json"
-        assert cloud_event["time"] == cloud_event["data"]["time"]
         assert cloud_event["data"]["id"] == delivered.event_id
         assert cloud_event["data"]["kind"] == "readings.stored"
         assert cloud_event["data"]["meta"]["count"] == number
@@ -310,3 +314,38 @@ def test_a_changed_query_applies_to_the_events_not_yet_delivered(
     time.sleep(0.5)
     assert receiver.ids() == [3, 4]
     wait_until(lambda: listed(backend)["last_event_id"] == 4)
+
+
+def test_events_pruned_while_a_subscription_failed_are_skipped_with_a_warning(
+    settings: BackendSettings,
+    database_url: str,
+    clean_database: None,
+    sessions: sessionmaker[Session],
+    receiver: Receiver,
+) -> None:
+    """A receiver down for longer than the retention: when it is back, the log says
+    which events were pruned meanwhile, and delivery goes on with the oldest kept."""
+    patient = delivering(settings, webhook_max_failures=1_000_000)
+    with (
+        served(create_app(patient, database_url=database_url)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        backend = logged_in(client, DEFAULT_USER_EMAIL, DEFAULT_PASSWORD)
+        receiver.fail_next, receiver.fail_status = 1_000_000, 503
+        subscribe(backend, receiver)
+        emit(sessions, 3)
+        wait_until(lambda: receiver.ids()[:1] == [1], what="a first, refused, try")
+
+        pruned_through(sessions, 2)
+        receiver.fail_next = 0
+        wait_until(lambda: receiver.accepted_ids() == [3], what="event 3 delivered")
+        wait_until(lambda: listed(backend)["last_event_id"] == 3, what="the batch committed")
+        log = log_of(backend)
+    warnings = [entry for entry in log if entry["attempt"] == 0]
+    assert [entry["event_id"] for entry in warnings] == [2]
+    assert warnings[0]["warning"].startswith(
+        "Skipped up to 2 events: events 1 to 2 were deleted after the retention"
+    )
+    assert warnings[0]["error"] is None
+    assert log[-1]["event_id"] == 3
+    assert log[-1]["succeeded"] is True

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import Engine
 from werkzeug.test import TestResponse
 
+from dtbase.backend.db import make_session_factory
 from dtbase.client import Client
 from dtbase.schemas.users import Role
 from tests.utils.visitors import Visitor, VisitorFactory, text_of
+from tests.utils.webhooks import emit, pruned_through
 
 PAGE = "/events/subscriptions"
 RECEIVER = "http://127.0.0.1:9/hook"  # on the tests' allow-list; nothing needs to answer
@@ -172,3 +175,26 @@ def test_an_unknown_subscription_is_404(admin_visitor: Visitor) -> None:
 
 def test_the_sidebar_leads_to_the_page(admin_visitor: Visitor) -> None:
     assert f'href="{PAGE}"' in admin_visitor.get("/home/index").text
+
+
+def test_enabling_a_subscription_behind_the_retention_shows_what_was_skipped(
+    admin_visitor: Visitor, client: Client, engine: Engine
+) -> None:
+    sessions = make_session_factory(engine)
+    emit(sessions, 4)
+    client.subscriptions.create_subscription("hook", RECEIVER, after=1)
+    client.subscriptions.disable_subscription("hook")
+    pruned_through(sessions, 3)
+    page = f"{PAGE}/subscription/hook"
+
+    enabled = admin_visitor.submit(page, f"{PAGE}/enable", {"subscription": "hook"})
+
+    shown = text_of(enabled)
+    assert "Subscription hook enabled." in shown
+    warning = (
+        "Skipped up to 2 events: events 2 to 3 were deleted after the retention "
+        "(DT_EVENTS_RETENTION_DAYS) before they could be delivered, matching or not. "
+        "Delivery goes on with event 4."
+    )
+    assert f'<div class="flash flash-error" role="alert">{warning}</div>' in shown
+    assert f'<span data-testid="delivery-warning">{warning}</span>' in shown

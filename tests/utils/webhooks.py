@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from dtbase.backend.events.pruning import prune
 from dtbase.backend.events.record import record
 from dtbase.schemas.events import EventKind
 
@@ -141,6 +143,17 @@ def emit(
         with sessions.begin() as session:
             meta = {"sensor": sensor, "sensor_type": "T", "measure": ["m"], "count": number}
             record(session, kind, meta)
+
+
+def pruned_through(sessions: sessionmaker[Session], last_id: int) -> None:
+    """Events up to `last_id` made older than the retention and pruned (the pruner's
+    own statement), as if a subscription had been behind for a week."""
+    with sessions.begin() as session:
+        session.execute(
+            text("UPDATE event SET time = now() - interval '8 days' WHERE id <= :id"),
+            {"id": last_id},
+        )
+        assert prune(session, retention_days=7) == last_id
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "") -> None:

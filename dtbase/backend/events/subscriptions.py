@@ -26,6 +26,8 @@ from dtbase.schemas.events import EventQuery
 from dtbase.schemas.subscriptions import DELIVERY_LOG_KEPT
 
 NO_SUBSCRIPTION = "Subscription does not exist."
+# A delivery-log entry with this attempt number is a warning, not an attempt.
+WARNING_ATTEMPT = 0
 SUBSCRIPTION_EXISTS = "Subscription already exists."
 
 
@@ -123,15 +125,19 @@ def edit(
     return subscription
 
 
-def enable(session: Session, *, name: str, now: datetime) -> EventSubscription:
-    """Deliver again from the cursor, at once, with a clean failure count."""
+def enable(
+    session: Session, *, name: str, now: datetime
+) -> tuple[EventSubscription, Skipped | None]:
+    """Deliver again from the cursor, at once, with a clean failure count; and what was
+    pruned since the cursor, skipped (see `skip_pruned`)."""
     subscription = get(session, name=name)
     subscription.enabled = True
     subscription.disabled_reason = None
     subscription.consecutive_failures = 0
     subscription.next_attempt_at = now
+    skipped = skip_pruned(session, subscription, now=now)
     session.flush()
-    return subscription
+    return subscription, skipped
 
 
 def disable(session: Session, *, name: str, reason: str) -> EventSubscription:
@@ -167,6 +173,58 @@ def delivery_log(session: Session, *, name: str, limit: int) -> Sequence[EventDe
 
 
 # --- delivery ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Event ids after a subscription's cursor that are no longer kept: pruned after
+    DT_EVENTS_RETENTION_DAYS before they were delivered."""
+
+    first_id: int
+    last_id: int
+
+    @property
+    def count(self) -> int:
+        """At most this many events: ids of rolled-back writes are never events."""
+        return self.last_id - self.first_id + 1
+
+    @property
+    def warning(self) -> str:
+        ids = (
+            f"event {self.first_id} was"
+            if self.count == 1
+            else f"events {self.first_id} to {self.last_id} were"
+        )
+        events = "1 event" if self.count == 1 else f"{self.count} events"
+        return (
+            f"Skipped up to {events}: {ids} deleted after the retention "
+            "(DT_EVENTS_RETENTION_DAYS) before they could be delivered, matching or not. "
+            f"Delivery goes on with event {self.last_id + 1}."
+        )
+
+
+def skip_pruned(
+    session: Session, subscription: EventSubscription, *, now: datetime
+) -> Skipped | None:
+    """When events after the cursor were pruned, say so: a warning in the delivery log
+    (attempt 0), and the cursor moved past them, so that it is said once."""
+    oldest = session.scalar(select(func.min(Event.id)))
+    if oldest is None or oldest <= subscription.last_event_id + 1:
+        return None
+    skipped = Skipped(first_id=subscription.last_event_id + 1, last_id=oldest - 1)
+    session.add(
+        EventDelivery(
+            subscription_id=subscription.id,
+            event_id=skipped.last_id,
+            attempt=WARNING_ATTEMPT,
+            time=now,
+            status_code=None,
+            error=skipped.warning,
+            duration_seconds=0.0,
+        )
+    )
+    subscription.last_event_id = skipped.last_id
+    return skipped
 
 
 def claim_due(session: Session, *, now: datetime) -> EventSubscription | None:

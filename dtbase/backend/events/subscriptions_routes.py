@@ -29,6 +29,7 @@ from dtbase.schemas.subscriptions import (
     EditSubscriptionRequest,
     RotateSecretRequest,
     Subscription,
+    SubscriptionEnabled,
     SubscriptionNameRequest,
     SubscriptionSecret,
 )
@@ -130,11 +131,25 @@ def edit_subscription(
     return Msg(detail="Subscription edited.")
 
 
-@router.post("/enable", response_model=Msg, responses=documented({400: store.NO_SUBSCRIPTION}))
-def enable_subscription(body: SubscriptionNameRequest, session: SessionDep, _: Admin) -> Msg:
-    """Deliver again, at once, from where deliveries stopped (admins only)."""
-    store.enable(session, name=body.name, now=utc_now())
-    return Msg(detail="Subscription enabled.")
+@router.post(
+    "/enable",
+    response_model=SubscriptionEnabled,
+    responses=documented({400: store.NO_SUBSCRIPTION}),
+)
+def enable_subscription(
+    body: SubscriptionNameRequest, session: SessionDep, _: Admin
+) -> SubscriptionEnabled:
+    """Deliver again, at once, from where deliveries stopped (admins only). Events pruned
+    meanwhile (DT_EVENTS_RETENTION_DAYS) are skipped: the answer and the delivery log
+    say how many."""
+    skipped = store.enable(session, name=body.name, now=utc_now())[1]
+    if skipped is None:
+        return SubscriptionEnabled(detail="Subscription enabled.")
+    return SubscriptionEnabled(
+        detail=f"Subscription enabled. {skipped.warning}",
+        skipped_events=skipped.count,
+        warning=skipped.warning,
+    )
 
 
 @router.post("/disable", response_model=Msg, responses=documented({400: store.NO_SUBSCRIPTION}))
@@ -183,12 +198,14 @@ def _delivery(row: EventDelivery) -> Delivery:
         error=row.error,
         duration_seconds=row.duration_seconds,
     )
+    warning = row.attempt == store.WARNING_ATTEMPT
     return Delivery(
         event_id=row.event_id,
         attempt=row.attempt,
         time=row.time,
         status_code=row.status_code,
-        error=row.error,
+        error=None if warning else row.error,
         duration_seconds=row.duration_seconds,
         succeeded=attempt.succeeded,
+        warning=row.error if warning else None,
     )

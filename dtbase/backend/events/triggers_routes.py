@@ -15,8 +15,10 @@ from fastapi import Body, Request, status
 from dtbase.backend.auth.deps import CurrentUser, Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.events import triggers_store as store
+from dtbase.backend.events.triggers_tables import EventTrigger
 from dtbase.backend.routing import documented, protected_router
-from dtbase.backend.services.masking import mask, readable
+from dtbase.backend.services import run_sources
+from dtbase.backend.services.masking import shown_to
 from dtbase.core.settings import BackendSettings
 from dtbase.core.unset import sent
 from dtbase.schemas.common import Msg
@@ -27,7 +29,6 @@ from dtbase.schemas.triggers import (
     Trigger,
     TriggerName,
 )
-from dtbase.schemas.users import Role
 
 router = protected_router(prefix="/events/triggers", tags=["triggers"])
 
@@ -78,13 +79,13 @@ def list_triggers(
     body: Annotated[ListTriggersRequest | None, Body()] = None,
 ) -> list[Trigger]:
     """Every trigger, oldest first, optionally of one service. The body is optional."""
-    show = readable if user.role == Role.admin else (lambda value: mask(readable(value)))
+    show = shown_to(user.role)
     rows = store.list_triggers(session, service_name=body.service_name if body else None)
     return [_trigger(row, show) for row in rows]
 
 
-def _trigger(row: store.TriggerRow, show: Any) -> Trigger:
-    trigger = row.trigger
+def _trigger(row: run_sources.Listed[EventTrigger], show: Any) -> Trigger:
+    trigger = row.row
     groups = trigger.pending.values()
     return Trigger(
         name=trigger.name,

@@ -7,18 +7,17 @@ it was disabled are not replayed, as a schedule does not replay missed times).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dtbase.backend.errors import AlreadyExists, InvalidInput, Unprocessable
+from dtbase.backend.errors import InvalidInput, Unprocessable
 from dtbase.backend.events import store as events_store
 from dtbase.backend.events.query import matches
 from dtbase.backend.events.triggers_burst import check_template
 from dtbase.backend.events.triggers_tables import EventTrigger
+from dtbase.backend.services import run_sources
 from dtbase.backend.services import store as services_store
 from dtbase.backend.services.masking import unmask
 from dtbase.backend.services.tables import Service, ServiceParameterSet
@@ -34,13 +33,6 @@ LOOP = (
 )
 
 
-@dataclass(frozen=True)
-class TriggerRow:
-    trigger: EventTrigger
-    service_name: str
-    parameter_set_name: str | None
-
-
 def _stored(query: EventQuery) -> dict[str, Any]:
     stored: dict[str, Any] = query.model_dump(mode="json", exclude_none=True)
     return stored
@@ -53,10 +45,7 @@ def _check(
     cannot be filled or stored."""
     if matches(query, EventKind("service_run.finished"), {"service": service_name}):
         raise Unprocessable(["query"], LOOP)
-    if parameter_set_name is not None and parameters is not None:
-        raise Unprocessable(
-            ["parameters"], "Give either parameter_set_name or parameters, not both"
-        )
+    run_sources.check_one_of(parameter_set_name, parameters)
     services_store.check_parameters(parameters)
     if parameters is not None:
         check_template(parameters, _stored(query))
@@ -70,12 +59,6 @@ def _max_wait(debounce_seconds: float, max_wait_seconds: float | None) -> float:
             ["max_wait_seconds"], "must be at least debounce_seconds", max_wait_seconds
         )
     return max_wait_seconds
-
-
-def _parameter_set_id(session: Session, *, service_name: str, name: str | None) -> int | None:
-    if name is None:
-        return None
-    return services_store.get_parameter_set(session, service_name=service_name, name=name).id
 
 
 def insert_trigger(
@@ -102,7 +85,7 @@ def insert_trigger(
         name=name,
         service_id=service.id,
         query=_stored(query),
-        parameter_set_id=_parameter_set_id(
+        parameter_set_id=services_store.parameter_set_id(
             session, service_name=service_name, name=parameter_set_name
         ),
         parameters=parameters,
@@ -114,14 +97,7 @@ def insert_trigger(
         last_event_id=events_store.newest_id(session),
         pending={},
     )
-    try:
-        with session.begin_nested():
-            session.add(trigger)
-    except IntegrityError as error:
-        if _constraint_of(error) == "uq_event_trigger_name":
-            raise AlreadyExists(TRIGGER_EXISTS) from error
-        # The service or the parameter set was deleted by another request since we read it.
-        raise InvalidInput(services_store.NO_RUN_TARGET) from error
+    run_sources.add(session, trigger, unique="uq_event_trigger_name", exists=TRIGGER_EXISTS)
     return trigger
 
 
@@ -132,20 +108,11 @@ def get_trigger(session: Session, *, name: str) -> EventTrigger:
     return trigger
 
 
-def list_triggers(session: Session, *, service_name: str | None = None) -> list[TriggerRow]:
+def list_triggers(
+    session: Session, *, service_name: str | None = None
+) -> list[run_sources.Listed[EventTrigger]]:
     """Triggers, oldest first, optionally of one service."""
-    query = (
-        select(EventTrigger, Service.name, ServiceParameterSet.name)
-        .join(Service, Service.id == EventTrigger.service_id)
-        .outerjoin(ServiceParameterSet, ServiceParameterSet.id == EventTrigger.parameter_set_id)
-        .order_by(EventTrigger.id)
-    )
-    if service_name is not None:
-        query = query.where(Service.name == service_name)
-    return [
-        TriggerRow(trigger=row[0], service_name=row[1], parameter_set_name=row[2])
-        for row in session.execute(query)
-    ]
+    return run_sources.list_rows(session, EventTrigger, service_name=service_name)
 
 
 def edit_trigger(
@@ -186,7 +153,7 @@ def edit_trigger(
         parameter_set_name=set_name,
         parameters=new_parameters,
     )
-    new_set_id = _parameter_set_id(session, service_name=service.name, name=set_name)
+    new_set_id = services_store.parameter_set_id(session, service_name=service.name, name=set_name)
     if (
         _stored(new_query) != trigger.query
         or new_parameters != trigger.parameters
@@ -206,12 +173,7 @@ def edit_trigger(
         trigger.max_wait_seconds = max(trigger.max_wait_seconds, trigger.debounce_seconds)
     if isinstance(max_runs_per_hour, int):
         trigger.max_runs_per_hour = max_runs_per_hour
-    try:
-        with session.begin_nested():
-            if isinstance(new_name, str):
-                trigger.name = new_name
-    except IntegrityError as error:
-        raise AlreadyExists(TRIGGER_EXISTS) from error
+    run_sources.rename(session, trigger, new_name, exists=TRIGGER_EXISTS)
     return trigger
 
 
@@ -234,11 +196,6 @@ def delete_trigger(session: Session, *, name: str) -> None:
     """Delete a trigger; the runs it started stay in the run log, without it."""
     session.delete(get_trigger(session, name=name))
     session.flush()
-
-
-def _constraint_of(error: IntegrityError) -> str | None:
-    name: str | None = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
-    return name
 
 
 def _drop_burst(trigger: EventTrigger) -> None:

@@ -175,6 +175,9 @@ class Deliverer:
         subscription.next_attempt_at = utc_now()
         # Read the bound first: every event up to it is visible (ids follow commit order).
         bound = events_store.newest_id(session)
+        skipped = subscriptions.skip_pruned(session, subscription, now=utc_now())
+        if skipped is not None:
+            logger.warning("Subscription %r: %s", subscription.name, skipped.warning)
         query = EventQuery.model_validate(subscription.query)
         read = events_store.events_after(
             session, query, after=subscription.last_event_id, limit=BATCH_EVENTS

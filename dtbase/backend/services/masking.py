@@ -10,10 +10,12 @@ stored value, so a user can change a parameter set without knowing (or wiping) i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dtbase.schemas.services import MAX_JSON_DEPTH
+from dtbase.schemas.users import Role
 
 MASK = "********"
 TOO_DEEP = f"(nested deeper than {MAX_JSON_DEPTH} levels: not shown)"
@@ -52,6 +54,14 @@ def readable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [readable(item, depth + 1) for item in value]
     return value
+
+
+def shown_to(role: Role) -> Callable[[Any], Any]:
+    """What a reader sees of stored parameters: all for admins, secrets masked otherwise
+    (and never what is nested too deep to be sent back)."""
+    if role == Role.admin:
+        return readable
+    return lambda value: mask(readable(value))
 
 
 def unmask(new: Any, stored: Any) -> Any:

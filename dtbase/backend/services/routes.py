@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from anyio.to_thread import run_sync
 from fastapi import APIRouter, Body, status
@@ -15,7 +15,7 @@ from dtbase.backend.errors import Unprocessable
 from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.services import caller, store
 from dtbase.backend.services.allowlist import UrlNotAllowed
-from dtbase.backend.services.masking import mask, mask_url, readable
+from dtbase.backend.services.masking import mask_url, readable, shown_to
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.backend.users.tables import User
 from dtbase.core.unset import sent
@@ -153,19 +153,11 @@ def list_parameter_sets(
     Values under keys that look like secrets (`api_key`, `password`, ...) are masked for
     everyone but admins."""
     service_name = body.service_name if body is not None else None
-    show = _shown_to(user)
+    show = shown_to(user.role)
     return [
         ParameterSet(service_name=name, name=s.name, parameters=show(s.parameters))
         for name, s in store.list_parameter_sets(session, service_name=service_name)
     ]
-
-
-def _shown_to(user: User) -> Callable[[Any], Any]:
-    """What a reader sees of stored parameters: all for admins, secrets masked otherwise
-    (and never what is nested too deep to be sent back)."""
-    if _is_admin(user):
-        return readable
-    return lambda value: mask(readable(value))
 
 
 @router.post(
@@ -294,7 +286,7 @@ def list_runs(
     """Runs ordered by time, optionally of one service and parameter set. Body optional.
     Secrets in the parameters are masked for everyone but admins (as in list-parameter-sets).
     """
-    show = _shown_to(user)
+    show = shown_to(user.role)
     return [
         ServiceRun(
             service_name=row.service_name,
@@ -313,7 +305,7 @@ def list_runs_details(
     session: SessionDep, user: CurrentUser, body: OptionalRunFilters = None
 ) -> list[ServiceRunDetails]:
     """list-runs plus each run's id, error text and duration (dtbase only)."""
-    show = _shown_to(user)
+    show = shown_to(user.role)
     return [
         ServiceRunDetails(
             id=row.run.id,
@@ -384,19 +376,19 @@ def list_schedules(
     """Every schedule, oldest first, optionally of one service. The body is optional.
     Secrets in explicit parameters are masked for everyone but admins."""
     rows = store.list_schedules(session, service_name=body.service_name if body else None)
-    show = _shown_to(user)
+    show = shown_to(user.role)
     return [
         Schedule(
             service_name=row.service_name,
-            name=row.schedule.name,
-            cron=row.schedule.cron,
-            interval_seconds=row.schedule.interval_seconds,
-            time_zone=row.schedule.time_zone,
+            name=row.row.name,
+            cron=row.row.cron,
+            interval_seconds=row.row.interval_seconds,
+            time_zone=row.row.time_zone,
             parameter_set_name=row.parameter_set_name,
-            parameters=show(row.schedule.parameters),
-            enabled=row.schedule.enabled,
-            next_run_at=row.schedule.next_run_at if row.schedule.enabled else None,
-            last_run_at=row.schedule.last_run_at,
+            parameters=show(row.row.parameters),
+            enabled=row.row.enabled,
+            next_run_at=row.row.next_run_at if row.row.enabled else None,
+            last_run_at=row.row.last_run_at,
         )
         for row in rows
     ]

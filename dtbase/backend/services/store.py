@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
 from dtbase.backend.events.record import record, record_service_runs
 from dtbase.backend.events.triggers_tables import EventTrigger
-from dtbase.backend.services import timing
+from dtbase.backend.services import run_sources, timing
 from dtbase.backend.services.masking import unmask
+from dtbase.backend.services.run_sources import NO_RUN_TARGET as NO_RUN_TARGET
 from dtbase.backend.services.tables import (
     Service,
     ServiceParameterSet,
@@ -29,7 +30,6 @@ from dtbase.schemas.services import MAX_PARAMETERS_BYTES, HttpMethod, RunStatus,
 
 NO_SERVICE = "Service does not exist."
 NO_PARAMETER_SET = "Parameter set does not exist."
-NO_RUN_TARGET = "Service or parameter set does not exist."
 NO_SCHEDULE = "Schedule does not exist."
 SERVICE_EXISTS = "Service already exists."
 PARAMETER_SET_EXISTS = "Parameter set already exists."
@@ -48,12 +48,6 @@ def check_parameters(parameters: Any) -> None:
         raise Unprocessable(
             ["parameters"], f"Parameters may take at most {MAX_PARAMETERS_BYTES} bytes as JSON"
         )
-
-
-def _constraint_of(error: IntegrityError) -> str | None:
-    diag = getattr(error.orig, "diag", None)
-    name: str | None = getattr(diag, "constraint_name", None)
-    return name
 
 
 # --- services ------------------------------------------------------------------------
@@ -109,8 +103,22 @@ def edit_service(
 
 
 def delete_service(session: Session, *, name: str) -> None:
-    """Delete a service with its parameter sets and its run log."""
-    session.delete(get_service(session, name=name))
+    """Delete a service with its parameter sets, schedules, triggers and run log.
+
+    Its schedules and triggers are locked first: the scheduler and the trigger worker
+    lock one (their claim) and then, logging its run, the service's row (the run log's
+    foreign key). The delete takes them in that order too, so it waits for a claim under
+    way instead of deadlocking with it (the cascade would lock the service first).
+    """
+    service = get_service(session, name=name)
+    for table in (EventTrigger, ServiceSchedule):
+        session.execute(
+            select(table.id)
+            .where(table.service_id == service.id)
+            .order_by(table.id)
+            .with_for_update()
+        ).all()
+    session.delete(service)
     session.flush()
     record(session, EventKind.service_deleted, {"service": name})
 
@@ -146,7 +154,7 @@ def insert_parameter_set(
         with session.begin_nested():
             session.add(parameter_set)
     except IntegrityError as error:
-        if _constraint_of(error) == "uq_service_parameter_set_service_id_name":
+        if run_sources.constraint_of(error) == "uq_service_parameter_set_service_id_name":
             raise AlreadyExists(PARAMETER_SET_EXISTS) from error
         # The service was deleted by another request since we read it.
         raise InvalidInput(NO_SERVICE) from error
@@ -443,13 +451,6 @@ def list_runs(
 # --- schedules -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ScheduleRow:
-    schedule: ServiceSchedule
-    service_name: str
-    parameter_set_name: str | None
-
-
 def _check_timing(cron: str | None, interval_seconds: int | None, time_zone: str) -> None:
     if cron is not None and interval_seconds is not None:
         raise Unprocessable(["cron"], "Give either cron or interval_seconds, not both", cron)
@@ -461,10 +462,7 @@ def _check_timing(cron: str | None, interval_seconds: int | None, time_zone: str
 
 
 def _check_run_parameters(parameter_set_name: str | None, parameters: Any) -> None:
-    if parameter_set_name is not None and parameters is not None:
-        raise Unprocessable(
-            ["parameters"], "Give either parameter_set_name or parameters, not both"
-        )
+    run_sources.check_one_of(parameter_set_name, parameters)
     check_parameters(parameters)
 
 
@@ -487,7 +485,8 @@ def _first_run(
     return start_at if start_at is not None else now + timedelta(seconds=interval_seconds)
 
 
-def _parameter_set_id(session: Session, *, service_name: str, name: str | None) -> int | None:
+def parameter_set_id(session: Session, *, service_name: str, name: str | None) -> int | None:
+    """The id of the service's parameter set `name` (400 if none), or None for no name."""
     if name is None:
         return None
     return get_parameter_set(session, service_name=service_name, name=name).id
@@ -523,21 +522,16 @@ def insert_schedule(
         cron=cron,
         interval_seconds=interval_seconds,
         time_zone=time_zone,
-        parameter_set_id=_parameter_set_id(
+        parameter_set_id=parameter_set_id(
             session, service_name=service_name, name=parameter_set_name
         ),
         parameters=parameters,
         enabled=enabled,
         next_run_at=next_run_at,
     )
-    try:
-        with session.begin_nested():
-            session.add(schedule)
-    except IntegrityError as error:
-        if _constraint_of(error) == "uq_service_schedule_service_id_name":
-            raise AlreadyExists(SCHEDULE_EXISTS) from error
-        # The service or the parameter set was deleted by another request since we read it.
-        raise InvalidInput(NO_RUN_TARGET) from error
+    run_sources.add(
+        session, schedule, unique="uq_service_schedule_service_id_name", exists=SCHEDULE_EXISTS
+    )
     return schedule
 
 
@@ -553,20 +547,11 @@ def get_schedule(session: Session, *, service_name: str, name: str) -> ServiceSc
     return schedule
 
 
-def list_schedules(session: Session, *, service_name: str | None = None) -> list[ScheduleRow]:
+def list_schedules(
+    session: Session, *, service_name: str | None = None
+) -> list[run_sources.Listed[ServiceSchedule]]:
     """Schedules, oldest first, optionally of one service."""
-    query = (
-        select(ServiceSchedule, Service.name, ServiceParameterSet.name)
-        .join(Service, Service.id == ServiceSchedule.service_id)
-        .outerjoin(ServiceParameterSet, ServiceParameterSet.id == ServiceSchedule.parameter_set_id)
-        .order_by(ServiceSchedule.id)
-    )
-    if service_name is not None:
-        query = query.where(Service.name == service_name)
-    return [
-        ScheduleRow(schedule=row[0], service_name=row[1], parameter_set_name=row[2])
-        for row in session.execute(query)
-    ]
+    return run_sources.list_rows(session, ServiceSchedule, service_name=service_name)
 
 
 def edit_schedule(
@@ -614,7 +599,7 @@ def edit_schedule(
         new_parameters = parameters
     _check_run_parameters(set_name, new_parameters)
     if parameter_set_name is not UNSET:
-        schedule.parameter_set_id = _parameter_set_id(
+        schedule.parameter_set_id = parameter_set_id(
             session, service_name=service_name, name=set_name
         )
     elif new_parameters is not None:
@@ -634,12 +619,7 @@ def edit_schedule(
     schedule.cron, schedule.interval_seconds, schedule.time_zone = new_cron, new_interval, zone
     if isinstance(enabled, bool):
         schedule.enabled = enabled
-    try:
-        with session.begin_nested():
-            if isinstance(new_name, str):
-                schedule.name = new_name
-    except IntegrityError as error:
-        raise AlreadyExists(SCHEDULE_EXISTS) from error
+    run_sources.rename(session, schedule, new_name, exists=SCHEDULE_EXISTS)
     return schedule
 
 

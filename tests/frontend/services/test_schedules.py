@@ -3,7 +3,6 @@ parameter set or JSON parameters), enabled, disabled and deleted; refusals are f
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
@@ -12,19 +11,11 @@ from dtbase.client import Client
 from dtbase.schemas.services import Schedule
 from dtbase.schemas.users import Role
 from frontend.services.forms import describe_interval
+from tests.utils.service_pages import ECHO_PAGE, row_of
 from tests.utils.visitors import Visitor, VisitorFactory, text_of
 
-PAGE = "/services/service/echo"
+PAGE = ECHO_PAGE
 CREATE = "/services/schedules/create"
-
-
-@pytest.fixture
-def echo(client: Client) -> Client:
-    """A registered service `echo` with a parameter set `daily` (never called here: the
-    tests' backend runs no scheduler)."""
-    client.services.insert_service("echo", "http://127.0.0.1:9/api/echo", "POST")
-    client.services.insert_parameter_set("echo", "daily", {"hours": 24})
-    return client
 
 
 def _schedules(client: Client) -> dict[str, Schedule]:
@@ -47,9 +38,7 @@ def _new(**fields: str) -> dict[str, str]:
 
 
 def _row(page: str, name: str) -> str:
-    found = re.search(rf'<tr data-schedule="{name}">(.*?)</tr>', page, re.S)
-    assert found, f"no row for the schedule {name}"
-    return found.group(1)
+    return row_of(page, "schedule", name)
 
 
 def test_page_lists_schedules_with_their_next_run(admin_visitor: Visitor, echo: Client) -> None:

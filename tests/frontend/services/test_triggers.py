@@ -4,26 +4,16 @@ refusals flashed, with what was typed kept."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from dtbase.client import Client
 from dtbase.schemas.triggers import Trigger
 from dtbase.schemas.users import Role
+from tests.utils.service_pages import ECHO_PAGE, row_of
 from tests.utils.visitors import Visitor, VisitorFactory, text_of
 
-PAGE = "/services/service/echo"
+PAGE = ECHO_PAGE
 CREATE = "/services/triggers/create"
-
-
-@pytest.fixture
-def echo(client: Client) -> Client:
-    """A registered service `echo` with a parameter set `daily` (never called here: the
-    tests' shared backend runs no triggers)."""
-    client.services.insert_service("echo", "http://127.0.0.1:9/api/echo", "POST")
-    client.services.insert_parameter_set("echo", "daily", {"hours": 24})
-    return client
 
 
 def _triggers(client: Client) -> dict[str, Trigger]:
@@ -44,9 +34,7 @@ def _new(**fields: str) -> dict[str, str]:
 
 
 def _row(page: str, name: str) -> str:
-    found = re.search(rf'<tr data-trigger="{name}">(.*?)</tr>', page, re.S)
-    assert found, f"no row for the trigger {name}"
-    return found.group(1)
+    return row_of(page, "trigger", name)
 
 
 def test_page_lists_triggers(admin_visitor: Visitor, echo: Client) -> None:
