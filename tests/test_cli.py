@@ -195,7 +195,11 @@ def test_up_demo_runs_in_a_base_install_and_says_what_it_skips(
     assert "arima not scheduled: the arima extra is not installed" in printed
     assert "fdb_export not scheduled: the fdb extra is not installed" in printed
     assert "Traceback" not in printed
-    assert "Could not" not in printed
+    # A scheduled weather run that is under way when Ctrl-C stops every server at once
+    # fails (its service cannot log in to a backend that has stopped listening), and says
+    # so; until then nothing could not be done.
+    before_stopping, _ = printed.split("Shutting down", 1)
+    assert "Could not" not in before_stopping
 
 
 def test_a_failure_in_up_s_background_work_is_told(capfd: pytest.CaptureFixture[str]) -> None:
