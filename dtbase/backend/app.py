@@ -198,8 +198,8 @@ def app_from_environment() -> FastAPI:
     # What the process holds now (modules, routes, schemas: about 170,000 objects) lives
     # as long as it does: out of the garbage collector's sight, its full passes, which stop
     # every request of the process, stop walking it (measured: a full pass 90 ms of CPU ->
-    # nothing; GC pauses within a request at 32 clients, p99 131-507 ms -> 35-80 ms in
-    # three runs of four; docs/performance.md). Here, not in `create_app`: tests make many
+    # nothing; GC pauses within a request at 32 clients, p99 131-507 ms -> 35-114 ms in
+    # five figures of six; docs/performance.md). Here, not in `create_app`: tests make many
     # apps in one process, and would keep every one of them.
     gc.collect()
     gc.freeze()
