@@ -122,8 +122,8 @@ class Precompiled(Generic[*Columns]):
 
     `session.execute(select(...))` builds the statement's cache key, finds its compiled
     form and sets up an execution context and ORM or Core result processing on every
-    run: more than the query itself takes in PostgreSQL for a one-row lookup (measured in
-    docs/performance.md). This is sent as text through the session's connection
+    run: for a small read, more than half of what waiting for PostgreSQL's answer takes
+    (measured in docs/performance.md). This is sent as text through the session's connection
     (`exec_driver_sql`), so the engine's events (`_refuse_writes_without_transaction`,
     the tests' statement counts), its handling of a dead connection, and psycopg's
     prepared statements (from a query's fifth run on a connection) all still apply.

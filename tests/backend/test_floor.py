@@ -270,3 +270,18 @@ def test_stamps_only_when_asked_and_on_the_clients_clock(
     )
     assert sent < arrival < answer < received
     assert 0 <= collecting <= answer - arrival
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"limit": 10**20}, {"offset": 2**63}, {"type_name": "T\x00"}],
+)
+def test_list_sensors_refuses_what_postgresql_cannot_take(
+    admin: httpx.Client, body: dict[str, Any]
+) -> None:
+    """Its precompiled query hands the body's values to psycopg as they are: a number
+    beyond PostgreSQL's bigint or a NUL character is the client's 422, as before."""
+    response = admin.post("/sensor/list-sensors", json=body)
+
+    assert response.status_code == 422, response.text
+    assert "A value cannot be stored" in response.json()["detail"][0]["msg"]
