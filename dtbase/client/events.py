@@ -112,16 +112,11 @@ class Events(Resource):
             timeout=httpx.Timeout(10.0, read=READ_TIMEOUT_SECONDS),
         ) as response:
             if not response.is_success:
-<<<<<<< HEAD
-                _refused(response, self._client._renew)
+                _refused(response, self._client.renew)
             content_type = response.headers.get("content-type", "")
             if not content_type.startswith("text/event-stream"):
                 raise _Unavailable(f"Expected an event stream, got {content_type!r}")
             for record in sse.records(response.iter_bytes()):
-=======
-                _refused(response, self._client.renew)
-            for record in EventSource(response).iter_sse():
->>>>>>> review
                 if record.id:
                     event = _event(record.data) if record.data else None
                     yield int(record.id), event
