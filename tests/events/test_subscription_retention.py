@@ -79,3 +79,21 @@ def test_nothing_pruned_after_the_cursor_enables_without_a_warning(
     )
     assert behind.subscriptions.delivery_log("hook") == []
     assert behind.subscriptions.list_subscriptions()[0].last_event_id == 1
+
+
+@pytest.mark.parametrize("after", [None, 0], ids=["from now", "every event kept"])
+def test_a_subscription_made_after_everything_was_pruned_warns_of_nothing(
+    client: Client, sessions: sessionmaker[Session], after: int | None
+) -> None:
+    """What was gone before the subscription existed was never its to miss."""
+    emit(sessions, 3)
+    pruned_through(sessions, 3)  # no event kept at all
+
+    client.subscriptions.create_subscription("hook", RECEIVER, after=after)
+    emit(sessions, 1)  # event 4
+    client.subscriptions.disable_subscription("hook")
+    answer = client.subscriptions.enable_subscription("hook")
+
+    assert (answer.skipped_events, answer.warning) == (0, None)
+    assert client.subscriptions.list_subscriptions()[0].last_event_id == 3
+    assert client.subscriptions.delivery_log("hook") == []

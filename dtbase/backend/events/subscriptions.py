@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,13 +76,15 @@ def create(
         raise Unprocessable(
             ["after"], f"No event has the id {after} yet: the newest is {newest}.", after
         )
+    # Never before what is gone already: nothing there to deliver, nor to warn about.
+    start = max(newest if after is None else after, _gone_through(session))
     subscription = EventSubscription(
         name=name,
         url=url,
         query=stored(query),
         secret=secret,
         enabled=True,
-        last_event_id=newest if after is None else after,
+        last_event_id=start,
         consecutive_failures=0,
         next_attempt_at=now,
         created_by=created_by,
@@ -93,6 +95,18 @@ def create(
     except IntegrityError as error:
         raise AlreadyExists(SUBSCRIPTION_EXISTS) from error
     return subscription
+
+
+def _gone_through(session: Session) -> int:
+    """Event ids up to this one are no longer kept (pruned, or never committed): the
+    oldest kept event's less one; when none is kept, the last id drawn."""
+    oldest = session.scalar(select(func.min(Event.id)))
+    if oldest is not None:
+        return int(oldest) - 1
+    drawn = session.scalar(
+        text("SELECT pg_sequence_last_value(pg_get_serial_sequence('event', 'id'))")
+    )
+    return int(drawn or 0)
 
 
 def stored(query: EventQuery) -> dict[str, object]:
