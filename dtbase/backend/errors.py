@@ -20,6 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
+COLLIDED = (
+    "This request collided with a concurrent one (a deadlock or a serialization failure)"
+    " and was rolled back; nothing was stored; try again"
+)
+
 
 class DomainError(Exception):
     status_code = 400
@@ -156,6 +161,24 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(psycopg.OperationalError)
     async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        cause = error.orig if isinstance(error, OperationalError) else error
+        sqlstate = getattr(cause, "sqlstate", None) or ""
+        if sqlstate.startswith("40"):  # class 40, transaction rollback
+            # A deadlock or a serialization failure: PostgreSQL rolled this request back
+            # so that a concurrent one could finish; the database itself is fine.
+            logger.warning("Rolled back on %s %s: %s", request.method, request.url.path, cause)
+            return JSONResponse({"detail": COLLIDED}, status_code=409)
+        if isinstance(cause, psycopg.Error) and sqlstate.startswith("54"):  # program limit
+            # E.g. a text too long for an index's row: the value, not the database, is
+            # at fault, and the same request will fail again.
+            reason = cause.diag.message_primary or str(cause)
+            problem = {
+                "type": "value_error",
+                "loc": ["body"],
+                "msg": f"A value is too large for the database: {reason}",
+                "input": None,
+            }
+            return JSONResponse({"detail": [problem]}, 422)
         # Down, restarted under us (a dead pooled connection), or out of connections:
         # nothing was stored, and the same request may work a moment later.
         logger.warning("Database unavailable on %s %s: %s", request.method, request.url.path, error)
