@@ -11,6 +11,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from dtbase.client import Client
+from dtbase.schemas.common import KEY_LENGTH
 from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.users import Role
@@ -40,7 +41,8 @@ def _twin(client: Client, *, text: str = "A description", name: str = "") -> int
     client.locations.insert_location_for_schema(f"rooms{name}", {"room": f"A{name}"})
     client.sensors.insert_sensor_location(f"t-1{name}", f"rooms{name}", {"room": f"A{name}"})
     run_id = insert_forecast(client, sensor=f"t-1{name}")
-    client.models.insert_model_scenario("Arima", text)
+    # A scenario's description is in an index: its limit is shorter than other texts'.
+    client.models.insert_model_scenario("Arima", text[:KEY_LENGTH])
     client.services.insert_service(f"echo{name}", SERVICE_URL + name, "POST")
     client.services.insert_parameter_set(f"echo{name}", f"daily{name}", {"hours": 24})
     client.services.insert_schedule(f"echo{name}", f"morning{name}", cron="0 6 * * *")
