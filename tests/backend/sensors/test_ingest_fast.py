@@ -30,6 +30,7 @@ from dtbase.schemas.values import (
     check_value,
     check_values,
 )
+from tests.utils.events import events_since, kinds_and_meta, last_id
 from tests.utils.locks import when_blocked
 from tests.utils.round_trips import round_trips
 from tests.utils.sensors import add_sensors, iso
@@ -509,6 +510,54 @@ def test_series_in_any_order_of_sensors_still_take_the_copy(
     assert "ON CONFLICT" not in trace
     assert [value for _, value in _read(site, "count", "A")] == [1, 2, 3]
     assert [value for _, value in _read(site, "count", "B")] == [4, 5, 6]
+
+
+def test_a_bulk_requests_events_give_each_sensors_times_in_utc(site: httpx.Client) -> None:
+    """One `readings.stored` event per sensor, in the order the request first names them:
+    its measures once each (in the order named), its first and last time as the wire
+    writes them (UTC with a `Z`, microseconds when there are some) whatever offsets the
+    request used, and its readings counted over all its series."""
+    start = last_id(site)
+    series = [
+        ("B", "count", [1, 2], ["2026-01-01T02:00:00.000250+02:00", "2026-01-01T00:00:01Z"]),
+        ("A", "icon", ["x"], ["2026-01-01T00:00:00Z"]),
+        ("B", "raining", [True], ["2025-12-31T23:59:59-00:30"]),
+        ("B", "count", [3], ["2026-01-01T00:00:02Z"]),
+    ]
+    body = {
+        "series": [
+            {"unique_identifier": uid, "measure_name": name, "readings": values, "timestamps": at}
+            for uid, name, values, at in series
+        ]
+    }
+
+    response = site.post("/sensor/insert-readings-bulk", json=body)
+
+    assert response.status_code == 201, response.text
+    assert kinds_and_meta(events_since(site, start)) == [
+        (
+            "readings.stored",
+            {
+                "sensor": "B",
+                "sensor_type": "Probe",
+                "measure": ["count", "raining"],
+                "first": "2026-01-01T00:00:00.000250Z",
+                "last": "2026-01-01T00:29:59Z",
+                "count": 4,
+            },
+        ),
+        (
+            "readings.stored",
+            {
+                "sensor": "A",
+                "sensor_type": "Probe",
+                "measure": ["icon"],
+                "first": "2026-01-01T00:00:00Z",
+                "last": "2026-01-01T00:00:00Z",
+                "count": 1,
+            },
+        ),
+    ]
 
 
 def _store(
