@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 
 from dtbase.backend import migrate
 from dtbase.devdb import EmbeddedPostgres, free_port
-from tests.utils.cli import cli_environment
+from tests.utils.cli import cli_environment, started_up
 from tests.utils.processes import interruptible
 from tests.utils.settings import DEFAULT_PASSWORD
 
@@ -54,22 +54,7 @@ def _up(
 ) -> Iterator[tuple[str, str | None, str, str]]:
     """Run `dtbase up`; yield (backend URL, frontend URL or None when it is not started,
     email, password); stop: Ctrl-C. All it printed is appended to `output`."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dtbase", "up", *options],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=interruptible,
-    )
-    assert process.stdout is not None
-    printed = ""
-    deadline = time.monotonic() + 60
-    while "Application startup complete" not in printed:
-        line = process.stdout.readline()
-        assert line or process.poll() is None, printed
-        assert time.monotonic() < deadline, printed
-        printed += line
+    process, printed = started_up(env, *options, timeout=60)
     backend = re.search(r"backend\s+(http://\S+)", printed)
     frontend = re.search(r"frontend\s+(http://\S+)", printed)
     login = LOGIN_LINE.search(printed)

@@ -5,37 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.utils.cli import cli_environment
-from tests.utils.processes import alive, descendants, interruptible, postmaster_pid
-
-
-def _started_up(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """`dtbase up`, once its backend has started; and what it printed so far."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dtbase", "up"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=interruptible,
-    )
-    assert process.stdout is not None
-    printed = ""
-    deadline = time.monotonic() + 90
-    while "Application startup complete" not in printed:
-        line = process.stdout.readline()
-        assert line or process.poll() is None, printed
-        assert time.monotonic() < deadline, printed
-        printed += line
-    return process, printed
+from tests.utils.cli import cli_environment, spawn_up, started_up
+from tests.utils.processes import alive, descendants, postmaster_pid
 
 
 def _survivors(pids: set[int], within: float = 10.0) -> set[int]:
@@ -60,7 +37,7 @@ def test_up_stops_everything_it_started(
     tmp_path: Path, stop: signal.Signals, reaped: set[int]
 ) -> None:
     env = cli_environment(tmp_path / "data")
-    process, printed = _started_up(env)
+    process, printed = started_up(env)
     # pg_ctl detaches PostgreSQL from `up`: its pid is in the data directory only.
     postgres = postmaster_pid(tmp_path / "data" / "pgdata")
     started = descendants(process.pid) | {postgres}
@@ -81,14 +58,7 @@ def test_up_stopped_while_it_starts_leaves_no_database_running(
 ) -> None:
     env = cli_environment(tmp_path / "data")
     pid_file = tmp_path / "data" / "pgdata" / "postmaster.pid"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dtbase", "up"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=interruptible,
-    )
+    process = spawn_up(env)
     deadline = time.monotonic() + 90
     # As soon as PostgreSQL has written its pid, while it starts or `up` migrates.
     while not (pid_file.exists() and pid_file.read_text().strip()):

@@ -1,11 +1,15 @@
-"""The environment of a `dtbase` command run as a subprocess by a test."""
+"""`dtbase` commands run as subprocesses by a test: their environment, and `dtbase up`."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from dtbase.devdb import free_port
+from tests.utils.processes import interruptible
 
 
 def cli_environment(data_dir: Path) -> dict[str, str]:
@@ -21,3 +25,31 @@ def cli_environment(data_dir: Path) -> dict[str, str]:
         DT_MQTT_PORT=str(free_port()),
     )
     return env
+
+
+def spawn_up(env: dict[str, str], *options: str) -> subprocess.Popen[str]:
+    """`dtbase up` started, its output (stdout and stderr) in one text pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dtbase", "up", *options],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=interruptible,
+    )
+
+
+def started_up(
+    env: dict[str, str], *options: str, timeout: float = 90
+) -> tuple[subprocess.Popen[str], str]:
+    """`dtbase up`, once its backend has started; and what it printed so far."""
+    process = spawn_up(env, *options)
+    assert process.stdout is not None
+    printed = ""
+    deadline = time.monotonic() + timeout
+    while "Application startup complete" not in printed:
+        line = process.stdout.readline()
+        assert line or process.poll() is None, printed
+        assert time.monotonic() < deadline, printed
+        printed += line
+    return process, printed
