@@ -5,11 +5,10 @@ sets, and never lets a connection made for one host name carry another's request
 from __future__ import annotations
 
 import ipaddress
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -25,7 +24,7 @@ from tests.utils.accounts import logged_in
 from tests.utils.event_streams import run_async
 from tests.utils.servers import served
 from tests.utils.settings import DEFAULT_PASSWORD
-from tests.utils.webhooks import emit, wait_until
+from tests.utils.webhooks import emit, serving_http, wait_until
 
 
 @dataclass
@@ -55,17 +54,9 @@ def keep_alive_receiver() -> Iterator[KeepAliveReceiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.block_on_close = False
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_http(Handler) as port:
+        receiver.url = f"http://127.0.0.1:{port}/hook"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_one_connection_for_many_deliveries_and_no_cookies(

@@ -104,20 +104,27 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def receiving(path: str = "/hook") -> Iterator[Receiver]:
-    receiver = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+def serving_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """`handler` served on a free port of 127.0.0.1 (yielded), a thread per request."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.block_on_close = False
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield receiver
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def receiving(path: str = "/hook") -> Iterator[Receiver]:
+    receiver = Receiver()
+    with serving_http(_handler(receiver)) as port:
+        receiver.url = f"http://127.0.0.1:{port}{path}"
+        yield receiver
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes, *, tolerance: float = 300) -> bool:
