@@ -120,13 +120,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # integer beyond 64 bits): the request's transaction is already rolled back.
         cause = error.orig
         reason = cause.diag.message_primary if isinstance(cause, psycopg.Error) else None
-        problem = {
-            "type": "value_error",
-            "loc": ["body"],
-            "msg": f"A value cannot be stored: {reason or cause}",
-            "input": None,
-        }
-        return JSONResponse({"detail": [problem]}, 422)
+        return _refused_value(f"A value cannot be stored: {reason or cause}")
 
     @app.exception_handler(IntegrityError)
     @app.exception_handler(psycopg.errors.ForeignKeyViolation)
@@ -172,13 +166,7 @@ def install_error_handlers(app: FastAPI) -> None:
             # E.g. a text too long for an index's row: the value, not the database, is
             # at fault, and the same request will fail again.
             reason = cause.diag.message_primary or str(cause)
-            problem = {
-                "type": "value_error",
-                "loc": ["body"],
-                "msg": f"A value is too large for the database: {reason}",
-                "input": None,
-            }
-            return JSONResponse({"detail": [problem]}, 422)
+            return _refused_value(f"A value is too large for the database: {reason}")
         # Down, restarted under us (a dead pooled connection), or out of connections:
         # nothing was stored, and the same request may work a moment later.
         logger.warning("Database unavailable on %s %s: %s", request.method, request.url.path, error)
@@ -237,6 +225,12 @@ class AnswerServerFaults:
             if not sent["start"]:
                 answer = JSONResponse({"detail": "Internal server error"}, status_code=500)
                 await answer(scope, receive, send)
+
+
+def _refused_value(message: str) -> JSONResponse:
+    """A 422 in FastAPI's validation shape for a body PostgreSQL would not store."""
+    problem = {"type": "value_error", "loc": ["body"], "msg": message, "input": None}
+    return JSONResponse({"detail": [problem]}, 422)
 
 
 def _unprocessable(error: Unprocessable) -> JSONResponse:
