@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from wtforms import HiddenField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from dtbase.schemas.common import NAME_LENGTH, URL_LENGTH
 from dtbase.schemas.events import EventKind, EventQuery
 from frontend.forms import Form
 
@@ -29,8 +30,8 @@ class SubscriptionForm(Form):
     """Create a subscription, or change one (`subscription` names which)."""
 
     subscription = HiddenField("Subscription")
-    name = StringField("Name", validators=[DataRequired()])
-    url = StringField("URL", validators=[DataRequired()])
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_LENGTH)])
+    url = StringField("URL", validators=[DataRequired(), Length(max=URL_LENGTH)])
     kind = SelectMultipleField(
         "Kinds",
         choices=KIND_CHOICES,

@@ -3,13 +3,13 @@ from __future__ import annotations
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from dtbase.schemas.common import NAME_LENGTH
+from dtbase.schemas.common import NAME_LENGTH, TEXT_LENGTH
 from frontend.forms import Form
 
 
 class CreateSchemaForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=NAME_LENGTH)])
-    description = StringField("Description")
+    description = StringField("Description", validators=[Length(max=TEXT_LENGTH)])
     identifiers = TextAreaField(
         "Identifiers",
         validators=[DataRequired()],

@@ -18,7 +18,7 @@ from wtforms import ValidationError as FieldError
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from dtbase.schemas.common import NAME_LENGTH
+from dtbase.schemas.common import NAME_LENGTH, TEXT_LENGTH
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.values import ValueDatatype
 from frontend.forms import Form
@@ -27,11 +27,12 @@ DATATYPES = [datatype.value for datatype in ValueDatatype]
 DATATYPE_CHOICES: Any = DATATYPES  # plain values: their own labels
 # The backend's limit on names and units, also shown as the inputs' `maxlength`.
 NAME = Length(max=NAME_LENGTH)
+TEXT = Length(max=TEXT_LENGTH)
 
 
 class SensorTypeForm(Form):
     name = StringField("Name", validators=[DataRequired(), NAME])
-    description = StringField("Description", validators=[Optional()])
+    description = StringField("Description", validators=[Optional(), TEXT])
     # One checkbox row per measure, whose name and units show whole.
     existing = SelectMultipleField(
         "Existing measures",
@@ -92,12 +93,12 @@ class SensorForm(Form):
     type_name = SelectField("Type", choices=[], validators=[DataRequired()])
     unique_identifier = StringField("Unique identifier", validators=[DataRequired(), NAME])
     name = StringField("Name", validators=[Optional(), NAME])
-    notes = StringField("Notes", validators=[Optional()])
+    notes = StringField("Notes", validators=[Optional(), TEXT])
 
 
 class EditSensorForm(Form):
     name = StringField("Name", validators=[NAME])
-    notes = StringField("Notes")
+    notes = StringField("Notes", validators=[TEXT])
 
 
 class DeleteForm(Form):
@@ -113,7 +114,7 @@ class AssignLocationForm(Form):
 
 class EditSensorTypeForm(Form):
     name = StringField("Name", validators=[DataRequired(), NAME])
-    description = StringField("Description", validators=[Optional()])
+    description = StringField("Description", validators=[Optional(), TEXT])
 
 
 class EditMeasureForm(Form):

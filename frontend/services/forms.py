@@ -19,13 +19,19 @@ from wtforms import (
 )
 from wtforms import ValidationError as FieldError
 from wtforms.fields import Field
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from dtbase.schemas.common import KEY_LENGTH, NAME_LENGTH, URL_LENGTH
 from dtbase.schemas.services import MAX_INTERVAL_SECONDS, HttpMethod
 from dtbase.schemas.triggers import MAX_DEBOUNCE_SECONDS
 from frontend.forms import Form
 
 METHOD_CHOICES: Any = [method.value for method in HttpMethod]
+# The backend's limits, so that the browser stops the typing (`maxlength`) where its 422
+# would refuse the form.
+KEY = Length(max=KEY_LENGTH)
+URL = Length(max=URL_LENGTH)
+SETTING = Length(max=NAME_LENGTH)
 
 
 def json_object(_form: Any, field: Field) -> None:
@@ -50,8 +56,8 @@ def parsed(field: Field) -> dict[str, Any] | None:
 
 
 class RegisterServiceForm(Form):
-    name = StringField("Name", validators=[DataRequired()])
-    url = StringField("URL", validators=[DataRequired()])
+    name = StringField("Name", validators=[DataRequired(), KEY])
+    url = StringField("URL", validators=[DataRequired(), URL])
     http_method = SelectField("HTTP method", choices=METHOD_CHOICES, default=HttpMethod.POST.value)
 
 
@@ -63,7 +69,7 @@ class ServiceForm(Form):
 
 class ParameterSetForm(Form):
     service = HiddenField("Service", validators=[DataRequired()])
-    name = StringField("Name", validators=[DataRequired()])
+    name = StringField("Name", validators=[DataRequired(), KEY])
     parameters = TextAreaField("Parameters (JSON)", validators=[DataRequired(), json_object])
 
 
@@ -84,9 +90,9 @@ class ScheduleForm(Form):
     zone themselves, and its 422 is flashed. The ids keep clear of the page's other forms."""
 
     service = HiddenField("Service", validators=[DataRequired()], id="schedule-service")
-    name = StringField("Name", validators=[DataRequired()], id="schedule-name")
+    name = StringField("Name", validators=[DataRequired(), KEY], id="schedule-name")
     # No Optional() here: it would skip `validate_cron`, which checks that one is given.
-    cron = StringField("Cron expression", id="schedule-cron")
+    cron = StringField("Cron expression", validators=[SETTING], id="schedule-cron")
     interval_seconds = IntegerField(
         "Or every (seconds)",
         validators=[Optional(), NumberRange(min=1, max=MAX_INTERVAL_SECONDS)],
@@ -96,7 +102,7 @@ class ScheduleForm(Form):
         "First run (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()], id="schedule-start"
     )
     time_zone = StringField(
-        "Time zone", default="UTC", validators=[DataRequired()], id="schedule-time-zone"
+        "Time zone", default="UTC", validators=[DataRequired(), SETTING], id="schedule-time-zone"
     )
     parameter_set = SelectField(
         "Parameter set", choices=[], validate_choice=False, id="schedule-parameter-set"
@@ -142,7 +148,7 @@ class TriggerForm(Form):
     The backend checks the query and the template's `{key}`s, and its 422 is flashed."""
 
     service = HiddenField("Service", validators=[DataRequired()], id="trigger-service")
-    name = StringField("Name", validators=[DataRequired()], id="trigger-name")
+    name = StringField("Name", validators=[DataRequired(), KEY], id="trigger-name")
     query = TextAreaField(
         "Events (query, JSON)",
         default='{"kind": "readings.stored"}',

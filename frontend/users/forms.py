@@ -6,7 +6,7 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from dtbase.core.settings import MIN_PASSWORD_LENGTH
-from dtbase.schemas.users import EMAIL_LENGTH, Role
+from dtbase.schemas.users import EMAIL_LENGTH, PASSWORD_LENGTH, Role
 from frontend.forms import Form, email_address
 
 NEW_PASSWORD = [
@@ -15,6 +15,7 @@ NEW_PASSWORD = [
         min=MIN_PASSWORD_LENGTH,
         message=f"A password needs at least {MIN_PASSWORD_LENGTH} characters.",
     ),
+    Length(max=PASSWORD_LENGTH),
 ]
 # Plain values (WTForms 3.3 deprecates tuples); types-WTForms 3.2 predates them, hence Any.
 ROLE_CHOICES: Any = [role.value for role in Role]
@@ -41,5 +42,9 @@ class ChangePasswordForm(Form):
     password = PasswordField("New password", validators=NEW_PASSWORD)
     confirm = PasswordField(
         "Repeat the new password",
-        validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
+        validators=[
+            DataRequired(),
+            Length(max=PASSWORD_LENGTH),
+            EqualTo("password", message="The passwords differ."),
+        ],
     )

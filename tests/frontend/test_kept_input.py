@@ -9,7 +9,7 @@ import json
 import re
 
 from dtbase.client import Client
-from dtbase.schemas.common import NAME_LENGTH
+from dtbase.schemas.common import KEY_LENGTH, NAME_LENGTH, URL_LENGTH
 from dtbase.schemas.locations import LocationIdentifier
 from dtbase.schemas.sensors import SensorMeasure
 from dtbase.schemas.users import EMAIL_LENGTH
@@ -112,6 +112,14 @@ def test_inputs_carry_the_backends_limits(admin_visitor: Visitor, client: Client
     add_sensor = _form(sensors, "/sensors/add")
     assert re.search(rf'maxlength="{NAME_LENGTH}"[^>]*name="unique_identifier"', add_sensor)
     assert re.search(rf'maxlength="{EMAIL_LENGTH}"[^>]*name="email"', users)
+    services = admin_visitor.get("/services/index").text
+    register = _form(services, "/services/register")
+    assert re.search(rf'maxlength="{KEY_LENGTH}"[^>]*name="name"', register)
+    assert re.search(rf'maxlength="{URL_LENGTH}"[^>]*name="url"', register)
+    subscriptions = admin_visitor.get("/events/subscriptions").text
+    subscribe = _form(subscriptions, "/events/subscriptions/create")
+    assert re.search(rf'maxlength="{NAME_LENGTH}"[^>]*name="name"', subscribe)
+    assert re.search(rf'maxlength="{URL_LENGTH}"[^>]*name="url"', subscribe)
 
 
 def test_a_too_long_measure_line_is_refused_by_the_form(
