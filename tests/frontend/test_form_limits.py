@@ -8,6 +8,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Iterator
+from typing import Any
 
 from wtforms import PasswordField, StringField
 from wtforms.fields.core import UnboundField
@@ -23,7 +24,7 @@ UNBOUNDED = {
 }
 
 
-def _typed_fields() -> Iterator[tuple[str, str, UnboundField]]:
+def _typed_fields() -> Iterator[tuple[str, str, UnboundField[Any]]]:
     """(form, field, field) for every one-line text field of every form of the frontend."""
     for module_info in pkgutil.walk_packages(frontend.__path__, "frontend."):
         if not module_info.name.endswith(".forms"):
