@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from dtbase.cli.options import fail
 from dtbase.cli.schedules import schedule_app
 from dtbase.core.settings import (
     BackendSettings,
@@ -136,8 +137,10 @@ def serve_jobs(
     settings = _checked_settings(BackendSettings)
     url = settings.external_database_url()
     if url is None:
-        raise typer.BadParameter("Set DT_DATABASE_URL or DT_SQL_HOST to the database.")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        fail("Set DT_DATABASE_URL or DT_SQL_HOST to the database whose jobs to run.")
+    # What the jobs say (started, stopped, failed); of the libraries, only warnings.
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("dtbase").setLevel(logging.INFO)
     jobs.serve(settings, database_url=url, parent=parent)
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from dtbase.backend.db import make_session_factory
 from dtbase.core.settings import DEFAULT_USER_EMAIL
-from tests.utils.backend_processes import serve_backend
 from tests.utils.accounts import logged_in
+from tests.utils.backend_processes import serve_backend
 from tests.utils.settings import DEFAULT_PASSWORD
 from tests.utils.webhooks import emit, receiving, wait_until
 

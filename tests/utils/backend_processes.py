@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from dtbase.devdb import free_port
+from tests.utils.processes import interruptible
 from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET, LOCAL_SERVICES
 
 # The threads of the background jobs (`dtbase.backend.jobs`), as the kernel shows them
@@ -40,12 +41,21 @@ def backend_environment(database_url: str, data_dir: Path, **env: str) -> dict[s
 def serve_backend(
     database_url: str, log: Path, *options: str, **env: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`dtbase serve backend` in its own process, as the image runs it, until it answers."""
+    """`dtbase serve backend` in its own process, as the image runs it, once it answers;
+    stopped with SIGTERM at the end, as `docker stop` does."""
     port = free_port()
     environment = backend_environment(database_url, log.parent, **env)
     command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port), *options]
     with log.open("wb") as output:
-        server = subprocess.Popen(command, env=environment, stdout=output, stderr=output)
+        # A group of its own, as a terminal gives a command: Ctrl-C signals the group.
+        server = subprocess.Popen(
+            command,
+            env=environment,
+            stdout=output,
+            stderr=output,
+            preexec_fn=interruptible,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -65,12 +75,14 @@ def serve_backend(
 
 
 def children(pid: int) -> list[int]:
-    try:
-        return [
-            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        ]
-    except OSError:  # it ended
-        return []
+    """A process's children: those of each of its threads (the jobs process is started
+    by a thread of `serve backend`'s)."""
+    found = []
+    with contextlib.suppress(OSError):  # it ended
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # the thread ended meanwhile
+                found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 def _command(pid: int) -> bytes:
