@@ -147,6 +147,21 @@ def test_stopping_the_backend_leaves_no_process_behind(
     assert "Traceback" not in log.read_text()
 
 
+def test_the_jobs_process_stops_when_the_backend_is_killed_outright(
+    database_url: str, tmp_path: Path, clean_database: None
+) -> None:
+    """SIGKILL gives the backend no chance to stop its jobs process: it sees its parent
+    gone, and stops itself."""
+    log = tmp_path / "backend.log"
+    with serve_backend(database_url, log, "--workers", "1") as (_, server):
+        jobs = _running_jobs(server)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=30)
+
+        wait_until(lambda: not alive(jobs), timeout=30, what="the jobs process gone")
+    assert "The process that started the jobs" in log.read_text()
+
+
 @pytest.mark.parametrize(
     ("options", "setting", "jobs_process", "jobs_in_workers"),
     [
