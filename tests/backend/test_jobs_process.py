@@ -10,14 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -35,10 +32,12 @@ from tests.utils.backend_processes import (
     threads,
     worker_pids,
 )
+from tests.utils.gate_service import Gate, gate_service
 from tests.utils.processes import alive, descendants, interruptible
+from tests.utils.schedules import schedule_soon
 from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET
 from tests.utils.stub_service import StubService
-from tests.utils.webhooks import Receiver, emit, receiving, serving_http, wait_until
+from tests.utils.webhooks import Receiver, emit, receiving, wait_until
 
 # Every job of the jobs process, with the default two webhook workers.
 ALL_JOBS = sorted([*JOB_THREADS, "webhooks-0", "webhooks-1"])
@@ -261,19 +260,7 @@ def test_two_backends_each_with_a_jobs_process_deliver_once_and_run_a_schedule_o
         for number, receiver in enumerate(receivers):
             _subscribe(url, receiver, f"hook-{number}")
         with _admin(url) as admin:
-            service = {"name": "svc", "url": stub.url("/json"), "http_method": "POST"}
-            assert admin.post("/service/insert-service", json=service).status_code == 201
-            due = datetime.now(UTC) + timedelta(seconds=1)
-            for number in range(10):
-                schedule = {
-                    "service_name": "svc",
-                    "name": f"s{number}",
-                    "interval_seconds": 3600,
-                    "start_at": (due + timedelta(milliseconds=50 * number)).isoformat(),
-                    "parameters": {"number": number},
-                }
-                response = admin.post("/service/insert-schedule", json=schedule)
-                assert response.status_code == 201, response.text
+            schedule_soon(admin, stub.url("/json"), 10)
         emit(make_session_factory(engine), 50)
 
         query = "SELECT id FROM event WHERE kind = 'readings.stored' ORDER BY id"
@@ -307,41 +294,10 @@ def _count(engine: Engine, query: str) -> int:
 # --- pending runs: a process that starts fails only those nobody keeps alive ---------
 
 
-class Gate:
-    """A service that holds each call until `release` is set."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.called = threading.Event()
-        self.release = threading.Event()
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        gate = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                gate.calls += 1
-                gate.called.set()
-                gate.release.wait(timeout=60)
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        return Handler
-
-
 @pytest.fixture
-def gate() -> Iterator[tuple[Gate, str]]:
-    gate = Gate()
-    with serving_http(gate.handler()) as port:
-        yield gate, f"http://127.0.0.1:{port}/run"
-        gate.release.set()
+def gate() -> Iterator[Gate]:
+    with gate_service() as gate:
+        yield gate
 
 
 def _long_in_flight(engine: Engine) -> int:
@@ -371,44 +327,42 @@ def _status(engine: Engine, run_id: int) -> str:
 
 
 def test_a_jobs_process_starting_again_leaves_a_serving_process_run_alone(
-    database_url: str, engine: Engine, gate: tuple[Gate, str], tmp_path: Path, clean_database: None
+    database_url: str, engine: Engine, gate: Gate, tmp_path: Path, clean_database: None
 ) -> None:
     """A run of `run-service` with "wait": false is the serving process's: it keeps it
     alive, so the jobs process's sweep for runs left by stopped backends, when it starts
     after a crash, leaves it pending."""
-    calls, gate_url = gate
     log = tmp_path / "backend.log"
     with serve_backend(database_url, log, "--workers", "1") as (url, server):
         first = _running_jobs(server)
         with _admin(url) as admin:
-            service = {"name": "gate", "url": gate_url, "http_method": "POST"}
+            service = {"name": "gate", "url": gate.url, "http_method": "POST"}
             assert admin.post("/service/insert-service", json=service).status_code == 201
             body = {"service_name": "gate", "wait": False}
             assert admin.post("/service/run-service", json=body).status_code == 202
-        assert calls.called.wait(timeout=30)
+        assert gate.called.wait(timeout=30)
         run_id = _long_in_flight(engine)
 
         os.kill(first, signal.SIGKILL)
         _running_jobs(server, other_than=first)  # it has swept (before its jobs started)
         assert _status(engine, run_id) == "pending"
 
-        calls.release.set()
+        gate.release.set()
         wait_until(lambda: _status(engine, run_id) == "succeeded", what="the run completed")
-    assert calls.calls == 1
+    assert gate.calls == 1
 
 
 def test_a_serving_process_starting_leaves_a_jobs_process_run_alone(
-    database_url: str, engine: Engine, gate: tuple[Gate, str], tmp_path: Path, clean_database: None
+    database_url: str, engine: Engine, gate: Gate, tmp_path: Path, clean_database: None
 ) -> None:
     """A scheduled run is the jobs process's: it keeps it alive, so a serving process's
     sweep when it starts leaves it pending."""
-    calls, gate_url = gate
     log = tmp_path / "backend.log"
     scheduling = {"DT_SCHEDULER_INTERVAL_SECONDS": "0.05"}
     with serve_backend(database_url, log, "--workers", "1", **scheduling) as (url, server):
         _running_jobs(server)
         with _admin(url) as admin:
-            service = {"name": "gate", "url": gate_url, "http_method": "POST"}
+            service = {"name": "gate", "url": gate.url, "http_method": "POST"}
             assert admin.post("/service/insert-service", json=service).status_code == 201
             schedule = {
                 "service_name": "gate",
@@ -417,13 +371,13 @@ def test_a_serving_process_starting_leaves_a_jobs_process_run_alone(
                 "start_at": datetime.now(UTC).isoformat(),
             }
             assert admin.post("/service/insert-schedule", json=schedule).status_code == 201
-        assert calls.called.wait(timeout=30)
+        assert gate.called.wait(timeout=30)
         run_id = _long_in_flight(engine)
 
         second_log = tmp_path / "second.log"
         with serve_backend(database_url, second_log, "--workers", "1", "--no-jobs"):
             assert _status(engine, run_id) == "pending"
 
-        calls.release.set()
+        gate.release.set()
         wait_until(lambda: _status(engine, run_id) == "succeeded", what="the run completed")
-    assert calls.calls == 1
+    assert gate.calls == 1

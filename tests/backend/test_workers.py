@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 
 from dtbase.cli.serve import usable_cores
 from tests.utils.backend_processes import job_threads, serve_backend, worker_pids
+from tests.utils.schedules import schedule_soon
 from tests.utils.sensors import add_sensors
 from tests.utils.settings import JWT_SECRET
 from tests.utils.stub_service import StubService
@@ -56,22 +57,7 @@ def test_with_the_jobs_in_two_workers_each_scheduled_run_happens_once_and_rollup
         assert all("rollups" in job_threads(pid) for pid in workers)
         # Twenty schedules due once each in the next seconds (then in an hour), for two
         # schedulers that both look every 50 ms.
-        response = admin.post(
-            "/service/insert-service",
-            json={"name": "svc", "url": stub.url("/json"), "http_method": "POST"},
-        )
-        assert response.status_code == 201, response.text
-        due = datetime.now(UTC) + timedelta(seconds=1)
-        for number in range(20):
-            schedule = {
-                "service_name": "svc",
-                "name": f"s{number}",
-                "interval_seconds": 3600,
-                "start_at": (due + timedelta(milliseconds=50 * number)).isoformat(),
-                "parameters": {"number": number},
-            }
-            response = admin.post("/service/insert-schedule", json=schedule)
-            assert response.status_code == 201, response.text
+        schedule_soon(admin, stub.url("/json"), 20)
         # Readings for the refreshers, through the workers themselves.
         with httpx.Client(base_url=url, headers=admin.headers, timeout=30) as served:
             add_sensors(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from dtbase.backend.services import store
 from dtbase.backend.services.runs import BackgroundRuns
 from dtbase.core.settings import BackendSettings
 from dtbase.schemas.common import utc_now
+from tests.utils.gate_service import Gate, gate_service
 from tests.utils.stub_service import local_policy
 
 STALE_AFTER = 90.0
@@ -40,44 +40,10 @@ def runs(factory: sessionmaker[Session]) -> Iterator[BackgroundRuns]:
     runs.shutdown()
 
 
-class Gate:
-    """A real HTTP service that holds each call until `release` is set."""
-
-    def __init__(self) -> None:
-        self.called = threading.Event()
-        self.release = threading.Event()
-        gate = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                gate.called.set()
-                gate.release.wait(timeout=60)
-                body = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/run"
-
-
 @pytest.fixture
 def gate() -> Iterator[Gate]:
-    gate = Gate()
-    thread = threading.Thread(target=gate.server.serve_forever, daemon=True)
-    thread.start()
-    yield gate
-    gate.release.set()
-    gate.server.shutdown()
-    gate.server.server_close()
-    thread.join(timeout=10)
+    with gate_service() as gate:
+        yield gate
 
 
 def _service(admin: httpx.Client, url: str = "http://127.0.0.1:9/none") -> None:
