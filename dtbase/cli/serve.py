@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import suppress
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -97,6 +97,7 @@ def serve_backend(
     import uvicorn
 
     from dtbase.cli.jobs_process import supervised
+    from dtbase.cli.workers import Workers
 
     settings = _checked_settings(BackendSettings)
     where = settings.backend_jobs if jobs is None else "process" if jobs else "off"
@@ -107,17 +108,24 @@ def serve_backend(
     # it has stopped, which would end the process there: end it as Ctrl-C does instead,
     # so that the jobs process is stopped too.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    options: dict[str, Any] = {
+        "app": "dtbase.backend.app:app_from_environment",
+        "factory": True,
+        "host": host or settings.backend_host,
+        "port": port or settings.backend_port,
+        "workers": workers or settings.backend_workers or usable_cores(),
+        "proxy_headers": True,
+        "access_log": settings.backend_access_log if access_log is None else access_log,
+        "timeout_keep_alive": settings.backend_keep_alive_seconds,
+    }
     with supervised(where == "process"):
-        uvicorn.run(
-            "dtbase.backend.app:app_from_environment",
-            factory=True,
-            host=host or settings.backend_host,
-            port=port or settings.backend_port,
-            workers=workers or settings.backend_workers or usable_cores(),
-            proxy_headers=True,
-            access_log=settings.backend_access_log if access_log is None else access_log,
-            timeout_keep_alive=settings.backend_keep_alive_seconds,
-        )
+        if options["workers"] == 1:
+            uvicorn.run(**options)
+            return
+        try:
+            Workers(uvicorn.Config(**options)).run()
+        except OSError as error:
+            fail(f"Cannot listen on {options['host']}:{options['port']}: {error.strerror}")
 
 
 @serve_app.command("jobs")
