@@ -261,7 +261,8 @@ def test_a_killed_worker_is_replaced_and_its_socket_closed(
         listening = [
             connection
             for connection in psutil.net_connections(kind="tcp")
-            if connection.laddr.port == port and connection.status == psutil.CONN_LISTEN
+            if getattr(connection.laddr, "port", None) == port
+            and connection.status == psutil.CONN_LISTEN
         ]
         assert len(listening) == 2
         for _ in range(20):
