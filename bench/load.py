@@ -262,8 +262,8 @@ def backend(
     return process(command, f"http://127.0.0.1:{port}/health", data_dir / "backend.log", env)
 
 
-def load_week(base_url: str) -> None:
-    with Client.logged_in(base_url, EMAIL, PASSWORD) as client:
+def load_week(base_url: str, password: str = PASSWORD) -> None:
+    with Client.logged_in(base_url, EMAIL, password) as client:
         client.sensors.insert_sensor_type(
             "Load sensor", [{"name": MEASURE, "units": "C", "datatype": "float"}]
         )
@@ -542,9 +542,9 @@ def drive(
     return tally
 
 
-def token_of(base_url: str) -> str:
+def token_of(base_url: str, password: str = PASSWORD) -> str:
     response = httpx.post(
-        f"{base_url}/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=30
+        f"{base_url}/auth/login", json={"email": EMAIL, "password": password}, timeout=30
     )
     response.raise_for_status()
     token: str = response.json()["access_token"]
@@ -587,10 +587,10 @@ def run_floor(
     return times, {name: cpu[name] / len(times[name]) for name in times}
 
 
-def check_writes(base_url: str, writes: Writes) -> tuple[int, int]:
+def check_writes(base_url: str, writes: Writes, password: str = PASSWORD) -> tuple[int, int]:
     """(acknowledged inserts, those not read back reading by reading)."""
     stored: dict[str, dict[datetime, float]] = {}
-    with Client.logged_in(base_url, EMAIL, PASSWORD) as client:
+    with Client.logged_in(base_url, EMAIL, password) as client:
         last = max((first for _, first in writes.acknowledged), default=0) + INSERT_SIZE
         for uid in SENSORS:
             readings = client.sensors.sensor_readings(
