@@ -146,9 +146,9 @@ def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 # How many requests' work runs in threads at once, per process: enough to overlap one
 # thread's Python with others' waits for PostgreSQL, few enough that the threads do not
 # share the interpreter's lock round-robin (see `request_gate`). Measured at 32 clients
-# against 2, 8 and 40 (no gate): the lowest p99 (203-315 ms, p99/p50 1.5-1.8), and the
-# event loop reading a request in 1.5-2 ms at the median, against 8-10 ms at 8 and 61 ms
-# at 40 (docs/performance.md, "The gate's size, measured").
+# against 2, 8 and 40 (no gate): none beat it in both runs (p99 203-315 ms, p99/p50
+# 1.5-1.8); 2 gave less throughput, and at 8 and 40 the event loop took 8-61 ms to read
+# a request at the median, 1.5-2 ms at 4 (docs/performance.md, "The gate's size").
 REQUEST_THREADS = 4
 
 _gate: RunVar[CapacityLimiter] = RunVar("dtbase_request_gate")
