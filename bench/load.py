@@ -12,7 +12,12 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
   p50/p99 (its `Server-Timing` header) and the share of a core the load generator got;
 * the same at 32 clients with the background jobs off (no jobs process: `--no-jobs`);
 * for each number of worker processes asked for;
-* at the end, that every acknowledged insert is readable, reading by reading.
+* that every acknowledged insert is readable, reading by reading;
+* at the end, issue 20's targets in one table: throughput at 32 clients over 1 client,
+  p99/p50 at 32 clients and p99 with the background jobs on over off (each operation),
+  answers other than 2xx, transport errors, lost inserts and the floor's ratio. It exits
+  non-zero on an answer other than 2xx, a transport error or a lost insert; the ratios,
+  which the machine's other work moves, are only printed.
 
     .venv/bin/python bench/load.py [--seconds 20] [--workers 1,2] [--clients 32]
     .venv/bin/python bench/load.py --short      # a CI-size run: 3 s per figure, 1 worker
@@ -20,31 +25,40 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
     .venv/bin/python bench/load.py --backend-setting DT_BACKEND_KEEP_ALIVE_SECONDS=5
     .venv/bin/python bench/load.py --backend-nice 10   # the load generator first
 
-The load generator (asyncio, uvloop and httpx, in this process) shares the machine with
-the backend and the database: on 2 cores, read the ratios, not the absolute figures.
+The load generator (processes of closed-loop clients on plain sockets, answers parsed by
+httptools) shares the machine with the backend and the database: on 2 cores, read the
+ratios, not the absolute figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
+import itertools
+import math
+import multiprocessing
 import os
 import random
+import selectors
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier as BarrierType
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httptools
 import httpx
-import uvloop
+import orjson
 from fastapi import FastAPI
 from pydantic import BaseModel
 
@@ -90,6 +104,23 @@ class Tally:
     def rate(self) -> float:
         return self.requests() / self.seconds
 
+    def add(self, other: Tally) -> None:
+        """Another generator process's tally, over the same run."""
+        self.seconds = max(self.seconds, other.seconds)
+        self.generator_cpu += other.generator_cpu
+        for name, times in other.latencies.items():
+            self.latencies[name] += times
+        for name, times in other.server.items():
+            self.server[name] += times
+        for name, parts in other.parts.items():
+            self.parts[name] += parts
+        for name, count in other.non_2xx.items():
+            self.non_2xx[name] += count
+        for name, count in other.transport_errors.items():
+            self.transport_errors[name] += count
+        for kind, example in other.failures.items():
+            self.failures.setdefault(kind, example)
+
 
 @dataclass(frozen=True)
 class Parts:
@@ -108,43 +139,25 @@ class Parts:
     collecting: float
 
     @classmethod
-    def of(cls, response: httpx.Response, sent: float) -> Parts | None:
-        stamps = response.headers.get("dtbase-stamps")
-        marks = response.request.extensions.get("marks", {})
-        written = marks.get("http11.send_request_body.complete")
-        read = marks.get("http11.receive_response_headers.complete")
-        if stamps is None or written is None or read is None:
-            return None
+    def of(cls, stamps: str, sent: float, written: float, headers_read: float) -> Parts:
         arrival, answer, collecting = (float(part) for part in stamps.split())
-        return cls(written - sent, arrival - written, answer - arrival, read - answer, collecting)
-
-
-class TracedTransport(httpx.AsyncHTTPTransport):
-    """Notes (in the request's `marks` extension) when each step of the request on its
-    connection completed, on the monotonic clock (httpcore's `trace` extension)."""
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        marks: dict[str, float] = {}
-
-        async def trace(event: str, _info: object) -> None:
-            if event.endswith(".complete"):
-                marks[event] = time.monotonic()
-
-        request.extensions["trace"] = trace
-        request.extensions["marks"] = marks
-        return await super().handle_async_request(request)
+        return cls(
+            written - sent, arrival - written, answer - arrival, headers_read - answer, collecting
+        )
 
 
 @dataclass
 class Writes:
-    """Inserts acknowledged with a 2xx: (sensor, first minute after WRITES_FROM, value base)."""
+    """Inserts acknowledged with a 2xx: (sensor, first minute after WRITES_FROM). Inserts
+    write numbered slots (a sensor and 100 minutes each), no two the same."""
 
     next_slot: int = 0
     acknowledged: list[tuple[str, int]] = field(default_factory=list)
 
-    def claim(self) -> int:
-        self.next_slot += 1
-        return self.next_slot - 1
+
+def slot_place(slot: int) -> tuple[str, int]:
+    """The sensor and the first minute (after WRITES_FROM) that an insert into `slot` writes."""
+    return SENSORS[slot % len(SENSORS)], (slot // len(SENSORS)) * INSERT_SIZE
 
 
 # The bare app: the framework's floor, served the same way as the backend.
@@ -254,8 +267,8 @@ def backend(
     return process(command, f"http://127.0.0.1:{port}/health", data_dir / "backend.log", env)
 
 
-def load_week(base_url: str) -> None:
-    with Client.logged_in(base_url, EMAIL, PASSWORD) as client:
+def load_week(base_url: str, password: str = PASSWORD) -> None:
+    with Client.logged_in(base_url, EMAIL, password) as client:
         client.sensors.insert_sensor_type(
             "Load sensor", [{"name": MEASURE, "units": "C", "datatype": "float"}]
         )
@@ -270,121 +283,277 @@ def load_week(base_url: str) -> None:
                 )
 
 
-# The workload
+# The workload, and the load generator that sends it
+
+PATHS = {
+    "read-day": "/sensor/sensor-readings",
+    "insert-100": "/sensor/insert-sensor-readings",
+    "list-sensors": "/sensor/list-sensors",
+}
+# A request not answered within this long is a transport error (as httpx's timeout was).
+TIMEOUT = 60.0
+# Clients per generator process, unless `--generator-processes` says otherwise.
+CLIENTS_PER_PROCESS = 8
 
 
-Operation = Callable[[httpx.AsyncClient, random.Random], Awaitable[httpx.Response]]
-
-
-def operations(writes: Writes) -> dict[str, Operation]:
-    def read_day(http: httpx.AsyncClient, rng: random.Random) -> Awaitable[httpx.Response]:
+def body_of(name: str, rng: random.Random, slot: int) -> bytes:
+    """The JSON body of operation `name`; an insert writes slot `slot`."""
+    if name == "read-day":
         start = T0 + timedelta(days=rng.randrange(DAYS))
-        body = {
-            "unique_identifier": rng.choice(SENSORS),
-            "measure_name": MEASURE,
-            "dt_from": start.isoformat(),
-            "dt_to": (start + timedelta(days=1) - MINUTE).isoformat(),
-        }
-        return http.post("/sensor/sensor-readings", json=body)
-
-    async def insert(http: httpx.AsyncClient, _: random.Random) -> httpx.Response:
-        slot = writes.claim()
-        uid, first = SENSORS[slot % len(SENSORS)], (slot // len(SENSORS)) * INSERT_SIZE
-        body = {
-            "unique_identifier": uid,
-            "measure_name": MEASURE,
-            "readings": [written_value(first + k) for k in range(INSERT_SIZE)],
-            "timestamps": [(WRITES_FROM + (first + k) * MINUTE).isoformat() for k in range(100)],
-        }
-        response = await http.post("/sensor/insert-sensor-readings", json=body)
-        if response.is_success:
-            writes.acknowledged.append((uid, first))
-        return response
-
-    def list_sensors(http: httpx.AsyncClient, _: random.Random) -> Awaitable[httpx.Response]:
-        return http.post("/sensor/list-sensors", json={})
-
-    return {"read-day": read_day, "insert-100": insert, "list-sensors": list_sensors}
+        return orjson.dumps(
+            {
+                "unique_identifier": rng.choice(SENSORS),
+                "measure_name": MEASURE,
+                "dt_from": start.isoformat(),
+                "dt_to": (start + timedelta(days=1) - MINUTE).isoformat(),
+            }
+        )
+    if name == "insert-100":
+        uid, first = slot_place(slot)
+        minutes = range(first, first + INSERT_SIZE)
+        return orjson.dumps(
+            {
+                "unique_identifier": uid,
+                "measure_name": MEASURE,
+                "readings": [written_value(minute) for minute in minutes],
+                "timestamps": [(WRITES_FROM + minute * MINUTE).isoformat() for minute in minutes],
+            }
+        )
+    return b"{}"
 
 
 def written_value(minute: int) -> float:
     return minute / 8  # exact in binary, so it reads back equal
 
 
-async def drive(
-    base_url: str,
-    token: str,
-    choose: Callable[[random.Random], str],
-    ops: dict[str, Operation],
-    *,
-    clients: int,
-    seconds: float,
-) -> Tally:
-    """`clients` clients, each sending its next request when its last is answered."""
-    tally = Tally()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"Authorization": f"Bearer {token}"}
-    transport = TracedTransport(limits=limits)
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, transport=transport, timeout=60
-    ) as http:
-
-        async def one_client(number: int) -> None:
-            rng = random.Random(number)  # noqa: S311 (a workload, not a secret)
-            while time.perf_counter() < deadline:
-                name = choose(rng)
-                start = time.perf_counter()
-                sent = time.monotonic()
-                try:
-                    response = await ops[name](http, rng)
-                except httpx.TransportError as error:
-                    tally.transport_errors[name] += 1
-                    tally.failures.setdefault(type(error).__name__, f"{name}: {error!r}")
-                    continue
-                tally.latencies[name].append(time.perf_counter() - start)
-                parts = Parts.of(response, sent)
-                if parts is not None:
-                    tally.parts[name].append(parts)
-                if "server-timing" in response.headers:  # else not the app's answer
-                    tally.server[name].append(server_seconds(response))
-                if not response.is_success:
-                    tally.non_2xx[name] += 1
-                    tally.failures.setdefault(
-                        str(response.status_code), f"{name}: {response.text[:200]}"
-                    )
-
-        began, cpu = time.perf_counter(), time.process_time()
-        deadline = began + seconds
-        await asyncio.gather(*(one_client(number) for number in range(clients)))
-        tally.seconds = time.perf_counter() - began
-        tally.generator_cpu = time.process_time() - cpu
-    return tally
-
-
-def server_seconds(response: httpx.Response) -> float:
-    """The backend's own time for the request, from its `Server-Timing: app;dur=<ms>`."""
-    return float(response.headers["server-timing"].partition("dur=")[2]) / 1000
-
-
 def mixed(rng: random.Random) -> str:
     return rng.choices([name for name, _ in MIX], weights=[w for _, w in MIX])[0]
 
 
-def token_of(base_url: str) -> str:
+class LoadClient:
+    """One client: a kept-alive connection, one request at a time (the next is sent when
+    the last is answered). A plain socket, the answers parsed by httptools (uvicorn's
+    parser): about a tenth of httpx's CPU per request (docs/performance.md), so that the
+    clients do not wait for the generator."""
+
+    def __init__(
+        self, address: tuple[str, int], token: str, number: int, slots: Iterator[int]
+    ) -> None:
+        self.address = address
+        self.head = (
+            f"Host: {address[0]}:{address[1]}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\n"
+        )
+        self.rng = random.Random(number)  # noqa: S311 (a workload, not a secret)
+        self.slots = slots  # for its inserts: none shared with another client
+        self.last_slot = -1
+        self.socket: socket.socket | None = None
+        # The request in flight, and what is known of its answer so far.
+        self.name = ""
+        self.slot: int | None = None
+        self.sent = self.written = self.headers_read = self.answered = 0.0
+        self.headers: dict[bytes, bytes] = {}
+        self.body: list[bytes] = []
+        self.parser = httptools.HttpResponseParser(self)
+
+    def connect(self) -> socket.socket:
+        self.socket = socket.create_connection(self.address, timeout=TIMEOUT)
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self.socket
+
+    def choose(self) -> None:
+        self.name = mixed(self.rng)
+        self.slot = next(self.slots) if self.name == "insert-100" else None
+        if self.slot is not None:
+            self.last_slot = self.slot
+
+    def send(self) -> None:
+        """The chosen request, on the connection (sent in one write: no delay for Nagle)."""
+        assert self.socket is not None
+        body = body_of(self.name, self.rng, self.slot or 0)
+        head = f"POST {PATHS[self.name]} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n"
+        self.headers, self.body, self.answered = {}, [], 0.0
+        self.parser = httptools.HttpResponseParser(self)
+        self.sent = time.monotonic()
+        self.socket.sendall(head.encode() + body)
+        self.written = time.monotonic()
+
+    def receive(self) -> bool:
+        """What the connection has of the answer; whether the answer is complete."""
+        assert self.socket is not None
+        data = self.socket.recv(1 << 18)
+        if not data:
+            raise ConnectionResetError("the server closed the connection")
+        self.parser.feed_data(data)
+        return self.answered > 0
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
+        self.socket = None
+
+    # httptools' callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.lower()] = value
+
+    def on_headers_complete(self) -> None:
+        self.headers_read = time.monotonic()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.answered = time.monotonic()
+
+    def note(self, tally: Tally, acknowledged: list[tuple[str, int]]) -> None:
+        """The answered request in `tally`; an acknowledged insert in `acknowledged`."""
+        name, status = self.name, self.parser.get_status_code()
+        tally.latencies[name].append(self.answered - self.sent)
+        timing = self.headers.get(b"server-timing")
+        if timing is not None:  # else not the app's answer
+            tally.server[name].append(float(timing.partition(b"dur=")[2]) / 1000)
+        stamps = self.headers.get(b"dtbase-stamps")
+        if stamps is not None:
+            tally.parts[name].append(
+                Parts.of(stamps.decode(), self.sent, self.written, self.headers_read)
+            )
+        if 200 <= status < 300:
+            if self.slot is not None:
+                acknowledged.append(slot_place(self.slot))
+        else:
+            tally.non_2xx[name] += 1
+            text = b"".join(self.body)[:200].decode(errors="replace")
+            tally.failures.setdefault(str(status), f"{name}: {text}")
+
+
+def run_clients(
+    clients: list[LoadClient], until: float, tally: Tally, acknowledged: list[tuple[str, int]]
+) -> None:
+    """Each client sends requests until `until`, the next when the last is answered, on
+    its kept-alive connection; one thread waits for every answer (epoll)."""
+    with selectors.DefaultSelector() as selector:
+
+        def lost(client: LoadClient, error: Exception) -> None:
+            tally.transport_errors[client.name] += 1
+            tally.failures.setdefault(type(error).__name__, f"{client.name}: {error!r}")
+            if client.socket is not None:
+                selector.unregister(client.socket)
+            client.close()
+
+        def next_request(client: LoadClient) -> None:
+            """The client's next request (on a new connection if it has none); after
+            `until`, none: its connection is kept for the next run."""
+            while time.monotonic() < until:
+                client.choose()
+                try:
+                    if client.socket is None:
+                        selector.register(client.connect(), selectors.EVENT_READ, client)
+                    client.send()
+                    return
+                except OSError as error:
+                    lost(client, error)
+            if client.socket is not None:
+                selector.unregister(client.socket)
+
+        for client in clients:
+            if client.socket is not None:
+                selector.register(client.socket, selectors.EVENT_READ, client)
+            next_request(client)
+        while selector.get_map():
+            for key, _ in selector.select(timeout=1):
+                client = key.data
+                try:
+                    if not client.receive():
+                        continue
+                except (OSError, httptools.HttpParserError) as error:
+                    lost(client, error)
+                else:
+                    client.note(tally, acknowledged)
+                    if not client.parser.should_keep_alive():
+                        selector.unregister(client.socket)
+                        client.close()
+                next_request(client)
+            late = time.monotonic() - TIMEOUT
+            for client in clients:
+                if client.socket is not None and not client.answered and client.sent < late:
+                    lost(client, TimeoutError(f"no answer within {TIMEOUT:.0f} s"))
+                    next_request(client)
+
+
+def generate(
+    address: tuple[str, int],
+    token: str,
+    numbers: range,
+    clients: int,
+    first_slot: int,
+    seconds: float,
+    ready: BarrierType,
+    results: Queue[tuple[Tally, list[tuple[str, int]], int]],
+) -> None:
+    """A generator process: its clients (`numbers` of `clients`), warmed up for a second
+    (connections, caches, the first plans), then measured for `seconds` once every
+    process is ready. Client n inserts into slots first_slot + n + k * clients."""
+    load = [
+        LoadClient(address, token, number, itertools.count(first_slot + number, clients))
+        for number in numbers
+    ]
+    acknowledged: list[tuple[str, int]] = []
+    run_clients(load, time.monotonic() + 1, Tally(), acknowledged)
+    ready.wait()
+    tally = Tally()
+    began, cpu = time.monotonic(), time.process_time()
+    run_clients(load, began + seconds, tally, acknowledged)
+    tally.seconds = time.monotonic() - began
+    tally.generator_cpu = time.process_time() - cpu
+    for client in load:
+        client.close()
+    results.put((tally, acknowledged, max(client.last_slot for client in load)))
+
+
+def drive(
+    base_url: str, token: str, writes: Writes, *, clients: int, processes: int, seconds: float
+) -> Tally:
+    """`clients` clients in `processes` processes (forked), each client a closed loop on
+    its own connection; their tallies summed, their acknowledged inserts in `writes`."""
+    url = urlsplit(base_url)
+    address = (url.hostname or "127.0.0.1", url.port or 80)
+    processes = min(processes, clients)
+    context = multiprocessing.get_context("fork")
+    ready = context.Barrier(processes, timeout=TIMEOUT)
+    results: Queue[tuple[Tally, list[tuple[str, int]], int]] = context.Queue()
+    workers = [
+        context.Process(
+            target=generate,
+            args=(address, token, range(k, clients, processes), clients, writes.next_slot),
+            kwargs={"seconds": seconds, "ready": ready, "results": results},
+        )
+        for k in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    tally = Tally()
+    try:
+        for _ in workers:
+            part, acknowledged, last_slot = results.get(timeout=seconds + 3 * TIMEOUT)
+            tally.add(part)
+            writes.acknowledged += acknowledged
+            writes.next_slot = max(writes.next_slot, last_slot + 1)
+    finally:
+        for worker in workers:
+            worker.join(timeout=TIMEOUT)
+            if worker.is_alive():
+                worker.kill()
+    return tally
+
+
+def token_of(base_url: str, password: str = PASSWORD) -> str:
     response = httpx.post(
-        f"{base_url}/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=30
+        f"{base_url}/auth/login", json={"email": EMAIL, "password": password}, timeout=30
     )
     response.raise_for_status()
     token: str = response.json()["access_token"]
     return token
-
-
-def run_mixed(base_url: str, writes: Writes, *, clients: int, seconds: float) -> Tally:
-    token = token_of(base_url)
-    ops = operations(writes)
-    # A short warm-up: connections, caches, the first plans.
-    uvloop.run(drive(base_url, token, mixed, ops, clients=clients, seconds=1))
-    return uvloop.run(drive(base_url, token, mixed, ops, clients=clients, seconds=seconds))
 
 
 def run_floor(
@@ -423,10 +592,10 @@ def run_floor(
     return times, {name: cpu[name] / len(times[name]) for name in times}
 
 
-def check_writes(base_url: str, writes: Writes) -> tuple[int, int]:
+def check_writes(base_url: str, writes: Writes, password: str = PASSWORD) -> tuple[int, int]:
     """(acknowledged inserts, those not read back reading by reading)."""
     stored: dict[str, dict[datetime, float]] = {}
-    with Client.logged_in(base_url, EMAIL, PASSWORD) as client:
+    with Client.logged_in(base_url, EMAIL, password) as client:
         last = max((first for _, first in writes.acknowledged), default=0) + INSERT_SIZE
         for uid in SENSORS:
             readings = client.sensors.sensor_readings(
@@ -477,7 +646,8 @@ def print_floor(times: dict[str, list[float]], cpu: dict[str, float]) -> None:
 def print_mixed(title: str, tally: Tally) -> None:
     print(
         f"\n{title}: {tally.rate():.0f} requests/s over {tally.seconds:.0f} s"
-        f" (the load generator used {tally.generator_cpu / tally.seconds:.2f} of a core)"
+        f" (the load generator used {tally.generator_cpu / tally.seconds:.2f} of a core,"
+        f" {tally.generator_cpu / tally.requests() * 1e6:.0f} us of CPU per request)"
     )
     print(
         "| operation | requests | p50 ms | p95 ms | p99 ms | p99/p50 |"
@@ -534,10 +704,101 @@ def p99_of(tally: Tally, name: str) -> float:
     return percentiles(tally.latencies[name])[2]
 
 
+def spread(tally: Tally, name: str) -> float:
+    """p99 / p50 of an operation's latencies."""
+    p50, _, p99 = percentiles(tally.latencies[name])
+    return p99 / p50
+
+
+# Issue 20's bounds on ratios taken within one run.
+LEAST_THROUGHPUT = 1.1  # many clients / one client
+MOST_SPREAD = 3.0  # p99 / p50 at many clients, each operation
+MOST_BACKGROUND = 1.2  # p99 with the background jobs / without, each operation
+MOST_FLOOR = 2.5  # list-sensors' median / the bare GET's
+
+
+@dataclass(frozen=True)
+class Target:
+    figure: str
+    measured: str
+    met: bool
+
+
+def targets(one: Tally, many: Tally, quiet: Tally, clients: int) -> list[Target]:
+    """Issue 20's targets for one number of workers: the 1-client, the many-client and
+    the many-client-without-background runs."""
+    rate = many.rate() / one.rate()
+    rows = [
+        Target(
+            f"throughput, {clients} clients / 1 client (at least {LEAST_THROUGHPUT}x)",
+            f"{rate:.2f}x",
+            rate >= LEAST_THROUGHPUT,
+        )
+    ]
+    for name, _ in MIX:
+        ratio = spread(many, name)
+        rows.append(
+            Target(
+                f"p99/p50 at {clients} clients, {name} (at most {MOST_SPREAD:.0f}x)",
+                f"{ratio:.1f}x",
+                ratio <= MOST_SPREAD,
+            )
+        )
+    for name, _ in MIX:
+        ratio = p99_of(many, name) / p99_of(quiet, name)
+        rows.append(
+            Target(
+                f"p99 background on / off, {name} (at most {MOST_BACKGROUND}x)",
+                f"{ratio:.2f}x",
+                ratio <= MOST_BACKGROUND,
+            )
+        )
+    runs = (one, many, quiet)
+    non_2xx = sum(sum(tally.non_2xx.values()) for tally in runs)
+    errors = sum(sum(tally.transport_errors.values()) for tally in runs)
+    rows.append(Target("answers other than 2xx, all runs (none)", str(non_2xx), non_2xx == 0))
+    rows.append(Target("transport errors, all runs (none)", str(errors), errors == 0))
+    return rows
+
+
+def floor_target(times: dict[str, list[float]]) -> Target:
+    ratio = statistics.median(times["POST /sensor/list-sensors"]) / statistics.median(
+        times["bare FastAPI, GET (async)"]
+    )
+    return Target(
+        f"floor: list-sensors' median / the bare GET's (at most {MOST_FLOOR}x)",
+        f"{ratio:.2f}x",
+        ratio <= MOST_FLOOR,
+    )
+
+
+def print_targets(
+    by_workers: dict[str, list[Target]], floor: Target, writes: tuple[int, int] | None
+) -> None:
+    """Issue 20's figures in one table: a column per number of workers."""
+    print("\nIssue 20's targets (ratios within this run)")
+    print(f"| figure | {' | '.join(by_workers)} |\n|---|{'---|' * len(by_workers)}")
+    for row in zip(*by_workers.values(), strict=True):
+        cells = " | ".join(f"{t.measured} {'met' if t.met else 'MISSED'}" for t in row)
+        print(f"| {row[0].figure} | {cells} |")
+    print(f"| {floor.figure} | {floor.measured} {'met' if floor.met else 'MISSED'} (once) |")
+    if writes is not None:
+        acknowledged, missing = writes
+        print(
+            f"| acknowledged inserts not read back (none) | {missing} of {acknowledged}"
+            f" {'met' if not missing else 'MISSED'} (all runs) |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="per mixed figure")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument(
+        "--generator-processes",
+        type=int,
+        help=f"load generator processes (default: one per {CLIENTS_PER_PROCESS} clients)",
+    )
     parser.add_argument(
         "--workers", default=f"1,{len(os.sched_getaffinity(0))}", help="comma-separated"
     )
@@ -588,31 +849,38 @@ def run(folder: Path, args: argparse.Namespace, workers: list[int]) -> None:
         )
         with bare as bare_url, serve(workers=1, background=True) as base_url:
             load_week(base_url)
-            print_floor(*run_floor(bare_url, base_url, max(args.seconds, 3)))
+            floor_times, floor_cpu = run_floor(bare_url, base_url, max(args.seconds, 3))
+        print_floor(floor_times, floor_cpu)
+
+        def mixed_run(base_url: str, clients: int) -> Tally:
+            processes = args.generator_processes or math.ceil(clients / CLIENTS_PER_PROCESS)
+            token = token_of(base_url)
+            return drive(
+                base_url, token, writes, clients=clients, processes=processes, seconds=args.seconds
+            )
+
+        by_workers: dict[str, list[Target]] = {}
         for count in [] if args.floor else workers:
             with serve(workers=count, background=True) as base_url:
-                one = run_mixed(base_url, writes, clients=1, seconds=args.seconds)
-                many = run_mixed(base_url, writes, clients=args.clients, seconds=args.seconds)
+                one = mixed_run(base_url, clients=1)
+                many = mixed_run(base_url, clients=args.clients)
             with serve(workers=count, background=False) as base_url:
-                quiet = run_mixed(base_url, writes, clients=args.clients, seconds=args.seconds)
+                quiet = mixed_run(base_url, clients=args.clients)
             label = f"{count} worker{'s' if count > 1 else ''}"
             print_mixed(f"\nMixed, {label}, 1 client", one)
             print_mixed(f"Mixed, {label}, {args.clients} clients", many)
-            print_mixed(f"Mixed, {label}, {args.clients} clients, background work off", quiet)
-            print(
-                f"\n{label}: throughput {args.clients} clients / 1 client:"
-                f" {many.rate() / one.rate():.2f}x; p99 background on / off: "
-                + ", ".join(f"{n} {p99_of(many, n) / p99_of(quiet, n):.2f}x" for n, _ in MIX)
-            )
+            print_mixed(f"Mixed, {label}, {args.clients} clients, background jobs off", quiet)
+            by_workers[label] = targets(one, many, quiet, args.clients)
             for tally in (one, many, quiet):
                 if sum(tally.non_2xx.values()) or sum(tally.transport_errors.values()):
                     failures.append(f"{label}: non-2xx or transport errors")
+        checked = None
         if writes.acknowledged:
             with backend(url, folder, workers=1, background=False) as base_url:
-                acknowledged, missing = check_writes(base_url, writes)
-            print(f"\nAcknowledged inserts: {acknowledged}; not read back: {missing}")
-            if missing:
-                failures.append(f"{missing} acknowledged inserts lost")
+                checked = check_writes(base_url, writes)
+            if checked[1]:
+                failures.append(f"{checked[1]} acknowledged inserts lost")
+        print_targets(by_workers, floor_target(floor_times), checked)
     finally:
         database.stop()
     if failures:

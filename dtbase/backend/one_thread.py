@@ -22,6 +22,9 @@ The unit of work is unchanged: the commit still comes after the endpoint and bef
 answer, and an exception (from a deferred value, the endpoint or the commit) still rolls
 back through the session dependency.
 
+The hop waits at the requests' gate (`request_gate`): a few requests' work at a time,
+the others first come first served.
+
 An endpoint marked `reads_only` (and its user's lookup) runs its statements without a
 transaction (`db.without_transaction`): a small read is then its statements' round trips
 to PostgreSQL, without a BEGIN and a COMMIT of its own.
@@ -38,6 +41,7 @@ from typing import Any, Generic, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
@@ -139,6 +143,36 @@ def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return endpoint_in_one_thread
 
 
+# How many requests' work runs in threads at once, per process: enough to overlap one
+# thread's Python with others' waits for PostgreSQL, few enough that the threads do not
+# share the interpreter's lock round-robin (see `request_gate`). Measured at 32 clients
+# against 2, 8 and 40 (no gate): none beat it in both runs (p99 203-315 ms, p99/p50
+# 1.5-1.8); 2 gave less throughput, and at 8 and 40 the event loop took 8-61 ms to read
+# a request at the median, 1.5-2 ms at 4 (docs/performance.md, "The gate's size").
+REQUEST_THREADS = 4
+
+_gate: RunVar[CapacityLimiter] = RunVar("dtbase_request_gate")
+
+
+def request_gate() -> CapacityLimiter:
+    """The event loop's gate for requests' work in worker threads: REQUEST_THREADS at a
+    time, the others waiting first come first served.
+
+    Only one thread of a process runs Python at a time. With 40 threads (anyio's default)
+    busy at once, each gets the interpreter's lock in turn for a few milliseconds, so every
+    request is stretched by all the others (processor sharing), and so is the event loop,
+    which reads new requests; a writer holding PostgreSQL's commit-order lock for events
+    waits its turn too, and every other writer (in every process) waits for it. Queued
+    here instead, a request waits for those ahead of it, then runs with few others: a
+    shorter tail (docs/performance.md, "Fair under concurrency")."""
+    try:
+        return _gate.get()
+    except LookupError:
+        gate = CapacityLimiter(REQUEST_THREADS)
+        _gate.set(gate)
+        return gate
+
+
 def _taken() -> list[Deferred[Any]]:
     """The request's deferred values, which are now the caller's to work out."""
     deferred = _deferred.get() or []
@@ -161,19 +195,19 @@ def _sessions(arguments: Iterable[Any], deferred: list[Deferred[Any]]) -> list[S
     return list({id(session): session for session in sessions}.values())
 
 
-def _limiter_for(arguments: Iterable[Any]) -> CapacityLimiter | None:
+def _limiter_for(arguments: Iterable[Any]) -> CapacityLimiter:
     """A limiter of its own for a request whose session already holds a connection (a
     sync dependency used it in an earlier hop: none does today, the user's lookup is
-    deferred), else the shared one (None).
+    deferred), else the requests' gate.
 
     Such a request must not queue for a thread: if every thread waited for a connection
     while every connection was held by a request waiting for a thread, nothing would move
     until the pool's timeout (30 s), then fail. Requests that hold a connection are at
     most as many as the pool's connections, so this adds at most that many threads; the
-    shared limiter still decides, first come first served, which new requests start.
+    gate still decides, first come first served, which new requests start.
     """
     holding = any(isinstance(value, Session) and value.in_transaction() for value in arguments)
-    return CapacityLimiter(1) if holding else None
+    return CapacityLimiter(1) if holding else request_gate()
 
 
 def _work_out_and_end(deferred: list[Deferred[Any]]) -> None:

@@ -1,4 +1,5 @@
-"""More requests at once than worker threads and connections: every one is answered.
+"""More requests at once than worker threads and connections: every one is answered;
+and requests' work runs a few at a time (`one_thread.request_gate`).
 
 A request used to look its user up in one worker-thread hop (the connection stays with
 its transaction) and run its endpoint in the next. If the next hop queued behind new
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import anyio.to_thread
@@ -20,7 +22,9 @@ from sqlalchemy import Engine, event
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dtbase.backend.app import create_app
+from dtbase.backend.one_thread import REQUEST_THREADS, request_gate
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
+from tests.utils.sensors import add_sensors
 from tests.utils.servers import served
 from tests.utils.settings import DEFAULT_PASSWORD
 
@@ -29,7 +33,8 @@ REQUESTS = 60
 
 
 class FewThreads:
-    """The app with a small default thread pool (set in its event loop, at start-up)."""
+    """The app with few threads for requests' work, and a small default thread pool (set
+    in its event loop, at start-up)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,6 +42,7 @@ class FewThreads:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+            request_gate().total_tokens = THREADS
         await self.app(scope, receive, send)
 
 
@@ -94,3 +100,70 @@ def test_requests_look_their_users_up_at_the_same_time(
 
         assert asyncio.run(two_at_once()) == [200, 200]
         assert inside == [True, True]
+
+
+def test_requests_work_a_few_at_a_time(
+    settings: BackendSettings, database_url: str, clean_database: None
+) -> None:
+    """Reads and ingests alike: at most REQUEST_THREADS requests run their statements at
+    once, however many are waiting (with 40 threads and 15 connections, up to 15 did)."""
+    app = create_app(settings, database_url=database_url)
+    engine: Engine = app.state.session_factory.kw["bind"]
+    lock = threading.Lock()
+    requests: set[int] = set()
+    running: list[int] = []
+    most = 0
+
+    def slowly(*args: Any) -> None:
+        # Each statement of a request's work (its thread began with the user's lookup, not
+        # the app's own background work) takes a while: requests that may run at once do.
+        nonlocal most
+        thread = threading.get_ident()
+        with lock:
+            if "JOIN auth_sessions" in args[2]:
+                requests.add(thread)
+            if thread not in requests:
+                return
+            running.append(thread)
+            most = max(most, len(set(running)))
+        time.sleep(0.02)
+        with lock:
+            running.remove(thread)
+
+    with served(app) as url:
+        login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+        token = httpx.post(f"{url}/auth/login", json=login, timeout=30).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        add_sensors(
+            httpx.Client(base_url=url, headers=headers, timeout=30),
+            "Gauge",
+            [{"name": "level", "units": "m", "datatype": "float"}],
+            ["gauge"],
+        )
+        event.listen(engine, "before_cursor_execute", slowly)
+
+        async def many_at_once() -> list[int]:
+            limits = httpx.Limits(max_connections=REQUESTS)
+            async with httpx.AsyncClient(
+                base_url=url, headers=headers, limits=limits, timeout=30
+            ) as client:
+                reads = [client.post("/sensor/list-sensors", json={}) for _ in range(REQUESTS // 2)]
+                writes = [
+                    client.post("/sensor/insert-sensor-readings", json=_one_reading(minute))
+                    for minute in range(REQUESTS // 2)
+                ]
+                answers = await asyncio.gather(*reads, *writes)
+            return [answer.status_code for answer in answers]
+
+        answers = asyncio.run(many_at_once())
+    assert answers == [200] * (REQUESTS // 2) + [201] * (REQUESTS // 2)
+    assert most == REQUEST_THREADS
+
+
+def _one_reading(minute: int) -> dict[str, Any]:
+    return {
+        "unique_identifier": "gauge",
+        "measure_name": "level",
+        "readings": [minute / 2],
+        "timestamps": [f"2024-01-01T00:{minute:02d}:00Z"],
+    }
