@@ -157,8 +157,8 @@ async def _hop(work: Callable[..., T], *args: Any, limiter: CapacityLimiter | No
     the same limiter (the shared one by default, first come first served), in a copy of
     the request's context, and waited for even if the request is cancelled meanwhile (the
     thread still holds its session). Through `concurrent.futures` rather than anyio's
-    worker threads: over HTTP, a sync endpoint's hop took 0.15 ms this way and 0.26 ms
-    anyio's (medians, a bare app, docs/performance.md)."""
+    worker threads: over HTTP, a bare app's sync endpoint took 0.15 to 0.20 ms longer than
+    an async one this way, 0.26 to 0.38 ms through anyio's (docs/performance.md)."""
     context = copy_context()
     # As anyio does: code in the thread is in no async library's task.
     context.run(sniffio.current_async_library_cvar.set, None)
