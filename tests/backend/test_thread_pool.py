@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import anyio.to_thread
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, event
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dtbase.backend.app import create_app
+from dtbase.backend.one_thread import OneThreadRoute
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from tests.utils.servers import served
 from tests.utils.settings import DEFAULT_PASSWORD
@@ -94,3 +96,37 @@ def test_requests_look_their_users_up_at_the_same_time(
 
         assert asyncio.run(two_at_once()) == [200, 200]
         assert inside == [True, True]
+
+
+def test_endpoints_take_their_turn_from_the_shared_limiter(
+    settings: BackendSettings, database_url: str, clean_database: None
+) -> None:
+    """A one-hop endpoint's thread is not anyio's, but it still waits for anyio's shared
+    limiter: no more endpoints at work at once than it allows, first come first served."""
+    app = create_app(settings, database_url=database_url)
+    lock = threading.Lock()
+    at_work = [0]
+    most = [0]
+
+    def slow() -> dict[str, str]:
+        with lock:
+            at_work[0] += 1
+            most[0] = max(most[0], at_work[0])
+        time.sleep(0.05)
+        with lock:
+            at_work[0] -= 1
+        return {}
+
+    app.router.add_api_route(
+        "/test/slow", slow, methods=["GET"], route_class_override=OneThreadRoute
+    )
+
+    async def many_at_once(url: str) -> list[int]:
+        limits = httpx.Limits(max_connections=3 * THREADS)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+            answers = await asyncio.gather(*(client.get("/test/slow") for _ in range(3 * THREADS)))
+        return [answer.status_code for answer in answers]
+
+    with served(FewThreads(app)) as url:
+        assert asyncio.run(many_at_once(url)) == [200] * (3 * THREADS)
+    assert most[0] == THREADS
