@@ -158,7 +158,7 @@ async def _hop(work: Callable[..., T], *args: Any, limiter: CapacityLimiter | No
     the request's context, and waited for even if the request is cancelled meanwhile (the
     thread still holds its session). Through `concurrent.futures` rather than anyio's
     worker threads: over HTTP, a bare app's sync endpoint took 0.15 to 0.20 ms longer than
-    an async one this way, 0.26 to 0.38 ms through anyio's (docs/performance.md)."""
+    an async one this way, 0.26 to 0.44 ms through anyio's (docs/performance.md)."""
     context = copy_context()
     # As anyio does: code in the thread is in no async library's task.
     context.run(sniffio.current_async_library_cvar.set, None)
