@@ -112,7 +112,7 @@ def test_endpoints_take_their_turn_from_the_shared_limiter(
         with lock:
             at_work[0] += 1
             most[0] = max(most[0], at_work[0])
-        time.sleep(0.05)
+        time.sleep(0.2)  # long enough for every request to arrive meanwhile
         with lock:
             at_work[0] -= 1
         return {}
