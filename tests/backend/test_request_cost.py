@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, event
 
+from dtbase.backend import one_thread
 from dtbase.backend.app import create_app
 from dtbase.backend.auth.sweep import SessionSweeper
 from dtbase.backend.events.pruning import EventPruner
@@ -33,7 +34,8 @@ class Counted:
     compiled: list[bool] = field(default_factory=list)
     commits: int = 0
     rollbacks: int = 0
-    # Calls of a function in a worker thread (FastAPI's and ours both go through anyio).
+    # Calls of a function in a worker thread: FastAPI's and most of ours through anyio,
+    # one-hop endpoints through `one_thread._hop`.
     hops: int = 0
 
     def reset(self) -> None:
@@ -80,6 +82,13 @@ def counted(
         return await run_sync(*args, **options)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counting_run_sync)
+    hop = one_thread._hop
+
+    async def counting_hop(*args: Any, **options: Any) -> Any:
+        seen.hops += 1
+        return await hop(*args, **options)
+
+    monkeypatch.setattr(one_thread, "_hop", counting_hop)
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
     event.listen(engine, "rollback", rollback)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -20,13 +20,6 @@ from dtbase.backend.errors import Forbidden, NotAuthenticated, Unauthorized
 from dtbase.backend.one_thread import Deferred, OneThreadRoute, defer
 from dtbase.backend.users.tables import User
 from dtbase.schemas.users import Role
-
-bearer_scheme = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearer",
-    description="An access token from `POST /auth/login` (a refresh token for /auth/refresh).",
-)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 ROLE_RANK = {Role.viewer: 0, Role.user: 1, Role.admin: 2}
 
@@ -97,23 +90,39 @@ class PendingRole(Deferred[User]):
         return check_role(self.user.value, self.minimum)
 
 
-def _user_with_token(token_type: TokenType | None) -> Callable[..., Any]:
+class BearerUser(HTTPBearer):
+    """The caller, as a dependency that is also the bearer scheme OpenAPI documents.
+
+    One dependency rather than the caller's lookup depending on FastAPI's `HTTPBearer`:
+    FastAPI's work for each dependency of a request (about 0.1 million instructions,
+    docs/performance.md) was more than reading the header again costs (`claims_of`
+    reads it, once per request).
+    """
+
+    def __init__(self, token_type: TokenType | None) -> None:
+        super().__init__(
+            auto_error=False,
+            scheme_name="bearer",
+            description=(
+                "An access token from `POST /auth/login` (a refresh token for /auth/refresh)."
+            ),
+        )
+        self.token_type: TokenType | None = token_type
+
     # Async: where the endpoint runs in one thread hop, the lookup joins it (`defer`);
     # elsewhere (async endpoints) it takes a hop of its own, as a sync dependency would.
-    async def dependency(
-        request: Request, session: SessionDep, _: Credentials
+    async def __call__(  # type: ignore[override]
+        self, request: Request, session: SessionDep
     ) -> User | PendingUser:
-        pending = PendingUser(session, claims_of(request), token_type)
+        pending = PendingUser(session, claims_of(request), self.token_type)
         if defer(pending):
             return pending
         return await run_in_threadpool(pending.resolve)
 
-    return dependency
 
-
-current_user = _user_with_token("access")
-refreshing_user = _user_with_token("refresh")
-any_token_user = _user_with_token(None)
+current_user = BearerUser("access")
+refreshing_user = BearerUser("refresh")
+any_token_user = BearerUser(None)
 # What an endpoint gets is a `User` (a pending one is looked up before the endpoint runs).
 CurrentUser = Annotated[User, Depends(current_user, scope="function")]
 RefreshingUser = Annotated[User, Depends(refreshing_user, scope="function")]
