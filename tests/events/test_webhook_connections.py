@@ -1,4 +1,4 @@
-"""A deliverer keeps its connection to a receiver open from one webhook to the next (a
+"""A deliverer keeps its connections to a receiver open from one webhook to the next (a
 new connection per request was a third of a delivery's cost), keeps no cookie a receiver
 sets, and never lets a connection made for one host name carry another's requests."""
 
@@ -77,8 +77,10 @@ def test_one_connection_for_many_deliveries_and_no_cookies(
         emit(make_session_factory(engine), 5)
         wait_until(lambda: len(receiver.requests) == 10, what="ten deliveries")
 
+    # A round sends to both subscriptions at once: a connection for each, kept open for
+    # every event after the first (a new connection per request would be 10).
     ports = {port for port, _ in receiver.requests}
-    assert len(ports) == 1, receiver.requests  # both subscriptions, one connection
+    assert len(ports) <= 2, receiver.requests
     assert [cookie for _, cookie in receiver.requests] == [None] * 10
 
 
