@@ -271,13 +271,15 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Round:
-    """The subscriptions claimed together, and the events' ids when they were: every
-    event up to `bound` (the newest) is visible, since ids follow commit order; `oldest`
-    is the oldest kept (None: none is)."""
+    """The subscriptions claimed together (perhaps none), and the events' ids when they
+    were: every event up to `bound` (the newest) is visible, since ids follow commit
+    order; `oldest` is the oldest kept (None: none is). `next_due`: the earliest retry
+    still to come, if any."""
 
     subscriptions: list[Claimed]
     bound: int
     oldest: int | None
+    next_due: datetime | None
 
 
 # Enabled, due, and behind the newest event. A subscription in failure is claimed alone,
@@ -286,10 +288,16 @@ class Round:
 # `next_attempt_at` to its time), so that a busy one does not starve the rest. Each row is
 # returned by the statement that locked it: a row another deliverer changed since this
 # statement's snapshot is returned as it is now (as locked), not as the snapshot had it.
+# One row comes back when none is claimed, with the time of the next retry: what a
+# deliverer with nothing to do waits for.
 _CLAIM = text(
     """
     WITH bound AS MATERIALIZED (
-        SELECT coalesce(max(id), 0) AS newest, min(id) AS oldest FROM event
+        SELECT coalesce(max(id), 0) AS newest, min(id) AS oldest, (
+            SELECT min(next_attempt_at) FROM event_subscription
+            WHERE enabled AND next_attempt_at > :now
+        ) AS next_due
+        FROM event
     ),
     failing AS (
         SELECT s.id, s.name, s.url, s.secret, s.query, s.last_event_id,
@@ -311,19 +319,18 @@ _CLAIM = text(
         LIMIT :limit
         FOR UPDATE OF s SKIP LOCKED
     )
-    SELECT claimed.*, bound.newest, bound.oldest
-    FROM (SELECT * FROM failing UNION ALL SELECT * FROM healthy) AS claimed, bound
+    SELECT claimed.*, bound.newest, bound.oldest, bound.next_due
+    FROM bound
+    LEFT JOIN (SELECT * FROM failing UNION ALL SELECT * FROM healthy) AS claimed ON true
     """
 )
 
 
-def claim_round(session: Session, *, now: datetime, limit: int) -> Round | None:
+def claim_round(session: Session, *, now: datetime, limit: int) -> Round:
     """Up to `limit` subscriptions with something due (or one in failure), locked
-    (`FOR UPDATE SKIP LOCKED`) until the transaction ends; None when there is none (or
-    all are locked), in one statement."""
+    (`FOR UPDATE SKIP LOCKED`) until the transaction ends, in one statement; none when
+    none is due (or all that are are locked)."""
     rows = session.execute(_CLAIM, {"now": now, "limit": limit}).all()
-    if not rows:
-        return None
     claimed = [
         Claimed(
             id=row.id,
@@ -335,8 +342,10 @@ def claim_round(session: Session, *, now: datetime, limit: int) -> Round | None:
             consecutive_failures=row.consecutive_failures,
         )
         for row in rows
+        if row.id is not None
     ]
-    return Round(claimed, bound=int(rows[0].newest), oldest=rows[0].oldest)
+    first = rows[0]
+    return Round(claimed, bound=int(first.newest), oldest=first.oldest, next_due=first.next_due)
 
 
 # Each cursor's page, one index range scan each: every event, matching or not (the
@@ -375,15 +384,6 @@ def pages_after(
             )
         pages[after].append(event)
     return pages
-
-
-def next_due(session: Session, *, now: datetime) -> datetime | None:
-    """The earliest retry still to come (after a failure), if any."""
-    return session.scalar(
-        select(func.min(EventSubscription.next_attempt_at)).where(
-            EventSubscription.enabled.is_(True), EventSubscription.next_attempt_at > now
-        )
-    )
 
 
 @dataclass(frozen=True)

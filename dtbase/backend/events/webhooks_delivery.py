@@ -117,6 +117,9 @@ class Deliverer:
         self.workers = workers
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Held by the worker waiting for wake-ups; the count of the last one taken.
+        self._watch = threading.Lock()
+        self._consumed = 0
 
     def start(self) -> None:
         if self._threads:
@@ -150,37 +153,46 @@ class Deliverer:
                 while not self._stop.is_set():
                     seen = self.wakeups.count
                     try:
-                        delivered = self.deliver_round(runner, clients)
-                        pruning.after_round(delivered)
-                        if delivered:
-                            continue
-                        wait = self._idle_wait()
+                        outcome = self.deliver_round(runner, clients)
+                        pruning.after_round(outcome.claimed)
                     except Exception:
                         logger.exception("Delivering webhooks failed; trying again in a moment")
-                        wait = IDLE_SECONDS
-                    self.wakeups.wait(wait, after=seen)
+                        self._stop.wait(IDLE_SECONDS)
+                        continue
+                    # Events committed since the claim may be for its subscriptions:
+                    # their wake-up may have gone to another worker, which found them
+                    # locked.
+                    if outcome.more or self.wakeups.count != seen:
+                        continue
+                    self._wait(outcome.wait_seconds(utc_now()), seen)
             finally:
                 runner.run(clients.aclose())
 
-    def _idle_wait(self) -> float:
-        """Until the next retry is due, or IDLE_SECONDS at most."""
-        now = utc_now()
-        with self.session_factory() as session:
-            due = subscriptions.next_due(session, now=now)
-        if due is None:
-            return IDLE_SECONDS
-        return max(0.0, min(IDLE_SECONDS, (due - now).total_seconds()))
+    def _wait(self, seconds: float, seen: int) -> None:
+        """Until a wake-up after `seen`, or `seconds`. One worker at a time waits for
+        wake-ups, so that a commit makes one claim, not one per worker: the others wait
+        their turn, or for a retry due sooner on their own."""
+        if seconds < IDLE_SECONDS:
+            self._stop.wait(seconds)
+            return
+        if not self._watch.acquire(timeout=seconds):
+            return  # another watched all along: time to look again
+        try:
+            self._consumed = max(self._consumed, seen)
+            self.wakeups.wait(seconds, after=self._consumed)
+            self._consumed = self.wakeups.count
+        finally:
+            self._watch.release()
 
     def deliver_round(
         self, runner: asyncio.Runner, clients: PinnedClients | None = None
-    ) -> list[int]:
-        """Claim the subscriptions with something due and deliver a round; the ids of
-        those claimed (none: nothing was due). `clients`: connections kept open (in
-        `runner`'s loop); none: one per request."""
+    ) -> Outcome:
+        """Claim the subscriptions with something due and deliver a round. `clients`:
+        connections kept open (in `runner`'s loop); none: one per request."""
         with self.session_factory.begin() as session:
             claimed = subscriptions.claim_round(session, now=utc_now(), limit=ROUND_SUBSCRIPTIONS)
-            if claimed is None:
-                return []
+            if not claimed.subscriptions:
+                return Outcome([], more=False, next_due=claimed.next_due)
             started = utc_now()
             plans = [
                 _plan(subscription, claimed, started) for subscription in claimed.subscriptions
@@ -206,7 +218,7 @@ class Deliverer:
                 logged.extend(plan.warnings + entries)
             subscriptions.log_attempts(session, logged)
             subscriptions.save_states(session, states)
-        return [subscription.id for subscription in claimed.subscriptions]
+        return Outcome.of(claimed, states, started)
 
     async def _send_round(
         self, plans: list[Plan], clients: PinnedClients | None
@@ -260,6 +272,38 @@ class Deliverer:
             if not attempt.succeeded:
                 return event.id
         return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a round came to: the subscriptions claimed, whether more may be due at once
+    (it claimed as many as it could, or one in failure alone, or a subscription has
+    events left), and the next retry to come."""
+
+    claimed: list[int]
+    more: bool
+    next_due: datetime | None
+
+    @classmethod
+    def of(cls, claimed: Round, states: list[State], now: datetime) -> Outcome:
+        retries = [state.next_attempt_at for state in states if state.next_attempt_at > now]
+        left = any(
+            state.last_event_id < claimed.bound and state.next_attempt_at <= now for state in states
+        )
+        alone = claimed.subscriptions[0].consecutive_failures > 0
+        full = len(claimed.subscriptions) >= ROUND_SUBSCRIPTIONS
+        due = [*retries, *([claimed.next_due] if claimed.next_due else [])]
+        return cls(
+            [subscription.id for subscription in claimed.subscriptions],
+            more=left or alone or full,
+            next_due=min(due, default=None),
+        )
+
+    def wait_seconds(self, now: datetime) -> float:
+        """Until the next retry is due, or IDLE_SECONDS at most."""
+        if self.next_due is None:
+            return IDLE_SECONDS
+        return max(0.0, min(IDLE_SECONDS, (self.next_due - now).total_seconds()))
 
 
 @dataclass
