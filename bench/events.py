@@ -2,7 +2,7 @@
 write, and how fast one catches up.
 
 Starts its own embedded PostgreSQL and the backend as the image runs it (`dtbase serve
-backend`, one worker), then measures:
+backend`, one worker, and its jobs process, which delivers the webhooks), then measures:
 
 * ingest with 10 SSE listeners connected and 10 webhook subscriptions active against
   none, at 10,000 and at 1,000 readings per request: rounds with and without them
@@ -19,6 +19,10 @@ backend`, one worker), then measures:
 
     .venv/bin/python bench/events.py [--rounds 10] [--latency-writes 200] [--away 100000]
     .venv/bin/python bench/events.py --parts ingest     # only the ingest ratios
+    .venv/bin/python bench/events.py --parts ingest --jobs inline   # jobs in the worker
+
+"Backend CPU" is that of the backend's whole process tree (the serving process and the
+jobs process: all the events cost), and beside it the serving process's alone.
 
 The SSE listeners (asyncio, httpx-sse) run in a process of their own (this file, with
 `--listen`), and so does the webhook receiver (`bench/webhooks.py --receive`): the
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import json
 import os
@@ -83,9 +88,10 @@ def main() -> None:
         "--subscriptions", type=int, default=10, help="webhook subscriptions in ingest"
     )
     parser.add_argument(
-        "--delivery-process",
-        action="store_true",
-        help="webhooks delivered by a second backend process, not the one measured",
+        "--jobs",
+        choices=["process", "inline"],
+        default="process",
+        help="where the backend runs its jobs, webhook deliveries included (DT_BACKEND_JOBS)",
     )
     parser.add_argument("--listen", metavar="JSON", help="be a listener process (see there)")
     args = parser.parse_args()
@@ -101,13 +107,7 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     url = database.start()
     try:
         migrate.upgrade(url)
-        # With --delivery-process, a second backend process (a replica, as on a deployment
-        # with several) delivers the webhooks, and the one measured does not.
-        delivering = {"DT_WEBHOOK_DELIVERY_ENABLED": str(not args.delivery_process).lower()}
-        with (
-            backend(url, folder, delivering) as (base, pid),
-            backend(url, folder, {}) if args.delivery_process else _nothing(),
-        ):
+        with backend(url, folder, {"DT_BACKEND_JOBS": args.jobs}) as (base, pid):
             http = logged_in(base)
             setup(http)
             rows = []
@@ -301,9 +301,30 @@ class Listeners:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (as `ab_ingest.py` reads it)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time of a process and of every process below it (uvicorn's
+    workers, the jobs process), from /proc (as `ab_ingest.py` reads it)."""
+    return sum(own_cpu_seconds(one) for one in tree(pid))
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (0 if it has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """A process and every live process below it (the children of each of its threads)."""
+    found, waiting = [], [pid]
+    while waiting:
+        found.append(one := waiting.pop())
+        with contextlib.suppress(OSError):  # it ended
+            for task in Path(f"/proc/{one}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    waiting += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 def payload(uid: str, start: int, count: int) -> bytes:
@@ -351,12 +372,14 @@ def ingest_ratio(
 ) -> str:
     """Median seconds per request in rounds without and with 10 listeners and 10
     subscriptions (alternating, a warm-up round first); the rate ratio. The backend's
-    CPU per request is counted twice: while the requests are sent, and until every
-    listener and receiver has had every event (all that the events cost)."""
+    CPU per request (its whole process tree) is counted twice: while the requests are
+    sent, and until every listener and receiver has had every event (all that the events
+    cost); and the serving process's alone while they are sent."""
     token = str(http.headers["Authorization"])
     times: dict[bool, list[float]] = {False: [], True: []}
     cpus: dict[bool, list[float]] = {False: [], True: []}
     cpus_all: dict[bool, list[float]] = {False: [], True: []}
+    serving: dict[bool, list[float]] = {False: [], True: []}
     missed = 0
     for round_number in range(args.rounds * 2 + 1):
         with_events = round_number % 2 == 1
@@ -370,11 +393,13 @@ def ingest_ratio(
         with listening or _nothing():
             time.sleep(0.5)  # the listeners' first reads are done
             begin, cpu_begin = time.perf_counter(), cpu_seconds(pid)
+            serving_begin = own_cpu_seconds(pid)
             for body in bodies:
                 response = http.post("/sensor/insert-sensor-readings", content=body)
                 response.raise_for_status()
             elapsed = (time.perf_counter() - begin) / args.requests
             cpu = (cpu_seconds(pid) - cpu_begin) / args.requests
+            serving_cpu = (own_cpu_seconds(pid) - serving_begin) / args.requests
             if listening is not None:
                 missed += listening.wait_for(args.requests)
             cpu_all = (cpu_seconds(pid) - cpu_begin) / args.requests
@@ -382,9 +407,14 @@ def ingest_ratio(
             times[with_events].append(elapsed)
             cpus[with_events].append(cpu)
             cpus_all[with_events].append(cpu_all)
+            serving[with_events].append(serving_cpu)
     without, with_ = statistics.median(times[False]), statistics.median(times[True])
     cpu_without, cpu_with = statistics.median(cpus[False]), statistics.median(cpus[True])
     all_without, all_with = statistics.median(cpus_all[False]), statistics.median(cpus_all[True])
+    serving_without, serving_with = (
+        statistics.median(serving[False]),
+        statistics.median(serving[True]),
+    )
     return (
         f"ingest, {size:,} readings per request: {without * 1000:.1f} ms without, "
         f"{with_ * 1000:.1f} ms with {args.listeners} SSE listeners and {args.subscriptions} "
@@ -393,7 +423,8 @@ def ingest_ratio(
         f"while sending {cpu_without * 1000:.1f} / {cpu_with * 1000:.1f} ms, ratio "
         f"{cpu_without / cpu_with:.3f}; until every event was streamed and delivered "
         f"{all_without * 1000:.1f} / {all_with * 1000:.1f} ms, ratio "
-        f"{all_without / all_with:.3f}; events missed: {missed}"
+        f"{all_without / all_with:.3f}; the serving process alone while sending "
+        f"{serving_without * 1000:.1f} / {serving_with * 1000:.1f} ms; events missed: {missed}"
     )
 
 

@@ -10,7 +10,7 @@ backend --workers N`), loads 10 sensors with 7 days of minute readings, then mea
   its next request when the last one is answered; throughput and p50/p95/p99 per
   operation, answers other than 2xx, transport errors; beside them the backend's own
   p50/p99 (its `Server-Timing` header) and the share of a core the load generator got;
-* the same at 32 clients with the background work off (rollup refresher and scheduler);
+* the same at 32 clients with the background jobs off (no jobs process: `--no-jobs`);
 * for each number of worker processes asked for;
 * at the end, that every acknowledged insert is readable, reading by reading.
 
@@ -217,12 +217,11 @@ def process(
         server.wait(timeout=30)
 
 
-# The background work of a backend process, each job's setting when on and when off.
-# Event deliveries: add their switch here when they land, and "background work off" turns
-# them off too.
+# The background jobs (scheduler, rollups, webhooks, triggers, pruning), each setting
+# when on and when off: on, in a process beside the workers, as the image runs them; off,
+# nowhere (`--no-jobs`).
 BACKGROUND = {
-    "DT_SCHEDULER_ENABLED": ("true", "false"),
-    "DT_ROLLUP_REFRESH_SECONDS": ("10", "0"),
+    "DT_BACKEND_JOBS": ("process", "off"),
 }
 
 

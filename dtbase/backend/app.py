@@ -12,36 +12,31 @@ from datetime import timedelta
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from dtbase.backend import db
+from dtbase.backend import db, thread_names
 from dtbase.backend.auth.passwords import MAX_WAITING, PasswordQueue
 from dtbase.backend.auth.routes import refresh_router
 from dtbase.backend.auth.routes import router as auth_router
-from dtbase.backend.auth.sweep import SessionSweeper
 from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
 from dtbase.backend.docs import install_docs
 from dtbase.backend.errors import install_error_handlers
 from dtbase.backend.events.listen import Notifications
-from dtbase.backend.events.pruning import EventPruner
 from dtbase.backend.events.routes import router as events_router
 from dtbase.backend.events.stream import EventHub
 from dtbase.backend.events.stream_routes import router as events_stream_router
 from dtbase.backend.events.subscriptions_routes import router as subscriptions_router
 from dtbase.backend.events.triggers_routes import router as triggers_router
-from dtbase.backend.events.triggers_worker import TriggerWorker
-from dtbase.backend.events.webhooks_delivery import Deliverer, DeliveryPolicy
 from dtbase.backend.fdb_codes.routes import router as fdb_codes_router
+from dtbase.backend.jobs import Jobs
 from dtbase.backend.locations.routes import router as locations_router
 from dtbase.backend.lone_surrogates import RefuseLoneSurrogates
 from dtbase.backend.models.routes import router as models_router
 from dtbase.backend.mqtt.routes import router as mqtt_router
 from dtbase.backend.one_thread import OneThreadRoute, reads_only
-from dtbase.backend.sensors.refresher import RollupRefresher
 from dtbase.backend.sensors.routes import router as sensors_router
 from dtbase.backend.server_timing import ServerTiming
 from dtbase.backend.services.routes import router as services_router
 from dtbase.backend.services.runs import BackgroundRuns
-from dtbase.backend.services.scheduler import Scheduler
 from dtbase.backend.users import store as users_store
 from dtbase.backend.users.routes import router as users_router
 from dtbase.core.settings import BackendSettings
@@ -56,7 +51,10 @@ Log in with `POST /auth/login`, then send `Authorization: Bearer <access_token>`
 """
 
 
-def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
+def create_app(settings: BackendSettings, *, database_url: str, jobs: bool = True) -> FastAPI:
+    """The backend; with `jobs`, it runs the background jobs too (`dtbase.backend.jobs`),
+    as `dtbase up` and the tests serve it. `dtbase serve backend` runs them in a process
+    of its own instead (`DT_BACKEND_JOBS`)."""
     engine = db.make_engine(database_url)
 
     @asynccontextmanager
@@ -67,39 +65,18 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
                 session,
                 password=default_password.get_secret_value() if default_password else None,
             )
-        # Fails runs a stopped backend left pending, then keeps this backend's alive.
+        # Fails runs a stopped backend left pending, then keeps this process's alive
+        # (those of `run-service` with "wait": false, and the jobs' if they run here).
         app.state.background_runs.start()
-        scheduler = Scheduler(
-            app.state.session_factory,
-            app.state.background_runs,
-            interval_seconds=settings.scheduler_interval_seconds,
-        )
-        app.state.scheduler = scheduler
-        if settings.scheduler_enabled:
-            scheduler.start()
-        refresher = RollupRefresher(engine, interval_seconds=settings.rollup_refresh_seconds)
-        if settings.rollup_refresh_seconds:
-            refresher.start()
-        pruner = EventPruner(
-            app.state.session_factory, retention_days=settings.events_retention_days
-        )
-        pruner.start()
-        sweeper = SessionSweeper(app.state.session_factory).start()
         app.state.notifications.start()
         await app.state.event_hub.start()
-        if settings.webhook_delivery_enabled:
-            app.state.webhook_deliverer.start()
-        if settings.trigger_worker_enabled:
-            app.state.trigger_worker.start()
+        if jobs:
+            app.state.jobs.start()
+        thread_names.show()
         yield
-        app.state.trigger_worker.stop()
-        app.state.webhook_deliverer.stop()
+        app.state.jobs.stop()
         await app.state.event_hub.stop()
         app.state.notifications.stop()
-        pruner.stop()
-        sweeper.stop()
-        refresher.stop()
-        scheduler.stop()
         app.state.background_runs.shutdown()
         engine.dispose()
 
@@ -131,19 +108,15 @@ def create_app(settings: BackendSettings, *, database_url: str) -> FastAPI:
     # One LISTEN connection per process wakes every deliverer of events (`events.listen`).
     app.state.notifications = Notifications(engine)
     app.state.event_hub = EventHub(app.state.session_factory, app.state.notifications)
-    app.state.webhook_deliverer = Deliverer(
-        app.state.session_factory,
-        DeliveryPolicy.from_settings(settings),
-        wakeups=app.state.notifications,
-        workers=settings.webhook_workers,
+    app.state.jobs = Jobs(
+        settings,
+        engine=engine,
+        session_factory=app.state.session_factory,
+        runs=app.state.background_runs,
+        notifications=app.state.notifications,
     )
-    # Starts the service runs of event triggers (docs/events.md, "Triggers").
-    app.state.trigger_worker = TriggerWorker(
-        app.state.session_factory,
-        app.state.background_runs,
-        app.state.notifications,
-        interval_seconds=settings.trigger_poll_seconds,
-    )
+    app.state.scheduler = app.state.jobs.scheduler
+    app.state.webhook_deliverer = app.state.jobs.deliverer
     app.add_middleware(RefuseLoneSurrogates)
     # The error handlers' last resort for server faults wraps the middleware, but for
     # `ServerTiming`, which times every answer.
@@ -197,7 +170,8 @@ def app_from_environment() -> FastAPI:
     url = settings.external_database_url()
     if url is None:
         raise RuntimeError("Set DT_DATABASE_URL or DT_SQL_HOST to the database to serve.")
-    app = create_app(settings, database_url=url)
+    # `dtbase serve backend` says "off" to its workers when its jobs process runs them.
+    app = create_app(settings, database_url=url, jobs=settings.backend_jobs != "off")
     # What the process holds now (modules, routes, schemas: about 170,000 objects) lives
     # as long as it does: out of the garbage collector's sight, its full passes, which stop
     # every request of the process, stop walking it (measured: a full pass 90 ms of CPU ->

@@ -4,11 +4,13 @@ them, and the local services host with its schedules."""
 from __future__ import annotations
 
 import os
+import signal
 from contextlib import suppress
 from typing import Annotated, TypeVar
 
 import typer
 
+from dtbase.cli.options import fail
 from dtbase.cli.schedules import schedule_app
 from dtbase.core.settings import (
     BackendSettings,
@@ -76,26 +78,70 @@ def serve_backend(
             help="A log line per request [DT_BACKEND_ACCESS_LOG, else off].",
         ),
     ] = None,
+    jobs: Annotated[
+        bool | None,
+        typer.Option(
+            "--jobs/--no-jobs",
+            help="Run the background jobs in a process beside the workers; --no-jobs: not "
+            "here, `dtbase serve jobs` runs them elsewhere [DT_BACKEND_JOBS, else --jobs].",
+        ),
+    ] = None,
 ) -> None:
     """Serve the backend against DT_DATABASE_URL / DT_SQL_HOST (migrate first: db upgrade).
 
-    One process serves on one core, so several are started: each with its own connection
-    pool and its own background jobs, which claim their work in the database (as several
-    replicas do), so each job runs once however many processes there are.
+    One process serves on one core, so several are started, each with its own connection
+    pool. The background jobs (scheduler, rollups, webhooks, triggers) run in one more
+    process, restarted if it dies, so that they take no time from requests; they claim
+    their work in the database, so several replicas may each run theirs.
     """
     import uvicorn
 
+    from dtbase.cli.jobs_process import supervised
+
     settings = _checked_settings(BackendSettings)
-    uvicorn.run(
-        "dtbase.backend.app:app_from_environment",
-        factory=True,
-        host=host or settings.backend_host,
-        port=port or settings.backend_port,
-        workers=workers or settings.backend_workers or usable_cores(),
-        proxy_headers=True,
-        access_log=settings.backend_access_log if access_log is None else access_log,
-        timeout_keep_alive=settings.backend_keep_alive_seconds,
-    )
+    where = settings.backend_jobs if jobs is None else "process" if jobs else "off"
+    if where != "inline":
+        # The workers read their settings from the environment (uvicorn starts them).
+        os.environ["DT_BACKEND_JOBS"] = "off"
+    # uvicorn serving in this process (one worker) raises the SIGTERM it took again once
+    # it has stopped, which would end the process there: end it as Ctrl-C does instead,
+    # so that the jobs process is stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with supervised(where == "process"):
+        uvicorn.run(
+            "dtbase.backend.app:app_from_environment",
+            factory=True,
+            host=host or settings.backend_host,
+            port=port or settings.backend_port,
+            workers=workers or settings.backend_workers or usable_cores(),
+            proxy_headers=True,
+            access_log=settings.backend_access_log if access_log is None else access_log,
+            timeout_keep_alive=settings.backend_keep_alive_seconds,
+        )
+
+
+@serve_app.command("jobs")
+def serve_jobs(
+    parent: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Stop when this process is gone (serve backend's)."),
+    ] = None,
+) -> None:
+    """Run the background jobs (scheduler, rollups, webhooks, triggers, pruning) against
+    DT_DATABASE_URL / DT_SQL_HOST until SIGTERM or Ctrl-C, serving no HTTP: for a
+    container of their own, beside backends served with --no-jobs. Any number may run."""
+    import logging
+
+    from dtbase.backend import jobs
+
+    settings = _checked_settings(BackendSettings)
+    url = settings.external_database_url()
+    if url is None:
+        fail("Set DT_DATABASE_URL or DT_SQL_HOST to the database whose jobs to run.")
+    # What the jobs say (started, stopped, failed); of the libraries, only warnings.
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("dtbase").setLevel(logging.INFO)
+    jobs.serve(settings, database_url=url, parent=parent)
 
 
 @serve_app.command("frontend")

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "production"]
+BackendJobs = Literal["process", "inline", "off"]
 
 # Secrets shorter than this are refused outside development: HS256 keys should carry at
 # least as many bits as the hash (RFC 7518, section 3.2), i.e. 32 bytes.
@@ -139,6 +140,12 @@ class BackendSettings(DatabaseSettings):
     backend_port: int = Field(default=5000, ge=1, le=65535)
     # uvicorn worker processes of `dtbase serve backend` (the image); None: one per core.
     backend_workers: int | None = Field(default=None, ge=1, le=64)
+    # Where the background jobs (scheduler, rollups, webhooks, triggers, pruning) run for
+    # `dtbase serve backend`: "process", one jobs process beside its workers, which run
+    # none; "inline", in each worker; "off", not in this backend (`dtbase serve jobs`
+    # runs them elsewhere). A backend served otherwise (`uvicorn --factory`) runs them
+    # in-process unless "off" (docs/deployment.md, "Background jobs").
+    backend_jobs: BackendJobs = "process"
     # uvicorn's access log (a line per request) in `dtbase serve backend`: off by default,
     # as it costs every request time in the event loop (see docs/performance.md).
     backend_access_log: bool = False

@@ -1,5 +1,6 @@
-"""`dtbase serve backend --workers N`: N real uvicorn worker processes on one database,
-each with its own scheduler and rollup refresher, and every background job done once."""
+"""`dtbase serve backend --workers N`: N real uvicorn worker processes on one database;
+with the jobs in each of them (DT_BACKEND_JOBS=inline), each with its own scheduler and
+rollup refresher, and every background job done once (the jobs process: test_jobs_process)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,65 +16,10 @@ import httpx
 from sqlalchemy import Engine, text
 
 from dtbase.cli.serve import usable_cores
-from dtbase.devdb import free_port
+from tests.utils.backend_processes import job_threads, serve_backend, worker_pids
 from tests.utils.sensors import add_sensors
-from tests.utils.settings import DEFAULT_PASSWORD, JWT_SECRET, LOCAL_SERVICES
+from tests.utils.settings import JWT_SECRET
 from tests.utils.stub_service import StubService
-
-
-@contextmanager
-def serve_backend(
-    database_url: str, log: Path, *options: str, **env: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`dtbase serve backend` in its own process, as the image runs it, until it answers."""
-    port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DT_")} | {
-        "DT_DATABASE_URL": database_url,
-        "DT_JWT_SECRET_KEY": JWT_SECRET,
-        "DT_DEFAULT_USER_PASS": DEFAULT_PASSWORD,
-        "DT_DATA_DIR": str(log.parent),
-        "DT_SERVICE_URL_ALLOWLIST": LOCAL_SERVICES,
-        **env,
-    }
-    command = [sys.executable, "-m", "dtbase", "serve", "backend", "--port", str(port), *options]
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, env=environment, stdout=output, stderr=output)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield url, server
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def _workers(server: subprocess.Popen[bytes]) -> int:
-    """How many worker processes uvicorn's supervisor runs (0: it serves in-process)."""
-    deadline = time.monotonic() + 30
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
-    # Workers start one after another: wait until the count stops changing.
-    counts = []
-    while time.monotonic() < deadline:
-        # Workers are spawned by multiprocessing (its resource tracker is a child too).
-        counts.append(
-            sum(
-                b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-                for pid in children.read_text().split()
-            )
-        )
-        if len(counts) >= 10 and len(set(counts[-10:])) == 1:
-            break
-        time.sleep(0.1)
-    return counts[-1]
 
 
 def _count(engine: Engine, query: str) -> int:
@@ -88,10 +32,10 @@ def test_workers_default_to_one_per_usable_core(
 ) -> None:
     with serve_backend(database_url, tmp_path / "backend.log") as (_, server):
         cores = usable_cores()
-        assert _workers(server) == (cores if cores > 1 else 0)
+        assert len(worker_pids(server)) == (cores if cores > 1 else 0)
 
 
-def test_with_two_workers_each_scheduled_run_happens_once_and_rollups_are_done(
+def test_with_the_jobs_in_two_workers_each_scheduled_run_happens_once_and_rollups_are_done(
     database_url: str,
     engine: Engine,
     admin: httpx.Client,
@@ -99,9 +43,17 @@ def test_with_two_workers_each_scheduled_run_happens_once_and_rollups_are_done(
     tmp_path: Path,
 ) -> None:
     log = tmp_path / "backend.log"
-    background = {"DT_SCHEDULER_INTERVAL_SECONDS": "0.05", "DT_ROLLUP_REFRESH_SECONDS": "0.05"}
+    background = {
+        "DT_BACKEND_JOBS": "inline",
+        "DT_SCHEDULER_INTERVAL_SECONDS": "0.05",
+        "DT_ROLLUP_REFRESH_SECONDS": "0.05",
+    }
     with serve_backend(database_url, log, "--workers", "2", **background) as (url, server):
-        assert _workers(server) == 2
+        workers = worker_pids(server)
+        assert len(workers) == 2
+        # Two schedulers, two refreshers (and two of every other job).
+        assert all("scheduler" in job_threads(pid) for pid in workers)
+        assert all("rollups" in job_threads(pid) for pid in workers)
         # Twenty schedules due once each in the next seconds (then in an hour), for two
         # schedulers that both look every 50 ms.
         response = admin.post(

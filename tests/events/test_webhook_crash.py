@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from dtbase.backend.db import make_session_factory
 from dtbase.core.settings import DEFAULT_USER_EMAIL
-from tests.backend.test_workers import serve_backend
 from tests.utils.accounts import logged_in
+from tests.utils.backend_processes import serve_backend
 from tests.utils.settings import DEFAULT_PASSWORD
 from tests.utils.webhooks import emit, receiving, wait_until
 
@@ -22,6 +22,9 @@ DELIVERING = {
     "DT_WEBHOOK_RETRY_SECONDS": "0.05",
     "DT_WEBHOOK_RETRY_MAX_SECONDS": "0.2",
     "DT_SCHEDULER_ENABLED": "false",
+    # The serving process delivers, so that killing it kills the deliverer mid-batch
+    # (killing a jobs process: tests/backend/test_jobs_process.py).
+    "DT_BACKEND_JOBS": "inline",
 }
 
 
