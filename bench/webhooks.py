@@ -51,6 +51,9 @@ from dtbase.backend import migrate
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.devdb import EmbeddedPostgres, free_port
 
+sys.path.insert(0, str(Path(__file__).parent))
+from proc import cpu_seconds  # beside this file
+
 PASSWORD = "bench-password-long-enough"
 SECRET = "a-bench-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!!"
 SUBSCRIPTION = "bench-latency"
@@ -128,7 +131,7 @@ def delivery_cpu(
                 body = {"name": name, "url": f"{receiver.url}/{name}", "query": {"sensor": sensor}}
                 api.post("/events/subscriptions/create", json=body).raise_for_status()
             time.sleep(0.5)  # the creations' own work is done
-            begin = tree_cpu_seconds(pid)
+            begin = cpu_seconds(pid)
             _commit_events(database_url, sensor, events, per_second)
             deadline = time.monotonic() + 60
             paths = [f"/hook/{name}" for name in names]
@@ -137,7 +140,7 @@ def delivery_cpu(
                     raise RuntimeError("Not every webhook arrived within 60 s")
                 time.sleep(0.02)
             time.sleep(0.2)  # the last round's commit
-            spent = tree_cpu_seconds(pid) - begin
+            spent = cpu_seconds(pid) - begin
             for name in names:
                 api.post("/events/subscriptions/delete", json={"name": name})
             if number:  # the first is a warm-up
@@ -149,29 +152,6 @@ def delivery_cpu(
         "with_ms": with_ * 1000,
         "per_delivery_ms": (with_ - without) / subscriptions * 1000,
     }
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its descendants alive, from /proc."""
-    total = 0
-    for process in [pid, *_descendants(pid)]:
-        try:
-            stat = Path(f"/proc/{process}/stat").read_text()
-        except FileNotFoundError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _descendants(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children += [int(child) for child in (task / "children").read_text().split()]
-        except FileNotFoundError:
-            continue
-    return [grandchild for child in children for grandchild in [child, *_descendants(child)]]
 
 
 def _commit_events(
