@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
+import h11
 from sqlalchemy.orm import Session, sessionmaker
 
 from dtbase.backend.events import subscriptions
@@ -45,8 +45,9 @@ from dtbase.backend.events.listen import Notifications
 from dtbase.backend.events.query import matches
 from dtbase.backend.events.subscriptions import Attempt, Backoff, Claimed, Logged, Round, State
 from dtbase.backend.events.webhooks import body_of, signed
+from dtbase.backend.events.webhooks_http import Connections
 from dtbase.backend.services.allowlist import Allowlist, Target, UrlNotAllowed
-from dtbase.backend.services.caller import CallPolicy, PinnedClients, send_pinned
+from dtbase.backend.services.caller import CallPolicy
 from dtbase.backend.services.masking import mask_url
 from dtbase.core.settings import BackendSettings
 from dtbase.schemas.common import utc_now
@@ -147,13 +148,13 @@ class Deliverer:
         # One event loop per worker, for its calls (the allow-list's checks are async),
         # and its connections to receivers, kept open from one delivery to the next.
         with asyncio.Runner() as runner:
-            clients = PinnedClients(self.policy.call)
+            connections = Connections(self.policy.call.tls, self.policy.call.reply_max_bytes)
             pruning = LogPruning(self.session_factory)
             try:
                 while not self._stop.is_set():
                     seen = self.wakeups.count
                     try:
-                        outcome = self.deliver_round(runner, clients)
+                        outcome = self.deliver_round(runner, connections)
                         pruning.after_round(outcome.claimed)
                     except Exception:
                         logger.exception("Delivering webhooks failed; trying again in a moment")
@@ -166,7 +167,7 @@ class Deliverer:
                         continue
                     self._wait(outcome.wait_seconds(utc_now()), seen)
             finally:
-                runner.run(clients.aclose())
+                runner.run(connections.aclose())
 
     def _wait(self, seconds: float, seen: int) -> None:
         """Until a wake-up after `seen`, or `seconds`. One worker at a time waits for
@@ -184,11 +185,9 @@ class Deliverer:
         finally:
             self._watch.release()
 
-    def deliver_round(
-        self, runner: asyncio.Runner, clients: PinnedClients | None = None
-    ) -> Outcome:
-        """Claim the subscriptions with something due and deliver a round. `clients`:
-        connections kept open (in `runner`'s loop); none: one per request."""
+    def deliver_round(self, runner: asyncio.Runner, connections: Connections) -> Outcome:
+        """Claim the subscriptions with something due and deliver a round, on
+        `connections` (kept open in `runner`'s loop)."""
         with self.session_factory.begin() as session:
             claimed = subscriptions.claim_round(session, now=utc_now(), limit=ROUND_SUBSCRIPTIONS)
             if not claimed.subscriptions:
@@ -202,7 +201,7 @@ class Deliverer:
             )
             for plan in plans:
                 plan.read(pages[plan.start], claimed.bound)
-            stops = runner.run(self._send_round(plans, clients))
+            stops = runner.run(self._send_round(plans, connections))
             states: list[State] = []
             logged: list[Logged] = []
             for plan, stopped_at in zip(plans, stops, strict=True):
@@ -220,9 +219,7 @@ class Deliverer:
             subscriptions.save_states(session, states)
         return Outcome.of(claimed, states, started)
 
-    async def _send_round(
-        self, plans: list[Plan], clients: PinnedClients | None
-    ) -> list[int | None]:
+    async def _send_round(self, plans: list[Plan], connections: Connections) -> list[int | None]:
         """Every plan's events sent, the subscriptions concurrently; for each, the id of
         the first event not taken (failed, or not sent in time), or None."""
         targets = await self._targets({plan.subscription.url for plan in plans if plan.events})
@@ -230,7 +227,7 @@ class Deliverer:
         started = time.monotonic()
         return list(
             await asyncio.gather(
-                *(self._send_all(plan, targets, bodies, clients, started) for plan in plans)
+                *(self._send_all(plan, targets, bodies, connections, started) for plan in plans)
             )
         )
 
@@ -247,7 +244,7 @@ class Deliverer:
         plan: Plan,
         targets: dict[str, Target | str],
         bodies: dict[int, tuple[dict[str, str], bytes]],
-        clients: PinnedClients | None,
+        connections: Connections,
         started: float,
     ) -> int | None:
         subscription = plan.subscription
@@ -266,7 +263,7 @@ class Deliverer:
                 self.policy.call,
                 event.id,
                 now,
-                clients,
+                connections,
             )
             plan.attempts.append(attempt)
             if not attempt.succeeded:
@@ -387,7 +384,7 @@ async def post(
     policy: CallPolicy,
     event_id: int,
     now: datetime,
-    clients: PinnedClients | None = None,
+    connections: Connections,
 ) -> Attempt:
     """POST one event to the checked address of a URL (`target`; a string: why it may
     not be sent, the attempt's error); never raises for network errors.
@@ -404,13 +401,10 @@ async def post(
     else:
         try:
             async with asyncio.timeout(policy.timeout_seconds):
-                http = None if clients is None else clients.of(target)
-                status_code, _ = await send_pinned(
-                    target, "POST", policy, headers=headers, http=http, content=body
-                )
+                status_code = await connections.post(target, headers, body)
         except TimeoutError:
             error = _timed_out(policy)
-        except (OSError, httpx.HTTPError, httpx.InvalidURL) as cause:
+        except (OSError, h11.ProtocolError) as cause:
             logger.warning(
                 "Webhook to %s failed: %s: %s", mask_url(target.url), type(cause).__name__, cause
             )
