@@ -8,11 +8,13 @@ import ipaddress
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
+import pytest
+import trustme
 from sqlalchemy import Engine
 
 from dtbase.backend.app import create_app
@@ -140,3 +142,44 @@ def test_a_connection_the_receiver_closed_while_kept_is_made_again() -> None:
     with serving_http(Handler) as port:
         assert _post_to(port, ["a.example.org"] * 3) == [204] * 3
     assert len(set(ports)) == 3
+
+
+def test_https_goes_to_the_checked_address_and_is_verified_against_the_name() -> None:
+    """A real HTTPS receiver whose certificate (from a private CA) names only localhost."""
+    authority = trustme.CA()
+    hosts: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            hosts.append(self.headers.get("host"))
+            self.send_response(204)
+            self.end_headers()
+
+    tls = ssl.create_default_context()
+    authority.configure_trust(tls)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("localhost").configure_cert(server)
+
+    def post(host: str, port: int) -> int:
+        async def once() -> int:
+            connections = Connections(tls, reply_max_bytes=1024)
+            try:
+                target = replace(_target(host, port), url=f"https://{host}:{port}/hook")
+                return await connections.post(replace(target, scheme="https"), {}, b"{}")
+            finally:
+                await connections.aclose()
+
+        return run_async(once())
+
+    with serving_http(Handler, tls=server) as port:
+        assert post("localhost", port) == 204
+        # The certificate names localhost, not 127.0.0.1: checked against the URL's name.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            post("127.0.0.1", port)
+    assert hosts == [f"localhost:{port}"]
