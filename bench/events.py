@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import contextlib
 import itertools
 import json
 import os
@@ -64,6 +63,7 @@ from dtbase.devdb import EmbeddedPostgres, free_port
 from dtbase.schemas.events import EventKind
 
 sys.path.insert(0, str(Path(__file__).parent))
+from proc import cpu_seconds, own_cpu_seconds  # beside this file
 from webhooks import ReceiverProcess  # a benchmark beside this one
 
 PASSWORD = "bench-password-long-enough"
@@ -298,33 +298,6 @@ class Listeners:
                 when = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
                 self.delays.append(read - when.timestamp())
                 self.received[number] += 1
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and of every process below it (uvicorn's
-    workers, the jobs process), from /proc (as `ab_ingest.py` reads it)."""
-    return sum(own_cpu_seconds(one) for one in tree(pid))
-
-
-def own_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process (0 if it has ended)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree(pid: int) -> list[int]:
-    """A process and every live process below it (the children of each of its threads)."""
-    found, waiting = [], [pid]
-    while waiting:
-        found.append(one := waiting.pop())
-        with contextlib.suppress(OSError):  # it ended
-            for task in Path(f"/proc/{one}/task").iterdir():
-                with contextlib.suppress(OSError):
-                    waiting += [int(child) for child in (task / "children").read_text().split()]
-    return found
 
 
 def payload(uid: str, start: int, count: int) -> bytes:

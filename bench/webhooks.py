@@ -1,5 +1,5 @@
-"""Webhook latency benchmark (issue 18): from an event's commit to its arrival at a
-receiver, p50 and p99 (target: p99 under 500 ms).
+"""Webhook benchmarks (issue 18): from an event's commit to its arrival at a receiver,
+p50 and p99 (target: p99 under 500 ms); and what a delivery costs the backend in CPU.
 
 Starts an embedded PostgreSQL and a backend process (`dtbase serve backend`, one worker,
 delivering webhooks), subscribes a receiver in this process, and commits events at a
@@ -8,6 +8,15 @@ commit's return to the receiver reading the request covers the NOTIFY, the deliv
 wake-up, its claim and read, signing and the POST.
 
     .venv/bin/python bench/webhooks.py [--events 500] [--per-second 50]
+
+The CPU cost (`--parts cpu`): events committed at a steady rate, each in its own
+transaction (as ingest requests do), in rounds alternating with none and with
+`--subscriptions` subscriptions (10) that match every event, delivered to a receiver in
+a process of its own; the backend's CPU (its process and its children: wherever its
+deliverers run) per event, until every event was delivered; the difference per
+delivery is what a delivery costs.
+
+    .venv/bin/python bench/webhooks.py --parts cpu [--cpu-events 300] [--subscriptions 10]
 
 `webhook_latency` is the measurement alone, for bench/events.py to call with a backend of
 its own (one that may send webhooks to 127.0.0.1); `ReceiverProcess` is a receiver in a
@@ -41,6 +50,9 @@ import psycopg
 from dtbase.backend import migrate
 from dtbase.core.settings import DEFAULT_USER_EMAIL
 from dtbase.devdb import EmbeddedPostgres, free_port
+
+sys.path.insert(0, str(Path(__file__).parent))
+from proc import cpu_seconds  # beside this file
 
 PASSWORD = "bench-password-long-enough"
 SECRET = "a-bench-secret-that-is-long-enough-for-hs256-and-even-for-hs512-keys!!"
@@ -88,6 +100,57 @@ def webhook_latency(
         "p50_ms": statistics.median(latencies),
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "max_ms": latencies[-1],
+    }
+
+
+def delivery_cpu(
+    backend_url: str,
+    database_url: str,
+    pid: int,
+    *,
+    email: str = DEFAULT_USER_EMAIL,
+    password: str = PASSWORD,
+    subscriptions: int = 10,
+    events: int = 300,
+    per_second: float = 100.0,
+    rounds: int = 3,
+) -> dict[str, float]:
+    """The backend's CPU per event, in ms, in rounds without and with `subscriptions`
+    subscriptions (medians), and the difference per delivery. Every round commits
+    `events` events at `per_second` and waits until the receiver has had them all."""
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    with ReceiverProcess() as receiver, httpx.Client(base_url=backend_url, timeout=30) as api:
+        login = api.post("/auth/login", json={"email": email, "password": password})
+        login.raise_for_status()
+        api.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        for number in range(rounds * 2 + 1):
+            subscribed = number % 2 == 1
+            sensor = f"cpu-{number}"
+            names = [f"cpu-{number}-{n}" for n in range(subscriptions if subscribed else 0)]
+            for name in names:
+                body = {"name": name, "url": f"{receiver.url}/{name}", "query": {"sensor": sensor}}
+                api.post("/events/subscriptions/create", json=body).raise_for_status()
+            time.sleep(0.5)  # the creations' own work is done
+            begin = cpu_seconds(pid)
+            _commit_events(database_url, sensor, events, per_second)
+            deadline = time.monotonic() + 60
+            paths = [f"/hook/{name}" for name in names]
+            while any(receiver.counts().get(path, 0) < events for path in paths):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("Not every webhook arrived within 60 s")
+                time.sleep(0.02)
+            time.sleep(0.2)  # the last round's commit
+            spent = cpu_seconds(pid) - begin
+            for name in names:
+                api.post("/events/subscriptions/delete", json={"name": name})
+            if number:  # the first is a warm-up
+                cpu[subscribed].append(spent / events)
+    without, with_ = statistics.median(cpu[False]), statistics.median(cpu[True])
+    return {
+        "subscriptions": float(subscriptions),
+        "without_ms": without * 1000,
+        "with_ms": with_ * 1000,
+        "per_delivery_ms": (with_ - without) / subscriptions * 1000,
     }
 
 
@@ -190,7 +253,7 @@ def _receive() -> None:
 
 
 @contextmanager
-def _backend(database_url: str, data_dir: Path) -> Iterator[str]:
+def _backend(database_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DT_")} | {
         "DT_DATABASE_URL": database_url,
@@ -214,7 +277,7 @@ def _backend(database_url: str, data_dir: Path) -> Iterator[str]:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("The backend did not start")
             time.sleep(0.1)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -225,28 +288,60 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--per-second", type=float, default=50.0)
     parser.add_argument("--receive", action="store_true", help="be a receiver process")
+    parser.add_argument(
+        "--parts",
+        type=lambda text: text.split(","),
+        default=["latency", "cpu"],
+        help="which figures (comma-separated): latency, cpu",
+    )
+    parser.add_argument("--subscriptions", type=int, default=10, help="in the CPU rounds")
+    parser.add_argument("--cpu-events", type=int, default=300, help="events per CPU round")
+    parser.add_argument("--cpu-rounds", type=int, default=3, help="CPU rounds of each kind")
     arguments = parser.parse_args()
     if arguments.receive:
         _receive()
         return
+    rows = []
     with tempfile.TemporaryDirectory() as directory:
         database = EmbeddedPostgres(Path(directory) / "pgdata", free_port())
         database_url = database.start()
         try:
             migrate.upgrade(database_url)
-            with _backend(database_url, Path(directory)) as backend_url:
-                figures = webhook_latency(
-                    backend_url,
-                    database_url,
-                    events=arguments.events,
-                    per_second=arguments.per_second,
-                )
+            with _backend(database_url, Path(directory)) as (backend_url, pid):
+                if "latency" in arguments.parts:
+                    rows.append(_latency_row(backend_url, database_url, arguments))
+                if "cpu" in arguments.parts:
+                    rows.append(_cpu_row(backend_url, database_url, pid, arguments))
         finally:
             database.stop()
-    print(
+    for row in rows:
+        print(row)
+
+
+def _latency_row(backend_url: str, database_url: str, arguments: argparse.Namespace) -> str:
+    figures = webhook_latency(
+        backend_url, database_url, events=arguments.events, per_second=arguments.per_second
+    )
+    return (
         f"webhook latency, commit -> receiver, {figures['events']:.0f} events at "
         f"{arguments.per_second:g}/s: p50 {figures['p50_ms']:.1f} ms, "
         f"p99 {figures['p99_ms']:.1f} ms (target < 500), max {figures['max_ms']:.1f} ms"
+    )
+
+
+def _cpu_row(backend_url: str, database_url: str, pid: int, arguments: argparse.Namespace) -> str:
+    figures = delivery_cpu(
+        backend_url,
+        database_url,
+        pid,
+        subscriptions=arguments.subscriptions,
+        events=arguments.cpu_events,
+        rounds=arguments.cpu_rounds,
+    )
+    return (
+        f"backend CPU per event committed at 100/s: {figures['without_ms']:.2f} ms with no "
+        f"subscription, {figures['with_ms']:.2f} ms with {figures['subscriptions']:.0f} "
+        f"matching each; per delivery {figures['per_delivery_ms']:.3f} ms"
     )
 
 

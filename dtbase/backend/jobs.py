@@ -17,12 +17,14 @@ streams a process serves.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import Engine
@@ -43,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 # How often a jobs process started by `dtbase serve backend` checks that it still is.
 PARENT_CHECK_SECONDS = 1.0
+# The niceness of a jobs process beside serving workers: on CPUs they share, a request
+# waits for no job (each webhook delivery costs about a millisecond); the jobs take the
+# CPU the requests leave, about a tenth of it when they leave none (Linux's weights).
+BESIDE_WORKERS_NICENESS = 10
 
 
 class Job(Protocol):
@@ -137,6 +143,8 @@ def serve(settings: BackendSettings, *, database_url: str, parent: int | None = 
     """Run the jobs until SIGTERM or SIGINT; or, given the `parent` process that started
     this one, until that one is gone (killed, with no chance to stop it: no orphan)."""
     stop = threading.Event()
+    if parent is not None:
+        _yield_cpu(BESIDE_WORKERS_NICENESS)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with running(settings, database_url=database_url) as jobs:
@@ -146,6 +154,14 @@ def serve(settings: BackendSettings, *, database_url: str, parent: int | None = 
                 logger.warning("The process that started the jobs (%d) is gone: stopping", parent)
                 break
     logger.info("Background jobs stopped (pid %d)", os.getpid())
+
+
+def _yield_cpu(niceness: int) -> None:
+    os.nice(niceness)
+    # A process in a session of its own (as `jobs_process` starts this one) is, with
+    # Linux's autogroups, weighed against whole sessions: its group's niceness counts.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/autogroup").write_text(str(niceness))
 
 
 def _names(jobs: Jobs) -> str:

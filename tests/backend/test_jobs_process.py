@@ -91,7 +91,18 @@ def test_the_workers_run_no_job_and_the_jobs_process_runs_every_one(
             assert {"event-notificat", "run-keeper"} <= set(threads(worker))
         assert job_threads(server.pid) == []
         assert job_threads(jobs) == ALL_JOBS
+        # On CPUs shared with the workers, the requests go first.
+        assert [_niceness(worker) for worker in workers] == [_niceness(server.pid)] * 2
+        assert _niceness(jobs) == min(_niceness(server.pid) + 10, 19)
+        # With Linux's autogroups, the group of its session (of its own) is what counts.
+        autogroup = Path(f"/proc/{jobs}/autogroup")
+        if autogroup.exists():
+            assert autogroup.read_text().split()[-1] == "10"
     assert "Traceback" not in log.read_text()
+
+
+def _niceness(pid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, pid)
 
 
 def test_a_killed_jobs_process_is_started_again_and_delivery_goes_on(
@@ -218,6 +229,7 @@ def test_serve_jobs_runs_them_beside_backends_without_and_stops_on_sigterm(
             emit(make_session_factory(engine), 3)
             wait_until(lambda: receiver.ids() == [1, 2, 3], what="three events delivered")
             assert job_threads(jobs.pid) == ALL_JOBS
+            assert _niceness(jobs.pid) == _niceness(os.getpid())  # no worker beside it
 
             jobs.send_signal(signal.SIGTERM)
             assert jobs.wait(timeout=60) == 0

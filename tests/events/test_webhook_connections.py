@@ -1,24 +1,26 @@
-"""A deliverer keeps its connection to a receiver open from one webhook to the next (a
+"""A deliverer keeps its connections to a receiver open from one webhook to the next (a
 new connection per request was a third of a delivery's cost), keeps no cookie a receiver
 sets, and never lets a connection made for one host name carry another's requests."""
 
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 import pytest
+import trustme
 from sqlalchemy import Engine
 
 from dtbase.backend.app import create_app
 from dtbase.backend.db import make_session_factory
-from dtbase.backend.services.allowlist import Allowlist, Target
-from dtbase.backend.services.caller import CallPolicy, PinnedClients
+from dtbase.backend.events.webhooks_http import Connections
+from dtbase.backend.services.allowlist import Target
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from tests.utils.accounts import logged_in
 from tests.utils.event_streams import run_async
@@ -77,40 +79,107 @@ def test_one_connection_for_many_deliveries_and_no_cookies(
         emit(make_session_factory(engine), 5)
         wait_until(lambda: len(receiver.requests) == 10, what="ten deliveries")
 
+    # A round sends to both subscriptions at once: a connection for each, kept open for
+    # every event after the first (a new connection per request would be 10).
     ports = {port for port, _ in receiver.requests}
-    assert len(ports) == 1, receiver.requests  # both subscriptions, one connection
+    assert len(ports) <= 2, receiver.requests
     assert [cookie for _, cookie in receiver.requests] == [None] * 10
 
 
-def _target(host: str, scheme: str = "https", port: int = 443) -> Target:
+def _target(host: str, port: int) -> Target:
     return Target(
-        url=f"{scheme}://{host}:{port}/hook",
-        scheme=scheme,
+        url=f"http://{host}:{port}/hook",
+        scheme="http",
         host=host,
         port=port,
-        addresses=(ipaddress.ip_address("192.0.2.7"),),
+        addresses=(ipaddress.ip_address("127.0.0.1"),),
     )
 
 
-@pytest.mark.parametrize(
-    "other",
-    [
-        _target("b.example.org"),
-        _target("a.example.org", port=8443),
-        _target("a.example.org", "http"),
-    ],
-)
-def test_a_client_per_host_name_scheme_and_port(other: Target) -> None:
-    """Two names at one address get a client each: a TLS connection checked for one
-    name must not carry requests meant for the other."""
-    policy = CallPolicy(allowlist=Allowlist.parse("*"), timeout_seconds=1, reply_max_bytes=1)
-    clients = PinnedClients(policy)
-    first = _target("a.example.org")
+def _post_to(port: int, hosts: list[str]) -> list[int]:
+    """A POST to each host name (all at 127.0.0.1:`port`) in turn: the statuses."""
 
-    kept = clients.of(first)
-    assert clients.of(_target("a.example.org")) is kept
-    assert clients.of(other) is not kept
-    run_async(clients.aclose())
-    assert kept.is_closed
-    assert clients.of(first) is not kept  # a new one after the close
-    run_async(clients.aclose())
+    async def post_all() -> list[int]:
+        connections = Connections(ssl.create_default_context(), reply_max_bytes=1024)
+        try:
+            return [await connections.post(_target(host, port), {}, b"{}") for host in hosts]
+        finally:
+            await connections.aclose()
+
+    return run_async(post_all())
+
+
+def test_a_connection_per_host_name() -> None:
+    """Two names at one address get a connection each: a TLS connection checked for one
+    name must not carry requests meant for the other."""
+    with keep_alive_receiver() as receiver:
+        port = int(receiver.url.split(":")[2].split("/")[0])
+        hosts = ["a.example.org", "a.example.org", "b.example.org", "a.example.org"]
+        assert _post_to(port, hosts) == [200] * 4
+
+    ports = [port for port, _ in receiver.requests]
+    assert ports[0] == ports[1] == ports[3] != ports[2]
+
+
+def test_a_connection_the_receiver_closed_while_kept_is_made_again() -> None:
+    """A receiver that closes each connection after its answer, without saying so (as
+    one whose keep-alive time ran out): the next POST goes on a new connection."""
+    ports: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            ports.append(self.client_address[1])
+            self.send_response(204)
+            self.end_headers()
+            self.close_connection = True
+
+    with serving_http(Handler) as port:
+        assert _post_to(port, ["a.example.org"] * 3) == [204] * 3
+    assert len(set(ports)) == 3
+
+
+def test_https_goes_to_the_checked_address_and_is_verified_against_the_name() -> None:
+    """A real HTTPS receiver whose certificate (from a private CA) names only localhost."""
+    authority = trustme.CA()
+    hosts: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            hosts.append(self.headers.get("host"))
+            self.send_response(204)
+            self.end_headers()
+
+    tls = ssl.create_default_context()
+    authority.configure_trust(tls)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("localhost").configure_cert(server)
+
+    def post(host: str, port: int) -> int:
+        async def once() -> int:
+            connections = Connections(tls, reply_max_bytes=1024)
+            try:
+                target = replace(_target(host, port), url=f"https://{host}:{port}/hook")
+                return await connections.post(replace(target, scheme="https"), {}, b"{}")
+            finally:
+                await connections.aclose()
+
+        return run_async(once())
+
+    with serving_http(Handler, tls=server) as port:
+        assert post("localhost", port) == 204
+        # The certificate names localhost, not 127.0.0.1: checked against the URL's name.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            post("127.0.0.1", port)
+    assert hosts == [f"localhost:{port}"]

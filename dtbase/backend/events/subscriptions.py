@@ -1,19 +1,21 @@
 """Queries on webhook subscriptions and their delivery log. Functions flush, never commit.
 
-The deliverers' side: `claim_due` takes one subscription that has something to deliver
-(`FOR UPDATE SKIP LOCKED`, so each is delivered by one deliverer at a time), and
-`delivered` / `failed` record what came of its batch in the same transaction.
+The deliverers' side, a round at a time: `claim_round` takes the subscriptions that have
+something to deliver (`FOR UPDATE SKIP LOCKED`, so each is delivered by one deliverer at
+a time), `pages_after` reads their events, `after_round` works out what came of each
+one's attempts, and `log_attempts` / `save_states` write it in the same transaction.
 """
 
 from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +24,7 @@ from dtbase.backend.events import store as events_store
 from dtbase.backend.events.subscriptions_tables import EventDelivery, EventSubscription
 from dtbase.backend.events.tables import Event
 from dtbase.backend.users.tables import User
-from dtbase.schemas.events import EventQuery
+from dtbase.schemas.events import EventKind, EventOut, EventQuery
 from dtbase.schemas.subscriptions import DELIVERY_LOG_KEPT
 
 NO_SUBSCRIPTION = "Subscription does not exist."
@@ -187,6 +189,10 @@ def delivery_log(session: Session, *, name: str, limit: int) -> Sequence[EventDe
 
 
 # --- delivery ------------------------------------------------------------------------
+# The deliverers work in rounds (`webhooks_delivery`): a round claims many subscriptions,
+# reads their events, and writes what came of it, in a few statements whatever the number
+# of subscriptions, and without ORM objects (loading and flushing them cost more than
+# the statements did).
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,13 @@ class Skipped:
 
     first_id: int
     last_id: int
+
+    @classmethod
+    def after(cls, cursor: int, oldest: int | None) -> Skipped | None:
+        """What is gone after `cursor`, given the oldest event kept; None: nothing."""
+        if oldest is None or oldest <= cursor + 1:
+            return None
+        return cls(first_id=cursor + 1, last_id=oldest - 1)
 
     @property
     def count(self) -> int:
@@ -216,6 +229,18 @@ class Skipped:
             f"Delivery goes on with event {self.last_id + 1}."
         )
 
+    def logged(self, subscription_id: int, now: datetime) -> Logged:
+        """The delivery-log entry that says so (attempt 0, the last id skipped)."""
+        return Logged(
+            subscription_id=subscription_id,
+            event_id=self.last_id,
+            attempt=WARNING_ATTEMPT,
+            time=now,
+            status_code=None,
+            error=self.warning,
+            duration_seconds=0.0,
+        )
+
 
 def skip_pruned(
     session: Session, subscription: EventSubscription, *, now: datetime
@@ -223,52 +248,142 @@ def skip_pruned(
     """When events after the cursor were pruned, say so: a warning in the delivery log
     (attempt 0), and the cursor moved past them, so that it is said once."""
     oldest = session.scalar(select(func.min(Event.id)))
-    if oldest is None or oldest <= subscription.last_event_id + 1:
+    skipped = Skipped.after(subscription.last_event_id, oldest)
+    if skipped is None:
         return None
-    skipped = Skipped(first_id=subscription.last_event_id + 1, last_id=oldest - 1)
-    session.add(
-        EventDelivery(
-            subscription_id=subscription.id,
-            event_id=skipped.last_id,
-            attempt=WARNING_ATTEMPT,
-            time=now,
-            status_code=None,
-            error=skipped.warning,
-            duration_seconds=0.0,
-        )
-    )
+    log_attempts(session, [skipped.logged(subscription.id, now)])
     subscription.last_event_id = skipped.last_id
     return skipped
 
 
-def claim_due(session: Session, *, now: datetime) -> EventSubscription | None:
-    """One enabled subscription, due at `now`, whose cursor is behind the newest event,
-    locked until the transaction ends; None when there is none (or all are locked).
+@dataclass(frozen=True)
+class Claimed:
+    """A subscription claimed for a round: what the round needs of it."""
 
-    The one claimed longest ago comes first (each claim sets `next_attempt_at` to its
-    time), so a busy subscription does not starve the others.
+    id: int
+    name: str
+    url: str
+    secret: str
+    query: EventQuery
+    last_event_id: int
+    consecutive_failures: int
+
+
+@dataclass(frozen=True)
+class Round:
+    """The subscriptions claimed together (perhaps none), and the events' ids when they
+    were: every event up to `bound` (the newest) is visible, since ids follow commit
+    order; `oldest` is the oldest kept (None: none is). `next_due`: the earliest retry
+    still to come, if any."""
+
+    subscriptions: list[Claimed]
+    bound: int
+    oldest: int | None
+    next_due: datetime | None
+
+
+# Enabled, due, and behind the newest event. A subscription in failure is claimed alone,
+# before the healthy ones (its retry is due): a receiver that hangs then holds up no
+# other. The healthy ones come together, those claimed longest ago first (a round sets
+# `next_attempt_at` to its time), so that a busy one does not starve the rest. Each row is
+# returned by the statement that locked it: a row another deliverer changed since this
+# statement's snapshot is returned as it is now (as locked), not as the snapshot had it.
+# One row comes back when none is claimed, with the time of the next retry: what a
+# deliverer with nothing to do waits for.
+_CLAIM = text(
     """
-    newest = select(func.max(Event.id)).scalar_subquery()
-    return session.scalars(
-        select(EventSubscription)
-        .where(
-            EventSubscription.enabled.is_(True),
-            EventSubscription.next_attempt_at <= now,
-            EventSubscription.last_event_id < newest,
-        )
-        .order_by(EventSubscription.next_attempt_at, EventSubscription.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).one_or_none()
-
-
-def next_due(session: Session, *, now: datetime) -> datetime | None:
-    """The earliest retry still to come (after a failure), if any."""
-    return session.scalar(
-        select(func.min(EventSubscription.next_attempt_at)).where(
-            EventSubscription.enabled.is_(True), EventSubscription.next_attempt_at > now
-        )
+    WITH bound AS MATERIALIZED (
+        SELECT coalesce(max(id), 0) AS newest, min(id) AS oldest, (
+            SELECT min(next_attempt_at) FROM event_subscription
+            WHERE enabled AND next_attempt_at > :now
+        ) AS next_due
+        FROM event
+    ),
+    failing AS (
+        SELECT s.id, s.name, s.url, s.secret, s.query, s.last_event_id,
+               s.consecutive_failures
+        FROM event_subscription AS s, bound
+        WHERE s.enabled AND s.next_attempt_at <= :now AND s.last_event_id < bound.newest
+          AND s.consecutive_failures > 0
+        ORDER BY s.next_attempt_at, s.id
+        LIMIT 1
+        FOR UPDATE OF s SKIP LOCKED
+    ),
+    healthy AS (
+        SELECT s.id, s.name, s.url, s.secret, s.query, s.last_event_id,
+               s.consecutive_failures
+        FROM event_subscription AS s, bound
+        WHERE s.enabled AND s.next_attempt_at <= :now AND s.last_event_id < bound.newest
+          AND s.consecutive_failures = 0 AND NOT EXISTS (SELECT FROM failing)
+        ORDER BY s.next_attempt_at, s.id
+        LIMIT :limit
+        FOR UPDATE OF s SKIP LOCKED
     )
+    SELECT claimed.*, bound.newest, bound.oldest, bound.next_due
+    FROM bound
+    LEFT JOIN (SELECT * FROM failing UNION ALL SELECT * FROM healthy) AS claimed ON true
+    """
+)
+
+
+def claim_round(session: Session, *, now: datetime, limit: int) -> Round:
+    """Up to `limit` subscriptions with something due (or one in failure), locked
+    (`FOR UPDATE SKIP LOCKED`) until the transaction ends, in one statement; none when
+    none is due (or all that are are locked)."""
+    rows = session.execute(_CLAIM, {"now": now, "limit": limit}).all()
+    claimed = [
+        Claimed(
+            id=row.id,
+            name=row.name,
+            url=row.url,
+            secret=row.secret,
+            query=EventQuery.model_validate(row.query),
+            last_event_id=row.last_event_id,
+            consecutive_failures=row.consecutive_failures,
+        )
+        for row in rows
+        if row.id is not None
+    ]
+    first = rows[0]
+    return Round(claimed, bound=int(first.newest), oldest=first.oldest, next_due=first.next_due)
+
+
+# Each cursor's page, one index range scan each: every event, matching or not (the
+# deliverer filters with `query.matches`, as the live streams do).
+_PAGES = text(
+    """
+    SELECT cursor.after, page.id, page.time, page.kind, page.meta
+    FROM unnest(CAST(:cursors AS bigint[])) AS cursor(after)
+    CROSS JOIN LATERAL (
+        SELECT id, time, kind, meta FROM event
+        WHERE event.id > cursor.after AND event.id <= :bound
+        ORDER BY event.id
+        LIMIT :limit
+    ) AS page
+    ORDER BY cursor.after, page.id
+    """
+)
+
+
+def pages_after(
+    session: Session, cursors: Iterable[int], *, bound: int, limit: int
+) -> dict[int, list[EventOut]]:
+    """For each cursor, the events after it up to `bound`, `limit` at most, in id order,
+    in one statement; cursors shared by several subscriptions are read once, and an
+    event in several pages is one object."""
+    wanted = sorted(set(cursors))
+    pages: dict[int, list[EventOut]] = {after: [] for after in wanted}
+    built: dict[int, EventOut] = {}
+    rows = session.execute(_PAGES, {"cursors": wanted, "bound": bound, "limit": limit})
+    for after, id_, time, kind, meta in rows:
+        event = built.get(id_)
+        if event is None:
+            # Built, not validated: the rows are what the outbox holds.
+            event = built[id_] = EventOut.model_construct(
+                id=id_, time=time.astimezone(UTC), kind=EventKind(kind), meta=meta
+            )
+        pages[after].append(event)
+    return pages
 
 
 @dataclass(frozen=True)
@@ -291,61 +406,165 @@ class Attempt:
         return self.error or f"The receiver answered {self.status_code}."
 
 
-def log(session: Session, subscription: EventSubscription, attempt: Attempt) -> None:
-    session.add(
-        EventDelivery(
-            subscription_id=subscription.id,
-            event_id=attempt.event_id,
-            attempt=subscription.consecutive_failures + 1,
-            time=attempt.time,
-            status_code=attempt.status_code,
-            error=attempt.error,
-            duration_seconds=attempt.duration_seconds,
+@dataclass(frozen=True)
+class Logged:
+    """One delivery-log entry: an attempt, or a warning (attempt 0)."""
+
+    subscription_id: int
+    event_id: int
+    attempt: int
+    time: datetime
+    status_code: int | None
+    error: str | None
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class State:
+    """A subscription's state after a round: None for a time or reason leaves the one
+    it had; a `disabled_reason` disables it."""
+
+    id: int
+    last_event_id: int
+    consecutive_failures: int
+    next_attempt_at: datetime
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    last_failure_reason: str | None = None
+    disabled_reason: str | None = None
+
+
+def after_round(
+    claimed: Claimed,
+    attempts: Sequence[Attempt],
+    *,
+    cursor: int,
+    now: datetime,
+    retry: Backoff,
+    max_failures: int,
+) -> tuple[State, list[Logged]]:
+    """What a round's attempts (in order; only the last may have failed) make of a
+    subscription, with their log entries. A success resets the failure count; a failure
+    puts the next try off (doubling), or disables the subscription after `max_failures`
+    in a row. Otherwise it is last in line for the next round (`next_attempt_at` now)."""
+    failures = claimed.consecutive_failures
+    state = State(
+        id=claimed.id, last_event_id=cursor, consecutive_failures=failures, next_attempt_at=now
+    )
+    logged = []
+    for attempt in attempts:
+        logged.append(
+            Logged(
+                subscription_id=claimed.id,
+                event_id=attempt.event_id,
+                attempt=failures + 1,
+                time=attempt.time,
+                status_code=attempt.status_code,
+                error=attempt.error,
+                duration_seconds=attempt.duration_seconds,
+            )
         )
-    )
-
-
-def delivered(subscription: EventSubscription, attempt: Attempt) -> None:
-    """The receiver took the event: the cursor moves past it."""
-    subscription.last_event_id = attempt.event_id
-    subscription.consecutive_failures = 0
-    subscription.last_success_at = attempt.time
-
-
-def failed(
-    subscription: EventSubscription, attempt: Attempt, *, retry: Backoff, max_failures: int
-) -> None:
-    """The cursor stays; the next try waits (doubling), or the subscription is disabled
-    after `max_failures` in a row."""
-    failures = subscription.consecutive_failures + 1
-    subscription.consecutive_failures = failures
-    subscription.last_failure_at = attempt.time
-    subscription.last_failure_reason = attempt.reason
-    subscription.next_attempt_at = attempt.time + retry.delay(failures)
-    if failures >= max_failures:
-        subscription.enabled = False
-        subscription.disabled_reason = (
-            f"Disabled after {failures} failed deliveries in a row; the last: {attempt.reason}"
+        if attempt.succeeded:
+            failures = 0
+            state = replace(state, consecutive_failures=0, last_success_at=attempt.time)
+            continue
+        failures += 1
+        state = replace(
+            state,
+            consecutive_failures=failures,
+            last_failure_at=attempt.time,
+            last_failure_reason=attempt.reason,
+            next_attempt_at=attempt.time + retry.delay(failures),
+            disabled_reason=(
+                f"Disabled after {failures} failed deliveries in a row; the last: {attempt.reason}"
+                if failures >= max_failures
+                else None
+            ),
         )
+    return state, logged
 
 
-def prune_log(session: Session, subscription: EventSubscription) -> None:
-    """Keep the newest DELIVERY_LOG_KEPT attempts of the subscription."""
-    oldest_kept = (
-        select(EventDelivery.id)
-        .where(EventDelivery.subscription_id == subscription.id)
-        .order_by(EventDelivery.id.desc())
-        .offset(DELIVERY_LOG_KEPT - 1)
-        .limit(1)
-        .scalar_subquery()
+_LOG = text(
+    """
+    INSERT INTO event_delivery
+        (subscription_id, event_id, attempt, time, status_code, error, duration_seconds)
+    SELECT * FROM unnest(
+        CAST(:subscription_id AS integer[]), CAST(:event_id AS bigint[]),
+        CAST(:attempt AS integer[]), CAST(:time AS timestamptz[]),
+        CAST(:status_code AS integer[]), CAST(:error AS text[]),
+        CAST(:duration_seconds AS double precision[])
     )
-    # No ORM bookkeeping of the rows deleted (none is loaded): it cost more than the
-    # DELETE, on every claim of every deliverer.
-    session.execute(
-        delete(EventDelivery)
-        .where(EventDelivery.subscription_id == subscription.id, EventDelivery.id < oldest_kept)
-        .execution_options(synchronize_session=False)
-    )
+    """
+)
+
+
+def log_attempts(session: Session, entries: Sequence[Logged]) -> None:
+    """Every entry in one INSERT."""
+    if entries:
+        session.execute(_LOG, _columns(entries))
+
+
+_SAVE = text(
+    """
+    UPDATE event_subscription AS s SET
+        last_event_id = v.last_event_id,
+        consecutive_failures = v.consecutive_failures,
+        next_attempt_at = v.next_attempt_at,
+        last_success_at = coalesce(v.last_success_at, s.last_success_at),
+        last_failure_at = coalesce(v.last_failure_at, s.last_failure_at),
+        last_failure_reason = coalesce(v.last_failure_reason, s.last_failure_reason),
+        enabled = s.enabled AND v.disabled_reason IS NULL,
+        disabled_reason = coalesce(v.disabled_reason, s.disabled_reason),
+        time_updated = now()
+    FROM unnest(
+        CAST(:id AS integer[]), CAST(:last_event_id AS bigint[]),
+        CAST(:consecutive_failures AS integer[]), CAST(:next_attempt_at AS timestamptz[]),
+        CAST(:last_success_at AS timestamptz[]), CAST(:last_failure_at AS timestamptz[]),
+        CAST(:last_failure_reason AS text[]), CAST(:disabled_reason AS text[])
+    ) AS v(id, last_event_id, consecutive_failures, next_attempt_at, last_success_at,
+           last_failure_at, last_failure_reason, disabled_reason)
+    WHERE s.id = v.id
+    """
+)
+
+
+def save_states(session: Session, states: Sequence[State]) -> None:
+    """Every subscription's new state in one UPDATE."""
+    if states:
+        session.execute(_SAVE, _columns(states))
+
+
+def _columns(rows: Sequence[Logged] | Sequence[State]) -> dict[str, list[Any]]:
+    """Dataclass rows as one list per field: the arrays that `unnest` turns back into rows."""
+    names = [item.name for item in fields(rows[0])]
+    return {name: [getattr(row, name) for row in rows] for name in names}
+
+
+# For each subscription, the id of its newest entry that is kept (none: fewer than
+# KEPT); the older ones are deleted, one index range scan each.
+_PRUNE_LOGS = text(
+    """
+    DELETE FROM event_delivery AS d
+    USING (
+        SELECT s.id, (
+            SELECT e.id FROM event_delivery AS e WHERE e.subscription_id = s.id
+            ORDER BY e.id DESC OFFSET :kept - 1 LIMIT 1
+        ) AS oldest_kept
+        FROM unnest(CAST(:ids AS integer[])) AS s(id)
+    ) AS k
+    WHERE d.subscription_id = k.id AND d.id < k.oldest_kept
+    """
+)
+
+
+def prune_logs(session: Session, subscription_ids: Iterable[int]) -> int:
+    """Keep the newest DELIVERY_LOG_KEPT entries of each subscription, in one DELETE;
+    how many were deleted."""
+    ids = sorted(set(subscription_ids))
+    if not ids:
+        return 0
+    result = session.execute(_PRUNE_LOGS, {"ids": ids, "kept": DELIVERY_LOG_KEPT})
+    return int(getattr(result, "rowcount", 0))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, ColumnExpressionArgument, func, or_, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dtbase.backend.events import store as events_store
@@ -157,9 +157,13 @@ def look(session: Session, *, now: datetime | None = None, limit: int = 100) -> 
     A trigger that fails (e.g. its service was deleted meanwhile) is rolled back alone, to
     its savepoint, and logged; the others go on.
     """
-    if now is None:
-        now = session.scalar(select(func.clock_timestamp()))
-        assert now is not None
+    # Most backends have no trigger: a wake-up (every commit) then costs one statement.
+    clock, any_enabled = session.execute(
+        select(func.clock_timestamp(), exists().where(EventTrigger.enabled.is_(True)))
+    ).one()
+    now = clock if now is None else now
+    if not any_enabled:
+        return Look(claimed=[], more=False, now=now, next_due=None)
     newest = events_store.newest_id(session)
     due_at = func.least(
         EventTrigger.burst_last_event_at + _seconds(EventTrigger.debounce_seconds),

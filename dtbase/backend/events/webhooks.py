@@ -17,11 +17,18 @@ SIGNATURE_HEADER = "X-Dtbase-Signature"
 SUBSCRIPTION_HEADER = "X-Dtbase-Subscription"
 
 
-def request_of(
-    event: EventOut, *, source: str, subscription_id: int, secret: str, now: datetime
+def body_of(event: EventOut, *, source: str) -> tuple[dict[str, str], bytes]:
+    """The CloudEvent's headers and body: the same for every subscription, so a
+    deliverer makes them once per event and `signed` them for each."""
+    return structured(event, source=source)
+
+
+def signed(
+    cloud_event: tuple[dict[str, str], bytes], subscription_id: int, secret: str, now: datetime
 ) -> tuple[dict[str, str], bytes]:
-    """The headers and body of the POST that delivers `event`."""
-    cloud_headers, body = structured(event, source=source)
+    """The headers and body of the POST that delivers a CloudEvent (`body_of`) to one
+    subscription."""
+    cloud_headers, body = cloud_event
     timestamp = int(now.timestamp())
     headers = {
         **cloud_headers,

@@ -110,20 +110,15 @@ async def send_pinned(
     policy: CallPolicy,
     *,
     headers: Mapping[str, str] | None = None,
-    http: httpx.AsyncClient | None = None,
     **body: Any,
 ) -> tuple[int, bytes | None]:
     """Send a request (`body`: httpx's `json=` or `content=`) to the checked addresses in
     order until one connects: the status and up to `reply_max_bytes` + 1 bytes of the
-    reply (None: cut short). Raises for network errors; the caller bounds the time.
-
-    `http` (from `pinned_client`) keeps connections open between requests; give it only
-    requests to one host name (`target.host`): a connection is kept by address, and
-    one made for a host name must not carry another's (TLS checked the first)."""
+    reply (None: cut short). Raises for network errors; the caller bounds the time."""
     last_error: Exception | None = None
     for address in target.addresses:
         try:
-            return await _request(target, address, method, policy, headers or {}, body, http)
+            return await _request(target, address, method, policy, headers or {}, body)
         except httpx.ConnectError as error:
             last_error = error
     raise last_error or OSError("no address")
@@ -144,27 +139,6 @@ def pinned_client(policy: CallPolicy) -> httpx.AsyncClient:
     return client
 
 
-class PinnedClients:
-    """Clients for `send_pinned` that keep their connections open between requests, one
-    per scheme, host name and port (see `send_pinned`), in one event loop; `aclose()`
-    them at its end. A new connection per request cost a third of a webhook's delivery."""
-
-    def __init__(self, policy: CallPolicy) -> None:
-        self._policy = policy
-        self._clients: dict[tuple[str, str, int], httpx.AsyncClient] = {}
-
-    def of(self, target: Target) -> httpx.AsyncClient:
-        key = (target.scheme, target.host, target.port)
-        if key not in self._clients:
-            self._clients[key] = pinned_client(self._policy)
-        return self._clients[key]
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
-
-
 async def _request(
     target: Target,
     address: IpAddress,
@@ -172,7 +146,6 @@ async def _request(
     policy: CallPolicy,
     extra_headers: Mapping[str, str],
     body: dict[str, Any],
-    http: httpx.AsyncClient | None,
 ) -> tuple[int, bytes | None]:
     parts = urlsplit(target.url)
     default_port = {"http": 80, "https": 443}[target.scheme]
@@ -186,10 +159,8 @@ async def _request(
         "Host": host if target.port == default_port else f"{host}:{target.port}",
     }
     auth = (parts.username or "", parts.password or "") if parts.username else None
-    if http is None:
-        async with pinned_client(policy) as own:
-            return await _exchange(own, target, method, pinned, headers, auth, policy, body)
-    return await _exchange(http, target, method, pinned, headers, auth, policy, body)
+    async with pinned_client(policy) as http:
+        return await _exchange(http, target, method, pinned, headers, auth, policy, body)
 
 
 async def _exchange(
