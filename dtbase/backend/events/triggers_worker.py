@@ -44,6 +44,10 @@ EVENTS_PER_LOOK = 1000
 HOUR = timedelta(hours=1)
 # How long stopping the worker may wait for it at most.
 STOP_CHECK_SECONDS = 0.25
+# After an event's wake-up, the wait for more before looking: a look follows every
+# commit otherwise, tens a second under ingest, for bursts that are debounced for
+# seconds anyway.
+GATHER_SECONDS = 0.2
 
 
 def loop_guard_reason(*, cap: int, recent: int, due: int) -> str:
@@ -274,4 +278,6 @@ class TriggerWorker:
             if self.notifications is None:
                 self._stop.wait(left)
             elif self.notifications.wait(min(left, STOP_CHECK_SECONDS), after=seen):
+                # More commits follow under load: one look for them all.
+                self._stop.wait(GATHER_SECONDS)
                 return
