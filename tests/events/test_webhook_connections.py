@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler
@@ -38,9 +38,9 @@ class KeepAliveReceiver:
     requests: list[tuple[int, str | None]] = field(default_factory=list)
 
 
-@contextmanager
-def keep_alive_receiver() -> Iterator[KeepAliveReceiver]:
-    receiver = KeepAliveReceiver()
+def _posts_to(answer: Callable[[BaseHTTPRequestHandler], None]) -> type[BaseHTTPRequestHandler]:
+    """A quiet HTTP/1.1 handler (connections kept) that reads each POST's body, then lets
+    `answer` answer it."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -50,13 +50,23 @@ def keep_alive_receiver() -> Iterator[KeepAliveReceiver]:
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length") or 0))
-            receiver.requests.append((self.client_address[1], self.headers.get("cookie")))
-            self.send_response(200)
-            self.send_header("Set-Cookie", "session=from-the-receiver; Path=/")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            answer(self)
 
-    with serving_http(Handler) as port:
+    return Handler
+
+
+@contextmanager
+def keep_alive_receiver() -> Iterator[KeepAliveReceiver]:
+    receiver = KeepAliveReceiver()
+
+    def answer(request: BaseHTTPRequestHandler) -> None:
+        receiver.requests.append((request.client_address[1], request.headers.get("cookie")))
+        request.send_response(200)
+        request.send_header("Set-Cookie", "session=from-the-receiver; Path=/")
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    with serving_http(_posts_to(answer)) as port:
         receiver.url = f"http://127.0.0.1:{port}/hook"
         yield receiver
 
@@ -126,20 +136,13 @@ def test_a_connection_the_receiver_closed_while_kept_is_made_again() -> None:
     one whose keep-alive time ran out): the next POST goes on a new connection."""
     ports: list[int] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(request: BaseHTTPRequestHandler) -> None:
+        ports.append(request.client_address[1])
+        request.send_response(204)
+        request.end_headers()
+        request.close_connection = True
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            ports.append(self.client_address[1])
-            self.send_response(204)
-            self.end_headers()
-            self.close_connection = True
-
-    with serving_http(Handler) as port:
+    with serving_http(_posts_to(answer)) as port:
         assert _post_to(port, ["a.example.org"] * 3) == [204] * 3
     assert len(set(ports)) == 3
 
@@ -149,17 +152,10 @@ def test_https_goes_to_the_checked_address_and_is_verified_against_the_name() ->
     authority = trustme.CA()
     hosts: list[str | None] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            hosts.append(self.headers.get("host"))
-            self.send_response(204)
-            self.end_headers()
+    def answer(request: BaseHTTPRequestHandler) -> None:
+        hosts.append(request.headers.get("host"))
+        request.send_response(204)
+        request.end_headers()
 
     tls = ssl.create_default_context()
     authority.configure_trust(tls)
@@ -177,7 +173,7 @@ def test_https_goes_to_the_checked_address_and_is_verified_against_the_name() ->
 
         return run_async(once())
 
-    with serving_http(Handler, tls=server) as port:
+    with serving_http(_posts_to(answer), tls=server) as port:
         assert post("localhost", port) == 204
         # The certificate names localhost, not 127.0.0.1: checked against the URL's name.
         with pytest.raises(ssl.SSLCertVerificationError):
