@@ -104,7 +104,6 @@ class Jobs:
         for job in self.enabled:
             job.start()
             self._started.append(job)
-        thread_names.show()
 
     def stop(self) -> None:
         while self._started:
@@ -131,6 +130,7 @@ def running(settings: BackendSettings, *, database_url: str) -> Iterator[Jobs]:
         runs.start()
         notifications.start()
         jobs.start()
+        thread_names.show()
         yield jobs
     finally:
         jobs.stop()

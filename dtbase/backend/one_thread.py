@@ -30,7 +30,7 @@ transaction (`db.without_transaction`): a small read is then its statements' rou
 to PostgreSQL, without a BEGIN and a COMMIT of its own.
 
 The hop itself goes through a `concurrent.futures` pool rather than anyio's worker
-threads (`_hop`): the same limiter decides which request goes first, but handing the work
+threads (`hop`): the same limiter decides which request goes first, but handing the work
 over and back was about 0.1 ms shorter over HTTP (docs/performance.md).
 """
 
@@ -143,7 +143,7 @@ def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)
     async def endpoint_in_one_thread(**arguments: Any) -> Any:
         deferred = _taken()
-        return await _hop(
+        return await hop(
             run_and_commit, arguments, deferred, limiter=_limiter_for(arguments.values())
         )
 
@@ -186,7 +186,7 @@ def request_gate() -> CapacityLimiter:
 _threads = ThreadPoolExecutor(max_workers=256, thread_name_prefix="dtbase-endpoint")
 
 
-async def _hop(work: Callable[..., T], *args: Any, limiter: CapacityLimiter | None = None) -> T:
+async def hop(work: Callable[..., T], *args: Any, limiter: CapacityLimiter | None = None) -> T:
     """`work(*args)` in a worker thread, as `anyio.to_thread.run_sync` would run it: after
     the same limiter (the requests' gate by default, first come first served), in a copy of
     the request's context, and waited for even if the request is cancelled meanwhile (the

@@ -35,7 +35,7 @@ class Counted:
     commits: int = 0
     rollbacks: int = 0
     # Calls of a function in a worker thread: FastAPI's and most of ours through anyio,
-    # one-hop endpoints through `one_thread._hop`.
+    # one-hop endpoints and ingests through `one_thread.hop`.
     hops: int = 0
 
     def reset(self) -> None:
@@ -82,13 +82,13 @@ def counted(
         return await run_sync(*args, **options)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counting_run_sync)
-    hop = one_thread._hop
+    hop = one_thread.hop
 
     async def counting_hop(*args: Any, **options: Any) -> Any:
         seen.hops += 1
         return await hop(*args, **options)
 
-    monkeypatch.setattr(one_thread, "_hop", counting_hop)
+    monkeypatch.setattr(one_thread, "hop", counting_hop)
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
     event.listen(engine, "rollback", rollback)

@@ -122,9 +122,9 @@ def test_requests_work_a_few_at_a_time(
         with lock:
             if "JOIN auth_sessions" in args[2]:
                 requests.add(thread)
-            # The event hub reads each commit's events in anyio's threads too (one read
-            # per process, for the streams, not behind the gate): a thread that served
-            # an ingest may do that next. No request reads the events.
+            # The event hub reads each commit's events (one read per process, for the
+            # streams, in anyio's threads, not behind the gate): no request's work. No
+            # request reads the events.
             if thread not in requests or "FROM event" in args[2]:
                 return
             running.append(thread)

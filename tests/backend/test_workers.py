@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -189,15 +191,23 @@ def _connections(pid: int, port: int, status: str) -> int:
     )
 
 
+@contextmanager
+def two_workers(
+    database_url: str, tmp_path: Path
+) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
+    """`serve backend --workers 2` without jobs: its URL, port and process."""
+    log = tmp_path / "backend.log"
+    with serve_backend(database_url, log, "--workers", "2", "--no-jobs") as (url, server):
+        yield url, int(url.rsplit(":", 1)[1]), server
+
+
 def test_connections_made_together_are_spread_over_the_workers(
     database_url: str, tmp_path: Path, clean_database: None
 ) -> None:
     # With one socket shared by the workers, a worker whose event loop is busy (here:
     # stopped) when clients connect gets none of them: the other accepts them all, and
     # keeps them, however busy it is later. With a socket each, the kernel spreads them.
-    log = tmp_path / "backend.log"
-    with serve_backend(database_url, log, "--workers", "2", "--no-jobs") as (url, server):
-        port = int(url.rsplit(":", 1)[1])
+    with two_workers(database_url, tmp_path) as (_, port, server):
         workers = worker_pids(server)
         assert len(workers) == 2
         deadline = time.monotonic() + 30
@@ -243,9 +253,7 @@ def test_workers_refuse_a_port_in_use(database_url: str, tmp_path: Path) -> None
 def test_a_killed_worker_is_replaced_and_its_socket_closed(
     database_url: str, tmp_path: Path, clean_database: None
 ) -> None:
-    log = tmp_path / "backend.log"
-    with serve_backend(database_url, log, "--workers", "2", "--no-jobs") as (url, server):
-        port = int(url.rsplit(":", 1)[1])
+    with two_workers(database_url, tmp_path) as (url, port, server):
         killed = worker_pids(server)[0]
         os.kill(killed, signal.SIGKILL)
         deadline = time.monotonic() + 30
