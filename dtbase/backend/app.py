@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from dtbase.backend import db, thread_names
+from dtbase.backend.async_reads import AsyncReads
 from dtbase.backend.auth.passwords import MAX_WAITING, PasswordQueue
 from dtbase.backend.auth.routes import refresh_router
 from dtbase.backend.auth.routes import router as auth_router
@@ -67,6 +68,7 @@ def create_app(settings: BackendSettings, *, database_url: str, jobs: bool = Tru
         # Fails runs a stopped backend left pending, then keeps this process's alive
         # (those of `run-service` with "wait": false, and the jobs' if they run here).
         app.state.background_runs.start()
+        await app.state.async_reads.open()
         app.state.notifications.start()
         await app.state.event_hub.start()
         if jobs:
@@ -76,6 +78,7 @@ def create_app(settings: BackendSettings, *, database_url: str, jobs: bool = Tru
         app.state.jobs.stop()
         await app.state.event_hub.stop()
         app.state.notifications.stop()
+        await app.state.async_reads.close()
         app.state.background_runs.shutdown()
         engine.dispose()
 
@@ -88,6 +91,7 @@ def create_app(settings: BackendSettings, *, database_url: str, jobs: bool = Tru
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.async_reads = AsyncReads(database_url)
     app.state.session_factory = db.make_session_factory(
         engine, ingest_fk_shortcut=settings.ingest_fk_shortcut
     )

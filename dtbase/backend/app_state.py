@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from dtbase.backend.async_reads import AsyncReads
 from dtbase.backend.auth.passwords import PasswordQueue
 from dtbase.backend.auth.throttle import LoginLimits
 from dtbase.backend.auth.tokens import TokenConfig
@@ -16,6 +17,11 @@ from dtbase.backend.db import session_factory_of
 from dtbase.backend.services.runs import BackgroundRuns
 
 T = TypeVar("T")
+
+
+def async_reads_of(request: Request) -> AsyncReads:
+    reads: AsyncReads = request.app.state.async_reads
+    return reads
 
 
 def token_config_of(request: Request) -> TokenConfig:
@@ -47,6 +53,7 @@ def _dependency(accessor: Callable[[Request], T]) -> Callable[[Request], Awaitab
     return dependency
 
 
+AsyncReadsDep = Annotated[AsyncReads, Depends(_dependency(async_reads_of))]
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(_dependency(session_factory_of))]
 TokenConfigDep = Annotated[TokenConfig, Depends(_dependency(token_config_of))]
 LoginLimitsDep = Annotated[LoginLimits, Depends(_dependency(login_limits_of))]

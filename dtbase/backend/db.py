@@ -128,6 +128,8 @@ class Precompiled(Generic[*Columns]):
     the tests' statement counts), its handling of a dead connection, and psycopg's
     prepared statements (from a query's fifth run on a connection) all still apply.
 
+    `async_reads.AsyncReads.rows` awaits the same SQL on psycopg's async connections.
+
     What it does not do: SQLAlchemy's type processing. Parameters go to psycopg as they
     are (give plain values: str, int, UUID, datetime, None), and columns come back as
     psycopg reads them (an enum as its text). No `IN` lists of variable length either.

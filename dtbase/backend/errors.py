@@ -115,10 +115,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, 422)
 
     @app.exception_handler(DataError)
-    async def _unstorable(_: Request, error: DataError) -> JSONResponse:
+    @app.exception_handler(psycopg.DataError)  # the reads awaited in the loop (`async_reads`)
+    async def _unstorable(_: Request, error: Exception) -> JSONResponse:
         # Values valid as JSON that PostgreSQL cannot hold (a NUL character in a text, an
         # integer beyond 64 bits): the request's transaction is already rolled back.
-        cause = error.orig
+        cause = error.orig if isinstance(error, DataError) else error
         reason = cause.diag.message_primary if isinstance(cause, psycopg.Error) else None
         return _refused_value(f"A value cannot be stored: {reason or cause}")
 

@@ -69,7 +69,7 @@ def traced(
     _writes(app)
     engine: Engine = app.state.session_factory.kw["bind"]
     with (
-        round_trips(engine, tmp_path / "trace") as counted,
+        round_trips(engine, tmp_path / "trace", app.state.async_reads) as counted,
         served(app) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):

@@ -6,6 +6,7 @@ the time)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,10 +14,13 @@ import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy import Engine, event
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dtbase.backend import one_thread
 from dtbase.backend.app import create_app
+from dtbase.backend.async_reads import AsyncReads
 from dtbase.backend.auth.sweep import SessionSweeper
+from dtbase.backend.db import Precompiled
 from dtbase.backend.events.pruning import EventPruner
 from dtbase.backend.events.stream import EventHub
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
@@ -32,15 +36,35 @@ class Counted:
     statements: list[str] = field(default_factory=list)
     # Per statement: whether SQLAlchemy compiled it (or found it compiled) for this run.
     compiled: list[bool] = field(default_factory=list)
+    # Statements awaited in the event loop (`async_reads`).
+    awaited: list[str] = field(default_factory=list)
     commits: int = 0
     rollbacks: int = 0
     # Calls of a function in a worker thread: FastAPI's and most of ours through anyio,
-    # one-hop endpoints and ingests through `one_thread.hop`.
-    hops: int = 0
+    # one-hop endpoints and ingests through `one_thread.hop`; by the path of the request
+    # that made them (the app's own background work makes some too, in no request).
+    hops: list[str | None] = field(default_factory=list)
 
     def reset(self) -> None:
-        self.statements, self.compiled = [], []
-        self.commits, self.rollbacks, self.hops = 0, 0, 0
+        self.statements, self.compiled, self.awaited = [], [], []
+        self.commits, self.rollbacks, self.hops = 0, 0, []
+
+
+_path: ContextVar[str | None] = ContextVar("request_path", default=None)
+
+
+class _PathNoted:
+    """The app, with each request's path in `_path` while it is served."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _path.set(scope.get("path"))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _path.reset(token)
 
 
 @pytest.fixture
@@ -78,35 +102,49 @@ def counted(
     run_sync = anyio.to_thread.run_sync
 
     async def counting_run_sync(*args: Any, **options: Any) -> Any:
-        seen.hops += 1
+        seen.hops.append(_path.get())
         return await run_sync(*args, **options)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counting_run_sync)
     hop = one_thread.hop
 
     async def counting_hop(*args: Any, **options: Any) -> Any:
-        seen.hops += 1
+        seen.hops.append(_path.get())
         return await hop(*args, **options)
 
     monkeypatch.setattr(one_thread, "hop", counting_hop)
+    rows = AsyncReads.rows
+
+    async def counting_rows(reads: AsyncReads, query: Precompiled[Any], **parameters: Any) -> Any:
+        seen.awaited.append(query.sql)
+        return await rows(reads, query, **parameters)
+
+    monkeypatch.setattr(AsyncReads, "rows", counting_rows)
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
     event.listen(engine, "rollback", rollback)
-    with served(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with served(_PathNoted(app)) as url, httpx.Client(base_url=url, timeout=30) as client:
         login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
         token = client.post("/auth/login", json=login).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"
         yield client, seen
 
 
-SMALL_REQUESTS = [
+# Through one worker-thread hop (`one_thread`): the caller's lookup, the endpoint and the
+# commit.
+IN_ONE_HOP = [
     ("GET", "/health", 1),  # SELECT 1
+    ("GET", "/location/list-location-schemas", 2),  # the user; the schemas
+    ("POST", "/sensor/list-sensors-details", 2),  # the user; the sensors (no locations)
+]
+# Awaited in the event loop (`async_reads`): no hop, no transaction.
+AWAITED = [
     ("GET", "/user/me", 1),  # the token's session and user, in one query
     ("POST", "/sensor/list-sensors", 2),  # the user; the sensors
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "statements"), SMALL_REQUESTS)
+@pytest.mark.parametrize(("method", "path", "statements"), IN_ONE_HOP)
 def test_a_small_request_is_its_statements_and_one_commit(
     counted: tuple[httpx.Client, Counted], method: str, path: str, statements: int
 ) -> None:
@@ -118,9 +156,26 @@ def test_a_small_request_is_its_statements_and_one_commit(
 
     assert response.status_code == 200, response.text
     assert len(seen.statements) == statements, seen.statements
-    # One unit of work, ended once. These requests only read, so they run without BEGIN
-    # and COMMIT round trips (`test_floor` counts them on the wire).
     assert (seen.commits, seen.rollbacks) == (1, 0)
+
+
+@pytest.mark.parametrize(("method", "path", "statements"), AWAITED)
+def test_an_awaited_read_is_its_statements_and_nothing_else(
+    counted: tuple[httpx.Client, Counted], method: str, path: str, statements: int
+) -> None:
+    """No worker thread, no SQLAlchemy connection (so no transaction to end), and its
+    statements compiled once (`db.Precompiled`)."""
+    client, seen = counted
+    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
+    seen.reset()
+
+    response = client.request(method, path, json={} if method == "POST" else None)
+
+    assert response.status_code == 200, response.text
+    assert len(seen.awaited) == statements, seen.awaited
+    assert "JOIN auth_sessions" in seen.awaited[0]
+    assert (seen.statements, seen.commits, seen.rollbacks) == ([], 0, 0)
+    assert path not in seen.hops
 
 
 def test_a_refused_request_rolls_back_and_commits_nothing(
@@ -163,14 +218,14 @@ def test_a_bulk_insert_finds_its_sensors_in_one_statement_however_many(
     assert statements_to_store(uids) == statements_to_store(uids[:1])
 
 
-@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in SMALL_REQUESTS[1:]])
-def test_the_callers_lookup_and_list_sensors_are_sent_as_sql_compiled_once(
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in IN_ONE_HOP[1:]])
+def test_the_callers_lookup_is_sent_as_sql_compiled_once(
     counted: tuple[httpx.Client, Counted], method: str, path: str
 ) -> None:
-    """Every authenticated request's lookup of its caller, and `list-sensors`' query, are
-    compiled at import (`db.Precompiled`): SQLAlchemy's work per execution of a `select`
-    (its cache key, compiled form and result set-up) cost more than half of what waiting
-    for PostgreSQL did (docs/performance.md)."""
+    """Every authenticated request's lookup of its caller is compiled at import
+    (`db.Precompiled`): SQLAlchemy's work per execution of a `select` (its cache key,
+    compiled form and result set-up) cost more than half of what waiting for PostgreSQL
+    did (docs/performance.md)."""
     client, seen = counted
     add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
     seen.reset()
@@ -178,11 +233,11 @@ def test_the_callers_lookup_and_list_sensors_are_sent_as_sql_compiled_once(
     response = client.request(method, path, json={} if method == "POST" else None)
 
     assert response.status_code == 200, response.text
-    assert seen.statements
-    assert seen.compiled == [False] * len(seen.statements)
+    assert "JOIN auth_sessions" in seen.statements[0]
+    assert seen.compiled[0] is False
 
 
-@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in SMALL_REQUESTS])
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in IN_ONE_HOP])
 def test_a_small_request_is_one_thread_hop(
     counted: tuple[httpx.Client, Counted], method: str, path: str
 ) -> None:
@@ -193,7 +248,7 @@ def test_a_small_request_is_one_thread_hop(
     response = client.request(method, path, json={} if method == "POST" else None)
 
     assert response.status_code == 200, response.text
-    assert seen.hops == 1
+    assert seen.hops.count(path) == 1
 
 
 @pytest.mark.parametrize(
@@ -204,22 +259,25 @@ def test_a_small_request_is_one_thread_hop(
         ({"type_name": 5, "offset": -1}, 422),
     ],
 )
+@pytest.mark.parametrize("path", ["/sensor/list-sensors-details", "/sensor/list-sensors"])
 def test_a_body_is_checked_after_the_user(
-    counted: tuple[httpx.Client, Counted], body: dict[str, object], status: int
+    counted: tuple[httpx.Client, Counted], body: dict[str, object], status: int, path: str
 ) -> None:
     """A good token of an ended session is a 401 whatever the body's fields (DTBase's
-    order); with a live session a bad body is a 422, and the user's lookup that came first
-    leaves no transaction open. (JSON that does not parse is a 422 before any of this.)"""
+    order), on either path; with a live session a bad body is a 422, and the user's lookup
+    that came first leaves no transaction open. (JSON that does not parse is a 422 before
+    any of this.)"""
     client, seen = counted
     add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
 
     def post(headers: dict[str, str] | None = None) -> httpx.Response:
-        return client.post("/sensor/list-sensors", json=body, headers=headers)
+        return client.post(path, json=body, headers=headers)
 
     seen.reset()
     live = post()
     assert live.status_code == status, live.text
-    assert (seen.commits, seen.rollbacks) == ((1, 0) if status == 200 else (0, 1))
+    if path.endswith("details"):  # in one hop; an awaited read has no transaction
+        assert (seen.commits, seen.rollbacks) == ((1, 0) if status == 200 else (0, 1))
     login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
     other = client.post("/auth/login", json=login).json()
     client.post("/auth/logout", headers={"Authorization": f"Bearer {other['access_token']}"})

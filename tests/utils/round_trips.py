@@ -8,13 +8,15 @@ which SQLAlchemy's statement events do not see.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from psycopg import pq
 from sqlalchemy import Engine, event
+
+from dtbase.backend.async_reads import AsyncReads
 
 
 class RoundTrips:
@@ -30,8 +32,11 @@ class RoundTrips:
 
 
 @contextmanager
-def round_trips(engine: Engine, trace: Path) -> Iterator[RoundTrips]:
-    """Counts the round trips of `engine`'s connections, into the file `trace`."""
+def round_trips(
+    engine: Engine, trace: Path, reads: AsyncReads | None = None
+) -> Iterator[RoundTrips]:
+    """Counts the round trips of `engine`'s connections (and of `reads`' pool, the reads
+    awaited in the event loop), into the file `trace`."""
     trace.write_text("")
     target = os.open(trace, os.O_WRONLY | os.O_APPEND)
     tracing: dict[int, int] = {}
@@ -50,9 +55,25 @@ def round_trips(engine: Engine, trace: Path) -> Iterator[RoundTrips]:
 
     event.listen(engine, "checkout", checkout)
     event.listen(engine, "checkin", checkin)
+    if reads is not None:
+        # psycopg's pool has no checkout event: its connections are traced while lent.
+        lend = reads.pool.connection
+
+        @asynccontextmanager
+        async def lent(*args: Any, **options: Any) -> AsyncIterator[Any]:
+            async with lend(*args, **options) as connection:
+                checkout(connection)
+                try:
+                    yield connection
+                finally:
+                    checkin(connection)
+
+        reads.pool.connection = lent  # type: ignore[method-assign]
     try:
         yield RoundTrips(trace)
     finally:
         event.remove(engine, "checkout", checkout)
         event.remove(engine, "checkin", checkin)
+        if reads is not None:
+            del reads.pool.connection  # the class's again
         os.close(target)

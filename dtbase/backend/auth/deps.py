@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from dtbase.backend.app_state import token_config_of
+from dtbase.backend.app_state import async_reads_of, token_config_of
+from dtbase.backend.async_reads import AsyncReads
 from dtbase.backend.auth import store as auth_store
 from dtbase.backend.auth.tokens import INVALID, Claims, TokenType, read_claims
 from dtbase.backend.db import SessionDep
@@ -51,6 +51,18 @@ def user_of(session: Session, claims: Claims, token_type: TokenType | None) -> U
     user = None
     if claims.session_id is not None:
         user = auth_store.user_of(session, session_id=claims.session_id)
+    return _checked(user, claims, token_type)
+
+
+async def user_awaited(reads: AsyncReads, claims: Claims, token_type: TokenType | None) -> User:
+    """`user_of`, awaited in the event loop (`async_reads`): for async endpoints."""
+    user = None
+    if claims.session_id is not None:
+        user = await auth_store.user_of_awaited(reads, session_id=claims.session_id)
+    return _checked(user, claims, token_type)
+
+
+def _checked(user: User | None, claims: Claims, token_type: TokenType | None) -> User:
     if user is None:
         raise Unauthorized(INVALID)
     if token_type is not None and claims.token_type != token_type:
@@ -110,14 +122,14 @@ class BearerUser(HTTPBearer):
         self.token_type: TokenType | None = token_type
 
     # Async: where the endpoint runs in one thread hop, the lookup joins it (`defer`);
-    # elsewhere (async endpoints) it takes a hop of its own, as a sync dependency would.
+    # an async endpoint's is awaited in the event loop (`async_reads`), with no hop.
     async def __call__(  # type: ignore[override]
         self, request: Request, session: SessionDep
     ) -> User | PendingUser:
         pending = PendingUser(session, claims_of(request), self.token_type)
         if defer(pending):
             return pending
-        return await run_in_threadpool(pending.resolve)
+        return await user_awaited(async_reads_of(request), pending.claims, self.token_type)
 
 
 current_user = BearerUser("access")

@@ -4,11 +4,13 @@ at logout, password change and deletion. Functions flush, never commit."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from dtbase.backend.async_reads import AsyncReads
 from dtbase.backend.auth.tables import AuthSession
 from dtbase.backend.auth.tokens import TokenConfig, issue_pair, refresh_expiry
 from dtbase.backend.db import Precompiled
@@ -54,7 +56,15 @@ def user_of(session: Session, *, session_id: uuid.UUID) -> User | None:
     (docs/performance.md): so it is compiled once (`db.Precompiled`). The caller of a
     request is only read, never changed, so it need not be in the session.
     """
-    found = _USER_OF_SESSION.rows(session, session_id=session_id)
+    return _user(_USER_OF_SESSION.rows(session, session_id=session_id))
+
+
+async def user_of_awaited(reads: AsyncReads, *, session_id: uuid.UUID) -> User | None:
+    """`user_of`, awaited in the event loop (for async endpoints, `async_reads`)."""
+    return _user(await reads.rows(_USER_OF_SESSION, session_id=session_id))
+
+
+def _user(found: Sequence[tuple[int, str, str]]) -> User | None:
     if not found:
         return None
     user_id, email, role = found[0]

@@ -14,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from dtbase.backend.app_state import AsyncReadsDep
 from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import InvalidInput, Unprocessable
@@ -160,12 +161,11 @@ def insert_sensor_readings(
 
 
 @router.post("/list-sensors", response_model=list[Sensor])
-@reads_only
-def list_sensors(body: ListSensorsRequest, session: SessionDep) -> Response:
+async def list_sensors(body: ListSensorsRequest, reads: AsyncReadsDep) -> Response:
     """Sensors, oldest first, of one type if `type_name` is given (`{}` lists them all).
     `limit` and `offset` page through them."""
-    rows = store.list_sensors(
-        session, type_name=body.type_name, limit=body.limit, offset=body.offset
+    rows = await store.list_sensors(
+        reads, type_name=body.type_name, limit=body.limit, offset=body.offset
     )
     # Written straight from the rows, as FastAPI would write `list[Sensor]` (the same
     # bytes, `test_list_sensors_answer_is_what_the_model_writes`), without building and

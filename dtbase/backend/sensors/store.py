@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, func, select, true
+from sqlalchemy import ColumnElement, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from dtbase.backend.async_reads import AsyncReads
 from dtbase.backend.db import Precompiled
 from dtbase.backend.errors import AlreadyExists, Conflict, InvalidInput, Unprocessable
 from dtbase.backend.events.record import ReadingsStored, record, record_readings
@@ -278,7 +279,7 @@ def insert_sensor(
 
 
 # `list-sensors` is among the busiest requests: its query is compiled once, for all
-# sensors and for one type's, and its rows read without the ORM (`db.Precompiled`).
+# sensors and for one type's, and awaited in the event loop (`async_reads`).
 # A LIMIT of NULL is no limit in PostgreSQL.
 _SENSORS = (
     select(Sensor.unique_identifier, Sensor.name, Sensor.notes)
@@ -294,14 +295,14 @@ _LIST_SENSORS_OF_TYPE = Precompiled(
 )
 
 
-def list_sensors(
-    session: Session, *, type_name: str | None = None, limit: int | None = None, offset: int = 0
-) -> Sequence[Row[str, str | None, str | None]]:
+async def list_sensors(
+    reads: AsyncReads, *, type_name: str | None = None, limit: int | None = None, offset: int = 0
+) -> Sequence[tuple[str, str | None, str | None]]:
     """Sensors by id (unique identifier, name, notes), of one type if given (an unknown
     type has none)."""
     if type_name is None:
-        return _LIST_SENSORS.rows(session, limit=limit, offset=offset)
-    return _LIST_SENSORS_OF_TYPE.rows(session, type_name=type_name, limit=limit, offset=offset)
+        return await reads.rows(_LIST_SENSORS, limit=limit, offset=offset)
+    return await reads.rows(_LIST_SENSORS_OF_TYPE, type_name=type_name, limit=limit, offset=offset)
 
 
 def sensor_details(

@@ -1,0 +1,84 @@
+"""Small reads awaited in the event loop, on psycopg's async connections: the caller's
+lookup for async endpoints, and the busiest small reads (`list-sensors`, `user/me`).
+
+A sync endpoint's small read pays for a worker-thread hop (the thread woken, then the
+event loop again) and a SQLAlchemy session besides its round trips to PostgreSQL. Over
+HTTP, one client, `list-sensors` (the caller's lookup and the sensors) took 1.69 ms that
+way and 1.03 ms with the same two statements awaited here; a bare FastAPI GET took 0.58 ms
+(docs/performance.md, "The floor"). While a statement is awaited the event loop serves
+other requests, so nothing here waits at the requests' gate (`one_thread.request_gate`):
+the pool's few connections bound how many of these reads PostgreSQL sees at once, and
+requests wait for one first come first served.
+
+Only statements compiled from a `select` are sent (`db.Precompiled`), each on its own
+(autocommit, as `db.without_transaction` reads): no BEGIN and no COMMIT, and nothing
+written. A connection found dead (the database restarted under us) fails its request
+with the 503 every dead connection gets (`errors`), and the pool drops the others that
+died with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TypeVarTuple
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.engine import make_url
+
+from dtbase.backend.db import Precompiled
+
+# Connections per process for these reads. Each is held for one statement's round trip
+# (a fraction of a millisecond), so a few serve many requests at once; they are beside the
+# SQLAlchemy pool's, which every other request uses.
+READ_CONNECTIONS = 4
+POOL_WAIT_SECONDS = 5.0
+
+Columns = TypeVarTuple("Columns")
+
+
+class AsyncReads:
+    def __init__(self, database_url: str, *, connections: int = READ_CONNECTIONS) -> None:
+        conninfo = make_url(database_url).set(drivername="postgresql")
+        self.pool = AsyncConnectionPool(
+            conninfo.render_as_string(hide_password=False),
+            min_size=1,
+            max_size=connections,
+            open=False,
+            # As `db.make_engine`: every statement reads and writes time in UTC.
+            kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+            # A request waits this long for a connection: a read takes well under a
+            # millisecond, so only a database that does not answer makes it wait long,
+            # and then its client gets the 503 soon rather than after 30 s.
+            timeout=POOL_WAIT_SECONDS,
+            name="dtbase-async-reads",
+        )
+        self._checking: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        """Start the pool (in the event loop that will use it); connects in the background."""
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def rows(
+        self, query: Precompiled[*Columns], **parameters: object
+    ) -> Sequence[tuple[*Columns]]:
+        """The rows of `query` with these parameters (as `Precompiled.rows` gives them)."""
+        async with self.pool.connection() as connection:
+            try:
+                cursor = await connection.execute(query.sql, query.defaults | parameters)
+                rows: Sequence[tuple[*Columns]] = await cursor.fetchall()
+                return rows
+            except psycopg.OperationalError:
+                if connection.closed:
+                    self._drop_dead()
+                raise
+
+    def _drop_dead(self) -> None:
+        """Check the pool's idle connections (once at a time), dropping the dead: after a
+        restart of the database they all are."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.get_running_loop().create_task(self.pool.check())
