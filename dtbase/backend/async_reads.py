@@ -5,10 +5,11 @@ A sync endpoint's small read pays for a worker-thread hop (the thread woken, the
 event loop again) and a SQLAlchemy session besides its round trips to PostgreSQL. Over
 HTTP, one client, `list-sensors` (the caller's lookup and the sensors) took 1.69 ms that
 way and 1.03 ms with the same two statements awaited here; a bare FastAPI GET took 0.58 ms
-(docs/performance.md, "The floor"). While a statement is awaited the event loop serves
-other requests, so nothing here waits at the requests' gate (`one_thread.request_gate`):
-the pool's few connections bound how many of these reads PostgreSQL sees at once, and
-requests wait for one first come first served.
+(docs/performance.md, "Fourth pass"). While a statement is awaited the event loop
+serves other requests. An endpoint whose reads are all awaited here (`list-sensors`,
+`user/me`) still takes its turn at the requests' gate (`one_thread.awaits_reads`), first
+come first served with every other request; the lookups of the other async endpoints
+(event streams, service runs, password changes) do not wait there, as before.
 
 Only statements compiled from a `select` are sent (`db.Precompiled`), each on its own
 (autocommit, as `db.without_transaction` reads): no BEGIN and no COMMIT, and nothing

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, event, insert, select, text
 
 from dtbase.backend.app import create_app
 from dtbase.backend.db import SessionDep
-from dtbase.backend.one_thread import OneThreadRoute, reads_only
+from dtbase.backend.one_thread import OneThreadRoute, awaits_reads, reads_only
 from dtbase.backend.sensors.tables import SensorType
 from dtbase.core.settings import DEFAULT_USER_EMAIL, BackendSettings
 from dtbase.schemas.sensors import Sensor
@@ -156,6 +156,16 @@ def test_a_write_is_still_one_transaction(
     trace = counted.trace.read_text()
     assert trace.count('Query\t "BEGIN"') == 1
     assert trace.count('Query\t "COMMIT"') == 1
+
+
+def test_only_an_async_endpoint_can_await_its_reads() -> None:
+    """A sync endpoint runs in a worker thread: its reads could not be awaited."""
+
+    def listing(session: SessionDep) -> None:
+        session.execute(text("SELECT 1"))
+
+    with pytest.raises(TypeError, match="only an async endpoint"):
+        awaits_reads(listing)
 
 
 def test_only_a_sync_endpoint_can_be_marked_as_reads() -> None:

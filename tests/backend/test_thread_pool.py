@@ -179,3 +179,45 @@ def _one_reading(minute: int) -> dict[str, Any]:
         "readings": [minute / 2],
         "timestamps": [f"2024-01-01T00:{minute:02d}:00Z"],
     }
+
+
+def test_an_awaited_read_takes_its_turn_at_the_gate(
+    settings: BackendSettings, database_url: str, clean_database: None
+) -> None:
+    """`list-sensors` awaits its statements in the event loop, with no worker thread, but
+    still after the requests ahead of it at the gate (`one_thread.awaits_reads`): with
+    the gate full of slow requests it answers after the first of them, not at once."""
+    app = create_app(settings, database_url=database_url)
+    engine: Engine = app.state.session_factory.kw["bind"]
+
+    def slowly(*args: Any) -> None:
+        # The sensors' query of `list-sensors-details` (the awaited reads do not go
+        # through the engine).
+        if "FROM sensor JOIN sensor_type" in args[2]:
+            time.sleep(0.5)
+
+    with served(app) as url:
+        login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
+        token = httpx.post(f"{url}/auth/login", json=login, timeout=30).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        event.listen(engine, "before_cursor_execute", slowly)
+
+        async def slow_then_quick() -> tuple[list[float], float]:
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+
+                async def answered(path: str) -> float:
+                    response = await client.post(path, json={})
+                    assert response.status_code == 200, response.text
+                    return time.monotonic()
+
+                slow = [
+                    asyncio.create_task(answered("/sensor/list-sensors-details"))
+                    for _ in range(REQUEST_THREADS)
+                ]
+                await asyncio.sleep(0.2)  # the slow ones are at work, holding the gate
+                quick = await answered("/sensor/list-sensors")
+                return list(await asyncio.gather(*slow)), quick
+
+        slow, quick = asyncio.run(slow_then_quick())
+
+    assert quick > min(slow)

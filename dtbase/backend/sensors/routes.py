@@ -19,7 +19,7 @@ from dtbase.backend.auth.deps import Writer
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import InvalidInput, Unprocessable
 from dtbase.backend.ingest_route import post_ingest
-from dtbase.backend.one_thread import reads_only
+from dtbase.backend.one_thread import awaits_reads, reads_only
 from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.sensors import csv_upload, readings, store
 from dtbase.backend.sensors.tables import SensorMeasure as SensorMeasureRow
@@ -161,6 +161,7 @@ def insert_sensor_readings(
 
 
 @router.post("/list-sensors", response_model=list[Sensor])
+@awaits_reads
 async def list_sensors(body: ListSensorsRequest, reads: AsyncReadsDep) -> Response:
     """Sensors, oldest first, of one type if `type_name` is given (`{}` lists them all).
     `limit` and `offset` page through them."""

@@ -9,6 +9,7 @@ from dtbase.backend.auth.deps import Admin, CurrentUser, check_role, claims_of, 
 from dtbase.backend.auth.passwords import PasswordQueue
 from dtbase.backend.db import SessionDep, give_back_connection
 from dtbase.backend.errors import Forbidden
+from dtbase.backend.one_thread import awaits_reads
 from dtbase.backend.routing import documented, protected_router
 from dtbase.backend.users import store
 from dtbase.backend.users.tables import User
@@ -39,6 +40,7 @@ def list_users(session: SessionDep, _: Admin) -> list[str]:
 
 
 @router.get("/me", response_model=UserDetails)
+@awaits_reads
 async def me(user: CurrentUser) -> UserDetails:
     """Who the token belongs to: email and role."""
     return UserDetails(email=user.email, role=user.role)
