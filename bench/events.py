@@ -52,6 +52,7 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg
 from httpx_sse import aconnect_sse, connect_sse
 
 from dtbase.backend import migrate
@@ -63,7 +64,7 @@ from dtbase.devdb import EmbeddedPostgres, free_port
 from dtbase.schemas.events import EventKind
 
 sys.path.insert(0, str(Path(__file__).parent))
-from proc import cpu_seconds, own_cpu_seconds  # beside this file
+from proc import cpu_seconds, database_backends, own_cpu_seconds, tree  # beside this file
 from webhooks import ReceiverProcess  # a benchmark beside this one
 
 PASSWORD = "bench-password-long-enough"
@@ -83,6 +84,12 @@ def main() -> None:
         default=["ingest", "latency", "catch-up"],
         help="which figures (comma-separated): ingest, latency, catch-up",
     )
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(size) for size in text.split(",")],
+        default=[10_000, 1_000],
+        help="readings per ingest request (comma-separated)",
+    )
     parser.add_argument("--listeners", type=int, default=10, help="SSE listeners in ingest")
     parser.add_argument(
         "--subscriptions", type=int, default=10, help="webhook subscriptions in ingest"
@@ -92,6 +99,11 @@ def main() -> None:
         choices=["process", "inline"],
         default="process",
         help="where the backend runs its jobs, webhook deliveries included (DT_BACKEND_JOBS)",
+    )
+    parser.add_argument(
+        "--by-process",
+        action="store_true",
+        help="with the ingest ratios, the CPU per request of every process taking part",
     )
     parser.add_argument("--listen", metavar="JSON", help="be a listener process (see there)")
     args = parser.parse_args()
@@ -116,8 +128,13 @@ def run(folder: Path, args: argparse.Namespace) -> None:
             offsets = itertools.count()
             if "ingest" in args.parts:
                 with ReceiverProcess() as receiver:
-                    for size in (10_000, 1_000):
-                        rows.append(ingest_ratio(base, pid, http, receiver, size, args, offsets))
+                    for size in args.sizes:
+                        accounts = CpuAccounts(database, url, pid, receiver)
+                        rows.append(
+                            ingest_ratio(base, pid, http, receiver, size, args, offsets, accounts)
+                        )
+                        if args.by_process:
+                            rows.append(accounts.table(size, args.requests))
             if "latency" in args.parts:
                 rows.append(latency(base, http, args.latency_writes))
             if "catch-up" in args.parts:
@@ -204,6 +221,10 @@ class ListenerProcess:
         if self._answers.readline().strip() != "ready":
             self._process.wait(30)
             raise RuntimeError("The listeners did not connect (see above)")
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
 
     def received(self) -> list[int]:
         """How many events each listener has read so far."""
@@ -342,6 +363,7 @@ def ingest_ratio(
     size: int,
     args: argparse.Namespace,
     offsets: Iterator[int],
+    accounts: CpuAccounts,
 ) -> str:
     """Median seconds per request in rounds without and with 10 listeners and 10
     subscriptions (alternating, a warm-up round first); the rate ratio. The backend's
@@ -365,6 +387,7 @@ def ingest_ratio(
         )
         with listening or _nothing():
             time.sleep(0.5)  # the listeners' first reads are done
+            accounts.begin(listening.listener_pid if listening else None)
             begin, cpu_begin = time.perf_counter(), cpu_seconds(pid)
             serving_begin = own_cpu_seconds(pid)
             for body in bodies:
@@ -376,6 +399,7 @@ def ingest_ratio(
             if listening is not None:
                 missed += listening.wait_for(args.requests)
             cpu_all = (cpu_seconds(pid) - cpu_begin) / args.requests
+            accounts.end(with_events, counted=round_number > 0)
         if round_number:
             times[with_events].append(elapsed)
             cpus[with_events].append(cpu)
@@ -425,6 +449,10 @@ class Listening:
         self._queries = list(itertools.islice(itertools.cycle(LISTENER_QUERIES), listeners))
         self._listeners = ListenerProcess(base, token, self._queries) if listeners else None
 
+    @property
+    def listener_pid(self) -> int | None:
+        return self._listeners.pid if self._listeners else None
+
     def wait_for(self, requests: int, timeout: float = 60) -> int:
         """Wait until every listener and subscription has had the events of `requests`
         requests; how many are still missing after `timeout` seconds."""
@@ -447,6 +475,75 @@ class Listening:
             self._listeners.__exit__()
         for name in self._names:
             self._http.post("/events/subscriptions/delete", json={"name": name})
+
+
+class CpuAccounts:
+    """The CPU of every process taking part in ingest rounds (`--by-process`), from a
+    round's first request until every event was streamed and delivered: the serving
+    process, the jobs process, each database connection by the process at its other end
+    (its `LISTEN` connection apart), the database's own processes, the listeners'
+    process, the receiver's and this one (the writer)."""
+
+    def __init__(
+        self, database: EmbeddedPostgres, url: str, serving: int, receiver: ReceiverProcess
+    ) -> None:
+        lines = (database.pgdata / "postmaster.pid").read_text().splitlines()
+        self._postmaster = int(lines[0])
+        self._url = url.replace("postgresql+psycopg://", "postgresql://")
+        self._serving, self._receiver = serving, receiver.pid
+        self._labels: dict[int, str] = {}
+        self._begun: dict[int, float] = {}
+        self.spent: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+
+    def begin(self, listeners: int | None) -> None:
+        jobs = [one for one in tree(self._serving) if one != self._serving]
+        owners = {"serving": self._serving, "jobs": jobs[0] if jobs else -1}
+        labels = {
+            self._serving: "serving",
+            owners["jobs"]: "jobs",
+            self._receiver: "receiver",
+            os.getpid(): "writer",
+        }
+        if listeners is not None:
+            labels[listeners] = "listeners"
+        backends = database_backends(self._postmaster, owners)
+        with psycopg.connect(self._url, autocommit=True) as connection:
+            listening = {
+                row[0]
+                for row in connection.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"
+                )
+            }
+        for backend_pid, label in backends.items():
+            labels[backend_pid] = f"{label} (LISTEN)" if backend_pid in listening else label
+        self._labels = labels
+        self._begun = {one: own_cpu_seconds(one) for one in labels}
+
+    def end(self, with_events: bool, *, counted: bool) -> None:
+        spent: dict[str, float] = {}
+        for one, label in self._labels.items():
+            spent[label] = spent.get(label, 0.0) + own_cpu_seconds(one) - self._begun[one]
+        if counted:
+            self.spent[with_events].append(spent)
+
+    def table(self, size: int, requests: int) -> str:
+        labels = sorted({label for rounds in self.spent.values() for s in rounds for label in s})
+        lines = [
+            f"CPU per ingest request of {size:,} readings, ms (all rounds' requests), "
+            "without / with the listeners and subscriptions:"
+        ]
+        totals = {False: 0.0, True: 0.0}
+        for label in labels:
+            figures = {}
+            for with_events, rounds in self.spent.items():
+                # Not the median: /proc counts in ticks of 10 ms, a round's few requests
+                # take a few of them.
+                spent = sum(s.get(label, 0.0) for s in rounds)
+                figures[with_events] = spent * 1000 / (requests * len(rounds))
+                totals[with_events] += figures[with_events]
+            lines.append(f"  {label:<42} {figures[False]:6.2f} {figures[True]:6.2f}")
+        lines.append(f"  {'all':<42} {totals[False]:6.2f} {totals[True]:6.2f}")
+        return "\n".join(lines)
 
 
 @contextmanager

@@ -221,6 +221,10 @@ class ReceiverProcess:
         if not self.url:
             raise RuntimeError("The webhook receiver did not start")
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def counts(self) -> dict[str, int]:
         self._requests.write("counts\n")
         self._requests.flush()
