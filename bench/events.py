@@ -20,14 +20,18 @@ backend`, one worker, and its jobs process, which delivers the webhooks), then m
     .venv/bin/python bench/events.py [--rounds 10] [--latency-writes 200] [--away 100000]
     .venv/bin/python bench/events.py --parts ingest     # only the ingest ratios
     .venv/bin/python bench/events.py --parts ingest --jobs inline   # jobs in the worker
+    .venv/bin/python bench/events.py --parts ingest --by-process   # and whose CPU it is
 
 "Backend CPU" is that of the backend's whole process tree (the serving process and the
 jobs process: all the events cost), and beside it the serving process's alone.
 
-The SSE listeners (asyncio, httpx-sse) run in a process of their own (this file, with
+The SSE listeners (asyncio) run in a process of their own (this file, with
 `--listen`), and so does the webhook receiver (`bench/webhooks.py --receive`): the
 writer's process does nothing but write. The backend, the database, the listeners and
-the receiver share the same 2 cores: read the ratios, not the absolute figures.
+the receiver share the same 2 cores: read the ratios, not the absolute figures. The
+listeners and the receiver stand for clients on other machines, so they are written to
+take little CPU (they read the bytes and count; see `Listeners` and
+`webhooks._receiver`): on one machine, what they take is taken from the backend.
 """
 
 from __future__ import annotations
@@ -44,16 +48,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import psycopg
-from httpx_sse import aconnect_sse, connect_sse
+from httpx_sse import connect_sse
 
 from dtbase.backend import migrate
 from dtbase.backend.db import make_engine, make_session_factory
@@ -261,17 +266,33 @@ def listen(base: str, token: str, queries: list[str]) -> None:
 
 class Listeners:
     """SSE listeners in an event loop of their own thread; each counts the events it
-    reads and, for each, how long after its time it was read (seconds)."""
+    reads and keeps, for each, when it was read.
+
+    They stand for clients on other machines, so they take as little CPU from this one
+    as they can: each reads its stream on an asyncio protocol, splits the bytes into
+    records and counts those with data (the server writes LF line ends); an event's JSON
+    is parsed only when `delays` are asked for, after the measurement. (httpx, httpx-sse's
+    line decoder and a parse of every event took 0.15 ms an event and listener.)"""
 
     def __init__(self, base: str, token: str, queries: list[str]) -> None:
         self.base, self.token, self.queries = base, token, queries
         self.received = [0] * len(queries)
-        self.delays: list[float] = []
+        self._read: list[tuple[float, bytes]] = []
         self._loop = asyncio.new_event_loop()
         self._connected = 0
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._tasks: list[concurrent.futures.Future[None]] = []
+
+    @property
+    def delays(self) -> list[float]:
+        """For each event each listener read, how long after its time (seconds)."""
+        found = []
+        for read, record in list(self._read):
+            data = record[record.index(b"data: ") + 6 :].split(b"\n", 1)[0]
+            when = datetime.fromisoformat(orjson.loads(data)["time"].replace("Z", "+00:00"))
+            found.append(read - when.timestamp())
+        return found
 
     def __enter__(self) -> Listeners:
         self._thread.start()
@@ -299,26 +320,59 @@ class Listeners:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _listen(self, number: int, query: str) -> None:
-        timeout = httpx.Timeout(10.0, read=None)
-        headers = {"Authorization": self.token}
-        async with (
-            httpx.AsyncClient(base_url=self.base, timeout=timeout) as http,
-            aconnect_sse(http, "GET", f"/events/stream?{query}", headers=headers) as source,
-        ):
-            if not source.response.is_success:
-                await source.response.aread()
-                raise RuntimeError(f"{source.response.status_code}: {source.response.text}")
-            async for record in source.aiter_sse():
-                if not record.data:  # the first record: connected
-                    self._connected += 1
-                    if self._connected == len(self.queries):
-                        self._ready.set()
-                    continue
-                read = time.time()
-                event = orjson.loads(record.data)
-                when = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
-                self.delays.append(read - when.timestamp())
+        address = httpx.URL(self.base)
+        closed = self._loop.create_future()
+        transport, _ = await self._loop.create_connection(
+            lambda: _Stream(partial(self._records, number), closed),
+            address.host,
+            address.port or 80,
+        )
+        request = (
+            f"GET /events/stream?{query} HTTP/1.1\r\nHost: {address.netloc.decode()}\r\n"
+            f"Authorization: {self.token}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        transport.write(request.encode())
+        try:
+            await closed
+        finally:
+            transport.close()
+
+    def _records(self, number: int, read: float, records: list[bytes]) -> None:
+        for record in records:
+            if b"\ndata: " in record:
+                self._read.append((read, record))
                 self.received[number] += 1
+            elif record.startswith(b"HTTP/"):  # the answer's head and the first record
+                if not record.startswith(b"HTTP/1.1 200 "):
+                    raise RuntimeError(record.decode(errors="replace"))
+                self._connected += 1
+                if self._connected == len(self.queries):
+                    self._ready.set()
+
+
+class _Stream(asyncio.Protocol):
+    """An event stream's bytes, split into records where a blank line ends one. The
+    chunked framing is left in: the server writes whole records in each chunk, so a
+    chunk's size line only prefixes a record, and the answer's head the first one."""
+
+    def __init__(
+        self, records: Callable[[float, list[bytes]], None], closed: asyncio.Future[None]
+    ) -> None:
+        self._on_records, self._closed = records, closed
+        self._rest = b""
+
+    def data_received(self, data: bytes) -> None:
+        read = time.time()
+        *records, self._rest = (self._rest + data).split(b"\n\n")
+        try:
+            self._on_records(read, records)
+        except RuntimeError as error:
+            if not self._closed.done():
+                self._closed.set_exception(error)
+
+    def connection_lost(self, _exc: Exception | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
 
 
 def payload(uid: str, start: int, count: int) -> bytes:
