@@ -221,8 +221,7 @@ class Deliverer:
                 )
                 states.append(state)
                 logged.extend(plan.warnings + entries)
-            subscriptions.log_attempts(session, logged)
-            subscriptions.save_states(session, states)
+            subscriptions.save_round(session, states, logged)
         return Outcome.of(claimed, states, started)
 
     async def _send_round(self, plans: list[Plan], connections: Connections) -> list[int | None]:
