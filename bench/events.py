@@ -69,7 +69,13 @@ from dtbase.devdb import EmbeddedPostgres, free_port
 from dtbase.schemas.events import EventKind
 
 sys.path.insert(0, str(Path(__file__).parent))
-from proc import cpu_seconds, database_backends, own_cpu_seconds, tree  # beside this file
+from proc import (  # beside this file
+    cpu_seconds,
+    database_backends,
+    own_cpu_seconds,
+    task_cpu_seconds,
+    tree,
+)
 from webhooks import ReceiverProcess  # a benchmark beside this one
 
 PASSWORD = "bench-password-long-enough"
@@ -571,12 +577,12 @@ class CpuAccounts:
         for backend_pid, label in backends.items():
             labels[backend_pid] = f"{label} (LISTEN)" if backend_pid in listening else label
         self._labels = labels
-        self._begun = {one: own_cpu_seconds(one) for one in labels}
+        self._begun = {one: task_cpu_seconds(one) for one in labels}
 
     def end(self, with_events: bool, *, counted: bool) -> None:
         spent: dict[str, float] = {}
         for one, label in self._labels.items():
-            spent[label] = spent.get(label, 0.0) + own_cpu_seconds(one) - self._begun[one]
+            spent[label] = spent.get(label, 0.0) + task_cpu_seconds(one) - self._begun[one]
         if counted:
             self.spent[with_events].append(spent)
 
@@ -590,8 +596,6 @@ class CpuAccounts:
         for label in labels:
             figures = {}
             for with_events, rounds in self.spent.items():
-                # Not the median: /proc counts in ticks of 10 ms, a round's few requests
-                # take a few of them.
                 spent = sum(s.get(label, 0.0) for s in rounds)
                 figures[with_events] = spent * 1000 / (requests * len(rounds))
                 totals[with_events] += figures[with_events]
