@@ -27,7 +27,8 @@ LISTENERS = 12
 
 @pytest.fixture
 def backend(settings: BackendSettings, database_url: str) -> Iterator[tuple[FastAPI, str]]:
-    app = create_app(settings, database_url=database_url)
+    # No background jobs: their statements would share the pool with the streams.
+    app = create_app(settings, database_url=database_url, jobs=False)
     with served(app) as url:
         yield app, url
 
