@@ -33,7 +33,7 @@ def backend(settings: BackendSettings, database_url: str) -> Iterator[tuple[Fast
         yield app, url
 
 
-def test_listeners_connecting_at_once_close_no_pooled_connection(
+def test_listeners_connecting_at_once_take_no_more_connections_than_the_pool_keeps(
     backend: tuple[FastAPI, str], clean_database: None
 ) -> None:
     app, url = backend
