@@ -20,14 +20,18 @@ backend`, one worker, and its jobs process, which delivers the webhooks), then m
     .venv/bin/python bench/events.py [--rounds 10] [--latency-writes 200] [--away 100000]
     .venv/bin/python bench/events.py --parts ingest     # only the ingest ratios
     .venv/bin/python bench/events.py --parts ingest --jobs inline   # jobs in the worker
+    .venv/bin/python bench/events.py --parts ingest --by-process   # and whose CPU it is
 
 "Backend CPU" is that of the backend's whole process tree (the serving process and the
 jobs process: all the events cost), and beside it the serving process's alone.
 
-The SSE listeners (asyncio, httpx-sse) run in a process of their own (this file, with
+The SSE listeners (asyncio) run in a process of their own (this file, with
 `--listen`), and so does the webhook receiver (`bench/webhooks.py --receive`): the
 writer's process does nothing but write. The backend, the database, the listeners and
-the receiver share the same 2 cores: read the ratios, not the absolute figures.
+the receiver share the same 2 cores: read the ratios, not the absolute figures. The
+listeners and the receiver stand for clients on other machines, so they are written to
+take little CPU (they read the bytes and count; see `Listeners` and
+`webhooks._receiver`): on one machine, what they take is taken from the backend.
 """
 
 from __future__ import annotations
@@ -44,15 +48,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-from httpx_sse import aconnect_sse, connect_sse
+import psycopg
+from httpx_sse import connect_sse
 
 from dtbase.backend import migrate
 from dtbase.backend.db import make_engine, make_session_factory
@@ -63,7 +69,13 @@ from dtbase.devdb import EmbeddedPostgres, free_port
 from dtbase.schemas.events import EventKind
 
 sys.path.insert(0, str(Path(__file__).parent))
-from proc import cpu_seconds, own_cpu_seconds  # beside this file
+from proc import (  # beside this file
+    cpu_seconds,
+    database_backends,
+    own_cpu_seconds,
+    task_cpu_seconds,
+    tree,
+)
 from webhooks import ReceiverProcess  # a benchmark beside this one
 
 PASSWORD = "bench-password-long-enough"
@@ -83,6 +95,12 @@ def main() -> None:
         default=["ingest", "latency", "catch-up"],
         help="which figures (comma-separated): ingest, latency, catch-up",
     )
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(size) for size in text.split(",")],
+        default=[10_000, 1_000],
+        help="readings per ingest request (comma-separated)",
+    )
     parser.add_argument("--listeners", type=int, default=10, help="SSE listeners in ingest")
     parser.add_argument(
         "--subscriptions", type=int, default=10, help="webhook subscriptions in ingest"
@@ -92,6 +110,11 @@ def main() -> None:
         choices=["process", "inline"],
         default="process",
         help="where the backend runs its jobs, webhook deliveries included (DT_BACKEND_JOBS)",
+    )
+    parser.add_argument(
+        "--by-process",
+        action="store_true",
+        help="with the ingest ratios, the CPU per request of every process taking part",
     )
     parser.add_argument("--listen", metavar="JSON", help="be a listener process (see there)")
     args = parser.parse_args()
@@ -116,8 +139,13 @@ def run(folder: Path, args: argparse.Namespace) -> None:
             offsets = itertools.count()
             if "ingest" in args.parts:
                 with ReceiverProcess() as receiver:
-                    for size in (10_000, 1_000):
-                        rows.append(ingest_ratio(base, pid, http, receiver, size, args, offsets))
+                    for size in args.sizes:
+                        accounts = CpuAccounts(database, url, pid, receiver)
+                        rows.append(
+                            ingest_ratio(base, pid, http, receiver, size, args, offsets, accounts)
+                        )
+                        if args.by_process:
+                            rows.append(accounts.table(size, args.requests))
             if "latency" in args.parts:
                 rows.append(latency(base, http, args.latency_writes))
             if "catch-up" in args.parts:
@@ -205,6 +233,10 @@ class ListenerProcess:
             self._process.wait(30)
             raise RuntimeError("The listeners did not connect (see above)")
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def received(self) -> list[int]:
         """How many events each listener has read so far."""
         counts: list[int] = self._ask("received")
@@ -240,17 +272,33 @@ def listen(base: str, token: str, queries: list[str]) -> None:
 
 class Listeners:
     """SSE listeners in an event loop of their own thread; each counts the events it
-    reads and, for each, how long after its time it was read (seconds)."""
+    reads and keeps, for each, when it was read.
+
+    They stand for clients on other machines, so they take as little CPU from this one
+    as they can: each reads its stream on an asyncio protocol, splits the bytes into
+    records and counts those with data (the server writes LF line ends); an event's JSON
+    is parsed only when `delays` are asked for, after the measurement. (httpx, httpx-sse's
+    line decoder and a parse of every event took 0.15 ms an event and listener.)"""
 
     def __init__(self, base: str, token: str, queries: list[str]) -> None:
         self.base, self.token, self.queries = base, token, queries
         self.received = [0] * len(queries)
-        self.delays: list[float] = []
+        self._read: list[tuple[float, bytes]] = []
         self._loop = asyncio.new_event_loop()
         self._connected = 0
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._tasks: list[concurrent.futures.Future[None]] = []
+
+    @property
+    def delays(self) -> list[float]:
+        """For each event each listener read, how long after its time (seconds)."""
+        found = []
+        for read, record in list(self._read):
+            data = record[record.index(b"data: ") + 6 :].split(b"\n", 1)[0]
+            when = datetime.fromisoformat(orjson.loads(data)["time"].replace("Z", "+00:00"))
+            found.append(read - when.timestamp())
+        return found
 
     def __enter__(self) -> Listeners:
         self._thread.start()
@@ -278,26 +326,59 @@ class Listeners:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _listen(self, number: int, query: str) -> None:
-        timeout = httpx.Timeout(10.0, read=None)
-        headers = {"Authorization": self.token}
-        async with (
-            httpx.AsyncClient(base_url=self.base, timeout=timeout) as http,
-            aconnect_sse(http, "GET", f"/events/stream?{query}", headers=headers) as source,
-        ):
-            if not source.response.is_success:
-                await source.response.aread()
-                raise RuntimeError(f"{source.response.status_code}: {source.response.text}")
-            async for record in source.aiter_sse():
-                if not record.data:  # the first record: connected
-                    self._connected += 1
-                    if self._connected == len(self.queries):
-                        self._ready.set()
-                    continue
-                read = time.time()
-                event = orjson.loads(record.data)
-                when = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
-                self.delays.append(read - when.timestamp())
+        address = httpx.URL(self.base)
+        closed = self._loop.create_future()
+        transport, _ = await self._loop.create_connection(
+            lambda: _Stream(partial(self._records, number), closed),
+            address.host,
+            address.port or 80,
+        )
+        request = (
+            f"GET /events/stream?{query} HTTP/1.1\r\nHost: {address.netloc.decode()}\r\n"
+            f"Authorization: {self.token}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        transport.write(request.encode())
+        try:
+            await closed
+        finally:
+            transport.close()
+
+    def _records(self, number: int, read: float, records: list[bytes]) -> None:
+        for record in records:
+            if b"\ndata: " in record:
+                self._read.append((read, record))
                 self.received[number] += 1
+            elif record.startswith(b"HTTP/"):  # the answer's head and the first record
+                if not record.startswith(b"HTTP/1.1 200 "):
+                    raise RuntimeError(record.decode(errors="replace"))
+                self._connected += 1
+                if self._connected == len(self.queries):
+                    self._ready.set()
+
+
+class _Stream(asyncio.Protocol):
+    """An event stream's bytes, split into records where a blank line ends one. The
+    chunked framing is left in: the server writes whole records in each chunk, so a
+    chunk's size line only prefixes a record, and the answer's head the first one."""
+
+    def __init__(
+        self, records: Callable[[float, list[bytes]], None], closed: asyncio.Future[None]
+    ) -> None:
+        self._on_records, self._closed = records, closed
+        self._rest = b""
+
+    def data_received(self, data: bytes) -> None:
+        read = time.time()
+        *records, self._rest = (self._rest + data).split(b"\n\n")
+        try:
+            self._on_records(read, records)
+        except RuntimeError as error:
+            if not self._closed.done():
+                self._closed.set_exception(error)
+
+    def connection_lost(self, _exc: Exception | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
 
 
 def payload(uid: str, start: int, count: int) -> bytes:
@@ -342,6 +423,7 @@ def ingest_ratio(
     size: int,
     args: argparse.Namespace,
     offsets: Iterator[int],
+    accounts: CpuAccounts,
 ) -> str:
     """Median seconds per request in rounds without and with 10 listeners and 10
     subscriptions (alternating, a warm-up round first); the rate ratio. The backend's
@@ -365,6 +447,7 @@ def ingest_ratio(
         )
         with listening or _nothing():
             time.sleep(0.5)  # the listeners' first reads are done
+            accounts.begin(listening.listener_pid if listening else None)
             begin, cpu_begin = time.perf_counter(), cpu_seconds(pid)
             serving_begin = own_cpu_seconds(pid)
             for body in bodies:
@@ -376,6 +459,7 @@ def ingest_ratio(
             if listening is not None:
                 missed += listening.wait_for(args.requests)
             cpu_all = (cpu_seconds(pid) - cpu_begin) / args.requests
+            accounts.end(with_events, counted=round_number > 0)
         if round_number:
             times[with_events].append(elapsed)
             cpus[with_events].append(cpu)
@@ -425,6 +509,10 @@ class Listening:
         self._queries = list(itertools.islice(itertools.cycle(LISTENER_QUERIES), listeners))
         self._listeners = ListenerProcess(base, token, self._queries) if listeners else None
 
+    @property
+    def listener_pid(self) -> int | None:
+        return self._listeners.pid if self._listeners else None
+
     def wait_for(self, requests: int, timeout: float = 60) -> int:
         """Wait until every listener and subscription has had the events of `requests`
         requests; how many are still missing after `timeout` seconds."""
@@ -447,6 +535,73 @@ class Listening:
             self._listeners.__exit__()
         for name in self._names:
             self._http.post("/events/subscriptions/delete", json={"name": name})
+
+
+class CpuAccounts:
+    """The CPU of every process taking part in ingest rounds (`--by-process`), from a
+    round's first request until every event was streamed and delivered: the serving
+    process, the jobs process, each database connection by the process at its other end
+    (its `LISTEN` connection apart), the database's own processes, the listeners'
+    process, the receiver's and this one (the writer)."""
+
+    def __init__(
+        self, database: EmbeddedPostgres, url: str, serving: int, receiver: ReceiverProcess
+    ) -> None:
+        lines = (database.pgdata / "postmaster.pid").read_text().splitlines()
+        self._postmaster = int(lines[0])
+        self._url = url.replace("postgresql+psycopg://", "postgresql://")
+        self._serving, self._receiver = serving, receiver.pid
+        self._labels: dict[int, str] = {}
+        self._begun: dict[int, float] = {}
+        self.spent: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+
+    def begin(self, listeners: int | None) -> None:
+        jobs = [one for one in tree(self._serving) if one != self._serving]
+        owners = {"serving": self._serving, "jobs": jobs[0] if jobs else -1}
+        labels = {
+            self._serving: "serving",
+            owners["jobs"]: "jobs",
+            self._receiver: "receiver",
+            os.getpid(): "writer",
+        }
+        if listeners is not None:
+            labels[listeners] = "listeners"
+        backends = database_backends(self._postmaster, owners)
+        with psycopg.connect(self._url, autocommit=True) as connection:
+            listening = {
+                row[0]
+                for row in connection.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %'"
+                )
+            }
+        for backend_pid, label in backends.items():
+            labels[backend_pid] = f"{label} (LISTEN)" if backend_pid in listening else label
+        self._labels = labels
+        self._begun = {one: task_cpu_seconds(one) for one in labels}
+
+    def end(self, with_events: bool, *, counted: bool) -> None:
+        spent: dict[str, float] = {}
+        for one, label in self._labels.items():
+            spent[label] = spent.get(label, 0.0) + task_cpu_seconds(one) - self._begun[one]
+        if counted:
+            self.spent[with_events].append(spent)
+
+    def table(self, size: int, requests: int) -> str:
+        labels = sorted({label for rounds in self.spent.values() for s in rounds for label in s})
+        lines = [
+            f"CPU per ingest request of {size:,} readings, ms (all rounds' requests), "
+            "without / with the listeners and subscriptions:"
+        ]
+        totals = {False: 0.0, True: 0.0}
+        for label in labels:
+            figures = {}
+            for with_events, rounds in self.spent.items():
+                spent = sum(s.get(label, 0.0) for s in rounds)
+                figures[with_events] = spent * 1000 / (requests * len(rounds))
+                totals[with_events] += figures[with_events]
+            lines.append(f"  {label:<42} {figures[False]:6.2f} {figures[True]:6.2f}")
+        lines.append(f"  {'all':<42} {totals[False]:6.2f} {totals[True]:6.2f}")
+        return "\n".join(lines)
 
 
 @contextmanager

@@ -11,10 +11,12 @@ most one queue of memory, and misses nothing. Events travel as the JSON text the
 database wrote (`EventJson`): a stream writes them out as they are.
 
 Why nothing is missed, joining or catching up: a listener registers (or resets its queue)
-first, then reads the database from its cursor until a page comes back short. Every event
-the hub has not yet handed out when the listener registered will be handed to its queue;
-every event the hub has handed out is committed, so the database read sees it. The two
-overlap, never leave a gap; the overlap is dropped by id.
+first, then reads the database from its cursor until a page comes back short, or until
+its cursor reaches the last event the hub has handed out. Every event the hub has not yet
+handed out when the listener registered will be handed to its queue; every event the hub
+has handed out is committed, so the database read sees it. The two overlap, never leave a
+gap; the overlap is dropped by id. A listener from now on (its cursor the newest event,
+which the hub has handed out) therefore reads nothing from the database.
 """
 
 from __future__ import annotations
@@ -166,8 +168,13 @@ class EventHub:
     async def _catch_up(
         self, query: EventQuery, *, after: int
     ) -> AsyncGenerator[list[EventJson], None]:
-        """Pages from the database until one comes back short (caught up)."""
+        """Pages from the database until one comes back short (caught up), or until
+        the hub's last event: the hub hands everything after it to the queue (after
+        none, when it has read none: then every event it reads). So a listener from now
+        on reads nothing, and takes no connection to learn it."""
         while True:
+            if self._last is None or after >= self._last.id:
+                return
             page = await self.read(
                 partial(event_json_after, query=query, after=after, limit=self._catch_up_page),
                 limiter=self._catching_up,

@@ -16,12 +16,9 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from functools import partial
 from typing import Annotated
 
-import anyio.to_thread
 import jwt
-from anyio import CapacityLimiter
 from fastapi import Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field
@@ -31,6 +28,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from dtbase.backend.db import SessionDep
 from dtbase.backend.events.store import EventJson, first_id_since, newest_id
 from dtbase.backend.events.stream import EventHub
+from dtbase.backend.one_thread import reads_only
 from dtbase.backend.routing import documented, protected_router
 from dtbase.schemas.events import EventQuery
 
@@ -74,7 +72,8 @@ class StreamParameters(EventQuery):
         **documented({422: "An unknown query field or kind, or a bad `from` or Last-Event-ID"}),
     },
 )
-async def stream_events(
+@reads_only
+def stream_events(
     request: Request,
     session: SessionDep,
     parameters: Annotated[StreamParameters, Query()],
@@ -82,15 +81,16 @@ async def stream_events(
 ) -> EventSourceResponse:
     """The events matching the query (its fields repeated for a list), live; replayed
     first from `Last-Event-ID` or `from`."""
-    # In the session (and connection) that looked the user up: a second connection per
-    # request while holding the first would starve the pool when many connect at once.
-    # A thread limiter of its own, as `one_thread` gives a request holding a connection:
-    # queued behind requests that wait for a connection, it would never give it back.
-    # The connection goes back to the pool when this returns, before the stream begins.
-    start = partial(_cursor, session, last_event_id, parameters.start)
-    cursor = await anyio.to_thread.run_sync(start, limiter=CapacityLimiter(1))
-    hub = event_hub_of(request)
-    records = _records(hub, parameters.query(), cursor, until=_token_expiry(request))
+    # Sync, so that the user's lookup and the cursor take one hop at the requests' gate
+    # (`one_thread`), as other small reads do, and give the connection back before the
+    # stream begins. As an async endpoint, each stream held its connection from the
+    # lookup (in a thread of its own) to its return: ten listeners connecting at once
+    # held ten, the pool made new ones beyond its five and closed old ones after, and
+    # the next requests paid a new PostgreSQL backend's cold caches (docs/events.md).
+    cursor = _cursor(session, last_event_id, parameters.start)
+    records = _records(
+        event_hub_of(request), parameters.query(), cursor, expiry=_token_expiry(request)
+    )
     return EventSourceResponse(
         records,
         ping=KEEP_ALIVE_SECONDS,
@@ -141,16 +141,16 @@ def _invalid(where: tuple[str, str], message: str, value: str) -> RequestValidat
 
 
 def _token_expiry(request: Request) -> float:
-    """When the request's access token expires, in the event loop's time. (The route's
-    dependencies have checked the token; only its expiry is read here.)"""
+    """When the request's access token expires (Unix time). (The route's dependencies
+    have checked the token; only its expiry is read here.)"""
     token = request.headers["authorization"].partition(" ")[2].strip()
-    expiry = float(jwt.decode(token, options={"verify_signature": False})["exp"])
-    return asyncio.get_running_loop().time() + (expiry - time.time())
+    return float(jwt.decode(token, options={"verify_signature": False})["exp"])
 
 
 async def _records(
-    hub: EventHub, query: EventQuery, cursor: int, *, until: float
+    hub: EventHub, query: EventQuery, cursor: int, *, expiry: float
 ) -> AsyncGenerator[ServerSentEvent | bytes, None]:
+    until = asyncio.get_running_loop().time() + (expiry - time.time())
     yield ServerSentEvent(id=str(cursor), retry=RETRY_MILLISECONDS, sep=SEPARATOR)
     async with contextlib.aclosing(hub.follow(query, after=cursor, until=until)) as batches:
         async for batch in batches:

@@ -7,8 +7,8 @@ each one's events after its cursor (one statement for all), keeps those matching
 query (`query.matches`, as the live streams do), and POSTs them: the subscriptions
 concurrently, each one's events one by one in id order, stopping at its first failure
 (another status, a timeout, a transport error). Then, in the claim's own transaction, it
-logs every attempt (one INSERT), moves each cursor past the events its receiver took and
-those that did not match, and saves each subscription's state (one UPDATE); then commits.
+logs every attempt, moves each cursor past the events its receiver took and those that
+did not match, and saves each subscription's state (one statement); then commits.
 A failure leaves the cursor before the event, which is tried again after a backoff; too
 many failures in a row disable the subscription.
 
@@ -221,8 +221,7 @@ class Deliverer:
                 )
                 states.append(state)
                 logged.extend(plan.warnings + entries)
-            subscriptions.log_attempts(session, logged)
-            subscriptions.save_states(session, states)
+            subscriptions.save_round(session, states, logged)
         return Outcome.of(claimed, states, started)
 
     async def _send_round(self, plans: list[Plan], connections: Connections) -> list[int | None]:
