@@ -78,9 +78,9 @@ def create_app(settings: BackendSettings, *, database_url: str, jobs: bool = Tru
         app.state.jobs.stop()
         await app.state.event_hub.stop()
         app.state.notifications.stop()
-        await app.state.async_reads.close()
         app.state.background_runs.shutdown()
         engine.dispose()
+        await app.state.async_reads.close()
 
     app = FastAPI(
         title="dtbase",
