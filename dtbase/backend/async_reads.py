@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TypeVarTuple
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVarTuple
 
 import psycopg
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 
@@ -40,12 +42,21 @@ Columns = TypeVarTuple("Columns")
 
 
 class AsyncReads:
+    """The pool, made anew by each `open` (an app's start-up, in the event loop that will
+    use it: a served app may be stopped and served again, in another loop)."""
+
     def __init__(self, database_url: str, *, connections: int = READ_CONNECTIONS) -> None:
-        conninfo = make_url(database_url).set(drivername="postgresql")
-        self.pool = AsyncConnectionPool(
-            conninfo.render_as_string(hide_password=False),
+        self._conninfo = make_url(database_url).set(drivername="postgresql")
+        self._connections = connections
+        self._pool: AsyncConnectionPool | None = None
+        self._checking: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        """Start a pool; it connects in the background."""
+        self._pool = AsyncConnectionPool(
+            self._conninfo.render_as_string(hide_password=False),
             min_size=1,
-            max_size=connections,
+            max_size=self._connections,
             open=False,
             # As `db.make_engine`: every statement reads and writes time in UTC.
             kwargs={"autocommit": True, "options": "-c timezone=UTC"},
@@ -55,20 +66,24 @@ class AsyncReads:
             timeout=POOL_WAIT_SECONDS,
             name="dtbase-async-reads",
         )
-        self._checking: asyncio.Task[None] | None = None
-
-    async def open(self) -> None:
-        """Start the pool (in the event loop that will use it); connects in the background."""
-        await self.pool.open(wait=False)
+        await self._pool.open(wait=False)
 
     async def close(self) -> None:
-        await self.pool.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def connection(self) -> AbstractAsyncContextManager[AsyncConnection[Any]]:
+        """A connection of the pool, given back when done."""
+        if self._pool is None:
+            raise RuntimeError("The awaited reads' pool is not open (the app has not started)")
+        return self._pool.connection()
 
     async def rows(
         self, query: Precompiled[*Columns], **parameters: object
     ) -> Sequence[tuple[*Columns]]:
         """The rows of `query` with these parameters (as `Precompiled.rows` gives them)."""
-        async with self.pool.connection() as connection:
+        async with self.connection() as connection:
             try:
                 cursor = await connection.execute(query.sql, query.defaults | parameters)
                 rows: Sequence[tuple[*Columns]] = await cursor.fetchall()
@@ -81,5 +96,5 @@ class AsyncReads:
     def _drop_dead(self) -> None:
         """Check the pool's idle connections (once at a time), dropping the dead: after a
         restart of the database they all are."""
-        if self._checking is None or self._checking.done():
-            self._checking = asyncio.get_running_loop().create_task(self.pool.check())
+        if self._pool is not None and (self._checking is None or self._checking.done()):
+            self._checking = asyncio.get_running_loop().create_task(self._pool.check())

@@ -144,17 +144,22 @@ AWAITED = [
 ]
 
 
+def _cost_of(counted: tuple[httpx.Client, Counted], method: str, path: str) -> Counted:
+    """What one request cost (answered 200), a sensor type and a sensor stored before."""
+    client, seen = counted
+    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
+    seen.reset()
+    response = client.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code == 200, response.text
+    return seen
+
+
 @pytest.mark.parametrize(("method", "path", "statements"), IN_ONE_HOP)
 def test_a_small_request_is_its_statements_and_one_commit(
     counted: tuple[httpx.Client, Counted], method: str, path: str, statements: int
 ) -> None:
-    client, seen = counted
-    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
-    seen.reset()
+    seen = _cost_of(counted, method, path)
 
-    response = client.request(method, path, json={} if method == "POST" else None)
-
-    assert response.status_code == 200, response.text
     assert len(seen.statements) == statements, seen.statements
     assert (seen.commits, seen.rollbacks) == (1, 0)
 
@@ -165,13 +170,8 @@ def test_an_awaited_read_is_its_statements_and_nothing_else(
 ) -> None:
     """No worker thread, no SQLAlchemy connection (so no transaction to end), and its
     statements compiled once (`db.Precompiled`)."""
-    client, seen = counted
-    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
-    seen.reset()
+    seen = _cost_of(counted, method, path)
 
-    response = client.request(method, path, json={} if method == "POST" else None)
-
-    assert response.status_code == 200, response.text
     assert len(seen.awaited) == statements, seen.awaited
     assert "JOIN auth_sessions" in seen.awaited[0]
     assert (seen.statements, seen.commits, seen.rollbacks) == ([], 0, 0)
@@ -226,13 +226,8 @@ def test_the_callers_lookup_is_sent_as_sql_compiled_once(
     (`db.Precompiled`): SQLAlchemy's work per execution of a `select` (its cache key,
     compiled form and result set-up) cost more than half of what waiting for PostgreSQL
     did (docs/performance.md)."""
-    client, seen = counted
-    add_sensors(client, "Station", [{"name": "t", "units": "K", "datatype": "float"}], ["R1"])
-    seen.reset()
+    seen = _cost_of(counted, method, path)
 
-    response = client.request(method, path, json={} if method == "POST" else None)
-
-    assert response.status_code == 200, response.text
     assert "JOIN auth_sessions" in seen.statements[0]
     assert seen.compiled[0] is False
 

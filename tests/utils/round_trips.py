@@ -57,7 +57,7 @@ def round_trips(
     event.listen(engine, "checkin", checkin)
     if reads is not None:
         # psycopg's pool has no checkout event: its connections are traced while lent.
-        lend = reads.pool.connection
+        lend = reads.connection
 
         @asynccontextmanager
         async def lent(*args: Any, **options: Any) -> AsyncIterator[Any]:
@@ -68,12 +68,12 @@ def round_trips(
                 finally:
                     checkin(connection)
 
-        reads.pool.connection = lent  # type: ignore[method-assign]
+        reads.connection = lent  # type: ignore[method-assign]
     try:
         yield RoundTrips(trace)
     finally:
         event.remove(engine, "checkout", checkout)
         event.remove(engine, "checkin", checkin)
         if reads is not None:
-            del reads.pool.connection  # the class's again
+            del reads.connection  # the class's again
         os.close(target)

@@ -22,7 +22,11 @@ from dtbase.devdb import free_port
 def served(app: ASGIApp) -> Iterator[str]:
     """`app` served by uvicorn on a free port in a thread; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    # A client a test left connected (an event stream) must not hold the server, and with
+    # it the app's background work (a sweeper of stale runs, say), into later tests.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
