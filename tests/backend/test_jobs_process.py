@@ -313,14 +313,20 @@ def gate() -> Iterator[Gate]:
 
 
 def _long_in_flight(engine: Engine) -> int:
-    """The one pending run, made to look older than any stale bound (created and last
-    touched 10 minutes ago), once its process has touched it again (keeps it alive)."""
+    """The one pending run, made to look long under way (created 10 minutes ago, last
+    touched 70 s ago), once its process has touched it again (keeps it alive).
+
+    70 s, not more: every backend on this database fails a run untouched for 90 s (the
+    service timeout, 30 s, and a minute's margin), the test process's own live backend
+    too (`conftest.live_backend`, which sweeps every minute), and that sweep must not
+    fail the run before its process's next touch (every 10 s).
+    """
     with engine.begin() as connection:
         run_id = int(connection.scalar(text("SELECT id FROM service_run_log")) or 0)
         connection.execute(
             text(
                 "UPDATE service_run_log SET time_created = now() - interval '10 minutes',"
-                " time_updated = now() - interval '10 minutes' WHERE id = :id"
+                " time_updated = now() - interval '70 seconds' WHERE id = :id"
             ),
             {"id": run_id},
         )
