@@ -78,9 +78,17 @@ def reads_only(endpoint: Endpoint) -> Endpoint:
 
 class Deferred(ABC, Generic[T]):
     """A dependency's value, worked out (once) in the endpoint's thread, in the request's
-    session."""
+    session.
 
-    session: Session
+    A value that reads the database says where a session comes from (`factory`); the hop
+    gives it the endpoint's session (the request's unit of work), or, for an endpoint
+    without one, a session made from `factory` for the hop. The dependency itself takes
+    no session: an async endpoint, whose caller is looked up in the event loop, then
+    makes none (a session dependency cost an awaited `list-sensors` a quarter of its time
+    in the app, docs/performance.md)."""
+
+    session: Session | None = None
+    factory: Callable[[], Session] | None = None
 
     # Not `functools.cached_property`: before Python 3.12 it holds one lock for every
     # instance while it works a value out, which queued every request's user lookup (a
@@ -126,21 +134,26 @@ def in_one_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     reads = getattr(endpoint, _READS_ONLY, False)
 
     def run_and_commit(arguments: dict[str, Any], deferred: list[Deferred[Any]]) -> Any:
-        sessions = _sessions(arguments.values(), deferred)
-        if reads:
+        made = _share_sessions(arguments.values(), deferred)
+        try:
+            sessions = _sessions(arguments.values(), deferred)
+            if reads:
+                for session in sessions:
+                    if not session.in_transaction():
+                        without_transaction(session)
+            _work_out(deferred)
+            answer = endpoint(
+                **{
+                    name: value.value if isinstance(value, Deferred) else value
+                    for name, value in arguments.items()
+                }
+            )
             for session in sessions:
-                if not session.in_transaction():
-                    without_transaction(session)
-        _work_out(deferred)
-        answer = endpoint(
-            **{
-                name: value.value if isinstance(value, Deferred) else value
-                for name, value in arguments.items()
-            }
-        )
-        for session in sessions:
-            session.commit()
-        return answer
+                session.commit()
+            return answer
+        finally:
+            for session in made:
+                session.close()
 
     # `wraps` keeps what FastAPI reads of the endpoint: its signature (through
     # `__wrapped__`), name (the operation id), docstring and module.
@@ -223,10 +236,24 @@ def _work_out(deferred: list[Deferred[Any]]) -> None:
         item.value  # noqa: B018
 
 
+def _share_sessions(arguments: Iterable[Any], deferred: list[Deferred[Any]]) -> list[Session]:
+    """Give each deferred value that reads the database the endpoint's session, or one
+    made for the hop where the endpoint has none; the sessions made (to close)."""
+    shared = next((value for value in arguments if isinstance(value, Session)), None)
+    made: list[Session] = []
+    for item in deferred:
+        if item.session is None and item.factory is not None:
+            if shared is None:
+                shared = item.factory()
+                made.append(shared)
+            item.session = shared
+    return made
+
+
 def _sessions(arguments: Iterable[Any], deferred: list[Deferred[Any]]) -> list[Session]:
     """The sessions to commit: the endpoint's and the deferred values', each once."""
     sessions = [value for value in arguments if isinstance(value, Session)]
-    sessions += [item.session for item in deferred]
+    sessions += [item.session for item in deferred if item.session is not None]
     return list({id(session): session for session in sessions}.values())
 
 
@@ -246,12 +273,13 @@ def _limiter_for(arguments: Iterable[Any]) -> CapacityLimiter:
 
 
 def _work_out_and_end(deferred: list[Deferred[Any]]) -> None:
-    """The deferred values (for their exceptions), then their transactions ended."""
+    """The deferred values (for their exceptions), then their sessions ended."""
+    made = _share_sessions((), deferred)
     try:
         _work_out(deferred)
     finally:
-        for session in _sessions((), deferred):
-            session.rollback()
+        for session in made:
+            session.close()
 
 
 # Set on an async endpoint by `awaits_reads`.

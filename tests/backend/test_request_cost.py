@@ -5,7 +5,7 @@ the time)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +13,10 @@ from typing import Any
 import anyio.to_thread
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dtbase.backend import one_thread
@@ -44,10 +47,14 @@ class Counted:
     # one-hop endpoints and ingests through `one_thread.hop`; by the path of the request
     # that made them (the app's own background work makes some too, in no request).
     hops: list[str | None] = field(default_factory=list)
+    # SQLAlchemy sessions made, by the path of the request that made them.
+    sessions: list[str | None] = field(default_factory=list)
+    # Connections of the engine's pool checked out when the client had its answer.
+    checked_out: Callable[[], int] = lambda: 0
 
     def reset(self) -> None:
         self.statements, self.compiled, self.awaited = [], [], []
-        self.commits, self.rollbacks, self.hops = 0, 0, []
+        self.commits, self.rollbacks, self.hops, self.sessions = 0, 0, [], []
 
 
 _path: ContextVar[str | None] = ContextVar("request_path", default=None)
@@ -87,7 +94,7 @@ def counted(
     monkeypatch.setattr(SessionSweeper, "start", lambda sweeper: sweeper)
     app = create_app(settings, database_url=database_url)
     engine: Engine = app.state.session_factory.kw["bind"]
-    seen = Counted()
+    seen = Counted(checked_out=engine.pool.checkedout)  # type: ignore[attr-defined]
 
     def statement(*args: Any) -> None:
         seen.statements.append(args[2])
@@ -120,6 +127,13 @@ def counted(
         return await rows(reads, query, **parameters)
 
     monkeypatch.setattr(AsyncReads, "rows", counting_rows)
+    made = Session.__init__
+
+    def counting_init(session: Session, *args: Any, **options: Any) -> None:
+        seen.sessions.append(_path.get())
+        made(session, *args, **options)
+
+    monkeypatch.setattr(Session, "__init__", counting_init)
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
     event.listen(engine, "rollback", rollback)
@@ -162,13 +176,15 @@ def test_a_small_request_is_its_statements_and_one_commit(
 
     assert len(seen.statements) == statements, seen.statements
     assert (seen.commits, seen.rollbacks) == (1, 0)
+    # The caller's lookup runs in the endpoint's session, not one of its own.
+    assert seen.sessions.count(path) == 1
 
 
 @pytest.mark.parametrize(("method", "path", "statements"), AWAITED)
 def test_an_awaited_read_is_its_statements_and_nothing_else(
     counted: tuple[httpx.Client, Counted], method: str, path: str, statements: int
 ) -> None:
-    """No worker thread, no SQLAlchemy connection (so no transaction to end), and its
+    """No worker thread, no SQLAlchemy session (so no transaction to end), and its
     statements compiled once (`db.Precompiled`)."""
     seen = _cost_of(counted, method, path)
 
@@ -176,6 +192,7 @@ def test_an_awaited_read_is_its_statements_and_nothing_else(
     assert "JOIN auth_sessions" in seen.awaited[0]
     assert (seen.statements, seen.commits, seen.rollbacks) == ([], 0, 0)
     assert path not in seen.hops
+    assert path not in seen.sessions
 
 
 def test_a_refused_request_rolls_back_and_commits_nothing(
@@ -273,6 +290,8 @@ def test_a_body_is_checked_after_the_user(
     assert live.status_code == status, live.text
     if path.endswith("details"):  # in one hop; an awaited read has no transaction
         assert (seen.commits, seen.rollbacks) == ((1, 0) if status == 200 else (0, 1))
+    # A 422's lookup ran in a session of its own (the endpoint's never came): closed.
+    assert seen.checked_out() == 0
     login = {"email": DEFAULT_USER_EMAIL, "password": DEFAULT_PASSWORD}
     other = client.post("/auth/login", json=login).json()
     client.post("/auth/logout", headers={"Authorization": f"Bearer {other['access_token']}"})
@@ -299,3 +318,26 @@ def test_another_dependencys_error_comes_after_the_user_and_the_role(
     refused = viewer.post(url, content=b"x", headers=plain)
 
     assert [live.status_code, revoked.status_code, refused.status_code] == [415, 401, 403]
+
+
+OTHER_ROUTERS = ("/sensor", "/model", "/location", "/service", "/events", "/auth", "/fdb")
+
+
+@pytest.mark.parametrize(("path", "status"), [("/user/me", 200), ("/mqtt/nowhere", 404)])
+def test_a_request_is_compared_only_with_the_routes_under_its_prefix(
+    counted: tuple[httpx.Client, Counted], monkeypatch: pytest.MonkeyPatch, path: str, status: int
+) -> None:
+    """Not with every route of every router before its own (`routing.PrefixedRouter`)."""
+    client, _ = counted
+    compared: list[str] = []
+    matches = APIRoute.matches
+
+    def noting(route: APIRoute, scope: Scope) -> tuple[Match, Scope]:
+        compared.append(route.path)
+        return matches(route, scope)
+
+    monkeypatch.setattr(APIRoute, "matches", noting)
+
+    assert client.get(path).status_code == status
+    assert compared
+    assert not [seen for seen in compared if seen.startswith(OTHER_ROUTERS)], compared

@@ -15,7 +15,7 @@ from dtbase.backend.app_state import async_reads_of, token_config_of
 from dtbase.backend.async_reads import AsyncReads
 from dtbase.backend.auth import store as auth_store
 from dtbase.backend.auth.tokens import INVALID, Claims, TokenType, read_claims
-from dtbase.backend.db import SessionDep
+from dtbase.backend.db import session_factory_of
 from dtbase.backend.errors import Forbidden, NotAuthenticated, Unauthorized
 from dtbase.backend.one_thread import Deferred, OneThreadRoute, defer
 from dtbase.backend.users.tables import User
@@ -80,21 +80,23 @@ def session_id_of(claims: Claims) -> uuid.UUID:
 @dataclass(eq=False)
 class PendingUser(Deferred[User]):
     """The user of a request whose endpoint runs in one thread hop (`one_thread`): looked
-    up there, just before the endpoint, rather than in a hop of its own."""
+    up there, just before the endpoint, in the endpoint's session, rather than in a hop
+    of its own."""
 
-    session: Session
     claims: Claims
     token_type: TokenType | None
+    factory: Callable[[], Session] | None
 
     def resolve(self) -> User:
+        if self.session is None:
+            raise RuntimeError("A pending user is looked up in the hop, which gives a session")
         return user_of(self.session, self.claims, self.token_type)
 
 
 @dataclass(eq=False)
 class PendingRole(Deferred[User]):
-    """A pending user, checked for a role once looked up."""
+    """A pending user, checked for a role once looked up (it reads nothing itself)."""
 
-    session: Session
     user: PendingUser
     minimum: Role
 
@@ -123,10 +125,8 @@ class BearerUser(HTTPBearer):
 
     # Async: where the endpoint runs in one thread hop, the lookup joins it (`defer`);
     # an async endpoint's is awaited in the event loop (`async_reads`), with no hop.
-    async def __call__(  # type: ignore[override]
-        self, request: Request, session: SessionDep
-    ) -> User | PendingUser:
-        pending = PendingUser(session, claims_of(request), self.token_type)
+    async def __call__(self, request: Request) -> User | PendingUser:  # type: ignore[override]
+        pending = PendingUser(claims_of(request), self.token_type, session_factory_of(request))
         if defer(pending):
             return pending
         return await user_awaited(async_reads_of(request), pending.claims, self.token_type)
@@ -162,7 +162,7 @@ class RoleRequired:
         self, user: Annotated[User | PendingUser, Depends(current_user, scope="function")]
     ) -> User | PendingRole:
         if isinstance(user, PendingUser):
-            pending = PendingRole(user.session, user, self.minimum)
+            pending = PendingRole(user, self.minimum)
             defer(pending)
             return pending
         return check_role(user, self.minimum)

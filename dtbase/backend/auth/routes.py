@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,14 +22,14 @@ from dtbase.backend.auth.deps import (
 )
 from dtbase.backend.db import SessionDep
 from dtbase.backend.errors import TooBusy, Unauthorized
-from dtbase.backend.routing import documented
+from dtbase.backend.routing import PrefixedRouter, documented
 from dtbase.backend.users import store as users_store
 from dtbase.backend.users.tables import User
 from dtbase.schemas.auth import LoginRequest, TokenPair
 from dtbase.schemas.common import Msg
 
-router = APIRouter(prefix="/auth", tags=["auth"])
-refresh_router = APIRouter(prefix="/auth", tags=["auth"], route_class=AuthenticatedRoute)
+router = PrefixedRouter(prefix="/auth", tags=["auth"])
+refresh_router = PrefixedRouter(prefix="/auth", tags=["auth"], route_class=AuthenticatedRoute)
 WRONG_LOGIN = "Incorrect email or password"
 
 
