@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import suppress
 from importlib.util import find_spec
 from pathlib import Path
 from types import FrameType
@@ -50,6 +51,7 @@ def up(
     import uvicorn
 
     from dtbase.backend.app import create_app
+    from dtbase.cli.up_server import DrainingServer
     from dtbase.mqtt import platform as mqtt_ingress
 
     _sigterm_as_ctrl_c()
@@ -86,7 +88,10 @@ def up(
             f"Press Ctrl-C to stop.\n"
         )
         try:
-            uvicorn.run(backend, host=host, port=port, log_level="info")
+            config = uvicorn.Config(backend, host=host, port=port, log_level="info")
+            # The signal uvicorn raises again once stopped (as `uvicorn.run` does).
+            with suppress(KeyboardInterrupt):
+                DrainingServer(config, backend).run()
         finally:
             mqtt.stop()
             services.stop()
