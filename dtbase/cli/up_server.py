@@ -53,5 +53,10 @@ class DrainingServer(uvicorn.Server):
         deadline = time.monotonic() + DRAIN_SECONDS
         while runs.in_flight() and time.monotonic() < deadline and not self.should_exit:
             time.sleep(0.1)
+        if self.should_exit:
+            return  # a second Ctrl-C: uvicorn is stopping already
+        if left := runs.in_flight():
+            # Not silently: the next start fails them as left pending by a stopped backend.
+            typer.echo(f"Stopping with {len(left)} service run(s) unfinished: {sorted(left)}.")
         # As if the signal came now: uvicorn stops, then raises it again for `up`.
         super().handle_exit(sig, None)
